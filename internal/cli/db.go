@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// dbFlag adds --database-url, defaulting to $DATABASE_URL.
+func (e *env) dbFlag(fs *flag.FlagSet) *string {
+	return fs.String("database-url", "", "the database to connect to (default: $DATABASE_URL)")
+}
+
+// databaseURL returns the URL to use, or an error that says how to give one.
+func (e *env) databaseURL(flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	if v := e.getenv("DATABASE_URL"); v != "" {
+		return v, nil
+	}
+	return "", errors.New("no database given: pass --database-url or set DATABASE_URL")
+}
+
+// connConfig parses url into a pgx configuration; the error never holds the password.
+func connConfig(dbURL string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the database URL: %s", redact(err.Error(), dbURL))
+	}
+	return cfg, nil
+}
+
+// target names the server and database of cfg for messages, without the password.
+func target(cfg *pgx.ConnConfig) string {
+	return fmt.Sprintf("database %q on %s:%d as user %q", cfg.Database, cfg.Host, cfg.Port, cfg.User)
+}
+
+// openDB opens a database/sql handle for goose and checks that it connects.
+func openDB(ctx context.Context, dbURL string) (*sql.DB, *pgx.ConnConfig, error) {
+	cfg, err := connConfig(dbURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	db := stdlib.OpenDB(*cfg)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("connecting to %s: %s", target(cfg), redact(err.Error(), dbURL))
+	}
+	return db, cfg, nil
+}
+
+// connect opens one pgx connection.
+func connect(ctx context.Context, dbURL string) (*pgx.Conn, error) {
+	cfg, err := connConfig(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %s", target(cfg), redact(err.Error(), dbURL))
+	}
+	return conn, nil
+}
+
+// redact removes the password of dbURL, and the URL itself, from msg.
+func redact(msg, dbURL string) string {
+	var secrets []string
+	if u, err := url.Parse(dbURL); err == nil {
+		if p, ok := u.User.Password(); ok {
+			secrets = append(secrets, p, url.QueryEscape(p), url.PathEscape(p))
+		}
+		if p := u.Query().Get("password"); p != "" {
+			secrets = append(secrets, p)
+		}
+	}
+	for _, field := range strings.Fields(dbURL) {
+		if v, ok := strings.CutPrefix(field, "password="); ok {
+			secrets = append(secrets, strings.Trim(v, `'`))
+		}
+	}
+	msg = strings.ReplaceAll(msg, dbURL, "<database-url>")
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "xxxxx")
+		}
+	}
+	return msg
+}

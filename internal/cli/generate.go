@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/compile"
+	"github.com/rlsmigrate/rlsmigrate/internal/diff"
+	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
+	"github.com/rlsmigrate/rlsmigrate/internal/render"
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/policy"
+)
+
+// loadSchema loads and compiles the schema.yaml at path, printing every problem.
+func (e *env) loadSchema(path string) (*policy.File, *schema.Schema, bool) {
+	f, err := policy.Load(path)
+	if err != nil {
+		var errs policy.Errors
+		if errors.As(err, &errs) {
+			for _, pe := range errs {
+				fmt.Fprintln(e.stderr, pe.Error())
+			}
+			fmt.Fprintf(e.stderr, "%s: %d problem(s); nothing was written\n", path, len(errs))
+		} else {
+			e.fail(err)
+		}
+		return nil, nil, false
+	}
+	return f, compile.Compile(f), true
+}
+
+func runValidate(_ context.Context, e *env, args []string) int {
+	fs := e.flags("validate", "[--schema schema.yaml]",
+		"Check schema.yaml and print every problem as file:line:col: message.")
+	schemaPath := fs.String("schema", "schema.yaml", "the schema file")
+	if code := e.parse(fs, args); code >= 0 {
+		return code
+	}
+	f, _, ok := e.loadSchema(*schemaPath)
+	if !ok {
+		return ExitError
+	}
+	fmt.Fprintf(e.stdout, "%s: ok (%d tables)\n", *schemaPath, len(f.Tables))
+	return ExitOK
+}
+
+func runGenerate(_ context.Context, e *env, args []string) int {
+	fs := e.flags("generate", "[--schema schema.yaml] [--dir migrations] [--name NAME] [--check] [--allow-destructive]",
+		`Compare schema.yaml with what the migrations in --dir build and write the next goose
+migration, NNNNN_<name>.sql, holding only what changed, with a working Down section.
+Works offline and writes the same bytes for the same input. Changes that drop a table or
+column, change a column type, drop a policy, disable row-level security or widen access
+are refused unless --allow-destructive is given. Renames come only from renamed_from.`)
+	schemaPath := fs.String("schema", "schema.yaml", "the schema file")
+	dir := fs.String("dir", "migrations", "the migrations directory")
+	name := fs.String("name", "", "the migration's name (default: derived from the changes)")
+	check := fs.Bool("check", false, "write nothing; exit 1 if schema.yaml has changes no migration holds")
+	allow := fs.Bool("allow-destructive", false, "allow hazardous changes (data loss, dropped policies, wider access)")
+	if code := e.parse(fs, args); code >= 0 {
+		return code
+	}
+	if *name != "" && !validName.MatchString(*name) {
+		fmt.Fprintf(e.stderr, "error: --name %q: use lower-case letters, digits and underscores\n", *name)
+		return ExitError
+	}
+	_, desired, ok := e.loadSchema(*schemaPath)
+	if !ok {
+		return ExitError
+	}
+	md := migdir.Dir{Path: *dir}
+	state, err := md.Load()
+	if err != nil {
+		return e.fail(err)
+	}
+	changes := diff.Diff(state.Schema, desired)
+	if len(changes) == 0 {
+		fmt.Fprintf(e.stdout, "no changes: %s matches the migrations in %s\n", *schemaPath, *dir)
+		return ExitOK
+	}
+	if *check {
+		fmt.Fprintf(e.stdout, "%s has %d change(s) that no migration in %s holds:\n", *schemaPath, len(changes), *dir)
+		for _, c := range changes {
+			fmt.Fprintf(e.stdout, "  %s\n", c)
+		}
+		fmt.Fprintln(e.stdout, `run "rlsmigrate generate" and commit the new migration`)
+		return ExitFound
+	}
+	if !*allow {
+		var blocked []string
+		for _, c := range changes {
+			if len(c.Blocking()) > 0 {
+				blocked = append(blocked, c.String())
+			}
+		}
+		if len(blocked) > 0 {
+			fmt.Fprintf(e.stderr, "error: refusing to write a migration with %d hazardous change(s):\n  %s\nreview them, then run again with --allow-destructive; nothing was written\n",
+				len(blocked), strings.Join(blocked, "\n  "))
+			return ExitError
+		}
+	}
+	last, err := md.LastVersion()
+	if err != nil {
+		return e.fail(err)
+	}
+	if *name == "" {
+		*name = migrationName(changes, last == 0)
+	}
+	file := fmt.Sprintf("%05d_%s.sql", last+1, *name)
+	content := render.Migration(changes, diff.Invert(changes))
+	if err := md.Write(file, content, desired); err != nil {
+		return e.fail(err)
+	}
+	fmt.Fprintf(e.stdout, "wrote %s/%s (%d change(s)):\n", *dir, file, len(changes))
+	for _, c := range changes {
+		fmt.Fprintf(e.stdout, "  %s\n", c)
+	}
+	return ExitOK
+}
+
+var validName = regexp.MustCompile(`^[a-z0-9_]{1,100}$`)
+
+// migrationName describes changes in a few words: "init" for the first migration, the
+// table's name when one table changes, "update" otherwise.
+func migrationName(changes []*diff.Change, first bool) string {
+	if first {
+		return "init"
+	}
+	tables := map[string]bool{}
+	verb := "alter"
+	for _, c := range changes {
+		if c.Table == "" {
+			return "update"
+		}
+		tables[c.Table] = true
+		switch c.Kind {
+		case diff.TableCreate:
+			verb = "create"
+		case diff.TableDrop:
+			verb = "drop"
+		}
+	}
+	if len(tables) != 1 {
+		return "update"
+	}
+	for t := range tables {
+		if n := strings.ToLower(t); validName.MatchString(verb + "_" + n) {
+			return verb + "_" + n
+		}
+	}
+	return "update"
+}
+
+func runHash(_ context.Context, e *env, args []string) int {
+	fs := e.flags("hash", "[--dir migrations]",
+		`Record the checksum of every migration file as it is now. Run it after editing,
+adding or deleting a migration on purpose; generate and up refuse to build on a
+directory whose files differ from the recorded checksums.`)
+	dir := fs.String("dir", "migrations", "the migrations directory")
+	if code := e.parse(fs, args); code >= 0 {
+		return code
+	}
+	md := migdir.Dir{Path: *dir}
+	if err := md.Rehash(nil); err != nil {
+		return e.fail(err)
+	}
+	names, _ := md.Migrations()
+	fmt.Fprintf(e.stdout, "recorded %d migration(s) in %s/%s\n", len(names), *dir, migdir.StateFile)
+	return ExitOK
+}

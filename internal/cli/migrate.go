@@ -1,0 +1,273 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
+)
+
+// migrator is a goose provider over one migrations directory and one database.
+type migrator struct {
+	provider *goose.Provider
+	dir      string
+	dbURL    string
+	stmts    *statementRecorder
+	close    func()
+}
+
+// openMigrator checks the migrations against their recorded checksums, connects, and
+// builds a goose provider that serialises concurrent runs with an advisory lock.
+func (e *env) openMigrator(ctx context.Context, dir, urlFlag string) (*migrator, error) {
+	dbURL, err := e.databaseURL(urlFlag)
+	if err != nil {
+		return nil, err
+	}
+	md := migdir.Dir{Path: dir}
+	if _, err := os.Stat(filepath.Join(dir, migdir.StateFile)); err == nil {
+		if _, err := md.Load(); err != nil {
+			return nil, err
+		}
+	}
+	if names, err := md.Migrations(); err != nil {
+		return nil, err
+	} else if len(names) == 0 {
+		return nil, fmt.Errorf("no migrations in %s: run \"rlsmigrate generate\" first", dir)
+	}
+	db, _, err := openDB(ctx, dbURL)
+	if err != nil {
+		return nil, err
+	}
+	// Wait up to 10 minutes for another run to finish, checking every second.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 600))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("creating the migration lock: %w", err)
+	}
+	rec := &statementRecorder{}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS(dir),
+		goose.WithSessionLocker(locker),
+		goose.WithVerbose(true),
+		goose.WithSlog(slog.New(rec)),
+	)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("reading migrations in %s: %w", dir, err)
+	}
+	return &migrator{provider: p, dir: dir, dbURL: dbURL, stmts: rec, close: func() { p.Close() }}, nil
+}
+
+// report prints one line per migration result, then explains a failure if there is one.
+func (e *env) report(m *migrator, results []*goose.MigrationResult, err error) int {
+	var partial *goose.PartialError
+	if errors.As(err, &partial) {
+		results = partial.Applied
+	}
+	for _, r := range results {
+		verb := "applied"
+		if r.Direction == "down" {
+			verb = "rolled back"
+		}
+		fmt.Fprintf(e.stdout, "%-11s %s (%s)\n", verb, filepath.Base(r.Source.Path), r.Duration.Round(10*time.Microsecond))
+	}
+	if err == nil {
+		return ExitOK
+	}
+	if partial != nil {
+		msg := fmt.Sprintf("migration %s failed and was rolled back", filepath.Join(m.dir, filepath.Base(partial.Failed.Source.Path)))
+		if len(partial.Applied) > 0 {
+			msg += fmt.Sprintf("; the %d migration(s) before it stay applied", len(partial.Applied))
+		}
+		if stmt := m.stmts.last(); stmt != "" {
+			msg += "\nstatement:\n" + "  " + strings.ReplaceAll(strings.TrimSpace(stmt), "\n", "\n  ")
+		}
+		msg += "\n" + describePgError(partial.Err)
+		return e.fail(errors.New(redact(msg, m.dbURL)))
+	}
+	return e.fail(errors.New(redact(err.Error(), m.dbURL)))
+}
+
+func describePgError(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		s := fmt.Sprintf("%s: %s (SQLSTATE %s)", pe.Severity, pe.Message, pe.Code)
+		if pe.Detail != "" {
+			s += "\ndetail: " + pe.Detail
+		}
+		if pe.Hint != "" {
+			s += "\nhint: " + pe.Hint
+		}
+		return s
+	}
+	return err.Error()
+}
+
+func (e *env) migrateFlags(name, synopsis, description string) (*flag.FlagSet, *string, *string, *string) {
+	fs := e.flags(name, synopsis, description)
+	dbURL := e.dbFlag(fs)
+	dir := fs.String("dir", "migrations", "the migrations directory")
+	to := fs.String("to", "", "the target version")
+	return fs, dbURL, dir, to
+}
+
+func parseVersion(s string) (int64, error) {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("--to %q: give a migration version number, such as 3 for 00003_*.sql", s)
+	}
+	return v, nil
+}
+
+func runUp(ctx context.Context, e *env, args []string) int {
+	fs, dbURL, dir, to := e.migrateFlags("up", "[--database-url URL] [--dir migrations] [--to VERSION]",
+		`Apply pending migrations in order, each in its own transaction, holding an advisory
+lock so that concurrent runs apply each migration once. A failing migration is rolled
+back; the ones before it stay applied.`)
+	if code := e.parse(fs, args); code >= 0 {
+		return code
+	}
+	m, err := e.openMigrator(ctx, *dir, *dbURL)
+	if err != nil {
+		return e.fail(err)
+	}
+	defer m.close()
+	var results []*goose.MigrationResult
+	if *to != "" {
+		v, err := parseVersion(*to)
+		if err != nil {
+			return e.fail(err)
+		}
+		results, err = m.provider.UpTo(ctx, v)
+		if code := e.report(m, results, err); code != ExitOK {
+			return code
+		}
+	} else {
+		results, err = m.provider.Up(ctx)
+		if code := e.report(m, results, err); code != ExitOK {
+			return code
+		}
+	}
+	return e.printVersion(ctx, m, len(results))
+}
+
+func (e *env) printVersion(ctx context.Context, m *migrator, changed int) int {
+	v, err := m.provider.GetDBVersion(ctx)
+	if err != nil {
+		return e.fail(fmt.Errorf("reading the database version: %s", redact(err.Error(), m.dbURL)))
+	}
+	if changed == 0 {
+		fmt.Fprintf(e.stdout, "nothing to do: the database is at version %d\n", v)
+	} else {
+		fmt.Fprintf(e.stdout, "the database is at version %d\n", v)
+	}
+	return ExitOK
+}
+
+func runDown(ctx context.Context, e *env, args []string) int {
+	fs, dbURL, dir, to := e.migrateFlags("down", "[--database-url URL] [--dir migrations] [--to VERSION]",
+		`Roll back the last applied migration, or with --to every migration above VERSION
+(--to 0 rolls back everything).`)
+	if code := e.parse(fs, args); code >= 0 {
+		return code
+	}
+	m, err := e.openMigrator(ctx, *dir, *dbURL)
+	if err != nil {
+		return e.fail(err)
+	}
+	defer m.close()
+	var results []*goose.MigrationResult
+	if *to != "" {
+		v, perr := parseVersion(*to)
+		if perr != nil {
+			return e.fail(perr)
+		}
+		results, err = m.provider.DownTo(ctx, v)
+	} else {
+		var r *goose.MigrationResult
+		r, err = m.provider.Down(ctx)
+		if r != nil && err == nil {
+			results = append(results, r)
+		}
+		if errors.Is(err, goose.ErrNoNextVersion) {
+			err = nil
+		}
+	}
+	if code := e.report(m, results, err); code != ExitOK {
+		return code
+	}
+	return e.printVersion(ctx, m, len(results))
+}
+
+func runStatus(ctx context.Context, e *env, args []string) int {
+	fs := e.flags("status", "[--database-url URL] [--dir migrations]", "List every migration and whether the database has applied it.")
+	dbURL := e.dbFlag(fs)
+	dir := fs.String("dir", "migrations", "the migrations directory")
+	if code := e.parse(fs, args); code >= 0 {
+		return code
+	}
+	m, err := e.openMigrator(ctx, *dir, *dbURL)
+	if err != nil {
+		return e.fail(err)
+	}
+	defer m.close()
+	statuses, err := m.provider.Status(ctx)
+	if err != nil {
+		return e.fail(fmt.Errorf("reading migration status: %s", redact(err.Error(), m.dbURL)))
+	}
+	pending := 0
+	for _, s := range statuses {
+		when := ""
+		if s.State == goose.StateApplied {
+			when = s.AppliedAt.UTC().Format(time.RFC3339)
+		} else {
+			pending++
+		}
+		fmt.Fprintf(e.stdout, "%-8s %-20s %s\n", s.State, when, filepath.Base(s.Source.Path))
+	}
+	fmt.Fprintf(e.stdout, "%d migration(s), %d pending\n", len(statuses), pending)
+	return ExitOK
+}
+
+// statementRecorder is a slog handler that keeps the statement goose ran last, so that a
+// failing migration can be reported with the statement that failed.
+type statementRecorder struct {
+	mu   sync.Mutex
+	stmt string
+}
+
+func (r *statementRecorder) last() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stmt
+}
+
+func (r *statementRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *statementRecorder) WithAttrs([]slog.Attr) slog.Handler      { return r }
+func (r *statementRecorder) WithGroup(string) slog.Handler           { return r }
+
+func (r *statementRecorder) Handle(_ context.Context, rec slog.Record) error {
+	rec.Attrs(func(a slog.Attr) bool {
+		if a.Key == "statement" {
+			r.mu.Lock()
+			r.stmt = a.Value.String()
+			r.mu.Unlock()
+			return false
+		}
+		return true
+	})
+	return nil
+}
+

@@ -1,0 +1,314 @@
+// Package render turns changes into SQL: goose migration files, plain scripts, and the
+// statements behind reports.
+package render
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/diff"
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+)
+
+// Statement is one SQL statement and the change it comes from.
+type Statement struct {
+	SQL    string
+	Change *diff.Change
+	// Block is set for statements with their own semicolons (DO blocks), which goose must be
+	// told not to split.
+	Block bool
+}
+
+// Statements returns the SQL for changes, in apply order. A created table contributes
+// statements to several phases (its foreign keys after every table exists, its policies
+// after row-level security is on), so statements are gathered per phase first.
+func Statements(changes []*diff.Change) []Statement {
+	r := &renderer{byPhase: map[int][]Statement{}}
+	for _, c := range changes {
+		r.change(c)
+	}
+	var phases []int
+	for p := range r.byPhase {
+		phases = append(phases, p)
+	}
+	slices.Sort(phases)
+	var out []Statement
+	for _, p := range phases {
+		out = append(out, r.byPhase[p]...)
+	}
+	return out
+}
+
+type renderer struct {
+	byPhase map[int][]Statement
+}
+
+func (r *renderer) emit(k diff.Kind, c *diff.Change, format string, args ...any) {
+	p := diff.Phase(k)
+	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: fmt.Sprintf(format, args...), Change: c})
+}
+
+func (r *renderer) block(k diff.Kind, c *diff.Change, body string) {
+	p := diff.Phase(k)
+	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: "DO " + sqlident.DollarQuote("\n"+body+"\n") + ";", Change: c, Block: true})
+}
+
+func tableName(t *schema.Table) string { return sqlident.Qualified(t.Schema, t.Name) }
+
+func (r *renderer) change(c *diff.Change) {
+	var t string
+	if c.NewTable != nil {
+		t = tableName(c.NewTable)
+	} else if c.OldTable != nil {
+		t = tableName(c.OldTable)
+	}
+	oc, _ := c.Old.(*schema.Column)
+	nc, _ := c.New.(*schema.Column)
+	q := sqlident.Quote
+	switch c.Kind {
+	case diff.RoleCreate:
+		r.block(c.Kind, c, createRole(c.Name))
+	case diff.AuthSetup, diff.FunctionMissing:
+		r.auth(c)
+	case diff.SchemaCreate:
+		r.emit(c.Kind, c, "CREATE SCHEMA IF NOT EXISTS %s;", q(c.Schema))
+	case diff.TableRename:
+		r.emit(c.Kind, c, "ALTER TABLE %s RENAME TO %s;", tableName(c.OldTable), q(c.NewTable.Name))
+	case diff.ColumnRename:
+		r.emit(c.Kind, c, "ALTER TABLE %s RENAME COLUMN %s TO %s;", t, q(oc.Name), q(nc.Name))
+	case diff.TableCreate:
+		r.createTable(c)
+	case diff.TableDrop:
+		r.emit(c.Kind, c, "DROP TABLE %s;", t)
+	case diff.ColumnAdd:
+		r.emit(c.Kind, c, "ALTER TABLE %s ADD COLUMN %s;", t, columnDef(nc, false))
+	case diff.ColumnDrop:
+		r.emit(c.Kind, c, "ALTER TABLE %s DROP COLUMN %s;", t, q(oc.Name))
+	case diff.ColumnType:
+		r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s;", t, q(nc.Name), nc.Type, q(nc.Name), nc.Type)
+	case diff.ColumnDefault:
+		if nc.Default == "" {
+			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", t, q(nc.Name))
+		} else {
+			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", t, q(nc.Name), nc.Default)
+		}
+	case diff.ColumnNotNull:
+		verb := "DROP"
+		if nc.NotNull {
+			verb = "SET"
+		}
+		r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s %s NOT NULL;", t, q(nc.Name), verb)
+	case diff.ColumnIdentity:
+		switch {
+		case nc.Identity == "":
+			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s DROP IDENTITY;", t, q(nc.Name))
+		case oc.Identity == "":
+			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s ADD GENERATED %s AS IDENTITY;", t, q(nc.Name), strings.ToUpper(nc.Identity))
+		default:
+			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s SET GENERATED %s;", t, q(nc.Name), strings.ToUpper(nc.Identity))
+		}
+	case diff.UniqueAdd:
+		r.emit(c.Kind, c, "ALTER TABLE %s ADD CONSTRAINT %s UNIQUE (%s);", t, q(uniqueName(c.NewTable, nc)), q(nc.Name))
+	case diff.UniqueDrop:
+		r.emit(c.Kind, c, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(uniqueName(c.OldTable, oc)))
+	case diff.ForeignKeyAdd:
+		if oc != nil && oc.References != nil {
+			r.emit(diff.ForeignKeyDrop, c, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(fkName(c.OldTable, oc)))
+		}
+		r.emit(c.Kind, c, "%s", addForeignKey(c.NewTable, nc))
+	case diff.ForeignKeyDrop:
+		r.emit(c.Kind, c, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(fkName(c.OldTable, oc)))
+	case diff.PrimaryKeyAdd:
+		r.emit(c.Kind, c, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);", t, q(pkName(c.NewTable)), idents(c.NewTable.PrimaryKey))
+	case diff.PrimaryKeyDrop:
+		r.emit(c.Kind, c, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(pkName(c.OldTable)))
+	case diff.IndexCreate:
+		r.emit(c.Kind, c, "%s", createIndex(c.NewTable, c.New.(*schema.Index)))
+	case diff.IndexDrop:
+		r.emit(c.Kind, c, "DROP INDEX %s;", sqlident.Qualified(c.Schema, c.Old.(*schema.Index).Name))
+	case diff.RLSEnable:
+		r.emit(c.Kind, c, "ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", t)
+	case diff.RLSDisable:
+		r.emit(c.Kind, c, "ALTER TABLE %s DISABLE ROW LEVEL SECURITY;", t)
+	case diff.ForceRLSEnable:
+		r.emit(c.Kind, c, "ALTER TABLE %s FORCE ROW LEVEL SECURITY;", t)
+	case diff.ForceRLSDisable:
+		r.emit(c.Kind, c, "ALTER TABLE %s NO FORCE ROW LEVEL SECURITY;", t)
+	case diff.PolicyCreate:
+		r.emit(c.Kind, c, "%s", createPolicy(c.NewTable, c.New.(*schema.Policy)))
+	case diff.PolicyDrop:
+		r.emit(c.Kind, c, "DROP POLICY %s ON %s;", q(c.Old.(*schema.Policy).Name), t)
+	case diff.PolicyAlter:
+		r.alterPolicy(c, t)
+	case diff.GrantAdd:
+		r.emit(c.Kind, c, "GRANT %s ON %s TO %s;", privileges(c.New.([]string)), t, grantee(c.Role))
+	case diff.GrantRevoke:
+		r.emit(c.Kind, c, "REVOKE %s ON %s FROM %s;", privileges(c.Old.([]string)), t, grantee(c.Role))
+	case diff.UsageGrant:
+		r.emit(c.Kind, c, "GRANT USAGE ON SCHEMA %s TO %s;", q(c.Schema), grantee(c.Role))
+	case diff.UsageRevoke:
+		r.emit(c.Kind, c, "REVOKE USAGE ON SCHEMA %s FROM %s;", q(c.Schema), grantee(c.Role))
+	default:
+		panic(fmt.Sprintf("render: no SQL for change kind %q", c.Kind))
+	}
+}
+
+// createTable emits the table with its columns and keys, then, each in its own phase, its
+// foreign keys, indexes, row-level security, policies and grants.
+func (r *renderer) createTable(c *diff.Change) {
+	t := c.NewTable
+	var lines []string
+	for _, col := range t.Columns {
+		lines = append(lines, "  "+columnDef(col, len(t.PrimaryKey) > 0 && slices.Contains(t.PrimaryKey, col.Name)))
+	}
+	if len(t.PrimaryKey) > 0 {
+		lines = append(lines, fmt.Sprintf("  CONSTRAINT %s PRIMARY KEY (%s)", sqlident.Quote(pkName(t)), idents(t.PrimaryKey)))
+	}
+	for _, col := range t.Columns {
+		if col.Unique {
+			lines = append(lines, fmt.Sprintf("  CONSTRAINT %s UNIQUE (%s)", sqlident.Quote(uniqueName(t, col)), sqlident.Quote(col.Name)))
+		}
+	}
+	r.emit(diff.TableCreate, c, "CREATE TABLE %s (\n%s\n);", tableName(t), strings.Join(lines, ",\n"))
+	for _, col := range t.Columns {
+		if col.References != nil {
+			r.emit(diff.ForeignKeyAdd, c, "%s", addForeignKey(t, col))
+		}
+	}
+	for _, ix := range t.Indexes {
+		r.emit(diff.IndexCreate, c, "%s", createIndex(t, ix))
+	}
+	if t.RLS {
+		r.emit(diff.RLSEnable, c, "ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", tableName(t))
+	}
+	if t.ForceRLS {
+		r.emit(diff.ForceRLSEnable, c, "ALTER TABLE %s FORCE ROW LEVEL SECURITY;", tableName(t))
+	}
+	for _, p := range t.Policies {
+		r.emit(diff.PolicyCreate, c, "%s", createPolicy(t, p))
+	}
+	for _, g := range t.Grants {
+		r.emit(diff.GrantAdd, c, "GRANT %s ON %s TO %s;", privileges(g.Privileges), tableName(t), grantee(g.Role))
+	}
+}
+
+func (r *renderer) alterPolicy(c *diff.Change, t string) {
+	op, np := c.Old.(*schema.Policy), c.New.(*schema.Policy)
+	// ALTER POLICY cannot change the command or kind, nor remove a clause.
+	if op.Command != np.Command || op.Restrictive != np.Restrictive ||
+		(op.Using != "" && np.Using == "") || (op.Check != "" && np.Check == "") {
+		r.emit(diff.PolicyDrop, c, "DROP POLICY %s ON %s;", sqlident.Quote(op.Name), t)
+		r.emit(diff.PolicyCreate, c, "%s", createPolicy(c.NewTable, np))
+		return
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "ALTER POLICY %s ON %s TO %s", sqlident.Quote(np.Name), t, roleList(np.Roles))
+	if np.Using != "" {
+		fmt.Fprintf(&sb, " USING (%s)", np.Using)
+	}
+	if np.Check != "" {
+		fmt.Fprintf(&sb, " WITH CHECK (%s)", np.Check)
+	}
+	r.emit(c.Kind, c, "%s;", sb.String())
+}
+
+func columnDef(c *schema.Column, inPrimaryKey bool) string {
+	var sb strings.Builder
+	sb.WriteString(sqlident.Quote(c.Name) + " " + c.Type)
+	if c.Identity != "" {
+		sb.WriteString(" GENERATED " + strings.ToUpper(c.Identity) + " AS IDENTITY")
+	} else if c.NotNull && !inPrimaryKey {
+		sb.WriteString(" NOT NULL")
+	}
+	if c.Default != "" {
+		sb.WriteString(" DEFAULT " + c.Default)
+	}
+	return sb.String()
+}
+
+func createIndex(t *schema.Table, ix *schema.Index) string {
+	unique := ""
+	if ix.Unique {
+		unique = "UNIQUE "
+	}
+	return fmt.Sprintf("CREATE %sINDEX %s ON %s (%s);", unique, sqlident.Quote(ix.Name), tableName(t), idents(ix.Columns))
+}
+
+func createPolicy(t *schema.Table, p *schema.Policy) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "CREATE POLICY %s ON %s", sqlident.Quote(p.Name), tableName(t))
+	if p.Restrictive {
+		sb.WriteString(" AS RESTRICTIVE")
+	}
+	fmt.Fprintf(&sb, " FOR %s TO %s", strings.ToUpper(p.Command), roleList(p.Roles))
+	if p.Using != "" {
+		fmt.Fprintf(&sb, " USING (%s)", p.Using)
+	}
+	if p.Check != "" {
+		fmt.Fprintf(&sb, " WITH CHECK (%s)", p.Check)
+	}
+	return sb.String() + ";"
+}
+
+func addForeignKey(t *schema.Table, c *schema.Column) string {
+	fk := c.References
+	s := fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s FOREIGN KEY (%s) REFERENCES %s (%s)",
+		tableName(t), sqlident.Quote(fkName(t, c)), sqlident.Quote(c.Name),
+		sqlident.Qualified(fk.Schema, fk.Table), sqlident.Quote(fk.Column))
+	if fk.OnDelete != "" {
+		s += " ON DELETE " + strings.ToUpper(fk.OnDelete)
+	}
+	return s + ";"
+}
+
+// The constraint names a model carries; a model built without them gets the names that
+// schema.yaml compiles to.
+func pkName(t *schema.Table) string {
+	if t.PKName != "" {
+		return t.PKName
+	}
+	return sqlident.Name(t.Name, "pkey")
+}
+
+func uniqueName(t *schema.Table, c *schema.Column) string {
+	if c.UniqueName != "" {
+		return c.UniqueName
+	}
+	return sqlident.Name(t.Name, c.Name, "key")
+}
+
+func fkName(t *schema.Table, c *schema.Column) string {
+	if c.References.Name != "" {
+		return c.References.Name
+	}
+	return sqlident.Name(t.Name, c.Name, "fkey")
+}
+
+func idents(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = sqlident.Quote(n)
+	}
+	return strings.Join(quoted, ", ")
+}
+
+func grantee(role string) string {
+	if role == "public" {
+		return "PUBLIC"
+	}
+	return sqlident.Quote(role)
+}
+
+func roleList(roles []string) string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		out[i] = grantee(r)
+	}
+	return strings.Join(out, ", ")
+}
+
+func privileges(privs []string) string {
+	return strings.ToUpper(strings.Join(privs, ", "))
+}

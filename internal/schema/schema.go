@@ -1,0 +1,177 @@
+// Package schema is the neutral model every source turns into and every output comes from:
+// tables, columns, row-level-security flags, policies, grants and roles.
+package schema
+
+import (
+	"slices"
+	"strings"
+)
+
+// Schema is a set of tables with their access rules, plus the roles and identity function
+// they depend on.
+type Schema struct {
+	// Auth is how the caller's identity is provided; nil when the source cannot tell.
+	Auth *Auth `json:"auth,omitempty"`
+	// Roles are the roles the schema declares.
+	Roles []string `json:"roles"`
+	// Schemas are the database schemas the tables live in, sorted.
+	Schemas []string `json:"schemas"`
+	// SchemaUsage lists, per database schema, the roles granted USAGE on it, sorted.
+	SchemaUsage map[string][]string `json:"schema_usage,omitempty"`
+	// Tables are kept in declaration order: a table precedes the tables that reference it.
+	Tables []*Table `json:"tables"`
+}
+
+// Auth is the identity source.
+type Auth struct {
+	Provider string `json:"provider"` // pg_session_jwt, claims or none
+	UserID   string `json:"user_id"`  // SQL expression for the caller's id
+}
+
+// Table is one table.
+type Table struct {
+	Schema      string    `json:"schema"`
+	Name        string    `json:"name"`
+	RenamedFrom string    `json:"renamed_from,omitempty"`
+	Columns     []*Column `json:"columns"`
+	PrimaryKey  []string  `json:"primary_key,omitempty"`
+	PKName      string    `json:"primary_key_name,omitempty"` // the constraint's name, if known
+	RLS         bool      `json:"rls"`
+	ForceRLS    bool      `json:"force_rls"`
+	Policies    []*Policy `json:"policies,omitempty"`
+	Indexes     []*Index  `json:"indexes,omitempty"`
+	Grants      []*Grant  `json:"grants,omitempty"` // sorted by role
+	Owner       string    `json:"owner,omitempty"`  // the ownership column, for reports
+}
+
+// Column is one column. Type and Default are SQL text.
+type Column struct {
+	Name        string      `json:"name"`
+	Type        string      `json:"type"`
+	NotNull     bool        `json:"not_null,omitempty"`
+	Default     string      `json:"default,omitempty"`
+	Identity    string      `json:"identity,omitempty"` // "", "always" or "by default"
+	Unique      bool        `json:"unique,omitempty"`
+	UniqueName  string      `json:"unique_name,omitempty"` // the constraint's name, if known
+	References  *ForeignKey `json:"references,omitempty"`
+	RenamedFrom string      `json:"renamed_from,omitempty"`
+}
+
+// ForeignKey is a single-column foreign key.
+type ForeignKey struct {
+	Name     string `json:"name,omitempty"` // the constraint's name, if known
+	Schema   string `json:"schema"`
+	Table    string `json:"table"`
+	Column   string `json:"column"`
+	OnDelete string `json:"on_delete,omitempty"` // lower case; "" means no action
+}
+
+// Policy is one row-level-security policy.
+type Policy struct {
+	Name        string   `json:"name"`
+	Command     string   `json:"command"` // select, insert, update, delete or all
+	Restrictive bool     `json:"restrictive,omitempty"`
+	Roles       []string `json:"roles"` // sorted; "public" for PUBLIC
+	Using       string   `json:"using,omitempty"`
+	Check       string   `json:"check,omitempty"`
+}
+
+// Index is a secondary index over plain columns.
+type Index struct {
+	Name    string   `json:"name"`
+	Columns []string `json:"columns"`
+	Unique  bool     `json:"unique,omitempty"`
+}
+
+// Grant is the table privileges held by one role, sorted.
+type Grant struct {
+	Role       string   `json:"role"`
+	Privileges []string `json:"privileges"`
+}
+
+// QualifiedName returns schema.name, unquoted, for messages and keys.
+func (t *Table) QualifiedName() string { return t.Schema + "." + t.Name }
+
+// Table returns the table with the given schema and name, or nil.
+func (s *Schema) Table(schemaName, name string) *Table {
+	for _, t := range s.Tables {
+		if t.Schema == schemaName && t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// Column returns the column named name, or nil.
+func (t *Table) Column(name string) *Column {
+	for _, c := range t.Columns {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Policy returns the policy named name, or nil.
+func (t *Table) Policy(name string) *Policy {
+	for _, p := range t.Policies {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Index returns the index named name, or nil.
+func (t *Table) Index(name string) *Index {
+	for _, ix := range t.Indexes {
+		if ix.Name == name {
+			return ix
+		}
+	}
+	return nil
+}
+
+// Grant returns the privileges of role, or nil.
+func (t *Table) Grant(role string) []string {
+	for _, g := range t.Grants {
+		if g.Role == role {
+			return g.Privileges
+		}
+	}
+	return nil
+}
+
+// PrivilegeOrder is the order privileges are listed in.
+var PrivilegeOrder = []string{"select", "insert", "update", "delete", "truncate", "references", "trigger"}
+
+// SortPrivileges sorts privileges in PrivilegeOrder and removes repeats.
+func SortPrivileges(privs []string) []string {
+	out := slices.Clone(privs)
+	slices.SortFunc(out, func(a, b string) int {
+		return slices.Index(PrivilegeOrder, a) - slices.Index(PrivilegeOrder, b)
+	})
+	return slices.Compact(out)
+}
+
+// Normalize puts every unordered list in a fixed order so that two schemas that mean the
+// same compare equal field by field.
+func (s *Schema) Normalize() {
+	slices.Sort(s.Roles)
+	s.Roles = slices.Compact(s.Roles)
+	slices.Sort(s.Schemas)
+	s.Schemas = slices.Compact(s.Schemas)
+	for k, roles := range s.SchemaUsage {
+		slices.Sort(roles)
+		s.SchemaUsage[k] = slices.Compact(roles)
+	}
+	for _, t := range s.Tables {
+		for _, p := range t.Policies {
+			slices.Sort(p.Roles)
+		}
+		slices.SortFunc(t.Grants, func(a, b *Grant) int { return strings.Compare(a.Role, b.Role) })
+		for _, g := range t.Grants {
+			g.Privileges = SortPrivileges(g.Privileges)
+		}
+	}
+}

@@ -1,0 +1,590 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// MaxFileSize is the largest schema.yaml Load reads, in bytes.
+const MaxFileSize = 4 << 20
+
+// Load reads and validates the schema.yaml at path. A returned error is either an Errors
+// (problems in the file, each with its position) or a failure to read the file.
+func Load(path string) (*File, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading schema: %w", err)
+	}
+	if info.Size() > MaxFileSize {
+		return nil, Errors{{File: path, Pos: Pos{1, 1}, Msg: fmt.Sprintf("file is %d bytes; the limit is %d", info.Size(), MaxFileSize)}}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading schema: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse validates data as the schema.yaml named file.
+func Parse(file string, data []byte) (*File, error) {
+	d := &decoder{file: file}
+	f := d.parse(data)
+	if len(d.errs) > 0 {
+		sort.SliceStable(d.errs, func(i, j int) bool {
+			a, b := d.errs[i], d.errs[j]
+			return a.Line < b.Line || (a.Line == b.Line && a.Col < b.Col)
+		})
+		return nil, d.errs
+	}
+	f.Path = file
+	return f, nil
+}
+
+type decoder struct {
+	file string
+	errs Errors
+}
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	pos := Pos{1, 1}
+	if n != nil && n.Line > 0 {
+		pos = Pos{n.Line, n.Column}
+	}
+	d.errs = append(d.errs, &Error{File: d.file, Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// at records a problem at p.
+func (d *decoder) at(p Pos, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.file, Pos: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (d *decoder) parse(data []byte) *File {
+	if !utf8.Valid(data) {
+		d.errorf(nil, "file is not UTF-8 text")
+		return nil
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		d.errorf(nil, "file is empty: start with \"version: 1\" and a list of tables")
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		d.yamlError(err)
+		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		d.errorf(&extra, "a second YAML document is not allowed; keep one document per file")
+		return nil
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	f := &File{Auth: Auth{Provider: "pg_session_jwt", UserID: DefaultUserID, Roles: []string{"authenticated", "anonymous"}}}
+	sawVersion := false
+	d.mapping(root, "the file", []string{"version", "auth", "tables"}, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "version":
+			sawVersion = true
+			if n, ok := d.integer(v); ok {
+				if n != Version {
+					d.errorf(v, "version %d is not supported; this rlsmigrate reads version %d", n, Version)
+				}
+				f.Version = n
+			}
+		case "auth":
+			d.auth(v, &f.Auth)
+		case "tables":
+			d.sequence(v, "tables", func(item *yaml.Node) {
+				if t := d.table(item); t != nil {
+					f.Tables = append(f.Tables, t)
+				}
+			})
+		}
+	})
+	if root.Kind == yaml.MappingNode && !sawVersion {
+		d.errorf(root, "missing key \"version\": add \"version: 1\" at the top")
+	}
+	if len(d.errs) == 0 {
+		d.validate(f)
+	}
+	return f
+}
+
+func (d *decoder) yamlError(err error) {
+	msg := err.Error()
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		d.errs = append(d.errs, &Error{File: d.file, Pos: Pos{line, 1}, Msg: "invalid YAML: " + m[2]})
+		return
+	}
+	d.errorf(nil, "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// mapping calls fn for each key of n in order, reporting keys outside allowed and repeats.
+func (d *decoder) mapping(n *yaml.Node, what string, allowed []string, fn func(key string, k, v *yaml.Node)) bool {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping (key: value), not %s", what, kindName(n))
+		return false
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := k.Value
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, "keys in %s must be plain words", what)
+			continue
+		}
+		if !slices.Contains(allowed, key) {
+			d.errorf(k, "unknown key %q in %s (expected one of: %s)", key, what, strings.Join(allowed, ", "))
+			continue
+		}
+		if seen[key] {
+			d.errorf(k, "key %q appears twice in %s", key, what)
+			continue
+		}
+		seen[key] = true
+		fn(key, k, v)
+	}
+	return true
+}
+
+func (d *decoder) sequence(n *yaml.Node, what string, fn func(item *yaml.Node)) {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "%s must be a list, not %s", what, kindName(n))
+		return
+	}
+	for _, item := range n.Content {
+		fn(item)
+	}
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" {
+		return "empty"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.errorf(n, "%s must be a string, not %s", what, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+// name reads an identifier: non-empty, at most 63 bytes, no NUL.
+func (d *decoder) name(n *yaml.Node, what string) (string, bool) {
+	s, ok := d.str(n, what)
+	if !ok {
+		return "", false
+	}
+	switch {
+	case s == "":
+		d.errorf(n, "%s must not be empty", what)
+	case len(s) > 63:
+		d.errorf(n, "%s %q is %d bytes; PostgreSQL keeps at most 63", what, s, len(s))
+	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		d.errorf(n, "%s %q must not contain control characters such as newlines", what, s)
+	default:
+		return s, true
+	}
+	return "", false
+}
+
+// expr reads a SQL expression taken as written; it must be one statement's worth of text.
+func (d *decoder) expr(n *yaml.Node, what string) (string, bool) {
+	s, ok := d.str(n, what)
+	if !ok {
+		return "", false
+	}
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		d.errorf(n, "%s must not be empty", what)
+	case strings.ContainsAny(s, ";\x00"):
+		d.errorf(n, "%s must be a single SQL expression without \";\"", what)
+	case strings.Contains(s, "--") || strings.Contains(s, "/*"):
+		d.errorf(n, "%s must not contain SQL comments", what)
+	default:
+		return s, true
+	}
+	return "", false
+}
+
+func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		var b bool
+		if err := n.Decode(&b); err == nil {
+			return b, true
+		}
+	}
+	d.errorf(n, "%s must be true or false, not %s", what, kindName(n))
+	return false, false
+}
+
+func (d *decoder) integer(n *yaml.Node) (int, bool) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
+		if i, err := strconv.Atoi(n.Value); err == nil {
+			return i, true
+		}
+	}
+	d.errorf(n, "version must be a number, not %s", kindName(n))
+	return 0, false
+}
+
+// names reads one name or a list of names.
+func (d *decoder) names(n *yaml.Node, what string) []string {
+	if n.Kind == yaml.ScalarNode {
+		if s, ok := d.name(n, what); ok {
+			return []string{s}
+		}
+		return nil
+	}
+	var out []string
+	d.sequence(n, what, func(item *yaml.Node) {
+		if s, ok := d.name(item, what); ok {
+			out = append(out, s)
+		}
+	})
+	return out
+}
+
+func (d *decoder) auth(n *yaml.Node, a *Auth) {
+	a.Pos = Pos{n.Line, n.Column}
+	d.mapping(n, "auth", []string{"provider", "user_id", "roles"}, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "provider":
+			if s, ok := d.str(v, "auth.provider"); ok {
+				if !slices.Contains(Providers, s) {
+					d.errorf(v, "unknown auth.provider %q (expected one of: %s)", s, strings.Join(Providers, ", "))
+				}
+				a.Provider = s
+			}
+		case "user_id":
+			if s, ok := d.expr(v, "auth.user_id"); ok {
+				a.UserID = s
+			}
+		case "roles":
+			a.Roles = d.names(v, "role")
+			d.noRepeats(v, a.Roles, "role")
+		}
+	})
+}
+
+func (d *decoder) noRepeats(n *yaml.Node, items []string, what string) {
+	seen := map[string]bool{}
+	for _, s := range items {
+		if seen[s] {
+			d.errorf(n, "%s %q is listed twice", what, s)
+		}
+		seen[s] = true
+	}
+}
+
+var tableKeys = []string{"name", "schema", "columns", "owner", "owner_index", "rls", "force_rls", "policies", "indexes", "grants", "renamed_from"}
+
+func (d *decoder) table(n *yaml.Node) *Table {
+	t := &Table{Schema: "public", RLS: true, OwnerIndex: true, Pos: Pos{n.Line, n.Column}}
+	var policies *yaml.Node
+	ok := d.mapping(n, "a table", tableKeys, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "name":
+			t.Name, _ = d.name(v, "table name")
+		case "schema":
+			t.Schema, _ = d.name(v, "schema name")
+		case "renamed_from":
+			t.RenamedFrom, _ = d.name(v, "renamed_from")
+		case "columns":
+			d.sequence(v, "columns", func(item *yaml.Node) {
+				if c := d.column(item); c != nil {
+					t.Columns = append(t.Columns, c)
+				}
+			})
+		case "owner":
+			t.Owner, _ = d.name(v, "owner column")
+		case "owner_index":
+			t.OwnerIndex, _ = d.boolean(v, "owner_index")
+		case "rls":
+			t.RLS, _ = d.boolean(v, "rls")
+		case "force_rls":
+			t.ForceRLS, _ = d.boolean(v, "force_rls")
+		case "policies":
+			policies = v
+		case "indexes":
+			d.sequence(v, "indexes", func(item *yaml.Node) {
+				if ix := d.index(item); ix != nil {
+					t.Indexes = append(t.Indexes, ix)
+				}
+			})
+		case "grants":
+			t.Grants = d.grants(v)
+		}
+	})
+	if !ok {
+		return nil
+	}
+	if t.Name == "" && !d.hasKey(n, "name") {
+		d.errorf(n, "table has no \"name\"")
+	}
+	if policies != nil {
+		t.Policies = d.policies(policies)
+	}
+	return t
+}
+
+func (d *decoder) hasKey(n *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+var columnKeys = []string{"name", "type", "not_null", "primary_key", "unique", "identity", "default", "references", "renamed_from"}
+
+// typePattern accepts type names such as bigint, character varying(20), numeric(10, 2),
+// timestamp with time zone, text[] and myschema.mytype; nothing that could end a statement.
+var typePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?( [A-Za-z_][A-Za-z0-9_]*)*( ?\( *[0-9]+ *(, *[0-9]+ *)?\))?( [A-Za-z_][A-Za-z0-9_]*)*( ?\[[0-9]*\])*$`)
+
+func (d *decoder) column(n *yaml.Node) *Column {
+	c := &Column{Pos: Pos{n.Line, n.Column}}
+	ok := d.mapping(n, "a column", columnKeys, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "name":
+			c.Name, _ = d.name(v, "column name")
+		case "type":
+			if s, ok := d.str(v, "column type"); ok {
+				s = strings.Join(strings.Fields(s), " ")
+				if !typePattern.MatchString(s) {
+					d.errorf(v, "column type %q is not a type name (for example: text, bigint, varchar(20), numeric(10,2), timestamptz, text[])", s)
+				}
+				c.Type = s
+			}
+		case "not_null":
+			c.NotNull, _ = d.boolean(v, "not_null")
+		case "primary_key":
+			c.PrimaryKey, _ = d.boolean(v, "primary_key")
+		case "unique":
+			c.Unique, _ = d.boolean(v, "unique")
+		case "identity":
+			if s, ok := d.str(v, "identity"); ok {
+				s = strings.ToLower(strings.Join(strings.Fields(s), " "))
+				if s != "always" && s != "by default" {
+					d.errorf(v, "identity must be \"always\" or \"by default\", not %q", s)
+				}
+				c.Identity = s
+			}
+		case "default":
+			c.Default, _ = d.expr(v, "default")
+		case "references":
+			c.References = d.reference(v)
+		case "renamed_from":
+			c.RenamedFrom, _ = d.name(v, "renamed_from")
+		}
+	})
+	if !ok {
+		return nil
+	}
+	if !d.hasKey(n, "name") {
+		d.errorf(n, "column has no \"name\"")
+	}
+	if !d.hasKey(n, "type") {
+		d.errorf(n, "column %q has no \"type\"", c.Name)
+	}
+	return c
+}
+
+var onDeleteActions = []string{"cascade", "restrict", "set null", "set default", "no action"}
+
+func (d *decoder) reference(n *yaml.Node) *Reference {
+	r := &Reference{Pos: Pos{n.Line, n.Column}}
+	d.mapping(n, "references", []string{"schema", "table", "column", "on_delete"}, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "schema":
+			r.Schema, _ = d.name(v, "references.schema")
+		case "table":
+			r.Table, _ = d.name(v, "references.table")
+		case "column":
+			r.Column, _ = d.name(v, "references.column")
+		case "on_delete":
+			if s, ok := d.str(v, "on_delete"); ok {
+				s = strings.ToLower(strings.Join(strings.Fields(s), " "))
+				if !slices.Contains(onDeleteActions, s) {
+					d.errorf(v, "on_delete must be one of: %s; not %q", strings.Join(onDeleteActions, ", "), s)
+				}
+				r.OnDelete = s
+			}
+		}
+	})
+	if r.Table == "" && !d.hasKey(n, "table") {
+		d.errorf(n, "references needs a \"table\"")
+	}
+	return r
+}
+
+func (d *decoder) index(n *yaml.Node) *Index {
+	ix := &Index{Pos: Pos{n.Line, n.Column}}
+	ok := d.mapping(n, "an index", []string{"name", "columns", "unique"}, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "name":
+			ix.Name, _ = d.name(v, "index name")
+		case "columns":
+			ix.Columns = d.names(v, "index column")
+		case "unique":
+			ix.Unique, _ = d.boolean(v, "unique")
+		}
+	})
+	if ok && len(ix.Columns) == 0 && !d.hasKey(n, "columns") {
+		d.errorf(n, "index needs \"columns\"")
+	}
+	return ix
+}
+
+func (d *decoder) grants(n *yaml.Node) []*Grant {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "grants must be a mapping of role to privileges, not %s", kindName(n))
+		return nil
+	}
+	out := []*Grant{}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		role, ok := d.name(k, "grant role")
+		if !ok {
+			continue
+		}
+		if seen[role] {
+			d.errorf(k, "role %q appears twice in grants", role)
+			continue
+		}
+		seen[role] = true
+		g := &Grant{Role: role, Pos: Pos{k.Line, k.Column}}
+		for _, p := range d.names(v, "privilege") {
+			p = strings.ToLower(p)
+			if !slices.Contains(Privileges, p) {
+				d.errorf(v, "unknown privilege %q (expected some of: %s)", p, strings.Join(Privileges, ", "))
+				continue
+			}
+			g.Privileges = append(g.Privileges, p)
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+func (d *decoder) policies(n *yaml.Node) []*Rule {
+	var out []*Rule
+	if n.Kind == yaml.ScalarNode {
+		// "policies: owner" (or anyone): the same rule for every operation.
+		for _, op := range Operations {
+			if r := d.rule(n, op); r != nil {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	d.mapping(n, "policies", Operations, func(op string, k, v *yaml.Node) {
+		if v.Kind == yaml.SequenceNode {
+			if len(v.Content) == 0 {
+				d.errorf(v, "policies.%s is an empty list; remove it to deny %s", op, op)
+			}
+			for _, item := range v.Content {
+				if r := d.rule(item, op); r != nil {
+					out = append(out, r)
+				}
+			}
+			return
+		}
+		if r := d.rule(v, op); r != nil {
+			out = append(out, r)
+		}
+	})
+	// Emit in operation order whatever the order of the keys.
+	sort.SliceStable(out, func(i, j int) bool {
+		return slices.Index(Operations, out[i].Operation) < slices.Index(Operations, out[j].Operation)
+	})
+	return out
+}
+
+func (d *decoder) rule(n *yaml.Node, op string) *Rule {
+	r := &Rule{Operation: op, Pos: Pos{n.Line, n.Column}}
+	if n.Kind == yaml.ScalarNode {
+		switch n.Value {
+		case "owner":
+			r.Kind = RuleOwner
+		case "anyone":
+			r.Kind = RuleAnyone
+		default:
+			d.errorf(n, "unknown rule %q for %s (expected owner, anyone, or a mapping with using/check)", n.Value, op)
+			return nil
+		}
+		return r
+	}
+	r.Kind = RuleCustom
+	ok := d.mapping(n, "a rule", []string{"name", "to", "as", "using", "check"}, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "name":
+			r.Name, _ = d.name(v, "policy name")
+		case "to":
+			r.To = d.names(v, "role")
+			d.noRepeats(v, r.To, "role")
+		case "as":
+			if s, ok := d.str(v, "as"); ok {
+				switch s {
+				case "permissive":
+				case "restrictive":
+					r.Restrictive = true
+				default:
+					d.errorf(v, "as must be permissive or restrictive, not %q", s)
+				}
+			}
+		case "using":
+			r.Using, _ = d.expr(v, "using")
+		case "check":
+			r.Check, _ = d.expr(v, "check")
+		}
+	})
+	if !ok {
+		return nil
+	}
+	switch {
+	case op == "insert" && d.hasKey(n, "using"):
+		d.errorf(n, "an insert rule takes \"check\", not \"using\"")
+	case (op == "select" || op == "delete") && d.hasKey(n, "check"):
+		d.errorf(n, "a %s rule takes \"using\", not \"check\"", op)
+	case op == "insert" && !d.hasKey(n, "check"):
+		d.errorf(n, "an insert rule needs \"check\" (the condition a new row must meet)")
+	case op != "insert" && !d.hasKey(n, "using"):
+		d.errorf(n, "a %s rule needs \"using\" (the condition a visible row must meet)", op)
+	}
+	return r
+}

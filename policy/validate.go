@@ -1,0 +1,113 @@
+package policy
+
+import (
+	"slices"
+	"strings"
+)
+
+// validate checks what spans several parts of the file: names that must exist, names that
+// must not repeat, and rules that contradict the table they sit on.
+func (d *decoder) validate(f *File) {
+	add := d.at
+	roleOK := func(p Pos, role, what string) {
+		if role != "public" && !slices.Contains(f.Auth.Roles, role) {
+			add(p, "%s names role %q, which is not in auth.roles (%s)", what, role, strings.Join(f.Auth.Roles, ", "))
+		}
+	}
+	seen := map[string]*Table{}
+	for _, t := range f.Tables {
+		q := t.QualifiedName()
+		if prev, dup := seen[q]; dup {
+			add(t.Pos, "table %s is declared twice (first at line %d)", q, prev.Pos.Line)
+			continue
+		}
+		seen[q] = t
+		if len(t.Columns) == 0 {
+			add(t.Pos, "table %s has no columns", q)
+		}
+		d.validateColumns(t)
+		if t.Owner != "" && t.Column(t.Owner) == nil {
+			add(t.Pos, "owner column %q is not a column of table %s", t.Owner, q)
+		}
+		if !t.RLS && t.ForceRLS {
+			add(t.Pos, "table %s says rls: false and force_rls: true; remove one", q)
+		}
+		if !t.RLS && len(t.Policies) > 0 {
+			add(t.Policies[0].Pos, "table %s says rls: false, so its policies would never apply; remove them or enable rls", q)
+		}
+		names := map[string]bool{}
+		for _, r := range t.Policies {
+			if r.Kind == RuleOwner && t.Owner == "" {
+				add(r.Pos, "rule \"owner\" for %s on %s needs the table's \"owner\" column", r.Operation, q)
+			}
+			if len(r.To) == 0 {
+				r.To = []string{DefaultRole}
+			}
+			for _, role := range r.To {
+				roleOK(r.Pos, role, "rule for "+r.Operation+" on "+q)
+			}
+			if r.Name != "" {
+				if names[r.Name] {
+					add(r.Pos, "policy name %q is used twice on table %s", r.Name, q)
+				}
+				names[r.Name] = true
+			}
+		}
+		for _, ix := range t.Indexes {
+			for _, c := range ix.Columns {
+				if t.Column(c) == nil {
+					add(ix.Pos, "index column %q is not a column of table %s", c, q)
+				}
+			}
+		}
+		for _, g := range t.Grants {
+			roleOK(g.Pos, g.Role, "grant on "+q)
+		}
+	}
+	for _, t := range f.Tables {
+		for _, c := range t.Columns {
+			if r := c.References; r != nil {
+				if r.Schema == "" {
+					r.Schema = t.Schema
+				}
+				target := f.Table(r.Schema, r.Table)
+				switch {
+				case target == nil:
+					add(r.Pos, "column %s.%s references table %s.%s, which is not declared", t.QualifiedName(), c.Name, r.Schema, r.Table)
+				case r.Column == "":
+					pk := primaryKey(target)
+					if len(pk) != 1 {
+						add(r.Pos, "column %s.%s references %s, which has no single-column primary key; name the column", t.QualifiedName(), c.Name, target.QualifiedName())
+					} else {
+						r.Column = pk[0]
+					}
+				case target.Column(r.Column) == nil:
+					add(r.Pos, "column %s.%s references %s.%s, which is not a column", t.QualifiedName(), c.Name, target.QualifiedName(), r.Column)
+				}
+			}
+		}
+	}
+}
+
+func (d *decoder) validateColumns(t *Table) {
+	seen := map[string]bool{}
+	for _, c := range t.Columns {
+		if seen[c.Name] {
+			d.at(c.Pos, "column %q is declared twice in table %s", c.Name, t.QualifiedName())
+		}
+		seen[c.Name] = true
+		if c.Identity != "" && c.Default != "" {
+			d.at(c.Pos, "column %q has both identity and default; keep one", c.Name)
+		}
+	}
+}
+
+func primaryKey(t *Table) []string {
+	var pk []string
+	for _, c := range t.Columns {
+		if c.PrimaryKey {
+			pk = append(pk, c.Name)
+		}
+	}
+	return pk
+}
