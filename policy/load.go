@@ -119,9 +119,7 @@ func (d *decoder) parse(data []byte) *File {
 	if root.Kind == yaml.MappingNode && !sawVersion {
 		d.errorf(root, "missing key \"version\": add \"version: 1\" at the top")
 	}
-	if len(d.errs) == 0 {
-		d.validate(f)
-	}
+	d.validate(f)
 	return f
 }
 

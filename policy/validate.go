@@ -17,7 +17,7 @@ func (d *decoder) validate(f *File) {
 	seen := map[string]*Table{}
 	for _, t := range f.Tables {
 		q := t.QualifiedName()
-		if prev, dup := seen[q]; dup {
+		if prev, dup := seen[q]; dup && t.Name != "" {
 			add(t.Pos, "table %s is declared twice (first at line %d)", q, prev.Pos.Line)
 			continue
 		}
@@ -92,7 +92,7 @@ func (d *decoder) validate(f *File) {
 func (d *decoder) validateColumns(t *Table) {
 	seen := map[string]bool{}
 	for _, c := range t.Columns {
-		if seen[c.Name] {
+		if seen[c.Name] && c.Name != "" {
 			d.at(c.Pos, "column %q is declared twice in table %s", c.Name, t.QualifiedName())
 		}
 		seen[c.Name] = true

@@ -255,8 +255,8 @@ func (r *statementRecorder) last() string {
 }
 
 func (r *statementRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *statementRecorder) WithAttrs([]slog.Attr) slog.Handler      { return r }
-func (r *statementRecorder) WithGroup(string) slog.Handler           { return r }
+func (r *statementRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *statementRecorder) WithGroup(string) slog.Handler            { return r }
 
 func (r *statementRecorder) Handle(_ context.Context, rec slog.Record) error {
 	rec.Attrs(func(a slog.Attr) bool {
@@ -270,4 +270,3 @@ func (r *statementRecorder) Handle(_ context.Context, rec slog.Record) error {
 	})
 	return nil
 }
-

@@ -85,17 +85,20 @@ func table(f *policy.File, t *policy.Table) *schema.Table {
 	if len(ct.PrimaryKey) > 0 {
 		ct.PKName = sqlident.Name(t.Name, "pkey")
 	}
+	n := namer{t: t}
 	for _, ix := range t.Indexes {
-		name := ix.Name
-		if name == "" {
-			name = sqlident.Name(append([]string{t.Name}, append(slices.Clone(ix.Columns), "idx")...)...)
+		cx := &schema.Index{Name: ix.Name, Columns: ix.Columns, Unique: ix.Unique}
+		if cx.Name == "" {
+			cx.Name, cx.RenamedFrom = n.generated(append(slices.Clone(ix.Columns), "idx"), len(ix.Columns))
 		}
-		ct.Indexes = append(ct.Indexes, &schema.Index{Name: name, Columns: ix.Columns, Unique: ix.Unique})
+		ct.Indexes = append(ct.Indexes, cx)
 	}
 	if t.Owner != "" && t.OwnerIndex && !leads(ct, t.Owner) {
-		ct.Indexes = append(ct.Indexes, &schema.Index{Name: sqlident.Name(t.Name, t.Owner, "idx"), Columns: []string{t.Owner}})
+		cx := &schema.Index{Columns: []string{t.Owner}}
+		cx.Name, cx.RenamedFrom = n.generated([]string{t.Owner, "idx"}, 1)
+		ct.Indexes = append(ct.Indexes, cx)
 	}
-	ct.Policies = policies(f, t)
+	ct.Policies = policies(f, t, n)
 	ct.Grants = grants(t, ct.Policies)
 	return ct
 }
@@ -116,7 +119,34 @@ func leads(t *schema.Table, column string) bool {
 	return false
 }
 
-func policies(f *policy.File, t *policy.Table) []*schema.Policy {
+// namer builds the names rlsmigrate gives indexes and policies from the table's name and
+// column names; when the table or a column is renamed, it also returns the name the
+// object had before, so that the object is renamed rather than dropped and created.
+type namer struct {
+	t *policy.Table
+}
+
+// generated returns the name of table + parts, whose first columns parts are column
+// names, and the old name when a rename changed it.
+func (n namer) generated(parts []string, columns int) (name, renamedFrom string) {
+	name = sqlident.Name(append([]string{n.t.Name}, parts...)...)
+	old := []string{n.t.Name}
+	if n.t.RenamedFrom != "" {
+		old[0] = n.t.RenamedFrom
+	}
+	for i, p := range parts {
+		if c := n.t.Column(p); i < columns && c != nil && c.RenamedFrom != "" {
+			p = c.RenamedFrom
+		}
+		old = append(old, p)
+	}
+	if oldName := sqlident.Name(old...); oldName != name {
+		renamedFrom = oldName
+	}
+	return name, renamedFrom
+}
+
+func policies(f *policy.File, t *policy.Table, n namer) []*schema.Policy {
 	var out []*schema.Policy
 	used := map[string]bool{}
 	for _, r := range t.Policies {
@@ -144,9 +174,9 @@ func policies(f *policy.File, t *policy.Table) []*schema.Policy {
 			if r.Kind == policy.RuleCustom {
 				kind = "rule"
 			}
-			p.Name = sqlident.Name(t.Name, r.Operation, kind)
+			p.Name, p.RenamedFrom = n.generated([]string{r.Operation, kind}, 0)
 			for i := 2; used[p.Name]; i++ {
-				p.Name = sqlident.Name(t.Name, r.Operation, kind, fmt.Sprint(i))
+				p.Name, p.RenamedFrom = n.generated([]string{r.Operation, kind, fmt.Sprint(i)}, 0)
 			}
 		}
 		used[p.Name] = true

@@ -19,7 +19,7 @@ func Diff(from, to *schema.Schema) []*Change {
 	}
 	authChanged := to.Auth != nil && (from.Auth == nil || *from.Auth != *to.Auth)
 	if authChanged {
-		d.add(&Change{Kind: AuthSetup, Old: from.Auth, New: to.Auth})
+		d.add(&Change{Kind: AuthSetup, Name: to.Auth.Provider, Old: from.Auth, New: to.Auth})
 	}
 	for _, s := range to.Schemas {
 		if s != "public" && !slices.Contains(from.Schemas, s) {
@@ -198,18 +198,38 @@ func sameForeignKey(a, b *schema.ForeignKey, ot, nt *schema.Table) bool {
 	return a.Schema == b.Schema && ta == b.Table && a.Column == b.Column && a.OnDelete == b.OnDelete
 }
 
+// renamed reports whether an object of the to side was renamed from oldName: the from
+// side has an object of that name and the to side does not.
+func renamed(oldName string, inOld, inNew bool) bool {
+	return oldName != "" && inOld && !inNew
+}
+
 func (d *differ) indexes(ot, nt *schema.Table) {
+	// olds[i] is the index of the from side that nt.Indexes[i] continues, or nil.
+	olds := make([]*schema.Index, len(nt.Indexes))
+	continued := map[string]bool{}
+	for i, ni := range nt.Indexes {
+		oi := ot.Index(ni.Name)
+		if oi == nil && renamed(ni.RenamedFrom, ot.Index(ni.RenamedFrom) != nil, nt.Index(ni.RenamedFrom) != nil) {
+			oi = ot.Index(ni.RenamedFrom)
+			c := on(IndexRename, ot, nt)
+			c.Name, c.Old, c.New = ni.Name, oi, ni
+			d.add(c)
+		}
+		if oi != nil && slices.Equal(ni.Columns, oi.Columns) && ni.Unique == oi.Unique {
+			olds[i] = oi
+			continued[oi.Name] = true
+		}
+	}
 	for _, oi := range ot.Indexes {
-		ni := nt.Index(oi.Name)
-		if ni == nil || !slices.Equal(ni.Columns, oi.Columns) || ni.Unique != oi.Unique {
+		if !continued[oi.Name] {
 			c := on(IndexDrop, ot, nt)
 			c.Name, c.Old = oi.Name, oi
 			d.add(c)
 		}
 	}
-	for _, ni := range nt.Indexes {
-		oi := ot.Index(ni.Name)
-		if oi == nil || !slices.Equal(ni.Columns, oi.Columns) || ni.Unique != oi.Unique {
+	for i, ni := range nt.Indexes {
+		if olds[i] == nil {
 			c := on(IndexCreate, ot, nt)
 			c.Name, c.New = ni.Name, ni
 			d.add(c)
@@ -218,15 +238,31 @@ func (d *differ) indexes(ot, nt *schema.Table) {
 }
 
 func (d *differ) policies(ot, nt *schema.Table) {
+	// olds[i] is the policy of the from side that nt.Policies[i] continues, or nil.
+	olds := make([]*schema.Policy, len(nt.Policies))
+	continued := map[string]bool{}
+	for i, np := range nt.Policies {
+		op := ot.Policy(np.Name)
+		if op == nil && renamed(np.RenamedFrom, ot.Policy(np.RenamedFrom) != nil, nt.Policy(np.RenamedFrom) != nil) {
+			op = ot.Policy(np.RenamedFrom)
+			c := on(PolicyRename, ot, nt)
+			c.Name, c.Old, c.New = np.Name, op, np
+			d.add(c)
+		}
+		if op != nil {
+			continued[op.Name] = true
+		}
+		olds[i] = op
+	}
 	for _, op := range ot.Policies {
-		if nt.Policy(op.Name) == nil {
+		if !continued[op.Name] {
 			c := on(PolicyDrop, ot, nt)
 			c.Name, c.Old, c.Hazards = op.Name, op, []Hazard{DropsPolicy}
 			d.add(c)
 		}
 	}
-	for _, np := range nt.Policies {
-		op := ot.Policy(np.Name)
+	for i, np := range nt.Policies {
+		op := olds[i]
 		switch {
 		case op == nil:
 			c := on(PolicyCreate, ot, nt)

@@ -21,6 +21,8 @@ const (
 	SchemaCreate    Kind = "schema.create"
 	TableRename     Kind = "table.rename"
 	ColumnRename    Kind = "column.rename"
+	PolicyRename    Kind = "policy.rename"
+	IndexRename     Kind = "index.rename"
 	PolicyDrop      Kind = "policy.drop"
 	IndexDrop       Kind = "index.drop"
 	ForeignKeyDrop  Kind = "column.references.drop"
@@ -53,7 +55,7 @@ const (
 // phases is the order changes are applied in: renames first, then whatever must go before
 // objects change, then creations, then access rules, and what destroys data last.
 var phases = []Kind{
-	RoleCreate, AuthSetup, FunctionMissing, SchemaCreate, TableRename, ColumnRename,
+	RoleCreate, AuthSetup, FunctionMissing, SchemaCreate, TableRename, ColumnRename, PolicyRename, IndexRename,
 	PolicyDrop, IndexDrop, ForeignKeyDrop, UniqueDrop, PrimaryKeyDrop, GrantRevoke, UsageRevoke,
 	TableCreate, ColumnAdd, ColumnType, ColumnDefault, ColumnNotNull, ColumnIdentity,
 	PrimaryKeyAdd, UniqueAdd, ForeignKeyAdd, IndexCreate, RLSEnable, ForceRLSEnable,
@@ -124,6 +126,9 @@ func (c *Change) Blocking() []Hazard {
 
 func (c *Change) String() string {
 	s := fmt.Sprintf("%s %s", c.Kind, c.Object())
+	if was := c.oldName(); was != "" {
+		s += " (was " + was + ")"
+	}
 	if len(c.Hazards) > 0 {
 		hs := make([]string, len(c.Hazards))
 		for i, h := range c.Hazards {
@@ -132,4 +137,19 @@ func (c *Change) String() string {
 		s += " [" + strings.Join(hs, ", ") + "]"
 	}
 	return s
+}
+
+// oldName returns the name a renamed object had, or "".
+func (c *Change) oldName() string {
+	switch c.Kind {
+	case TableRename:
+		return c.OldTable.Name
+	case ColumnRename:
+		return c.Old.(*schema.Column).Name
+	case PolicyRename:
+		return c.Old.(*schema.Policy).Name
+	case IndexRename:
+		return c.Old.(*schema.Index).Name
+	}
+	return ""
 }

@@ -7,6 +7,8 @@ import "github.com/rlsmigrate/rlsmigrate/internal/schema"
 var opposite = map[Kind]Kind{
 	TableRename:     TableRename,
 	ColumnRename:    ColumnRename,
+	PolicyRename:    PolicyRename,
+	IndexRename:     IndexRename,
 	PolicyDrop:      PolicyCreate,
 	PolicyCreate:    PolicyDrop,
 	PolicyAlter:     PolicyAlter,

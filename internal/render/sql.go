@@ -16,8 +16,8 @@ import (
 type Statement struct {
 	SQL    string
 	Change *diff.Change
-	// Block is set for statements with their own semicolons (DO blocks), which goose must be
-	// told not to split.
+	// Block is set for statements that goose must be told not to split: DO blocks, and
+	// statements whose quoted names hold ";" or "--".
 	Block bool
 }
 
@@ -47,7 +47,11 @@ type renderer struct {
 
 func (r *renderer) emit(k diff.Kind, c *diff.Change, format string, args ...any) {
 	p := diff.Phase(k)
-	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: fmt.Sprintf(format, args...), Change: c})
+	sql := fmt.Sprintf(format, args...)
+	// goose ends a statement at a line whose last word before "--" ends with ";"; a quoted
+	// name holding ";" or "--" could trip that, so such statements are marked as blocks.
+	block := strings.Contains(strings.TrimSuffix(sql, ";"), ";") || strings.Contains(sql, "--")
+	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: sql, Change: c, Block: block})
 }
 
 func (r *renderer) block(k diff.Kind, c *diff.Change, body string) {
@@ -78,6 +82,10 @@ func (r *renderer) change(c *diff.Change) {
 		r.emit(c.Kind, c, "ALTER TABLE %s RENAME TO %s;", tableName(c.OldTable), q(c.NewTable.Name))
 	case diff.ColumnRename:
 		r.emit(c.Kind, c, "ALTER TABLE %s RENAME COLUMN %s TO %s;", t, q(oc.Name), q(nc.Name))
+	case diff.PolicyRename:
+		r.emit(c.Kind, c, "ALTER POLICY %s ON %s RENAME TO %s;", q(c.Old.(*schema.Policy).Name), t, q(c.New.(*schema.Policy).Name))
+	case diff.IndexRename:
+		r.emit(c.Kind, c, "ALTER INDEX %s RENAME TO %s;", sqlident.Qualified(c.Schema, c.Old.(*schema.Index).Name), q(c.New.(*schema.Index).Name))
 	case diff.TableCreate:
 		r.createTable(c)
 	case diff.TableDrop:

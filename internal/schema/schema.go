@@ -69,6 +69,7 @@ type ForeignKey struct {
 // Policy is one row-level-security policy.
 type Policy struct {
 	Name        string   `json:"name"`
+	RenamedFrom string   `json:"renamed_from,omitempty"`
 	Command     string   `json:"command"` // select, insert, update, delete or all
 	Restrictive bool     `json:"restrictive,omitempty"`
 	Roles       []string `json:"roles"` // sorted; "public" for PUBLIC
@@ -78,9 +79,10 @@ type Policy struct {
 
 // Index is a secondary index over plain columns.
 type Index struct {
-	Name    string   `json:"name"`
-	Columns []string `json:"columns"`
-	Unique  bool     `json:"unique,omitempty"`
+	Name        string   `json:"name"`
+	RenamedFrom string   `json:"renamed_from,omitempty"`
+	Columns     []string `json:"columns"`
+	Unique      bool     `json:"unique,omitempty"`
 }
 
 // Grant is the table privileges held by one role, sorted.

@@ -1,0 +1,213 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
+	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// result is what one command run printed and returned.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs the command line in-process with work as the directory that relative paths
+// in the output are shown from.
+func run(t *testing.T, work string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), args, &out, &errOut)
+	clean := func(s string) string {
+		if work == "" {
+			return s
+		}
+		return strings.ReplaceAll(s, work+string(filepath.Separator), "")
+	}
+	return result{stdout: clean(out.String()), stderr: clean(errOut.String()), code: code}
+}
+
+func (r result) String() string {
+	var sb strings.Builder
+	if r.stdout != "" {
+		sb.WriteString("[stdout]\n" + r.stdout)
+	}
+	if r.stderr != "" {
+		sb.WriteString("[stderr]\n" + r.stderr)
+	}
+	fmt.Fprintf(&sb, "[exit %d]\n", r.code)
+	return sb.String()
+}
+
+// goldenCase is a directory under testdata/generate: steps/NN.yaml are successive versions
+// of schema.yaml (a first line "# args: ..." adds flags to that step's generate), want.txt
+// is the transcript of every step, and want/ holds the migrations written.
+type goldenCase struct {
+	name, dir string
+	steps     []string
+}
+
+func goldenCases(t *testing.T) []goldenCase {
+	dirs, err := filepath.Glob("testdata/generate/*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no golden cases under testdata/generate: %v", err)
+	}
+	var cases []goldenCase
+	for _, d := range dirs {
+		steps, _ := filepath.Glob(filepath.Join(d, "steps", "*.yaml"))
+		sort.Strings(steps)
+		if len(steps) == 0 {
+			t.Fatalf("%s has no steps/*.yaml", d)
+		}
+		cases = append(cases, goldenCase{name: filepath.Base(d), dir: d, steps: steps})
+	}
+	return cases
+}
+
+// generateSteps runs generate for every step of c in work and returns the transcript.
+func generateSteps(t *testing.T, c goldenCase, work string) string {
+	t.Helper()
+	var transcript strings.Builder
+	for _, step := range c.steps {
+		data, err := os.ReadFile(step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(work, "schema.yaml"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"generate", "--schema", filepath.Join(work, "schema.yaml"), "--dir", filepath.Join(work, "migrations")}
+		if first, _, _ := strings.Cut(string(data), "\n"); strings.HasPrefix(first, "# args:") {
+			args = append(args, strings.Fields(strings.TrimPrefix(first, "# args:"))...)
+		}
+		r := run(t, work, args...)
+		fmt.Fprintf(&transcript, "$ rlsmigrate %s # %s\n%s", strings.Join(append([]string{"generate"}, args[5:]...), " "), filepath.Base(step), r)
+	}
+	return transcript.String()
+}
+
+func TestGenerateGolden(t *testing.T) {
+	for _, c := range goldenCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			work := t.TempDir()
+			got := generateSteps(t, c, work)
+			compareGolden(t, filepath.Join(c.dir, "want.txt"), got)
+			compareDir(t, filepath.Join(c.dir, "want"), filepath.Join(work, "migrations"))
+
+			// Deterministic: the same steps in another directory write the same bytes.
+			again := t.TempDir()
+			if got2 := generateSteps(t, c, again); got2 != got {
+				t.Errorf("second run printed differently:\n%s", cmp.Diff(got, got2))
+			}
+			if diff := dirDiff(filepath.Join(work, "migrations"), filepath.Join(again, "migrations"), true); diff != "" {
+				t.Errorf("second run wrote different files:\n%s", diff)
+			}
+		})
+	}
+}
+
+func compareGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run with -update to create it): %v", err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s differs (-want +got; run go test ./internal/cli -update to accept):\n%s", path, d)
+	}
+}
+
+// compareDir compares the .sql files of dir with the golden directory want.
+func compareDir(t *testing.T, want, dir string) {
+	t.Helper()
+	if *update {
+		os.RemoveAll(want)
+		files, _ := filepath.Glob(filepath.Join(dir, "*.sql"))
+		if len(files) == 0 {
+			return
+		}
+		if err := os.MkdirAll(want, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			data, _ := os.ReadFile(f)
+			if err := os.WriteFile(filepath.Join(want, filepath.Base(f)), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	if d := dirDiff(want, dir, false); d != "" {
+		t.Errorf("migrations differ from %s (-want +got; run with -update to accept):\n%s", want, d)
+	}
+}
+
+// dirDiff compares the .sql files (and, with state, the state file) of two directories.
+func dirDiff(a, b string, state bool) string {
+	read := func(dir string) map[string]string {
+		m := map[string]string{}
+		pattern := []string{"*.sql"}
+		if state {
+			pattern = append(pattern, "*.json")
+		}
+		for _, p := range pattern {
+			files, _ := filepath.Glob(filepath.Join(dir, p))
+			for _, f := range files {
+				data, _ := os.ReadFile(f)
+				m[filepath.Base(f)] = string(data)
+			}
+		}
+		return m
+	}
+	return cmp.Diff(read(a), read(b))
+}
+
+func TestGenerateGoldenOnDatabase(t *testing.T) {
+	for _, c := range goldenCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			work := t.TempDir()
+			generateSteps(t, c, work)
+			dir := filepath.Join(work, "migrations")
+			if files, _ := filepath.Glob(filepath.Join(dir, "*.sql")); len(files) == 0 {
+				t.Skip("the case writes no migration")
+			}
+			dbURL := pgtest.NewDB(t)
+			for _, args := range [][]string{
+				{"up"}, {"down", "--to", "0"}, {"up"},
+			} {
+				args = append(args, "--database-url", dbURL, "--dir", dir)
+				if r := run(t, work, args...); r.code != 0 {
+					t.Fatalf("rlsmigrate %s:\n%s", strings.Join(args[:len(args)-4], " "), r)
+				}
+			}
+			st, err := migdir.Dir{Path: dir}.Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkIsolation(t, dbURL, st.Schema)
+		})
+	}
+}

@@ -1,0 +1,263 @@
+// Package pgtest gives tests a real PostgreSQL: a throwaway server started from the
+// machine's initdb and pg_ctl on a free port in a temporary directory (as an unprivileged
+// user when the tests run as root), and a fresh database per test. Setting
+// RLSMIGRATE_TEST_DATABASE_URL to a superuser URL uses that server instead.
+package pgtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvURL names the variable that points the tests at an existing server.
+const EnvURL = "RLSMIGRATE_TEST_DATABASE_URL"
+
+// Server is a running PostgreSQL server.
+type Server struct {
+	// URL connects as a superuser to the server's maintenance database.
+	URL  string
+	stop func()
+}
+
+var (
+	shared   *Server
+	sharedMu sync.Mutex
+	counter  atomic.Int64
+)
+
+// Main starts a server for the package's tests, runs them, and stops the server.
+// Call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	sharedMu.Lock()
+	if shared != nil {
+		shared.Stop()
+	}
+	sharedMu.Unlock()
+	os.Exit(code)
+}
+
+// Shared returns the package's server, starting it on first use.
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if shared == nil {
+		s, err := Start()
+		if err != nil {
+			t.Fatalf("starting PostgreSQL for tests: %v", err)
+		}
+		shared = s
+	}
+	return shared
+}
+
+// Stop stops a server this package started; it leaves an external server running.
+func (s *Server) Stop() {
+	if s.stop != nil {
+		s.stop()
+	}
+}
+
+// Start returns the server named by RLSMIGRATE_TEST_DATABASE_URL, or starts one.
+func Start() (*Server, error) {
+	if u := os.Getenv(EnvURL); u != "" {
+		return &Server{URL: u}, nil
+	}
+	bin, err := findBinDir()
+	if err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		s, err := startCluster(bin)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+// findBinDir returns the directory holding initdb and pg_ctl: the newest
+// /usr/lib/postgresql/N/bin, else the one on PATH.
+func findBinDir() (string, error) {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return majorOf(dirs[i]) > majorOf(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d, nil
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	return "", fmt.Errorf("initdb not found: install PostgreSQL (apt-get install postgresql) or set %s", EnvURL)
+}
+
+func majorOf(dir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+	return n
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func startCluster(bin string) (*Server, error) {
+	dir, err := os.MkdirTemp("", "rlsmigrate-pg-")
+	if err != nil {
+		return nil, err
+	}
+	cred, err := unprivileged(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	run := func(name string, args ...string) error {
+		cmd := exec.Command(filepath.Join(bin, name), args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
+		if cred != nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: %w\n%s", name, err, out)
+		}
+		return nil
+	}
+	data := filepath.Join(dir, "data")
+	if err := run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off "+
+		"-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB", port)
+	if err := run("pg_ctl", "start", "-w", "-t", "60", "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("%w\n%s", err, log)
+	}
+	return &Server{
+		URL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
+		stop: func() {
+			_ = run("pg_ctl", "stop", "-D", data, "-m", "immediate", "-w")
+			os.RemoveAll(dir)
+		},
+	}, nil
+}
+
+// unprivileged returns the credential of user nobody when running as root (PostgreSQL
+// refuses to run as root) and hands it dir; otherwise nil.
+func unprivileged(dir string) (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		return nil, fmt.Errorf("running as root and no user nobody to run PostgreSQL as: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return nil, err
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+var unsafeChars = regexp.MustCompile(`[^a-z0-9]+`)
+
+// NewDB creates a fresh database for t on the shared server, drops it when t ends, and
+// returns a URL that connects to it as a superuser.
+func NewDB(t testing.TB) string {
+	t.Helper()
+	s := Shared(t)
+	name := unsafeChars.ReplaceAllString(strings.ToLower(t.Name()), "_")
+	if len(name) > 40 {
+		name = name[len(name)-40:]
+	}
+	name = fmt.Sprintf("t%d_%d_%s", os.Getpid(), counter.Add(1), name)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := s.Exec(ctx, `CREATE DATABASE "`+name+`"`); err != nil {
+		t.Fatalf("creating test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if err := s.Exec(ctx, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`); err != nil {
+			t.Logf("dropping test database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatalf("parsing %s: %v", EnvURL, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Exec runs sql on the server's maintenance database.
+func (s *Server) Exec(ctx context.Context, sql string) error {
+	conn, err := pgx.Connect(ctx, s.URL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+// Connect opens a connection to dbURL that is closed when t ends.
+func Connect(t testing.TB, dbURL string) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connecting to test database: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// MustExec runs sql on conn and fails t on error.
+func MustExec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
+	t.Helper()
+	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
+		var msg string
+		if errors.Is(err, context.DeadlineExceeded) {
+			msg = " (timed out)"
+		}
+		t.Fatalf("exec %q: %v%s", sql, err, msg)
+	}
+}
