@@ -6,11 +6,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -56,7 +58,7 @@ func openDB(ctx context.Context, dbURL string) (*sql.DB, *pgx.ConnConfig, error)
 	db := stdlib.OpenDB(*cfg)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, nil, fmt.Errorf("connecting to %s: %s", target(cfg), redact(err.Error(), dbURL))
+		return nil, nil, fmt.Errorf("connecting to %s: %s", target(cfg), redact(connectProblem(err), dbURL))
 	}
 	return db, cfg, nil
 }
@@ -72,7 +74,7 @@ func connect(ctx context.Context, dbURL string) (*pgx.Conn, error) {
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %s", target(cfg), redact(err.Error(), dbURL))
+		return nil, fmt.Errorf("connecting to %s: %s", target(cfg), redact(connectProblem(err), dbURL))
 	}
 	return conn, nil
 }
@@ -100,4 +102,18 @@ func redact(msg, dbURL string) string {
 		}
 	}
 	return msg
+}
+
+// connectProblem returns the cause of a failed connection in one line: the server's
+// message, or the network error.
+func connectProblem(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("%s (SQLSTATE %s)", pe.Message, pe.Code)
+	}
+	var ne *net.OpError
+	if errors.As(err, &ne) {
+		return ne.Error()
+	}
+	return err.Error()
 }

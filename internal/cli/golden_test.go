@@ -211,3 +211,23 @@ func TestGenerateGoldenOnDatabase(t *testing.T) {
 		})
 	}
 }
+
+// TestBundledSchema checks that the committed migrations hold the bundled schema.yaml and
+// that they build a database where users are isolated.
+func TestBundledSchema(t *testing.T) {
+	t.Parallel()
+	schemaPath, dir := filepath.Join("..", "..", "schema.yaml"), filepath.Join("..", "..", "migrations")
+	r := run(t, "", "generate", "--check", "--schema", schemaPath, "--dir", dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "no changes") {
+		t.Fatalf("the committed migrations do not hold schema.yaml; run rlsmigrate generate:\n%s", r)
+	}
+	dbURL := pgtest.NewDB(t)
+	if r := run(t, "", "up", "--database-url", dbURL, "--dir", dir); r.code != 0 {
+		t.Fatalf("up: %s", r)
+	}
+	st, err := migdir.Dir{Path: dir}.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkIsolation(t, dbURL, st.Schema)
+}
