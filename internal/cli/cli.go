@@ -36,6 +36,7 @@ func commands() []command {
 		{"up", "apply pending migrations to a database", runUp},
 		{"down", "roll back the last migration, or down to a version", runDown},
 		{"status", "list migrations and whether each is applied", runStatus},
+		{"diff", "compare schema.yaml with a live database", runDiff},
 		{"version", "print the rlsmigrate version", runVersion},
 	}
 }

@@ -4,6 +4,7 @@ package compile
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
@@ -17,6 +18,9 @@ func Compile(f *policy.File) *schema.Schema {
 		Auth:        &schema.Auth{Provider: f.Auth.Provider, UserID: f.Auth.UserID},
 		Roles:       slices.Clone(f.Auth.Roles),
 		SchemaUsage: map[string][]string{},
+	}
+	if sig := functionSignature(f.Auth.UserID); sig != "" {
+		s.Functions = []string{sig}
 	}
 	for _, t := range f.Tables {
 		ct := table(f, t)
@@ -34,6 +38,17 @@ func Compile(f *policy.File) *schema.Schema {
 	}
 	s.Normalize()
 	return s
+}
+
+var simpleCall = regexp.MustCompile(`^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*\(\)$`)
+
+// functionSignature returns "schema.name()" when expr is a call without arguments,
+// such as auth.user_id(), and "" for any other expression.
+func functionSignature(expr string) string {
+	if simpleCall.MatchString(expr) {
+		return expr
+	}
+	return ""
 }
 
 // OwnerExpr is the condition "the caller owns the row": the identity call wrapped in a

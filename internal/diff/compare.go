@@ -21,6 +21,13 @@ func Diff(from, to *schema.Schema) []*Change {
 	if authChanged {
 		d.add(&Change{Kind: AuthSetup, Name: to.Auth.Provider, Old: from.Auth, New: to.Auth})
 	}
+	if !authChanged {
+		for _, f := range to.Functions {
+			if !slices.Contains(from.Functions, f) {
+				d.add(&Change{Kind: FunctionMissing, Name: f, New: to.Auth})
+			}
+		}
+	}
 	for _, s := range to.Schemas {
 		if s != "public" && !slices.Contains(from.Schemas, s) {
 			d.add(&Change{Kind: SchemaCreate, Schema: s})

@@ -61,11 +61,12 @@ func (d Dir) Migrations() ([]string, error) {
 			names = append(names, e.Name())
 		}
 	}
-	slices.SortFunc(names, func(a, b string) int { return int(version(a) - version(b)) })
+	slices.SortFunc(names, func(a, b string) int { return int(Version(a) - Version(b)) })
 	return names, nil
 }
 
-func version(name string) int64 {
+// Version returns the version number at the start of a migration file name, or 0.
+func Version(name string) int64 {
 	m := migrationName.FindStringSubmatch(name)
 	if m == nil {
 		return 0
@@ -80,7 +81,7 @@ func (d Dir) LastVersion() (int64, error) {
 	if err != nil || len(names) == 0 {
 		return 0, err
 	}
-	return version(names[len(names)-1]), nil
+	return Version(names[len(names)-1]), nil
 }
 
 // Load returns the recorded state after checking every migration against its checksum.

@@ -14,6 +14,9 @@ type Schema struct {
 	Auth *Auth `json:"auth,omitempty"`
 	// Roles are the roles the schema declares.
 	Roles []string `json:"roles"`
+	// Functions are the signatures of the functions the policies depend on, such as
+	// auth.user_id(), sorted.
+	Functions []string `json:"functions,omitempty"`
 	// Schemas are the database schemas the tables live in, sorted.
 	Schemas []string `json:"schemas"`
 	// SchemaUsage lists, per database schema, the roles granted USAGE on it, sorted.
@@ -161,6 +164,8 @@ func SortPrivileges(privs []string) []string {
 func (s *Schema) Normalize() {
 	slices.Sort(s.Roles)
 	s.Roles = slices.Compact(s.Roles)
+	slices.Sort(s.Functions)
+	s.Functions = slices.Compact(s.Functions)
 	slices.Sort(s.Schemas)
 	s.Schemas = slices.Compact(s.Schemas)
 	for k, roles := range s.SchemaUsage {

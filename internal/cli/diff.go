@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/diff"
+	"github.com/rlsmigrate/rlsmigrate/internal/inspect"
+	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
+	"github.com/rlsmigrate/rlsmigrate/internal/render"
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+)
+
+var formats = []string{"text", "json", "sql", "markdown"}
+
+func runDiff(ctx context.Context, e *env, args []string) int {
+	fs := e.flags("diff", "[--database-url URL] [--schema schema.yaml] [--format text|json|sql|markdown] [--schemas public,...] [--dir migrations]",
+		`Compare schema.yaml with a live database and report every difference: tables,
+columns, keys, indexes, row-level security, policies, grants, roles and the identity
+function. Expressions and types are compared in the form PostgreSQL stores them, so
+spelling differences are not reported. Reads the catalog in one read-only snapshot and
+changes nothing (it uses temporary tables, rolled back, to normalise schema.yaml).
+Exit 0: no differences; 1: differences found; 2: error.`)
+	dbURL := e.dbFlag(fs)
+	schemaPath := fs.String("schema", "schema.yaml", "the schema file")
+	format := fs.String("format", "text", "output format: text, json, sql or markdown")
+	schemas := fs.String("schemas", "", "comma-separated database schemas to compare (default: those schema.yaml declares)")
+	dir := fs.String("dir", "migrations", "the migrations directory, to report pending migrations")
+	if code := e.parse(fs, args); code >= 0 {
+		return code
+	}
+	if !slices.Contains(formats, *format) {
+		fmt.Fprintf(e.stderr, "error: --format %q: use one of %s\n", *format, strings.Join(formats, ", "))
+		return ExitError
+	}
+	_, desired, ok := e.loadSchema(*schemaPath)
+	if !ok {
+		return ExitError
+	}
+	url, err := e.databaseURL(*dbURL)
+	if err != nil {
+		return e.fail(err)
+	}
+	conn, err := connect(ctx, url)
+	if err != nil {
+		return e.fail(err)
+	}
+	defer conn.Close(context.Background())
+	var only []string
+	if *schemas != "" {
+		only = strings.Split(*schemas, ",")
+	}
+	changes, err := diffDatabase(ctx, conn, desired, only)
+	if err != nil {
+		return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
+	}
+	report := &render.Report{Findings: render.Findings(changes)}
+	if report.Goose, err = gooseStatus(ctx, conn, *dir); err != nil {
+		return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
+	}
+	switch *format {
+	case "json":
+		fmt.Fprint(e.stdout, render.JSON(report))
+	case "sql":
+		if len(changes) == 0 {
+			fmt.Fprintln(e.stdout, "-- no differences: the database matches schema.yaml")
+		} else {
+			fmt.Fprint(e.stdout, "-- statements that bring the database to schema.yaml\n\n"+render.Script(changes))
+		}
+	case "markdown":
+		fmt.Fprint(e.stdout, render.Markdown(report))
+	default:
+		fmt.Fprint(e.stdout, render.Text(report))
+	}
+	if len(changes) > 0 {
+		return ExitFound
+	}
+	return ExitOK
+}
+
+// diffDatabase inspects the database and returns the changes that would bring it to
+// desired, comparing both in PostgreSQL's catalog form.
+func diffDatabase(ctx context.Context, conn *pgx.Conn, desired *schema.Schema, schemas []string) ([]*diff.Change, error) {
+	if len(schemas) == 0 {
+		schemas = desired.Schemas
+	}
+	if len(schemas) == 0 {
+		schemas = []string{"public"}
+	}
+	actual, err := inspect.Inspect(ctx, conn, inspect.Options{Schemas: schemas, Roles: desired.Roles, Functions: desired.Functions})
+	if err != nil {
+		return nil, err
+	}
+	want, err := inspect.Normalize(ctx, conn, desired)
+	if err != nil {
+		return nil, err
+	}
+	// Which provider installed the identity function cannot be read back; whether the
+	// function exists is compared instead.
+	actual.Auth = want.Auth
+	return diff.Diff(actual, want), nil
+}
+
+// gooseStatus compares the database's goose version with the migrations directory; nil
+// when the database has no goose table.
+func gooseStatus(ctx context.Context, conn *pgx.Conn, dir string) (*render.GooseStatus, error) {
+	v, ok, err := inspect.GooseVersion(ctx, conn)
+	if err != nil || !ok {
+		return nil, err
+	}
+	names, err := migdir.Dir{Path: dir}.Migrations()
+	if err != nil {
+		return nil, err
+	}
+	st := &render.GooseStatus{DatabaseVersion: v, LatestVersion: v}
+	for _, n := range names {
+		if nv := migdir.Version(n); nv > v {
+			st.Pending++
+			st.LatestVersion = max(st.LatestVersion, nv)
+		}
+	}
+	return st, nil
+}

@@ -1,0 +1,254 @@
+// Package inspect reads a live database's catalog into the neutral schema model, in a
+// fixed number of round trips whatever the number of tables, and lets PostgreSQL put a
+// desired schema's expressions and type names into the same catalog form.
+package inspect
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+)
+
+// Options says what to read.
+type Options struct {
+	Schemas   []string // database schemas whose tables are read
+	Roles     []string // roles whose existence, grants and schema usage are read
+	Functions []string // function signatures, such as auth.user_id(), whose existence is read
+}
+
+// IgnoredTables are never reported: goose's version table.
+var IgnoredTables = []string{"goose_db_version"}
+
+// Inspect reads the tables of opts.Schemas with their columns, keys, indexes, row-level
+// security, policies and grants, plus the roles, schemas and functions named in opts, in
+// one read-only repeatable-read transaction: three round trips in all.
+func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema, error) {
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("inspecting the database: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	s := &schema.Schema{SchemaUsage: map[string][]string{}}
+	r := newReader(s)
+	batch := &pgx.Batch{}
+	filter := "n.nspname = ANY($1) AND NOT (c.relname = ANY($2))"
+	args := []any{opts.Schemas, IgnoredTables}
+	r.queue(batch, filter, args, true)
+	batch.Queue(`SELECT n.nspname,
+		coalesce(array(SELECT CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee) END
+			FROM aclexplode(n.nspacl) a WHERE a.privilege_type = 'USAGE' ORDER BY 1), '{}')
+		FROM pg_namespace n WHERE n.nspname = ANY($1) ORDER BY 1`, opts.Schemas).Query(func(rows pgx.Rows) error {
+		var name string
+		var usage []string
+		_, err := pgx.ForEachRow(rows, []any{&name, &usage}, func() error {
+			s.Schemas = append(s.Schemas, name)
+			s.SchemaUsage[name] = slices.DeleteFunc(usage, func(r string) bool { return !slices.Contains(opts.Roles, r) })
+			return nil
+		})
+		return err
+	})
+	batch.Queue(`SELECT rolname FROM pg_roles WHERE rolname = ANY($1) ORDER BY 1`, opts.Roles).Query(func(rows pgx.Rows) error {
+		var err error
+		s.Roles, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	batch.Queue(`SELECT f FROM unnest($1::text[]) f WHERE to_regprocedure(f) IS NOT NULL ORDER BY 1`, opts.Functions).Query(func(rows pgx.Rows) error {
+		var err error
+		s.Functions, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, fmt.Errorf("inspecting the database: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("inspecting the database: %w", err)
+	}
+	r.finish(opts.Roles)
+	s.Normalize()
+	return s, nil
+}
+
+// reader gathers the rows of the catalog queries into tables, keyed by table OID.
+type reader struct {
+	s      *schema.Schema
+	byOID  map[uint32]*schema.Table
+	grants map[uint32]map[string][]string
+}
+
+func newReader(s *schema.Schema) *reader {
+	return &reader{s: s, byOID: map[uint32]*schema.Table{}, grants: map[uint32]map[string][]string{}}
+}
+
+// queue adds the per-table catalog queries for the tables that filter selects (a
+// condition on pg_class c and pg_namespace n, with args) to batch. withAccess adds
+// grants, which normalisation does not need.
+func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess bool) {
+	tables := fmt.Sprintf(`SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND %s`, filter)
+	batch.Queue(fmt.Sprintf(`SELECT c.oid, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid IN (%s) ORDER BY n.nspname, c.relname`, tables), args...).Query(func(rows pgx.Rows) error {
+		var oid uint32
+		var t schema.Table
+		_, err := pgx.ForEachRow(rows, []any{&oid, &t.Schema, &t.Name, &t.RLS, &t.ForceRLS}, func() error {
+			tb := t
+			r.byOID[oid] = &tb
+			r.s.Tables = append(r.s.Tables, &tb)
+			return nil
+		})
+		return err
+	})
+	batch.Queue(fmt.Sprintf(`SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+		coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity::text
+		FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+		WHERE a.attrelid IN (%s) AND a.attnum > 0 AND NOT a.attisdropped
+		ORDER BY a.attrelid, a.attnum`, tables), args...).Query(func(rows pgx.Rows) error {
+		var oid uint32
+		var c schema.Column
+		var identity string
+		_, err := pgx.ForEachRow(rows, []any{&oid, &c.Name, &c.Type, &c.NotNull, &c.Default, &identity}, func() error {
+			col := c
+			col.Identity = map[string]string{"a": "always", "d": "by default"}[identity]
+			if t := r.byOID[oid]; t != nil {
+				t.Columns = append(t.Columns, &col)
+			}
+			return nil
+		})
+		return err
+	})
+	batch.Queue(fmt.Sprintf(`SELECT con.conrelid, con.conname, con.contype::text,
+		array(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
+			JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o),
+		coalesce(fn.nspname::text, ''), coalesce(fc.relname::text, ''),
+		coalesce(array(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
+			JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o), '{}'),
+		con.confdeltype::text
+		FROM pg_constraint con
+		LEFT JOIN pg_class fc ON fc.oid = con.confrelid
+		LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+		WHERE con.conrelid IN (%s) AND con.contype IN ('p', 'u', 'f')
+		ORDER BY con.conrelid, con.conname`, tables), args...).Query(func(rows pgx.Rows) error {
+		var oid uint32
+		var name, typ, fSchema, fTable, onDelete string
+		var cols, fCols []string
+		_, err := pgx.ForEachRow(rows, []any{&oid, &name, &typ, &cols, &fSchema, &fTable, &fCols, &onDelete}, func() error {
+			r.constraint(oid, name, typ, cols, fSchema, fTable, fCols, onDelete)
+			return nil
+		})
+		return err
+	})
+	batch.Queue(fmt.Sprintf(`SELECT i.indrelid, ic.relname, i.indisunique,
+		CASE WHEN i.indexprs IS NULL AND i.indpred IS NULL
+			THEN array(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)
+				JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o)
+			ELSE ARRAY[pg_get_indexdef(i.indexrelid)] END
+		FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+		WHERE i.indrelid IN (%s)
+		AND NOT EXISTS (SELECT FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
+		ORDER BY i.indrelid, ic.relname`, tables), args...).Query(func(rows pgx.Rows) error {
+		var oid uint32
+		var ix schema.Index
+		_, err := pgx.ForEachRow(rows, []any{&oid, &ix.Name, &ix.Unique, &ix.Columns}, func() error {
+			index := ix
+			if t := r.byOID[oid]; t != nil {
+				t.Indexes = append(t.Indexes, &index)
+			}
+			return nil
+		})
+		return err
+	})
+	batch.Queue(fmt.Sprintf(`SELECT p.polrelid, p.polname, p.polcmd::text, p.polpermissive,
+		array(SELECT CASE WHEN x = 0 THEN 'public' ELSE pg_get_userbyid(x) END FROM unnest(p.polroles) x ORDER BY 1),
+		coalesce(pg_get_expr(p.polqual, p.polrelid), ''), coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '')
+		FROM pg_policy p WHERE p.polrelid IN (%s) ORDER BY p.polrelid, p.polname`, tables), args...).Query(func(rows pgx.Rows) error {
+		var oid uint32
+		var p schema.Policy
+		var cmd string
+		var permissive bool
+		_, err := pgx.ForEachRow(rows, []any{&oid, &p.Name, &cmd, &permissive, &p.Roles, &p.Using, &p.Check}, func() error {
+			pol := p
+			pol.Command = map[string]string{"r": "select", "a": "insert", "w": "update", "d": "delete", "*": "all"}[cmd]
+			pol.Restrictive = !permissive
+			if t := r.byOID[oid]; t != nil {
+				t.Policies = append(t.Policies, &pol)
+			}
+			return nil
+		})
+		return err
+	})
+	if !withAccess {
+		return
+	}
+	batch.Queue(fmt.Sprintf(`SELECT c.oid, CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee) END,
+		lower(a.privilege_type)
+		FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid IN (%s) ORDER BY 1, 2`, tables), args...).Query(func(rows pgx.Rows) error {
+		var oid uint32
+		var role, priv string
+		_, err := pgx.ForEachRow(rows, []any{&oid, &role, &priv}, func() error {
+			if r.grants[oid] == nil {
+				r.grants[oid] = map[string][]string{}
+			}
+			r.grants[oid][role] = append(r.grants[oid][role], priv)
+			return nil
+		})
+		return err
+	})
+}
+
+var onDeleteActions = map[string]string{"a": "", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
+
+func (r *reader) constraint(oid uint32, name, typ string, cols []string, fSchema, fTable string, fCols []string, onDelete string) {
+	t := r.byOID[oid]
+	if t == nil {
+		return
+	}
+	switch typ {
+	case "p":
+		t.PrimaryKey, t.PKName = cols, name
+	case "u":
+		if len(cols) == 1 {
+			if c := t.Column(cols[0]); c != nil {
+				c.Unique, c.UniqueName = true, name
+			}
+		}
+	case "f":
+		if len(cols) == 1 && len(fCols) == 1 {
+			if c := t.Column(cols[0]); c != nil {
+				c.References = &schema.ForeignKey{Name: name, Schema: fSchema, Table: fTable, Column: fCols[0], OnDelete: onDeleteActions[onDelete]}
+			}
+		}
+	}
+}
+
+// finish turns the grant rows into grants of the given roles (and PUBLIC).
+func (r *reader) finish(roles []string) {
+	for oid, byRole := range r.grants {
+		t := r.byOID[oid]
+		for role, privs := range byRole {
+			if role == "public" || slices.Contains(roles, role) {
+				t.Grants = append(t.Grants, &schema.Grant{Role: role, Privileges: privs})
+			}
+		}
+	}
+}
+
+// GooseVersion returns the highest migration version goose recorded as applied, and
+// whether goose's version table exists at all; it never creates that table.
+func GooseVersion(ctx context.Context, conn *pgx.Conn) (int64, bool, error) {
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('goose_db_version') IS NOT NULL`).Scan(&exists); err != nil {
+		return 0, false, fmt.Errorf("reading the migration version: %w", err)
+	}
+	if !exists {
+		return 0, false, nil
+	}
+	var v int64
+	if err := conn.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&v); err != nil {
+		return 0, true, fmt.Errorf("reading the migration version: %w", err)
+	}
+	return v, true, nil
+}

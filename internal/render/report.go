@@ -1,0 +1,325 @@
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/diff"
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+)
+
+// Finding is one difference between schema.yaml (desired) and a database (actual), as
+// reports show it.
+type Finding struct {
+	Kind    string   `json:"kind"`   // the change kind that would fix it, e.g. policy.alter
+	Change  string   `json:"change"` // missing (in the database), extra, or different
+	Object  string   `json:"object"` // qualified name
+	Table   string   `json:"table,omitempty"`
+	Desired string   `json:"desired,omitempty"` // as schema.yaml declares it
+	Actual  string   `json:"actual,omitempty"`  // as the database has it
+	Hazards []string `json:"hazards,omitempty"` // of the statements that fix it
+	SQL     []string `json:"sql"`               // statements that fix it
+}
+
+// Report is the outcome of comparing schema.yaml with a database.
+type Report struct {
+	Findings []Finding `json:"findings"`
+	// Goose is set when the database has goose's version table.
+	Goose *GooseStatus `json:"goose,omitempty"`
+}
+
+// GooseStatus compares the database's migration version with the migrations directory.
+type GooseStatus struct {
+	DatabaseVersion int64 `json:"database_version"`
+	LatestVersion   int64 `json:"latest_version"`
+	Pending         int   `json:"pending"`
+}
+
+var missingKinds = map[diff.Kind]bool{
+	diff.RoleCreate: true, diff.FunctionMissing: true, diff.SchemaCreate: true, diff.TableCreate: true,
+	diff.ColumnAdd: true, diff.IndexCreate: true, diff.PolicyCreate: true, diff.GrantAdd: true, diff.UsageGrant: true,
+	diff.PrimaryKeyAdd: true, diff.UniqueAdd: true,
+}
+
+var extraKinds = map[diff.Kind]bool{
+	diff.TableDrop: true, diff.ColumnDrop: true, diff.IndexDrop: true, diff.PolicyDrop: true, diff.GrantRevoke: true,
+	diff.UsageRevoke: true, diff.UniqueDrop: true, diff.ForeignKeyDrop: true, diff.PrimaryKeyDrop: true,
+}
+
+// Findings describes changes (from the database to schema.yaml) as findings.
+func Findings(changes []*diff.Change) []Finding {
+	out := make([]Finding, 0, len(changes))
+	for _, c := range changes {
+		f := Finding{Kind: string(c.Kind), Change: "different", Object: c.Object(), SQL: []string{}}
+		switch {
+		case missingKinds[c.Kind] || (c.Kind == diff.ForeignKeyAdd && !hasForeignKey(c.Old)):
+			f.Change = "missing"
+		case extraKinds[c.Kind]:
+			f.Change = "extra"
+		}
+		if c.Table != "" {
+			f.Table = c.Schema + "." + c.Table
+		}
+		f.Desired, f.Actual = describe(c, c.New, c.NewTable), describe(c, c.Old, c.OldTable)
+		for _, h := range c.Hazards {
+			f.Hazards = append(f.Hazards, string(h))
+		}
+		for _, st := range Statements([]*diff.Change{c}) {
+			f.SQL = append(f.SQL, st.SQL)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func hasForeignKey(v any) bool {
+	c, ok := v.(*schema.Column)
+	return ok && c != nil && c.References != nil
+}
+
+// describe renders one side of a change: obj is the column, policy, index, privileges
+// or auth on that side, t the table.
+func describe(c *diff.Change, obj any, t *schema.Table) string {
+	switch c.Kind {
+	case diff.RLSEnable, diff.RLSDisable:
+		return onOff(t != nil && t.RLS, "enabled", "disabled")
+	case diff.ForceRLSEnable, diff.ForceRLSDisable:
+		return onOff(t != nil && t.ForceRLS, "forced", "not forced")
+	case diff.PrimaryKeyAdd, diff.PrimaryKeyDrop:
+		if t == nil || len(t.PrimaryKey) == 0 {
+			return "none"
+		}
+		return "PRIMARY KEY (" + idents(t.PrimaryKey) + ")"
+	case diff.GrantAdd, diff.GrantRevoke:
+		if t == nil || len(t.Grant(c.Role)) == 0 {
+			return "no privileges"
+		}
+		return privileges(t.Grant(c.Role))
+	case diff.TableCreate, diff.TableDrop, diff.TableRename:
+		if t == nil {
+			return ""
+		}
+		return fmt.Sprintf("table %s (%d columns, %d policies)", t.QualifiedName(), len(t.Columns), len(t.Policies))
+	case diff.RoleCreate, diff.SchemaCreate, diff.FunctionMissing, diff.UsageGrant, diff.UsageRevoke:
+		return "" // existence is the whole story
+	}
+	switch v := obj.(type) {
+	case *schema.Column:
+		if v == nil {
+			return ""
+		}
+		return columnSummary(c.Kind, v)
+	case *schema.Policy:
+		if v == nil {
+			return ""
+		}
+		return policySummary(v)
+	case *schema.Index:
+		if v == nil {
+			return ""
+		}
+		return strings.TrimSuffix(strings.TrimPrefix(createIndex(t, v), "CREATE "), ";")
+	case *schema.Auth:
+		if v == nil {
+			return ""
+		}
+		return "provider " + v.Provider + ", user id " + v.UserID
+	}
+	return ""
+}
+
+func onOff(b bool, on, off string) string {
+	if b {
+		return on
+	}
+	return off
+}
+
+// columnSummary shows the attribute of the column that a change of kind k is about.
+func columnSummary(k diff.Kind, c *schema.Column) string {
+	switch k {
+	case diff.ColumnType:
+		return c.Type
+	case diff.ColumnDefault:
+		return onOff(c.Default != "", "DEFAULT "+c.Default, "no default")
+	case diff.ColumnNotNull:
+		return onOff(c.NotNull, "NOT NULL", "nullable")
+	case diff.ColumnIdentity:
+		return onOff(c.Identity != "", "GENERATED "+strings.ToUpper(c.Identity)+" AS IDENTITY", "no identity")
+	case diff.UniqueAdd, diff.UniqueDrop:
+		return onOff(c.Unique, "UNIQUE", "not unique")
+	case diff.ForeignKeyAdd, diff.ForeignKeyDrop:
+		if c.References == nil {
+			return "no foreign key"
+		}
+		fk := c.References
+		s := fmt.Sprintf("REFERENCES %s.%s (%s)", fk.Schema, fk.Table, fk.Column)
+		if fk.OnDelete != "" {
+			s += " ON DELETE " + strings.ToUpper(fk.OnDelete)
+		}
+		return s
+	}
+	var sb strings.Builder
+	sb.WriteString(c.Name + " " + c.Type)
+	if c.Identity != "" {
+		sb.WriteString(" GENERATED " + strings.ToUpper(c.Identity) + " AS IDENTITY")
+	} else if c.NotNull {
+		sb.WriteString(" NOT NULL")
+	}
+	if c.Default != "" {
+		sb.WriteString(" DEFAULT " + c.Default)
+	}
+	return sb.String()
+}
+
+func policySummary(p *schema.Policy) string {
+	var sb strings.Builder
+	if p.Restrictive {
+		sb.WriteString("AS RESTRICTIVE ")
+	}
+	fmt.Fprintf(&sb, "FOR %s TO %s", strings.ToUpper(p.Command), roleList(p.Roles))
+	if p.Using != "" {
+		fmt.Fprintf(&sb, " USING (%s)", p.Using)
+	}
+	if p.Check != "" {
+		fmt.Fprintf(&sb, " WITH CHECK (%s)", p.Check)
+	}
+	return sb.String()
+}
+
+var signs = map[string]string{"missing": "+", "extra": "-", "different": "~"}
+
+// Text renders the report for people: findings grouped by table, "+" missing in the
+// database, "-" extra in it, "~" different, with both sides shown.
+func Text(r *Report) string {
+	var sb strings.Builder
+	if r.Goose != nil && r.Goose.Pending > 0 {
+		fmt.Fprintf(&sb, "note: the database is at migration version %d; the migrations directory goes to %d (%d pending: run rlsmigrate up)\n\n",
+			r.Goose.DatabaseVersion, r.Goose.LatestVersion, r.Goose.Pending)
+	}
+	if len(r.Findings) == 0 {
+		sb.WriteString("no differences: the database matches schema.yaml\n")
+		return sb.String()
+	}
+	for _, g := range groups(r.Findings) {
+		sb.WriteString(g.title + "\n")
+		for _, f := range g.findings {
+			fmt.Fprintf(&sb, "  %s %s", signs[f.Change], f.Kind)
+			if name := strings.TrimPrefix(f.Object, f.Table+"."); name != f.Object || f.Table == "" {
+				fmt.Fprintf(&sb, " %s", name)
+			}
+			if len(f.Hazards) > 0 {
+				fmt.Fprintf(&sb, " [%s]", strings.Join(f.Hazards, ", "))
+			}
+			sb.WriteString("\n")
+			if f.Desired != "" || f.Change == "different" {
+				fmt.Fprintf(&sb, "      schema.yaml: %s\n", orNone(f.Desired))
+			}
+			if f.Actual != "" || f.Change == "different" {
+				fmt.Fprintf(&sb, "      database:    %s\n", orNone(f.Actual))
+			}
+		}
+	}
+	fmt.Fprintf(&sb, "\n%s\n", summary(r.Findings))
+	return sb.String()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func summary(fs []Finding) string {
+	n := map[string]int{}
+	for _, f := range fs {
+		n[f.Change]++
+	}
+	return fmt.Sprintf("%d difference(s): %d missing in the database, %d extra, %d different",
+		len(fs), n["missing"], n["extra"], n["different"])
+}
+
+type group struct {
+	title    string
+	findings []Finding
+}
+
+// groups puts findings outside tables first, then each table's in order of appearance.
+func groups(fs []Finding) []group {
+	var out []group
+	index := map[string]int{}
+	for _, f := range fs {
+		title := f.Table
+		if title == "" {
+			title = "database"
+		}
+		i, ok := index[title]
+		if !ok {
+			i = len(out)
+			index[title] = i
+			out = append(out, group{title: title})
+		}
+		out[i].findings = append(out[i].findings, f)
+	}
+	return out
+}
+
+// JSON renders the report with stable field names, one object per finding.
+func JSON(r *Report) string {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		// A Report holds only strings, numbers and slices of them.
+		return fmt.Sprintf(`{"error": %q}`, err.Error())
+	}
+	return string(data) + "\n"
+}
+
+// Markdown renders the report as a pull-request comment: a summary table, then each
+// table's findings and the SQL that would fix them.
+func Markdown(r *Report) string {
+	var sb strings.Builder
+	if len(r.Findings) == 0 {
+		sb.WriteString("### rlsmigrate diff: no differences\n\nThe database matches `schema.yaml`.\n")
+	} else {
+		fmt.Fprintf(&sb, "### rlsmigrate diff: %d difference(s)\n\n", len(r.Findings))
+		sb.WriteString("| object | missing | extra | different |\n|---|---:|---:|---:|\n")
+		for _, g := range groups(r.Findings) {
+			n := map[string]int{}
+			for _, f := range g.findings {
+				n[f.Change]++
+			}
+			fmt.Fprintf(&sb, "| `%s` | %d | %d | %d |\n", cell(g.title), n["missing"], n["extra"], n["different"])
+		}
+		for _, g := range groups(r.Findings) {
+			fmt.Fprintf(&sb, "\n#### `%s`\n\n| | kind | object | schema.yaml | database |\n|---|---|---|---|---|\n", cell(g.title))
+			var sql []string
+			for _, f := range g.findings {
+				hazard := ""
+				if len(f.Hazards) > 0 {
+					hazard = " ⚠️ " + strings.Join(f.Hazards, ", ")
+				}
+				fmt.Fprintf(&sb, "| %s | %s%s | `%s` | %s | %s |\n", signs[f.Change], f.Kind, hazard, cell(f.Object), code(f.Desired), code(f.Actual))
+				sql = append(sql, f.SQL...)
+			}
+			if len(sql) > 0 {
+				fmt.Fprintf(&sb, "\n<details><summary>SQL that brings the database to schema.yaml</summary>\n\n```sql\n%s\n```\n</details>\n", strings.Join(sql, "\n"))
+			}
+		}
+	}
+	if r.Goose != nil && r.Goose.Pending > 0 {
+		fmt.Fprintf(&sb, "\n> The database is at migration version %d; `migrations/` goes to %d (%d pending).\n",
+			r.Goose.DatabaseVersion, r.Goose.LatestVersion, r.Goose.Pending)
+	}
+	return sb.String()
+}
+
+func cell(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ") }
+
+func code(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "`" + strings.ReplaceAll(cell(s), "`", "'") + "`"
+}
