@@ -79,10 +79,12 @@ func goldenCases(t *testing.T) []goldenCase {
 	return cases
 }
 
-// generateSteps runs generate for every step of c in work and returns the transcript.
-func generateSteps(t *testing.T, c goldenCase, work string) string {
+// generateSteps runs generate for every step of c in work and returns the transcript and
+// the last step that generate accepted (exit 0), or "".
+func generateSteps(t *testing.T, c goldenCase, work string) (string, string) {
 	t.Helper()
 	var transcript strings.Builder
+	lastGood := ""
 	for _, step := range c.steps {
 		data, err := os.ReadFile(step)
 		if err != nil {
@@ -96,9 +98,12 @@ func generateSteps(t *testing.T, c goldenCase, work string) string {
 			args = append(args, strings.Fields(strings.TrimPrefix(first, "# args:"))...)
 		}
 		r := run(t, work, args...)
+		if r.code == 0 {
+			lastGood = step
+		}
 		fmt.Fprintf(&transcript, "$ rlsmigrate %s # %s\n%s", strings.Join(append([]string{"generate"}, args[5:]...), " "), filepath.Base(step), r)
 	}
-	return transcript.String()
+	return transcript.String(), lastGood
 }
 
 func TestGenerateGolden(t *testing.T) {
@@ -106,13 +111,13 @@ func TestGenerateGolden(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			work := t.TempDir()
-			got := generateSteps(t, c, work)
+			got, _ := generateSteps(t, c, work)
 			compareGolden(t, filepath.Join(c.dir, "want.txt"), got)
 			compareDir(t, filepath.Join(c.dir, "want"), filepath.Join(work, "migrations"))
 
 			// Deterministic: the same steps in another directory write the same bytes.
 			again := t.TempDir()
-			if got2 := generateSteps(t, c, again); got2 != got {
+			if got2, _ := generateSteps(t, c, again); got2 != got {
 				t.Errorf("second run printed differently:\n%s", cmp.Diff(got, got2))
 			}
 			if diff := dirDiff(filepath.Join(work, "migrations"), filepath.Join(again, "migrations"), true); diff != "" {
@@ -189,7 +194,7 @@ func TestGenerateGoldenOnDatabase(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			work := t.TempDir()
-			generateSteps(t, c, work)
+			_, lastGood := generateSteps(t, c, work)
 			dir := filepath.Join(work, "migrations")
 			if files, _ := filepath.Glob(filepath.Join(dir, "*.sql")); len(files) == 0 {
 				t.Skip("the case writes no migration")
@@ -208,6 +213,11 @@ func TestGenerateGoldenOnDatabase(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkIsolation(t, dbURL, st.Schema)
+			// Converges: the database the migrations built matches the schema they came
+			// from, and diff says so.
+			if rep, r := diffReport(t, lastGood, dbURL); len(rep.Findings) != 0 || r.code != 0 {
+				t.Errorf("diff against %s after up:\n%s", lastGood, r)
+			}
 		})
 	}
 }
