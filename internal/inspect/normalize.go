@@ -24,9 +24,20 @@ func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*sc
 	if len(out.Tables) == 0 {
 		return out, nil
 	}
-	stmts := make([]string, len(out.Tables))
+	// Tables of the same shape (columns and policy conditions, whatever the names) share
+	// one stand-in, so the work grows with the number of distinct shapes.
+	shapes := map[string]int{}
+	shapeOf := make([]int, len(out.Tables))
+	var stmts []string
 	for i, t := range out.Tables {
-		stmts[i] = tempTable(i, t)
+		key := shapeKey(t)
+		n, ok := shapes[key]
+		if !ok {
+			n = len(stmts)
+			shapes[key] = n
+			stmts = append(stmts, tempTable(n, t))
+		}
+		shapeOf[i] = n
 	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
@@ -51,7 +62,7 @@ func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*sc
 		byName[t.Name] = t
 	}
 	for i, t := range out.Tables {
-		if n := byName[tempName(i)]; n != nil {
+		if n := byName[tempName(shapeOf[i])]; n != nil {
 			adopt(t, n)
 		}
 	}
@@ -84,6 +95,22 @@ func createEach(ctx context.Context, conn *pgx.Conn, stmts []string) (pgx.Tx, er
 
 func tempName(i int) string { return fmt.Sprintf("rlsmigrate_n%d", i) }
 
+// shapeKey identifies what normalisation depends on: the columns with their types,
+// identities and defaults, and the policies' commands and conditions.
+func shapeKey(t *schema.Table) string {
+	var sb strings.Builder
+	for _, c := range t.Columns {
+		fmt.Fprintf(&sb, "%q %q %q %q\n", c.Name, c.Type, c.Identity, c.Default)
+	}
+	for _, p := range t.Policies {
+		fmt.Fprintf(&sb, "%q %q %q\n", p.Command, p.Using, p.Check)
+	}
+	return sb.String()
+}
+
+// policyName names the stand-in of a table's i-th policy.
+func policyName(i int) string { return fmt.Sprintf("p%d", i) }
+
 // tempTable returns the statements creating the stand-in for t: its columns with types,
 // identities and defaults, and its policies for PUBLIC (roles need not exist yet).
 func tempTable(i int, t *schema.Table) string {
@@ -101,8 +128,8 @@ func tempTable(i int, t *schema.Table) string {
 	name := "pg_temp." + tempName(i)
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "CREATE TEMP TABLE %s (%s) ON COMMIT DROP;", tempName(i), strings.Join(cols, ", "))
-	for _, p := range t.Policies {
-		fmt.Fprintf(&sb, " CREATE POLICY %s ON %s FOR %s TO PUBLIC", sqlident.Quote(p.Name), name, strings.ToUpper(p.Command))
+	for j, p := range t.Policies {
+		fmt.Fprintf(&sb, " CREATE POLICY %s ON %s FOR %s TO PUBLIC", policyName(j), name, strings.ToUpper(p.Command))
 		if p.Using != "" {
 			fmt.Fprintf(&sb, " USING (%s)", p.Using)
 		}
@@ -121,8 +148,8 @@ func adopt(t, n *schema.Table) {
 			c.Type, c.Default = nc.Type, nc.Default
 		}
 	}
-	for _, p := range t.Policies {
-		if np := n.Policy(p.Name); np != nil {
+	for j, p := range t.Policies {
+		if np := n.Policy(policyName(j)); np != nil {
 			p.Using, p.Check = np.Using, np.Check
 		}
 	}

@@ -6,7 +6,6 @@ package pgtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -254,10 +253,52 @@ func Connect(t testing.TB, dbURL string) *pgx.Conn {
 func MustExec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
 	t.Helper()
 	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
-		var msg string
-		if errors.Is(err, context.DeadlineExceeded) {
-			msg = " (timed out)"
-		}
-		t.Fatalf("exec %q: %v%s", sql, err, msg)
+		t.Fatalf("exec %q: %v", sql, err)
 	}
+}
+
+// Counter is a pgx tracer that counts round trips to the server: each query, exec or
+// batch counts once.
+type Counter struct {
+	n atomic.Int64
+}
+
+// Count returns the round trips counted so far.
+func (c *Counter) Count() int64 { return c.n.Load() }
+
+// TraceQueryStart counts a query.
+func (c *Counter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+// TraceQueryEnd does nothing.
+func (c *Counter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TraceBatchStart counts a batch.
+func (c *Counter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+// TraceBatchQuery does nothing.
+func (c *Counter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+// TraceBatchEnd does nothing.
+func (c *Counter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// ConnectCounting opens a connection to dbURL whose round trips c counts.
+func ConnectCounting(t testing.TB, dbURL string, c *Counter) *pgx.Conn {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Tracer = c
+	conn, err := pgx.ConnectConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("connecting to test database: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }
