@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
@@ -77,5 +80,84 @@ func TestDiffEquivalentForms(t *testing.T) {
 	}
 	if rep, r := diffReport(t, baseSchema.schema, dbURL); len(rep.Findings) != 0 {
 		t.Errorf("a database built from base.yaml differs from it:\n%s", r.stdout)
+	}
+}
+
+// TestDiffAsReadMostlyRole runs diff as a role that can only connect and create
+// temporary tables, as the README documents, and checks that it leaves nothing behind.
+func TestDiffAsReadMostlyRole(t *testing.T) {
+	t.Parallel()
+	baseSchema.build(t, "testdata/diff/base.yaml")
+	dbURL := baseSchema.database(t)
+	conn := pgtest.Connect(t, dbURL)
+	role := fmt.Sprintf("rlsm_reader_%d", os.Getpid())
+	var db string
+	if err := conn.QueryRow(context.Background(), "SELECT current_database()").Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.MustExec(t, conn, fmt.Sprintf(`CREATE ROLE %s LOGIN; GRANT CONNECT, TEMPORARY ON DATABASE %q TO %s`, role, db, role))
+	t.Cleanup(func() {
+		c := pgtest.Connect(t, dbURL)
+		pgtest.MustExec(t, c, fmt.Sprintf(`REVOKE ALL ON DATABASE %q FROM %s; DROP ROLE %s`, db, role, role))
+	})
+	before := catalogCounts(t, dbURL)
+	u, _ := url.Parse(dbURL)
+	u.User = url.User(role)
+	if rep, r := diffReport(t, baseSchema.schema, u.String()); len(rep.Findings) != 0 || r.code != 0 {
+		t.Errorf("diff as %s:\n%s", role, r)
+	}
+	pgtest.MustExec(t, conn, `ALTER POLICY tasks_select_owner ON tasks USING (true)`)
+	if rep, r := diffReport(t, baseSchema.schema, u.String()); len(rep.Findings) != 1 {
+		t.Errorf("diff as %s after a change:\n%s", role, r)
+	}
+	if after := catalogCounts(t, dbURL); after != before {
+		t.Errorf("diff changed the catalog: %s before, %s after", before, after)
+	}
+}
+
+// catalogCounts summarises the catalog: relations, policies, and attributes.
+func catalogCounts(t *testing.T, dbURL string) string {
+	t.Helper()
+	conn := pgtest.Connect(t, dbURL)
+	var s string
+	err := conn.QueryRow(context.Background(), `SELECT format('%s relations, %s policies, %s attributes, %s roles',
+		(SELECT count(*) FROM pg_class), (SELECT count(*) FROM pg_policy),
+		(SELECT count(*) FROM pg_attribute), (SELECT count(*) FROM pg_roles))`).Scan(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestDiffPendingMigrations checks the line about pending goose migrations, and that diff
+// does not create goose's table on a database that has none.
+func TestDiffPendingMigrations(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir()
+	schemaPath, dir := filepath.Join(work, "schema.yaml"), filepath.Join(work, "migrations")
+	fresh := pgtest.NewDB(t)
+	dbURL := pgtest.NewDB(t)
+	for i, step := range []string{"01", "02"} {
+		data, _ := os.ReadFile("testdata/generate/add_column/steps/" + step + ".yaml")
+		writeFiles(t, work, map[string]string{"schema.yaml": string(data)})
+		if r := run(t, work, "generate", "--schema", schemaPath, "--dir", dir); r.code != 0 {
+			t.Fatal(r)
+		}
+		if i == 0 {
+			if r := run(t, work, "up", "--database-url", dbURL, "--dir", dir); r.code != 0 {
+				t.Fatal(r)
+			}
+		}
+	}
+	r := run(t, work, "diff", "--schema", schemaPath, "--dir", dir, "--database-url", dbURL)
+	want := "note: the database is at migration version 1; the migrations directory goes to 2 (1 pending: run rlsmigrate up)"
+	if r.code != ExitFound || !strings.Contains(r.stdout, want) {
+		t.Errorf("diff on a database behind migrations/: want exit 1 and %q:\n%s", want, r)
+	}
+	if r := run(t, work, "diff", "--schema", schemaPath, "--dir", dir, "--database-url", fresh); r.code != ExitFound || strings.Contains(r.stdout, "note:") {
+		t.Errorf("diff on an empty database:\n%s", r)
+	}
+	if n := queryInt(t, fresh, "SELECT count(*) FROM pg_class WHERE relname = 'goose_db_version'"); n != 0 {
+		t.Errorf("diff created goose's version table")
 	}
 }

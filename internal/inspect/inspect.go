@@ -237,10 +237,11 @@ func (r *reader) finish(roles []string) {
 }
 
 // GooseVersion returns the highest migration version goose recorded as applied, and
-// whether goose's version table exists at all; it never creates that table.
+// whether goose's version table exists and can be read; it never creates that table.
 func GooseVersion(ctx context.Context, conn *pgx.Conn) (int64, bool, error) {
 	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT to_regclass('goose_db_version') IS NOT NULL`).Scan(&exists); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('goose_db_version') IS NOT NULL
+		AND has_table_privilege('goose_db_version', 'SELECT')`).Scan(&exists); err != nil {
 		return 0, false, fmt.Errorf("reading the migration version: %w", err)
 	}
 	if !exists {
