@@ -16,7 +16,7 @@ import (
 )
 
 // MaxFileSize is the largest schema.yaml Load reads, in bytes.
-const MaxFileSize = 4 << 20
+const MaxFileSize = 64 << 20
 
 // Load reads and validates the schema.yaml at path. A returned error is either an Errors
 // (problems in the file, each with its position) or a failure to read the file.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,9 +35,9 @@ func manyTables(n int) string {
 	return sb.String()
 }
 
-// builtMany writes manyTables(n) into a directory, generates its migration and, when
-// dbURL is not empty, applies it there. It returns the schema path and the compiled schema.
-func builtMany(tb testing.TB, n int, dbURL string) (string, *schema.Schema) {
+// builtManyDir writes manyTables(n) into a directory and generates its migration; it
+// returns the schema path and the migrations directory.
+func builtManyDir(tb testing.TB, n int) (string, string) {
 	tb.Helper()
 	work := tb.TempDir()
 	schemaPath, dir := filepath.Join(work, "schema.yaml"), filepath.Join(work, "migrations")
@@ -47,6 +48,15 @@ func builtMany(tb testing.TB, n int, dbURL string) (string, *schema.Schema) {
 	if code := Run(context.Background(), []string{"generate", "--schema", schemaPath, "--dir", dir}, &out, &errOut); code != 0 {
 		tb.Fatalf("generate: %s", errOut.String())
 	}
+	return schemaPath, dir
+}
+
+// builtMany builds manyTables(n) with builtManyDir and, when dbURL is not empty, applies
+// it there. It returns the schema path and the compiled schema.
+func builtMany(tb testing.TB, n int, dbURL string) (string, *schema.Schema) {
+	tb.Helper()
+	schemaPath, dir := builtManyDir(tb, n)
+	var out, errOut strings.Builder
 	if dbURL != "" {
 		if code := Run(context.Background(), []string{"up", "--database-url", dbURL, "--dir", dir}, &out, &errOut); code != 0 {
 			tb.Fatalf("up: %s", errOut.String())
@@ -120,5 +130,82 @@ func BenchmarkDiff(b *testing.B) {
 				b.ReportMetric(float64(c.Count())/float64(b.N), "roundtrips/op")
 			})
 		}
+	}
+}
+
+// BenchmarkGenerate measures generate, from reading schema.yaml to writing the migration,
+// for schemas of 10 to 10,000 tables of the README's shape.
+func BenchmarkGenerate(b *testing.B) {
+	for _, n := range []int{10, 100, 1000, 10000} {
+		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
+			work := b.TempDir()
+			schemaPath := filepath.Join(work, "schema.yaml")
+			if err := os.WriteFile(schemaPath, []byte(manyTables(n)), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			var out, errOut strings.Builder
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				i++
+				dir := filepath.Join(work, fmt.Sprintf("m%d", i))
+				if code := Run(context.Background(), []string{"generate", "--schema", schemaPath, "--dir", dir}, &out, &errOut); code != 0 {
+					b.Fatalf("generate: %s", errOut.String())
+				}
+				os.RemoveAll(dir)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/table")
+		})
+		// The pull-request check: read the state the migrations build and find nothing
+		// new.
+		b.Run(fmt.Sprintf("tables=%d/no-changes", n), func(b *testing.B) {
+			schemaPath, dir := builtManyDir(b, n)
+			var out, errOut strings.Builder
+			b.ReportAllocs()
+			for b.Loop() {
+				if code := Run(context.Background(), []string{"generate", "--check", "--schema", schemaPath, "--dir", dir}, &out, &errOut); code != 0 {
+					b.Fatalf("generate --check: %s%s", out.String(), errOut.String())
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/table")
+		})
+	}
+}
+
+// BenchmarkUp compares, in one run, applying the initial migration of 1,000 tables with
+// rlsmigrate up and feeding the same file to psql in one transaction.
+func BenchmarkUp(b *testing.B) {
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		b.Skip("psql not found")
+	}
+	work := b.TempDir()
+	schemaPath, dir := filepath.Join(work, "schema.yaml"), filepath.Join(work, "migrations")
+	if err := os.WriteFile(schemaPath, []byte(manyTables(1000)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	if code := Run(context.Background(), []string{"generate", "--schema", schemaPath, "--dir", dir}, &out, &errOut); code != 0 {
+		b.Fatal(errOut.String())
+	}
+	file := filepath.Join(dir, "00001_init.sql")
+	for _, tool := range []string{"rlsmigrate", "psql"} {
+		b.Run("tables=1000/"+tool, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				dbURL := pgtest.NewDB(b)
+				b.StartTimer()
+				if tool == "psql" {
+					cmd := exec.Command(psql, "-q", "-X", "-v", "ON_ERROR_STOP=1", "-1", "-f", file, dbURL)
+					if out, err := cmd.CombinedOutput(); err != nil {
+						b.Fatalf("psql: %v\n%s", err, out)
+					}
+					continue
+				}
+				if code := Run(context.Background(), []string{"up", "--database-url", dbURL, "--dir", dir}, &out, &errOut); code != 0 {
+					b.Fatal(errOut.String())
+				}
+			}
+		})
 	}
 }

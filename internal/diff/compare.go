@@ -34,10 +34,11 @@ func Diff(from, to *schema.Schema) []*Change {
 		}
 	}
 	matched := map[*schema.Table]bool{}
+	fromTables, toTables := tableIndex(from), tableIndex(to)
 	for _, nt := range to.Tables {
-		ot := from.Table(nt.Schema, nt.Name)
-		if ot == nil && nt.RenamedFrom != "" && to.Table(nt.Schema, nt.RenamedFrom) == nil {
-			if ot = from.Table(nt.Schema, nt.RenamedFrom); ot != nil {
+		ot := fromTables[[2]string{nt.Schema, nt.Name}]
+		if ot == nil && nt.RenamedFrom != "" && toTables[[2]string{nt.Schema, nt.RenamedFrom}] == nil {
+			if ot = fromTables[[2]string{nt.Schema, nt.RenamedFrom}]; ot != nil {
 				d.add(on(TableRename, ot, nt))
 			}
 		}
@@ -67,6 +68,15 @@ func Diff(from, to *schema.Schema) []*Change {
 		}
 	}
 	return Sorted(d.changes)
+}
+
+// tableIndex maps schema and name to each table of s.
+func tableIndex(s *schema.Schema) map[[2]string]*schema.Table {
+	m := make(map[[2]string]*schema.Table, len(s.Tables))
+	for _, t := range s.Tables {
+		m[[2]string{t.Schema, t.Name}] = t
+	}
+	return m
 }
 
 // Sorted orders changes by phase, keeping the order within a phase.
