@@ -37,6 +37,7 @@ func commands() []command {
 		{"down", "roll back the last migration, or down to a version", runDown},
 		{"status", "list migrations and whether each is applied", runStatus},
 		{"diff", "compare schema.yaml with a live database", runDiff},
+		{"lint", "catch row-level-security mistakes in schema.yaml and the database", runLint},
 		{"version", "print the rlsmigrate version", runVersion},
 	}
 }

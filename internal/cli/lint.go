@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/inspect"
+	"github.com/rlsmigrate/rlsmigrate/internal/lint"
+)
+
+func runLint(ctx context.Context, e *env, args []string) int {
+	fs := e.flags("lint", "[--schema schema.yaml] [--database-url URL] [--format text|json|github] [--fail-on error|warn|info]",
+		`Check schema.yaml for row-level-security mistakes: RLS off on granted tables, tables
+with no rules, writes open to anyone or to anonymous, update rules that let a row be
+given away, the identity call evaluated per row, owner columns without index, NOT NULL
+or default, dead grants and rules without grants. With --database-url, also check the
+live database: roles that bypass RLS, tables owned by the connecting role without
+FORCE, policies on tables whose RLS is off, and a missing identity function.
+Exit 1 when a finding at or above --fail-on exists.`)
+	schemaPath := fs.String("schema", "schema.yaml", "the schema file")
+	dbURL := fs.String("database-url", "", "also check this database (DATABASE_URL is not read: lint is offline unless asked)")
+	format := fs.String("format", "text", "output format: text, json, or github (workflow annotations)")
+	failOn := fs.String("fail-on", "error", "the lowest severity that makes lint exit 1: error, warn or info")
+	if code := e.parse(fs, args); code >= 0 {
+		return code
+	}
+	threshold, err := lint.ParseSeverity(*failOn)
+	if err != nil {
+		return e.fail(fmt.Errorf("--fail-on: %w", err))
+	}
+	if !slices.Contains([]string{"text", "json", "github"}, *format) {
+		return e.fail(fmt.Errorf("--format %q: use text, json or github", *format))
+	}
+	f, desired, ok := e.loadSchema(*schemaPath)
+	if !ok {
+		return ExitError
+	}
+	var live *lint.Live
+	if *dbURL != "" {
+		conn, err := connect(ctx, *dbURL)
+		if err != nil {
+			return e.fail(err)
+		}
+		defer conn.Close(context.Background())
+		actual, err := inspect.Inspect(ctx, conn, inspect.Options{Schemas: desired.Schemas, Roles: desired.Roles, Functions: desired.Functions})
+		if err != nil {
+			return e.fail(fmt.Errorf("%s", redact(err.Error(), *dbURL)))
+		}
+		access, err := inspect.ReadAccess(ctx, conn, desired.Roles, desired.Schemas)
+		if err != nil {
+			return e.fail(fmt.Errorf("%s", redact(err.Error(), *dbURL)))
+		}
+		live = &lint.Live{Actual: actual, LoginRole: access.LoginRole, BypassRoles: access.BypassRoles, TableOwners: access.TableOwners}
+	}
+	findings := lint.Check(f, desired, live)
+	switch *format {
+	case "json":
+		fmt.Fprint(e.stdout, lintJSON(findings))
+	case "github":
+		for _, fd := range findings {
+			level := map[lint.Severity]string{lint.Error: "error", lint.Warn: "warning", lint.Info: "notice"}[fd.Rule.Severity]
+			fmt.Fprintf(e.stdout, "::%s file=%s,line=%d,col=%d,title=%s %s::%s. Fix: %s\n", level, fd.File, fd.Pos.Line, fd.Pos.Col,
+				fd.Rule.ID, fd.Rule.Name, escapeAnnotation(fd.Message), escapeAnnotation(fd.Rule.Fix))
+		}
+	default:
+		fmt.Fprint(e.stdout, lintText(findings))
+	}
+	for _, fd := range findings {
+		if fd.Rule.Severity >= threshold {
+			return ExitFound
+		}
+	}
+	return ExitOK
+}
+
+func lintText(findings []lint.Finding) string {
+	var sb strings.Builder
+	count := map[lint.Severity]int{}
+	for _, fd := range findings {
+		count[fd.Rule.Severity]++
+		fmt.Fprintf(&sb, "%s:%d:%d: %s %s %s: %s\n    fix: %s\n", fd.File, fd.Pos.Line, fd.Pos.Col,
+			fd.Rule.Severity, fd.Rule.ID, fd.Rule.Name, fd.Message, fd.Rule.Fix)
+	}
+	fmt.Fprintf(&sb, "%d finding(s): %d error, %d warn, %d info\n", len(findings), count[lint.Error], count[lint.Warn], count[lint.Info])
+	return sb.String()
+}
+
+type lintRecord struct {
+	Rule     string `json:"rule"`
+	Name     string `json:"name"`
+	Severity string `json:"severity"`
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Col      int    `json:"col"`
+	Message  string `json:"message"`
+	Fix      string `json:"fix"`
+}
+
+func lintJSON(findings []lint.Finding) string {
+	recs := make([]lintRecord, 0, len(findings))
+	for _, fd := range findings {
+		recs = append(recs, lintRecord{fd.Rule.ID, fd.Rule.Name, fd.Rule.Severity.String(), fd.File, fd.Pos.Line, fd.Pos.Col, fd.Message, fd.Rule.Fix})
+	}
+	data, _ := json.MarshalIndent(map[string]any{"findings": recs}, "", "  ")
+	return string(data) + "\n"
+}
+
+// escapeAnnotation escapes a workflow command's message as GitHub Actions requires.
+func escapeAnnotation(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}

@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+)
+
+// TestLintGolden runs lint on testdata/lint/RLSnnn.yaml, each written to trip rule
+// RLSnnn, and compares the text and GitHub outputs with the golden .txt beside it.
+func TestLintGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/lint/RLS*.yaml")
+	if len(files) < 12 {
+		t.Fatalf("want a lint case per schema rule, found %d", len(files))
+	}
+	for _, file := range files {
+		id := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		t.Run(id, func(t *testing.T) {
+			t.Parallel()
+			text := run(t, "", "lint", "--schema", file, "--fail-on", "info")
+			if text.code != ExitFound || !strings.Contains(text.stdout, " "+id+" ") {
+				t.Errorf("lint did not report %s with exit 1:\n%s", id, text)
+			}
+			gh := run(t, "", "lint", "--schema", file, "--format", "github")
+			compareGolden(t, strings.TrimSuffix(file, ".yaml")+".txt",
+				fmt.Sprintf("$ rlsmigrate lint --fail-on info\n%s$ rlsmigrate lint --format github\n%s", text, gh))
+		})
+	}
+}
+
+// TestLintBundledSchemaClean checks that the bundled schema.yaml has no finding at all.
+func TestLintBundledSchemaClean(t *testing.T) {
+	t.Parallel()
+	r := run(t, "", "lint", "--schema", "../../schema.yaml", "--fail-on", "info")
+	if r.code != 0 || !strings.Contains(r.stdout, "0 finding(s)") {
+		t.Errorf("the bundled schema.yaml has lint findings:\n%s", r)
+	}
+}
+
+// TestLintLive checks the rules that need a database: a role that bypasses RLS, a
+// table owned by the connecting role without FORCE, policies on a table with RLS off,
+// and a missing identity function.
+func TestLintLive(t *testing.T) {
+	t.Parallel()
+	baseSchema.build(t, "testdata/diff/base.yaml")
+	dbURL := baseSchema.database(t)
+	conn := pgtest.Connect(t, dbURL)
+	// The test connects as a superuser that owns the tables: RLS014 and RLS015 (tasks has
+	// no FORCE; projects has it).
+	r := run(t, "", "lint", "--schema", baseSchema.schema, "--database-url", dbURL, "--format", "json")
+	for _, want := range []string{`"rule": "RLS014"`, `"rule": "RLS015"`, "table public.tasks is owned by postgres"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("lint on the database lacks %s:\n%s", want, r)
+		}
+	}
+	if strings.Contains(r.stdout, "table public.projects is owned") {
+		t.Errorf("lint reported the forced table public.projects:\n%s", r)
+	}
+	pgtest.MustExec(t, conn, `ALTER TABLE tasks DISABLE ROW LEVEL SECURITY; ALTER FUNCTION auth.user_id() RENAME TO user_id_gone`)
+	r = run(t, "", "lint", "--schema", baseSchema.schema, "--database-url", dbURL)
+	for _, want := range []string{"RLS013 policies-while-disabled: table public.tasks has 4 policies", "RLS016 identity-function-missing"} {
+		if !strings.Contains(r.stdout, want) || r.code != ExitFound {
+			t.Errorf("lint lacks %q:\n%s", want, r)
+		}
+	}
+}

@@ -1,0 +1,323 @@
+// Package lint finds row-level-security mistakes in schema.yaml and, given what a live
+// database says about its roles and tables, in the database: each finding has a stable
+// rule id, a severity, the position in schema.yaml it concerns, and a one-line fix.
+package lint
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/policy"
+)
+
+// Severity orders findings by how much they matter.
+type Severity int
+
+// The severities.
+const (
+	Info Severity = iota
+	Warn
+	Error
+)
+
+func (s Severity) String() string { return [...]string{"info", "warn", "error"}[s] }
+
+// ParseSeverity reads "info", "warn" or "error".
+func ParseSeverity(s string) (Severity, error) {
+	for v := Info; v <= Error; v++ {
+		if v.String() == s {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (use info, warn or error)", s)
+}
+
+// Rule is one check.
+type Rule struct {
+	ID       string
+	Name     string
+	Severity Severity
+	Fix      string
+}
+
+// Rules lists every rule, by id.
+var Rules = []Rule{
+	{"RLS001", "rls-disabled", Error, "remove rls: false, or grant the table to no role that runs queries"},
+	{"RLS002", "no-policies", Warn, "add a rule for the operations callers need, or rls: false with no grants if nobody should"},
+	{"RLS003", "permissive-write-for-anyone", Error, "use owner, or a condition on the row, for insert, update and delete"},
+	{"RLS004", "anonymous-writes", Error, "give anonymous select rules only"},
+	{"RLS005", "update-can-give-away", Error, "make the update rule's check keep the owner condition, or leave check out so PostgreSQL reuses using"},
+	{"RLS006", "identity-per-row", Warn, "wrap the identity call as (select auth.user_id()) so it is evaluated once per statement"},
+	{"RLS007", "several-permissive", Info, "merge the conditions into one rule, or make the extra ones restrictive"},
+	{"RLS008", "owner-not-indexed", Warn, "remove owner_index: false, or declare an index that starts with the owner column"},
+	{"RLS009", "owner-nullable", Warn, "declare the owner column not_null: true"},
+	{"RLS010", "owner-no-default", Info, "give the owner column default: auth.user_id() (the identity expression)"},
+	{"RLS011", "dead-grant", Warn, "remove the privilege, or add a rule for that operation and role"},
+	{"RLS012", "policy-without-grant", Error, "grant the operation to the role, or remove the rule"},
+	{"RLS013", "policies-while-disabled", Error, "enable row-level security on the table (rlsmigrate diff --format sql shows how)"},
+	{"RLS014", "role-bypasses-rls", Error, "ALTER ROLE ... NOBYPASSRLS, and never run app queries as a superuser"},
+	{"RLS015", "owner-without-force", Warn, "set force_rls: true, or run app queries as a role that does not own the tables"},
+	{"RLS016", "identity-function-missing", Error, "run rlsmigrate up (or install pg_session_jwt) so the identity function exists"},
+}
+
+// RuleByID returns the rule with the given id.
+func RuleByID(id string) Rule {
+	for _, r := range Rules {
+		if r.ID == id {
+			return r
+		}
+	}
+	panic("lint: unknown rule " + id)
+}
+
+// Finding is one problem.
+type Finding struct {
+	Rule    Rule
+	File    string
+	Pos     policy.Pos
+	Message string
+}
+
+// Live is what a database says about the tables and roles the schema names.
+type Live struct {
+	Actual        *schema.Schema // from inspect.Inspect
+	LoginRole     string         // the role the connection runs as
+	BypassRoles   []string       // roles among the declared and login roles that bypass RLS (BYPASSRLS or superuser)
+	TableOwners   map[string]string
+}
+
+// Check runs every rule on f (compiled as s) and, when live is not nil, on the database.
+// Findings are sorted by position, then rule.
+func Check(f *policy.File, s *schema.Schema, live *Live) []Finding {
+	c := &checker{f: f, s: s}
+	for _, t := range f.Tables {
+		c.table(t, s.Table(t.Schema, t.Name))
+	}
+	if live != nil {
+		c.live(live)
+	}
+	sort.SliceStable(c.out, func(i, j int) bool {
+		a, b := c.out[i], c.out[j]
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line < b.Pos.Line
+		}
+		if a.Pos.Col != b.Pos.Col {
+			return a.Pos.Col < b.Pos.Col
+		}
+		return a.Rule.ID < b.Rule.ID
+	})
+	return c.out
+}
+
+type checker struct {
+	f   *policy.File
+	s   *schema.Schema
+	out []Finding
+}
+
+func (c *checker) add(id string, pos policy.Pos, format string, args ...any) {
+	c.out = append(c.out, Finding{Rule: RuleByID(id), File: c.f.Path, Pos: pos, Message: fmt.Sprintf(format, args...)})
+}
+
+// callers are the roles that run application queries.
+var callers = []string{"authenticated", "anonymous", "public"}
+
+func (c *checker) table(t *policy.Table, ct *schema.Table) {
+	q := t.QualifiedName()
+	if !t.RLS {
+		for _, g := range ct.Grants {
+			if slices.Contains(c.f.Auth.Roles, g.Role) || g.Role == "public" {
+				c.add("RLS001", t.Pos, "table %s has rls: false and grants %s to %s: every row is open to it", q, strings.Join(g.Privileges, ", "), g.Role)
+			}
+		}
+		return
+	}
+	if len(t.Policies) == 0 {
+		c.add("RLS002", t.Pos, "table %s has row-level security and no rules: every operation is denied to every role but its owner", q)
+	}
+	permissive := map[string][]*policy.Rule{}
+	for _, r := range t.Policies {
+		c.rule(t, r)
+		if !r.Restrictive {
+			for _, role := range r.To {
+				key := role + " " + r.Operation
+				permissive[key] = append(permissive[key], r)
+			}
+		}
+	}
+	keys := make([]string, 0, len(permissive))
+	for k := range permissive {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if rs := permissive[k]; len(rs) > 1 {
+			role, op, _ := strings.Cut(k, " ")
+			c.add("RLS007", rs[1].Pos, "%d permissive rules for %s on %s by %s: they are ORed together", len(rs), op, q, role)
+		}
+	}
+	c.owner(t, ct)
+	c.grants(t, ct)
+}
+
+func (c *checker) rule(t *policy.Table, r *policy.Rule) {
+	q := t.QualifiedName()
+	if alwaysTrue(r) && !r.Restrictive && r.Operation != "select" {
+		c.add("RLS003", r.Pos, "%s on %s is allowed on every row for %s", r.Operation, q, strings.Join(r.To, ", "))
+	}
+	if r.Operation != "select" && slices.Contains(r.To, "anonymous") {
+		c.add("RLS004", r.Pos, "a rule lets anonymous %s on %s", r.Operation, q)
+	}
+	if r.Operation == "update" && r.Kind == policy.RuleCustom && t.Owner != "" && r.Check != "" &&
+		mentions(r.Using, t.Owner) && !mentions(r.Check, t.Owner) {
+		c.add("RLS005", r.Pos, "update rule on %s checks the owner in using but not in check: a caller can give its row to someone else", q)
+	}
+	for _, expr := range []string{r.Using, r.Check} {
+		if perRowCall(expr, c.f.Auth.UserID) {
+			c.add("RLS006", r.Pos, "%s rule on %s calls %s once per row: %s", r.Operation, q, c.f.Auth.UserID, expr)
+			break
+		}
+	}
+}
+
+func (c *checker) owner(t *policy.Table, ct *schema.Table) {
+	if t.Owner == "" {
+		return
+	}
+	col := t.Column(t.Owner)
+	if col == nil {
+		return
+	}
+	q := t.QualifiedName()
+	indexed := len(ct.PrimaryKey) > 0 && ct.PrimaryKey[0] == t.Owner
+	for _, ix := range ct.Indexes {
+		indexed = indexed || ix.Columns[0] == t.Owner
+	}
+	if !indexed && !col.Unique {
+		c.add("RLS008", t.Pos, "owner column %s.%s has no index: every policy check scans the table", q, t.Owner)
+	}
+	if !col.NotNull && !col.PrimaryKey {
+		c.add("RLS009", col.Pos, "owner column %s.%s may be NULL: such rows belong to nobody", q, t.Owner)
+	}
+	if normalizeSpace(col.Default) != normalizeSpace(c.f.Auth.UserID) {
+		c.add("RLS010", col.Pos, "owner column %s.%s has no default from %s: every insert must name the owner", q, t.Owner, c.f.Auth.UserID)
+	}
+}
+
+func (c *checker) grants(t *policy.Table, ct *schema.Table) {
+	q := t.QualifiedName()
+	allowed := map[string]bool{} // "role op"
+	for _, p := range ct.Policies {
+		if !p.Restrictive {
+			for _, role := range p.Roles {
+				allowed[role+" "+p.Command] = true
+			}
+		}
+	}
+	granted := map[string]bool{}
+	for _, g := range ct.Grants {
+		pos := t.Pos
+		for _, pg := range t.Grants {
+			if pg.Role == g.Role {
+				pos = pg.Pos
+			}
+		}
+		for _, priv := range g.Privileges {
+			granted[g.Role+" "+priv] = true
+			if slices.Contains(policy.Operations, priv) && !allowed[g.Role+" "+priv] && !allowed["public "+priv] {
+				c.add("RLS011", pos, "%s is granted %s on %s, but no rule allows it: the privilege is dead", g.Role, priv, q)
+			}
+		}
+	}
+	for _, r := range t.Policies {
+		for _, role := range r.To {
+			if !granted[role+" "+r.Operation] && !granted["public "+r.Operation] {
+				c.add("RLS012", r.Pos, "the %s rule on %s is for %s, which has no %s grant: the rule can never apply", r.Operation, q, role, r.Operation)
+			}
+		}
+	}
+}
+
+func (c *checker) live(l *Live) {
+	for _, role := range l.BypassRoles {
+		what := "bypasses row-level security (superuser or BYPASSRLS)"
+		if role == l.LoginRole {
+			what = "is the role of --database-url and " + what
+		}
+		c.add("RLS014", c.f.Auth.Pos, "role %s %s: policies never apply to its queries", role, what)
+	}
+	for _, fn := range c.s.Functions {
+		if !slices.Contains(l.Actual.Functions, fn) {
+			c.add("RLS016", c.f.Auth.Pos, "the identity function %s does not exist in the database: every policy that calls it fails", fn)
+		}
+	}
+	for _, t := range c.f.Tables {
+		q := t.QualifiedName()
+		at := l.Actual.Table(t.Schema, t.Name)
+		if at == nil {
+			continue
+		}
+		if !at.RLS && len(at.Policies) > 0 {
+			c.add("RLS013", t.Pos, "table %s has %d policies in the database but row-level security is disabled: they do not apply", q, len(at.Policies))
+		}
+		if at.RLS && !at.ForceRLS && l.TableOwners[q] == l.LoginRole {
+			c.add("RLS015", t.Pos, "table %s is owned by %s, the role of --database-url, without FORCE: its queries skip the policies", q, l.LoginRole)
+		}
+	}
+}
+
+// alwaysTrue reports whether r allows every row.
+func alwaysTrue(r *policy.Rule) bool {
+	switch {
+	case r.Kind == policy.RuleAnyone:
+		return true
+	case r.Kind == policy.RuleOwner:
+		return false
+	case r.Operation == "insert":
+		return isTrue(r.Check)
+	case r.Operation == "update":
+		return isTrue(r.Using) && (r.Check == "" || isTrue(r.Check))
+	}
+	return isTrue(r.Using)
+}
+
+// isTrue reports whether a condition is the literal true.
+func isTrue(expr string) bool {
+	e := strings.ToLower(strings.TrimSpace(expr))
+	for strings.HasPrefix(e, "(") && strings.HasSuffix(e, ")") {
+		e = strings.TrimSpace(e[1 : len(e)-1])
+	}
+	return e == "true"
+}
+
+// mentions reports whether expr names column as a word.
+func mentions(expr, column string) bool {
+	return regexp.MustCompile(`(^|[^A-Za-z0-9_"])"?` + regexp.QuoteMeta(column) + `"?($|[^A-Za-z0-9_"])`).MatchString(expr)
+}
+
+// perRowCall reports whether expr calls the identity expression outside a scalar
+// subquery, which PostgreSQL evaluates once per row.
+func perRowCall(expr, userID string) bool {
+	if expr == "" {
+		return false
+	}
+	e, id := strings.ToLower(normalizeSpace(expr)), strings.ToLower(normalizeSpace(userID))
+	for i := strings.Index(e, id); i >= 0; {
+		before := strings.TrimSpace(e[:i])
+		if !strings.HasSuffix(before, "select") {
+			return true
+		}
+		next := strings.Index(e[i+len(id):], id)
+		if next < 0 {
+			break
+		}
+		i += len(id) + next
+	}
+	return false
+}
+
+func normalizeSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
