@@ -84,10 +84,10 @@ type Finding struct {
 
 // Live is what a database says about the tables and roles the schema names.
 type Live struct {
-	Actual        *schema.Schema // from inspect.Inspect
-	LoginRole     string         // the role the connection runs as
-	BypassRoles   []string       // roles among the declared and login roles that bypass RLS (BYPASSRLS or superuser)
-	TableOwners   map[string]string
+	Actual      *schema.Schema // from inspect.Inspect
+	LoginRole   string         // the role the connection runs as
+	BypassRoles []string       // roles among the declared and login roles that bypass RLS (BYPASSRLS or superuser)
+	TableOwners map[string]string
 }
 
 // Check runs every rule on f (compiled as s) and, when live is not nil, on the database.
