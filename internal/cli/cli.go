@@ -38,6 +38,7 @@ func commands() []command {
 		{"status", "list migrations and whether each is applied", runStatus},
 		{"diff", "compare schema.yaml with a live database", runDiff},
 		{"lint", "catch row-level-security mistakes in schema.yaml and the database", runLint},
+		{"verify", "prove on a database that the policies isolate users", runVerify},
 		{"version", "print the rlsmigrate version", runVersion},
 	}
 }

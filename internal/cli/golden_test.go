@@ -218,6 +218,9 @@ func TestGenerateGoldenOnDatabase(t *testing.T) {
 			if rep, r := diffReport(t, lastGood, dbURL); len(rep.Findings) != 0 || r.code != 0 {
 				t.Errorf("diff against %s after up:\n%s", lastGood, r)
 			}
+			if r := run(t, work, "verify", "--schema", lastGood, "--database-url", dbURL); r.code != 0 {
+				t.Errorf("verify against %s after up:\n%s", lastGood, r)
+			}
 		})
 	}
 }

@@ -1,0 +1,387 @@
+// Package verify proves on a real database that the policies isolate users: for every
+// table with an owner column it inserts rows for two synthetic users, then tries each
+// operation as one of them, on its own rows and on the other's, and as a caller with no
+// identity, and compares what PostgreSQL allowed with what schema.yaml says. Everything
+// runs in one transaction that is rolled back.
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/policy"
+)
+
+// The synthetic users; their ids are unlikely to collide with real ones.
+const (
+	Alice = "rlsmigrate-verify-alice"
+	Bob   = "rlsmigrate-verify-bob"
+)
+
+// Outcome is what happened, or should happen, to one attempt.
+type Outcome string
+
+// The outcomes.
+const (
+	Allowed    Outcome = "allowed"
+	Denied     Outcome = "denied"
+	Failed     Outcome = "failed"      // refused for another reason than access (observed only)
+	NotDerived Outcome = "not derived" // a custom rule decides it (expected only)
+)
+
+// The cases, as the access matrix labels them.
+const (
+	Own        = "own rows"
+	Others     = "others' rows"
+	NoIdentity = "no identity"
+	GiveAway   = "give own row away"
+)
+
+// Check is one attempt: an operation by a caller on a kind of row.
+type Check struct {
+	Operation string  `json:"operation"`
+	Case      string  `json:"case"`
+	Expected  Outcome `json:"expected"`
+	Observed  Outcome `json:"observed"`
+	Detail    string  `json:"detail,omitempty"`
+}
+
+// Mismatch reports whether the observed outcome contradicts the expected one.
+func (c Check) Mismatch() bool { return c.Expected != NotDerived && c.Expected != c.Observed }
+
+// TableReport is the access matrix of one table.
+type TableReport struct {
+	Table  string  `json:"table"`
+	Owner  string  `json:"owner,omitempty"`
+	Checks []Check `json:"checks,omitempty"`
+	// Skipped says why a table was not checked.
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Role   string        `json:"role"`
+	Tables []TableReport `json:"tables"`
+}
+
+// Mismatches returns every check whose outcome contradicts schema.yaml.
+func (r *Report) Mismatches() []string {
+	var out []string
+	for _, t := range r.Tables {
+		for _, c := range t.Checks {
+			if c.Mismatch() {
+				out = append(out, fmt.Sprintf("%s: %s on %s as %s was %s, schema.yaml says %s%s",
+					t.Table, c.Operation, c.Case, callerName(c.Case), c.Observed, c.Expected, detail(c.Detail)))
+			}
+		}
+	}
+	return out
+}
+
+func detail(d string) string {
+	if d == "" {
+		return ""
+	}
+	return " (" + d + ")"
+}
+
+func callerName(c string) string {
+	if c == NoIdentity {
+		return "a caller with no identity"
+	}
+	return "alice"
+}
+
+// JSON returns the report with stable field names.
+func (r *Report) JSON() string {
+	data, _ := json.MarshalIndent(r, "", "  ")
+	return string(data) + "\n"
+}
+
+// Run checks every owned table of s (compiled from f) as role, which is usually
+// authenticated. The connection must bypass row-level security (a superuser, or the
+// tables' owner where they are not forced) to insert the test rows; nothing is kept.
+func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, role string) (*Report, error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("verifying: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	v := &verifier{tx: tx, f: f, s: s, role: role, rows: map[string]map[string]row{}}
+	report := &Report{Role: role}
+	for _, t := range s.Tables {
+		if err := v.setup(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range s.Tables {
+		tr := TableReport{Table: t.QualifiedName(), Owner: t.Owner}
+		switch {
+		case t.Owner == "":
+			tr.Skipped = "no owner column: no per-user isolation to prove"
+		case !t.RLS:
+			tr.Skipped = "rls: false: every granted role sees every row"
+		default:
+			checks, err := v.table(ctx, t)
+			if err != nil {
+				return nil, err
+			}
+			tr.Checks = checks
+		}
+		report.Tables = append(report.Tables, tr)
+	}
+	return report, nil
+}
+
+// row is a test row: its ctid and its values, as text, by column.
+type row struct {
+	ctid   string
+	values map[string]any
+}
+
+type verifier struct {
+	tx    pgx.Tx
+	f     *policy.File
+	s     *schema.Schema
+	role  string
+	rows  map[string]map[string]row // table → user → row
+	count int
+}
+
+// values returns the column list and SQL values of a new row of t owned by owner
+// ("" leaves the owner column to its default).
+func (v *verifier) values(t *schema.Table, owner, user string) ([]string, []string) {
+	var cols, vals []string
+	for _, c := range t.Columns {
+		v.count++
+		switch {
+		case c.Name == t.Owner && owner != "":
+			cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, sqlident.Literal(owner))
+		case c.References != nil && c.NotNull || c.References != nil && c.Unique:
+			parent := v.rows[c.References.Schema+"."+c.References.Table][user]
+			if val, ok := parent.values[c.References.Column]; ok && val != nil {
+				cols = append(cols, sqlident.Quote(c.Name))
+				vals = append(vals, sqlident.Literal(fmt.Sprint(val))+"::"+c.Type)
+			}
+		case c.Identity != "" || c.Default != "" || c.Name == t.Owner:
+		case c.NotNull || c.Unique:
+			cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, sample(c.Type, v.count))
+		}
+	}
+	return cols, vals
+}
+
+func insertSQL(t *schema.Table, cols, vals []string) string {
+	name := sqlident.Qualified(t.Schema, t.Name)
+	if len(cols) == 0 {
+		return fmt.Sprintf("INSERT INTO %s AS r DEFAULT VALUES RETURNING r.ctid::text, to_jsonb(r)::text", name)
+	}
+	return fmt.Sprintf("INSERT INTO %s AS r (%s) VALUES (%s) RETURNING r.ctid::text, to_jsonb(r)::text",
+		name, strings.Join(cols, ", "), strings.Join(vals, ", "))
+}
+
+// setup inserts one row for each user into t, as the connecting role.
+func (v *verifier) setup(ctx context.Context, t *schema.Table) error {
+	v.rows[t.QualifiedName()] = map[string]row{}
+	for _, user := range []string{Alice, Bob} {
+		owner := user
+		if t.Owner == "" {
+			owner = ""
+		}
+		cols, vals := v.values(t, owner, user)
+		var r row
+		var js string
+		if err := v.tx.QueryRow(ctx, insertSQL(t, cols, vals)).Scan(&r.ctid, &js); err != nil {
+			return fmt.Errorf("inserting test rows into %s as the connecting role (it must bypass row-level security: connect as a superuser or the tables' owner): %w",
+				t.QualifiedName(), err)
+		}
+		if err := json.Unmarshal([]byte(js), &r.values); err != nil {
+			return fmt.Errorf("reading test row of %s: %w", t.QualifiedName(), err)
+		}
+		v.rows[t.QualifiedName()][user] = r
+	}
+	return nil
+}
+
+// attempt runs sql as the role with the claims of user ("" for none), inside a
+// savepoint that is rolled back, and says what PostgreSQL allowed. prep, if any, runs
+// first as the connecting role.
+func (v *verifier) attempt(ctx context.Context, user, prep, sql string) (Outcome, string, error) {
+	sp, err := v.tx.Begin(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	defer sp.Rollback(ctx)
+	if prep != "" {
+		if _, err := sp.Exec(ctx, prep); err != nil {
+			return "", "", fmt.Errorf("preparing the attempt: %w", err)
+		}
+	}
+	claims := ""
+	if user != "" {
+		claims = fmt.Sprintf(`{"sub":%q}`, user)
+	}
+	if _, err := sp.Exec(ctx, "SELECT set_config('request.jwt.claims', $1, true)", claims); err != nil {
+		return "", "", err
+	}
+	if _, err := sp.Exec(ctx, "SET LOCAL ROLE "+sqlident.Quote(v.role)); err != nil {
+		return "", "", fmt.Errorf("switching to role %s: %w", v.role, err)
+	}
+	var n int64
+	if strings.HasPrefix(sql, "SELECT") {
+		err = sp.QueryRow(ctx, sql).Scan(&n)
+	} else {
+		var tag pgconn.CommandTag
+		tag, err = sp.Exec(ctx, sql)
+		n = tag.RowsAffected()
+	}
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe) && pe.Code == "42501":
+		return Denied, pe.Message, nil
+	case errors.As(err, &pe) && pe.Code == "23503" && strings.HasPrefix(sql, "DELETE"):
+		// The row was visible and deletable; a referencing row then blocked it.
+		return Allowed, "", nil
+	case errors.As(err, &pe):
+		return Failed, pe.Message, nil
+	case err != nil:
+		return "", "", err
+	case n == 0:
+		return Denied, "no rows", nil
+	}
+	return Allowed, "", nil
+}
+
+func (v *verifier) table(ctx context.Context, t *schema.Table) ([]Check, error) {
+	name := sqlident.Qualified(t.Schema, t.Name)
+	owner := sqlident.Quote(t.Owner)
+	mine, theirs := v.rows[t.QualifiedName()][Alice].ctid, v.rows[t.QualifiedName()][Bob].ctid
+	where := func(ctid string) string { return "WHERE ctid = " + sqlident.Literal(ctid) + "::tid" }
+	// Where the owner column is a key, a user's test row must go before another can be
+	// inserted for that user.
+	clear := func(user string) string {
+		if !uniqueColumn(t, t.Owner) {
+			return ""
+		}
+		return fmt.Sprintf("DELETE FROM %s %s", name, where(v.rows[t.QualifiedName()][user].ctid))
+	}
+	insert := func(ownerValue string) string {
+		cols, vals := v.values(t, ownerValue, Alice)
+		return insertSQL(t, cols, vals)
+	}
+	type attempt struct {
+		op, cas, user, sql, prep string
+	}
+	attempts := []attempt{
+		{"select", Own, Alice, fmt.Sprintf("SELECT count(*) FROM %s %s", name, where(mine)), ""},
+		{"select", Others, Alice, fmt.Sprintf("SELECT count(*) FROM %s %s", name, where(theirs)), ""},
+		{"select", NoIdentity, "", fmt.Sprintf("SELECT count(*) FROM %s %s", name, where(mine)), ""},
+		{"insert", Own, Alice, insert(Alice), clear(Alice)},
+		{"insert", Others, Alice, insert(Bob), clear(Bob)},
+		{"insert", NoIdentity, "", insert(Alice), clear(Alice)},
+		{"update", Own, Alice, fmt.Sprintf("UPDATE %s SET %s = %s %s", name, owner, owner, where(mine)), ""},
+		{"update", Others, Alice, fmt.Sprintf("UPDATE %s SET %s = %s %s", name, owner, owner, where(theirs)), ""},
+		// Without a WHERE clause the new row is held to the update rules alone, not to the
+		// select rules too: the form that gives a row away when the update check is loose.
+		{"update", GiveAway, Alice, fmt.Sprintf("UPDATE %s SET %s = %s", name, owner, sqlident.Literal(Bob)), ""},
+		{"update", NoIdentity, "", fmt.Sprintf("UPDATE %s SET %s = %s %s", name, owner, owner, where(mine)), ""},
+		{"delete", Own, Alice, fmt.Sprintf("DELETE FROM %s %s", name, where(mine)), ""},
+		{"delete", Others, Alice, fmt.Sprintf("DELETE FROM %s %s", name, where(theirs)), ""},
+		{"delete", NoIdentity, "", fmt.Sprintf("DELETE FROM %s %s", name, where(mine)), ""},
+	}
+	var checks []Check
+	for _, a := range attempts {
+		observed, msg, err := v.attempt(ctx, a.user, a.prep, a.sql)
+		if err != nil {
+			return nil, fmt.Errorf("verifying %s %s on %s: %w", a.op, a.cas, t.QualifiedName(), err)
+		}
+		c := Check{Operation: a.op, Case: a.cas, Expected: v.expect(t, a.op, a.cas), Observed: observed}
+		if c.Mismatch() || observed == Failed {
+			c.Detail = msg
+		}
+		checks = append(checks, c)
+	}
+	return checks, nil
+}
+
+// uniqueColumn reports whether column alone is a key of t.
+func uniqueColumn(t *schema.Table, column string) bool {
+	if slices.Equal(t.PrimaryKey, []string{column}) {
+		return true
+	}
+	c := t.Column(column)
+	return c != nil && c.Unique
+}
+
+// expect derives from schema.yaml what PostgreSQL should do with op on a row of kind cas
+// by the verifying role: no grant denies; permissive owner rules allow the caller's own
+// rows; anyone allows every row; custom rules and restrictive rules are not derived.
+func (v *verifier) expect(t *schema.Table, op, cas string) Outcome {
+	if !slices.Contains(t.Grant(v.role), op) && !slices.Contains(t.Grant("public"), op) {
+		return Denied
+	}
+	pt := v.f.Table(t.Schema, t.Name)
+	var owner, anyone, custom, restrictive bool
+	for _, r := range pt.Policies {
+		if r.Operation != op || !(slices.Contains(r.To, v.role) || slices.Contains(r.To, "public")) {
+			continue
+		}
+		switch {
+		case r.Restrictive:
+			restrictive = true
+		case r.Kind == policy.RuleOwner:
+			owner = true
+		case r.Kind == policy.RuleAnyone:
+			anyone = true
+		default:
+			custom = true
+		}
+	}
+	var base Outcome
+	switch {
+	case anyone:
+		base = Allowed
+	case owner && cas == Own:
+		base = Allowed
+	case custom:
+		return NotDerived
+	default:
+		base = Denied
+	}
+	if restrictive && base == Allowed {
+		return NotDerived
+	}
+	return base
+}
+
+// sample returns a SQL value for a column of type typ, distinct per n.
+func sample(typ string, n int) string {
+	t := strings.ToLower(typ)
+	switch {
+	case strings.Contains(t, "int") || strings.Contains(t, "numeric") || strings.Contains(t, "decimal") ||
+		strings.Contains(t, "real") || strings.Contains(t, "double"):
+		return fmt.Sprint(n)
+	case strings.HasPrefix(t, "bool"):
+		return "true"
+	case strings.Contains(t, "timestamp") || strings.HasPrefix(t, "date") || strings.HasPrefix(t, "time"):
+		return "now()"
+	case t == "uuid":
+		return "gen_random_uuid()"
+	case strings.HasPrefix(t, "json"):
+		return "'{}'"
+	case strings.HasSuffix(t, "[]"):
+		return "'{}'"
+	}
+	// Short enough for char(2) keys, distinct for the first 1,296 values.
+	return sqlident.Literal(strconv.FormatInt(int64(n), 36)) + "::" + typ
+}
