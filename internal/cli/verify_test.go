@@ -21,19 +21,19 @@ func TestVerifyCatchesHoles(t *testing.T) {
 	}{
 		{"intact", "", ""},
 		{"policy widened to true", `ALTER POLICY todos_select_owner ON todos USING (true)`,
-			"public.todos: select on others' rows as alice was allowed, schema.yaml says denied"},
+			"public.todos: select of another user's row by a user: allowed, schema.yaml says denied"},
 		{"policy dropped", `DROP POLICY todos_insert_owner ON todos`,
-			"public.todos: insert on own rows as alice was denied, schema.yaml says allowed"},
+			"public.todos: insert of its own row by a user: denied, schema.yaml says allowed"},
 		{"update check widened", `ALTER POLICY comments_update_owner ON comments WITH CHECK (true)`,
-			"public.comments: update on give own row away as alice was allowed, schema.yaml says denied"},
+			"public.comments: update giving its own row to another user: allowed, schema.yaml says denied"},
 		{"rls disabled", `ALTER TABLE comments DISABLE ROW LEVEL SECURITY`,
-			"public.comments: select on others' rows as alice was allowed, schema.yaml says denied"},
+			"public.comments: select of another user's row by a user: allowed, schema.yaml says denied"},
 		{"owner compared to the wrong column", `ALTER POLICY todos_delete_owner ON todos USING ((select auth.user_id()) = task)`,
-			"public.todos: delete on own rows as alice was denied, schema.yaml says allowed"},
+			"public.todos: delete of its own row by a user: denied, schema.yaml says allowed"},
 		{"grant missing", `REVOKE UPDATE ON todos FROM authenticated`,
-			"public.todos: update on own rows as alice was denied, schema.yaml says allowed"},
+			"public.todos: update of its own row by a user: denied, schema.yaml says allowed"},
 		{"identity ignored", `CREATE OR REPLACE FUNCTION auth.user_id() RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'rlsmigrate-verify-bob' $$`,
-			"public.todos: select on others' rows as alice was allowed, schema.yaml says denied"},
+			"public.todos: select of another user's row by a user: allowed, schema.yaml says denied"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

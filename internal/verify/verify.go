@@ -80,8 +80,8 @@ func (r *Report) Mismatches() []string {
 	for _, t := range r.Tables {
 		for _, c := range t.Checks {
 			if c.Mismatch() {
-				out = append(out, fmt.Sprintf("%s: %s on %s as %s was %s, schema.yaml says %s%s",
-					t.Table, c.Operation, c.Case, callerName(c.Case), c.Observed, c.Expected, detail(c.Detail)))
+				out = append(out, fmt.Sprintf("%s: %s: %s, schema.yaml says %s%s",
+					t.Table, attemptName(c), c.Observed, c.Expected, detail(c.Detail)))
 			}
 		}
 	}
@@ -95,11 +95,17 @@ func detail(d string) string {
 	return " (" + d + ")"
 }
 
-func callerName(c string) string {
-	if c == NoIdentity {
-		return "a caller with no identity"
+// attemptName says in words what a check tried.
+func attemptName(c Check) string {
+	switch c.Case {
+	case Own:
+		return c.Operation + " of its own row by a user"
+	case Others:
+		return c.Operation + " of another user's row by a user"
+	case GiveAway:
+		return "update giving its own row to another user"
 	}
-	return "alice"
+	return c.Operation + " by a caller with no identity"
 }
 
 // JSON returns the report with stable field names.
