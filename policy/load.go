@@ -44,18 +44,36 @@ func Parse(file string, data []byte) (*File, error) {
 			a, b := d.errs[i], d.errs[j]
 			return a.Line < b.Line || (a.Line == b.Line && a.Col < b.Col)
 		})
-		return nil, d.errs
+		// A node reached through several aliases reports its problem once.
+		return nil, slices.CompactFunc(d.errs, func(a, b *Error) bool { return *a == *b })
 	}
 	f.Path = file
 	return f, nil
 }
 
 type decoder struct {
-	file string
-	errs Errors
+	file    string
+	errs    Errors
+	visits  int  // nodes visited, aliases expanded, to stop alias bombs
+	stopped bool // the walk was stopped by maxVisits
+}
+
+// maxVisits bounds the nodes one file may expand to through aliases.
+const maxVisits = 1_000_000
+
+// deref follows an alias to the node it names.
+func (d *decoder) deref(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	d.visits++
+	return n
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	if d.stopped {
+		return
+	}
 	pos := Pos{1, 1}
 	if n != nil && n.Line > 0 {
 		pos = Pos{n.Line, n.Column}
@@ -65,6 +83,9 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 
 // at records a problem at p.
 func (d *decoder) at(p Pos, format string, args ...any) {
+	if d.stopped {
+		return
+	}
 	d.errs = append(d.errs, &Error{File: d.file, Pos: p, Msg: fmt.Sprintf(format, args...)})
 }
 
@@ -139,6 +160,7 @@ func (d *decoder) yamlError(err error) {
 
 // mapping calls fn for each key of n in order, reporting keys outside allowed and repeats.
 func (d *decoder) mapping(n *yaml.Node, what string, allowed []string, fn func(key string, k, v *yaml.Node)) bool {
+	n = d.deref(n)
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, "%s must be a mapping (key: value), not %s", what, kindName(n))
 		return false
@@ -146,10 +168,16 @@ func (d *decoder) mapping(n *yaml.Node, what string, allowed []string, fn func(k
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if d.tooBig(k) {
+			return false
+		}
 		key := k.Value
 		if k.Kind != yaml.ScalarNode {
 			d.errorf(k, "keys in %s must be plain words", what)
 			continue
+		}
+		if what == "the file" && strings.HasPrefix(key, "x-") {
+			continue // extension keys hold anchors for reuse elsewhere
 		}
 		if !slices.Contains(allowed, key) {
 			d.errorf(k, "unknown key %q in %s (expected one of: %s)", key, what, strings.Join(allowed, ", "))
@@ -166,13 +194,30 @@ func (d *decoder) mapping(n *yaml.Node, what string, allowed []string, fn func(k
 }
 
 func (d *decoder) sequence(n *yaml.Node, what string, fn func(item *yaml.Node)) {
+	n = d.deref(n)
 	if n.Kind != yaml.SequenceNode {
 		d.errorf(n, "%s must be a list, not %s", what, kindName(n))
 		return
 	}
 	for _, item := range n.Content {
+		if d.tooBig(item) {
+			return
+		}
 		fn(item)
 	}
+}
+
+// tooBig reports, once, that aliases expanded the file past maxVisits nodes; from then
+// on the walk stops and no more problems are recorded.
+func (d *decoder) tooBig(n *yaml.Node) bool {
+	if d.visits <= maxVisits {
+		return false
+	}
+	if !d.stopped {
+		d.errorf(n, "the file expands to over %d nodes through aliases", maxVisits)
+		d.stopped = true
+	}
+	return true
 }
 
 func kindName(n *yaml.Node) string {
@@ -191,6 +236,7 @@ func kindName(n *yaml.Node) string {
 }
 
 func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
+	n = d.deref(n)
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		d.errorf(n, "%s must be a string, not %s", what, kindName(n))
 		return "", false
@@ -238,6 +284,7 @@ func (d *decoder) expr(n *yaml.Node, what string) (string, bool) {
 }
 
 func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
+	n = d.deref(n)
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
 		var b bool
 		if err := n.Decode(&b); err == nil {
@@ -249,6 +296,7 @@ func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
 }
 
 func (d *decoder) integer(n *yaml.Node) (int, bool) {
+	n = d.deref(n)
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
 		if i, err := strconv.Atoi(n.Value); err == nil {
 			return i, true
@@ -260,6 +308,7 @@ func (d *decoder) integer(n *yaml.Node) (int, bool) {
 
 // names reads one name or a list of names.
 func (d *decoder) names(n *yaml.Node, what string) []string {
+	n = d.deref(n)
 	if n.Kind == yaml.ScalarNode {
 		if s, ok := d.name(n, what); ok {
 			return []string{s}
@@ -468,6 +517,7 @@ func (d *decoder) index(n *yaml.Node) *Index {
 }
 
 func (d *decoder) grants(n *yaml.Node) []*Grant {
+	n = d.deref(n)
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, "grants must be a mapping of role to privileges, not %s", kindName(n))
 		return nil
@@ -500,6 +550,7 @@ func (d *decoder) grants(n *yaml.Node) []*Grant {
 }
 
 func (d *decoder) policies(n *yaml.Node) []*Rule {
+	n = d.deref(n)
 	var out []*Rule
 	if n.Kind == yaml.ScalarNode {
 		// "policies: owner" (or anyone): the same rule for every operation.
@@ -534,6 +585,7 @@ func (d *decoder) policies(n *yaml.Node) []*Rule {
 }
 
 func (d *decoder) rule(n *yaml.Node, op string) *Rule {
+	n = d.deref(n)
 	r := &Rule{Operation: op, Pos: Pos{n.Line, n.Column}}
 	if n.Kind == yaml.ScalarNode {
 		switch n.Value {
