@@ -237,8 +237,12 @@ func kindName(n *yaml.Node) string {
 
 func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
 	n = d.deref(n)
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || n.Tag == "!!binary" {
 		d.errorf(n, "%s must be a string, not %s", what, kindName(n))
+		return "", false
+	}
+	if !utf8.ValidString(n.Value) {
+		d.errorf(n, "%s must be UTF-8 text", what)
 		return "", false
 	}
 	return n.Value, true

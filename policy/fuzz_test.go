@@ -1,0 +1,50 @@
+package policy_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/compile"
+	"github.com/rlsmigrate/rlsmigrate/internal/diff"
+	"github.com/rlsmigrate/rlsmigrate/internal/render"
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/policy"
+)
+
+// FuzzParse feeds arbitrary bytes to the loader: it must never panic; a rejected file
+// reports problems with positions; an accepted one compiles and renders.
+func FuzzParse(f *testing.F) {
+	for _, pattern := range []string{"../schema.yaml", "../internal/cli/testdata/generate/*/steps/*.yaml", "../internal/cli/testdata/bad/*.yaml"} {
+		files, _ := filepath.Glob(pattern)
+		for _, file := range files {
+			if data, err := os.ReadFile(file); err == nil {
+				f.Add(data)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := policy.Parse("schema.yaml", data)
+		if err != nil {
+			var errs policy.Errors
+			if !errors.As(err, &errs) || len(errs) == 0 {
+				t.Fatalf("Parse returned %T %v, want policy.Errors", err, err)
+			}
+			for _, e := range errs {
+				if e.Line < 1 || e.Col < 1 || e.Msg == "" {
+					t.Fatalf("problem without a position or message: %+v", e)
+				}
+			}
+			return
+		}
+		s := compile.Compile(file)
+		changes := diff.Diff(&schema.Schema{}, s)
+		if out := render.Migration(changes, diff.Invert(changes)); len(out) == 0 {
+			t.Fatal("an accepted schema rendered nothing")
+		}
+		if again := diff.Diff(s, compile.Compile(file)); len(again) != 0 {
+			t.Fatalf("a schema differs from itself: %v", again)
+		}
+	})
+}
