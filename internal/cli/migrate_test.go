@@ -213,9 +213,16 @@ func TestPasswordNeverPrinted(t *testing.T) {
 		"host=127.0.0.1 port=1 user=postgres password=" + secret + " dbname=x", // key=value form
 	}
 	for _, u := range urls {
-		for _, cmd := range []string{"up", "down", "status"} {
-			r := run(t, work, cmd, "--database-url", u, "--dir", dir)
-			if r.code != ExitError && r.code != ExitOK {
+		for _, cmd := range []string{"up", "down", "status", "diff", "verify", "lint"} {
+			args := []string{cmd, "--database-url", u}
+			switch cmd {
+			case "diff", "verify", "lint":
+				args = append(args, "--schema", filepath.Join("..", "..", "schema.yaml"))
+			default:
+				args = append(args, "--dir", dir)
+			}
+			r := run(t, work, args...)
+			if r.code != ExitError && r.code != ExitOK && r.code != ExitFound {
 				t.Errorf("%s: exit %d", cmd, r.code)
 			}
 			if r.code == ExitError && !strings.Contains(r.stderr, "error: ") {
