@@ -153,3 +153,6 @@ func (c *Change) oldName() string {
 	}
 	return ""
 }
+
+// Kinds returns every change kind in apply order.
+func Kinds() []Kind { return slices.Clone(phases) }

@@ -1,0 +1,46 @@
+package render
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/diff"
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+)
+
+// TestEveryKindRenders builds a change of every kind and checks that each renders to SQL
+// and is described in reports, so no kind can reach the renderer unhandled.
+func TestEveryKindRenders(t *testing.T) {
+	col := &schema.Column{Name: "owner", Type: "text", NotNull: true, Default: "auth.user_id()", Unique: true,
+		References: &schema.ForeignKey{Schema: "public", Table: "users", Column: "id"}}
+	old := &schema.Column{Name: "owner_old", Type: "varchar(10)", Identity: "always", Unique: true,
+		References: &schema.ForeignKey{Schema: "public", Table: "people", Column: "id", OnDelete: "cascade"}}
+	tbl := &schema.Table{Schema: "public", Name: "todos", Columns: []*schema.Column{col}, PrimaryKey: []string{"owner"}, RLS: true,
+		Policies: []*schema.Policy{{Name: "p", Command: "select", Roles: []string{"authenticated"}, Using: "true"}},
+		Grants:   []*schema.Grant{{Role: "authenticated", Privileges: []string{"select"}}}}
+	pol := &schema.Policy{Name: "p", Command: "update", Roles: []string{"public"}, Using: "true", Check: "true"}
+	oldPol := &schema.Policy{Name: "p_old", Command: "select", Restrictive: true, Roles: []string{"authenticated"}, Using: "false"}
+	ix := &schema.Index{Name: "i", Columns: []string{"owner"}}
+	for _, k := range diff.Kinds() {
+		c := &diff.Change{Kind: k, Schema: "public", Table: "todos", Name: "x", Role: "authenticated", OldTable: tbl, NewTable: tbl}
+		switch {
+		case strings.HasPrefix(string(k), "column"):
+			c.Old, c.New = old, col
+		case strings.HasPrefix(string(k), "policy"):
+			c.Old, c.New = oldPol, pol
+		case strings.HasPrefix(string(k), "index"):
+			c.Old, c.New = ix, ix
+		case k == diff.GrantAdd || k == diff.GrantRevoke:
+			c.Old, c.New = []string{"delete"}, []string{"insert"}
+		case k == diff.AuthSetup || k == diff.FunctionMissing:
+			c.New = &schema.Auth{Provider: "claims", UserID: "auth.user_id()"}
+		}
+		stmts := Statements([]*diff.Change{c})
+		if len(stmts) == 0 || stmts[0].SQL == "" {
+			t.Errorf("%s renders no SQL", k)
+		}
+		if f := Findings([]*diff.Change{c}); len(f) != 1 || f[0].Kind != string(k) {
+			t.Errorf("%s: findings %+v", k, f)
+		}
+	}
+}

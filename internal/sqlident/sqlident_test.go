@@ -1,0 +1,52 @@
+package sqlident
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"todos":       "todos",
+		"user_id2":    "user_id2",
+		"user":        `"user"`,
+		"order":       `"order"`,
+		"Todos":       `"Todos"`,
+		"Order Items": `"Order Items"`,
+		`a"b`:         `"a""b"`,
+		"semi;colon":  `"semi;colon"`,
+		"Ünïcödé":     `"Ünïcödé"`,
+		"2fast":       `"2fast"`,
+		"":            `""`,
+	} {
+		if got := Quote(in); got != want {
+			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+	if got := Literal("it's"); got != "'it''s'" {
+		t.Errorf("Literal = %s", got)
+	}
+	if got := DollarQuote("a $rls$ b"); strings.Count(got, "$rlsx$") != 2 {
+		t.Errorf("DollarQuote picked a tag found in the body: %s", got)
+	}
+}
+
+func TestNameStaysWithinLimitAndUnique(t *testing.T) {
+	long := strings.Repeat("é", 40)
+	a, b := Name(long, "x", "idx"), Name(long, "y", "idx")
+	for _, n := range []string{a, b} {
+		if len(n) > MaxLen || !utf8.ValidString(n) {
+			t.Errorf("Name gave %q (%d bytes)", n, len(n))
+		}
+	}
+	if a == b {
+		t.Errorf("two long names collide: %s", a)
+	}
+	if Name(long, "x", "idx") != a {
+		t.Error("Name is not stable")
+	}
+	if got := Name("todos", "user_id", "idx"); got != "todos_user_id_idx" {
+		t.Errorf("short name changed: %s", got)
+	}
+}
