@@ -360,7 +360,7 @@ func (d *decoder) noRepeats(n *yaml.Node, items []string, what string) {
 	}
 }
 
-var tableKeys = []string{"name", "schema", "columns", "owner", "owner_index", "rls", "force_rls", "policies", "indexes", "grants", "renamed_from"}
+var tableKeys = []string{"name", "schema", "columns", "owner", "owner_index", "rls", "force_rls", "policies", "indexes", "grants", "renamed_from", "tests"}
 
 func (d *decoder) table(n *yaml.Node) *Table {
 	t := &Table{Schema: "public", RLS: true, OwnerIndex: true, Pos: Pos{n.Line, n.Column}}
@@ -397,6 +397,12 @@ func (d *decoder) table(n *yaml.Node) *Table {
 			})
 		case "grants":
 			t.Grants = d.grants(v)
+		case "tests":
+			d.sequence(v, "tests", func(item *yaml.Node) {
+				if tc := d.test(item); tc != nil {
+					t.Tests = append(t.Tests, tc)
+				}
+			})
 		}
 	})
 	if !ok {
@@ -518,6 +524,70 @@ func (d *decoder) index(n *yaml.Node) *Index {
 		d.errorf(n, "index needs \"columns\"")
 	}
 	return ix
+}
+
+var sqlState = regexp.MustCompile(`^[0-9A-Z]{5}$`)
+
+// test reads {name, as, sql, expect: {rows: N} | {error: SQLSTATE}}.
+func (d *decoder) test(n *yaml.Node) *Test {
+	tc := &Test{Pos: Pos{n.Line, n.Column}}
+	var expect *yaml.Node
+	ok := d.mapping(n, "a test", []string{"name", "as", "sql", "expect"}, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "name":
+			tc.Name, _ = d.str(v, "test name")
+		case "as":
+			if s, ok := d.str(v, "as"); ok {
+				if !slices.Contains(Testers, s) {
+					d.errorf(v, "a test runs as one of: %s; not %q", strings.Join(Testers, ", "), s)
+				}
+				tc.As = s
+			}
+		case "sql":
+			if s, ok := d.str(v, "sql"); ok {
+				if s = strings.TrimSuffix(strings.TrimSpace(s), ";"); s == "" {
+					d.errorf(v, "sql must not be empty")
+				}
+				tc.SQL = s
+			}
+		case "expect":
+			expect = v
+		}
+	})
+	if !ok {
+		return nil
+	}
+	for _, key := range []string{"as", "sql", "expect"} {
+		if !d.hasKey(n, key) {
+			d.errorf(n, "a test needs %q", key)
+		}
+	}
+	if expect == nil {
+		return tc
+	}
+	seen := 0
+	d.mapping(expect, "expect", []string{"rows", "error"}, func(key string, k, v *yaml.Node) {
+		seen++
+		switch key {
+		case "rows":
+			var rows int
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || v.Decode(&rows) != nil || rows < 0 {
+				d.errorf(v, "rows must be a number of rows, 0 or more")
+			}
+			tc.Rows = rows
+		case "error":
+			if s, ok := d.str(v, "error"); ok {
+				if !sqlState.MatchString(s) {
+					d.errorf(v, "error must be a five-character SQLSTATE such as \"42501\", not %q", s)
+				}
+				tc.Error = s
+			}
+		}
+	})
+	if seen != 1 {
+		d.errorf(expect, "expect takes exactly one of rows or error")
+	}
+	return tc
 }
 
 func (d *decoder) grants(n *yaml.Node) []*Grant {

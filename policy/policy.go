@@ -59,7 +59,22 @@ type Table struct {
 	Policies    []*Rule // in operation order, then declaration order
 	Indexes     []*Index
 	Grants      []*Grant // nil: derived from the policies
+	Tests       []*Test  // checks rlsmigrate verify runs
 	Pos         Pos
+}
+
+// Testers are the callers a test can run as: the two synthetic users verify creates, and
+// a caller with no identity.
+var Testers = []string{"alice", "bob", "nobody"}
+
+// Test is a statement verify runs as a caller, with the outcome it must have.
+type Test struct {
+	Name  string // optional, for reports
+	As    string // alice, bob or nobody
+	SQL   string
+	Rows  int    // rows returned or affected, when Error is ""
+	Error string // the SQLSTATE the statement must fail with, or ""
+	Pos   Pos
 }
 
 // Column is one declared column.

@@ -101,4 +101,3 @@ func TestUpConnectionTerminatedThenRerun(t *testing.T) {
 	}
 	checkAppliedOnce(t, dbURL)
 }
-

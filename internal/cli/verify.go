@@ -57,13 +57,26 @@ Exit 0: as declared; 1: a mismatch (each is named); 2: error.`)
 	return ExitOK
 }
 
-// verifyText renders each table's access matrix: rows are operations, columns the
-// caller's own rows, another user's rows, and a caller with no identity.
+// verifyText renders each table's access matrix (rows are operations, columns the
+// caller's own rows, another user's rows, and a caller with no identity), then the tests
+// schema.yaml declares, then a summary naming every mismatch.
 func verifyText(r *verify.Report) string {
 	var sb strings.Builder
 	cases := []string{verify.Own, verify.Others, verify.NoIdentity}
 	checks, notDerived := 0, 0
+	var tests []string
 	for _, t := range r.Tables {
+		for _, tr := range t.Tests {
+			mark := "✓"
+			if tr.Failed() {
+				mark = "✗ want " + tr.Expected
+			}
+			name := tr.Name
+			if name == "" {
+				name = fmt.Sprintf("line %d", tr.Line)
+			}
+			tests = append(tests, fmt.Sprintf("  %s %s, as %s: %s %s\n", t.Table, name, tr.As, tr.Observed, mark))
+		}
 		if t.Skipped != "" {
 			fmt.Fprintf(&sb, "%s: skipped, %s\n\n", t.Table, t.Skipped)
 			continue
@@ -99,9 +112,12 @@ func verifyText(r *verify.Report) string {
 		}
 		sb.WriteString("\n")
 	}
+	if len(tests) > 0 {
+		sb.WriteString("tests declared in schema.yaml:\n" + strings.Join(tests, "") + "\n")
+	}
 	mismatches := r.Mismatches()
-	fmt.Fprintf(&sb, "%d check(s): %d as declared, %d mismatch(es), %d decided by custom rules (not derived)\n",
-		checks, checks-len(mismatches)-notDerived, len(mismatches), notDerived)
+	fmt.Fprintf(&sb, "%d check(s) and %d test(s): %d mismatch(es), %d decided by custom rules (not derived)\n",
+		checks, len(tests), len(mismatches), notDerived)
 	for _, m := range mismatches {
 		fmt.Fprintf(&sb, "MISMATCH %s\n", m)
 	}

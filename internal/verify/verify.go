@@ -59,11 +59,26 @@ type Check struct {
 // Mismatch reports whether the observed outcome contradicts the expected one.
 func (c Check) Mismatch() bool { return c.Expected != NotDerived && c.Expected != c.Observed }
 
-// TableReport is the access matrix of one table.
+// TestResult is the outcome of one test declared in schema.yaml.
+type TestResult struct {
+	Name     string `json:"name,omitempty"`
+	Line     int    `json:"line"`
+	As       string `json:"as"`
+	SQL      string `json:"sql"`
+	Expected string `json:"expected"` // "rows N" or "error SQLSTATE"
+	Observed string `json:"observed"`
+	Detail   string `json:"detail,omitempty"`
+}
+
+// Failed reports whether the test did not have the declared outcome.
+func (r TestResult) Failed() bool { return r.Expected != r.Observed }
+
+// TableReport is the access matrix of one table, and its declared tests.
 type TableReport struct {
-	Table  string  `json:"table"`
-	Owner  string  `json:"owner,omitempty"`
-	Checks []Check `json:"checks,omitempty"`
+	Table  string       `json:"table"`
+	Owner  string       `json:"owner,omitempty"`
+	Checks []Check      `json:"checks,omitempty"`
+	Tests  []TestResult `json:"tests,omitempty"`
 	// Skipped says why a table was not checked.
 	Skipped string `json:"skipped,omitempty"`
 }
@@ -82,6 +97,12 @@ func (r *Report) Mismatches() []string {
 			if c.Mismatch() {
 				out = append(out, fmt.Sprintf("%s: %s: %s, schema.yaml says %s%s",
 					t.Table, attemptName(c), c.Observed, c.Expected, detail(c.Detail)))
+			}
+		}
+		for _, tr := range t.Tests {
+			if tr.Failed() {
+				out = append(out, fmt.Sprintf("%s: test %q (line %d) as %s: %s, schema.yaml says %s%s",
+					t.Table, tr.Name, tr.Line, tr.As, tr.Observed, tr.Expected, detail(tr.Detail)))
 			}
 		}
 	}
@@ -144,6 +165,11 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 			}
 			tr.Checks = checks
 		}
+		tests, err := v.tests(ctx, f.Table(t.Schema, t.Name))
+		if err != nil {
+			return nil, err
+		}
+		tr.Tests = tests
 		report.Tables = append(report.Tables, tr)
 	}
 	return report, nil
@@ -219,18 +245,17 @@ func (v *verifier) setup(ctx context.Context, t *schema.Table) error {
 	return nil
 }
 
-// attempt runs sql as the role with the claims of user ("" for none), inside a
-// savepoint that is rolled back, and says what PostgreSQL allowed. prep, if any, runs
-// first as the connecting role.
-func (v *verifier) attempt(ctx context.Context, user, prep, sql string) (Outcome, string, error) {
+// asCaller runs fn inside a savepoint that is then rolled back, as the role with the
+// claims of user ("" for none). prep, if any, runs first as the connecting role.
+func (v *verifier) asCaller(ctx context.Context, user, prep string, fn func(pgx.Tx) error) error {
 	sp, err := v.tx.Begin(ctx)
 	if err != nil {
-		return "", "", err
+		return err
 	}
 	defer sp.Rollback(ctx)
 	if prep != "" {
 		if _, err := sp.Exec(ctx, prep); err != nil {
-			return "", "", fmt.Errorf("preparing the attempt: %w", err)
+			return fmt.Errorf("preparing the attempt: %w", err)
 		}
 	}
 	claims := ""
@@ -238,34 +263,98 @@ func (v *verifier) attempt(ctx context.Context, user, prep, sql string) (Outcome
 		claims = fmt.Sprintf(`{"sub":%q}`, user)
 	}
 	if _, err := sp.Exec(ctx, "SELECT set_config('request.jwt.claims', $1, true)", claims); err != nil {
-		return "", "", err
+		return err
 	}
 	if _, err := sp.Exec(ctx, "SET LOCAL ROLE "+sqlident.Quote(v.role)); err != nil {
-		return "", "", fmt.Errorf("switching to role %s: %w", v.role, err)
+		return fmt.Errorf("switching to role %s: %w", v.role, err)
+	}
+	return fn(sp)
+}
+
+// rowsOf runs sql and returns the rows it returned or, for other commands, affected.
+func rowsOf(ctx context.Context, tx pgx.Tx, sql string) (int64, error) {
+	rows, err := tx.Query(ctx, sql)
+	if err != nil {
+		return 0, err
 	}
 	var n int64
-	if strings.HasPrefix(sql, "SELECT") {
-		err = sp.QueryRow(ctx, sql).Scan(&n)
-	} else {
-		var tag pgconn.CommandTag
-		tag, err = sp.Exec(ctx, sql)
+	for rows.Next() {
+		n++
+	}
+	rows.Close()
+	if tag := rows.CommandTag(); !tag.Select() {
 		n = tag.RowsAffected()
+	}
+	return n, rows.Err()
+}
+
+// attempt runs sql as a caller (see asCaller) and says what PostgreSQL allowed.
+func (v *verifier) attempt(ctx context.Context, user, prep, sql string) (Outcome, string, error) {
+	var n int64
+	var runErr error
+	err := v.asCaller(ctx, user, prep, func(sp pgx.Tx) error {
+		if strings.HasPrefix(sql, "SELECT") {
+			runErr = sp.QueryRow(ctx, sql).Scan(&n)
+		} else {
+			var tag pgconn.CommandTag
+			tag, runErr = sp.Exec(ctx, sql)
+			n = tag.RowsAffected()
+		}
+		return nil
+	})
+	if err != nil {
+		return "", "", err
 	}
 	var pe *pgconn.PgError
 	switch {
-	case errors.As(err, &pe) && pe.Code == "42501":
+	case errors.As(runErr, &pe) && pe.Code == "42501":
 		return Denied, pe.Message, nil
-	case errors.As(err, &pe) && pe.Code == "23503" && strings.HasPrefix(sql, "DELETE"):
+	case errors.As(runErr, &pe) && pe.Code == "23503" && strings.HasPrefix(sql, "DELETE"):
 		// The row was visible and deletable; a referencing row then blocked it.
 		return Allowed, "", nil
-	case errors.As(err, &pe):
+	case errors.As(runErr, &pe):
 		return Failed, pe.Message, nil
-	case err != nil:
-		return "", "", err
+	case runErr != nil:
+		return "", "", runErr
 	case n == 0:
 		return Denied, "no rows", nil
 	}
 	return Allowed, "", nil
+}
+
+// testers maps the callers a test names to the synthetic users' ids.
+var testers = map[string]string{"alice": Alice, "bob": Bob, "nobody": ""}
+
+// tests runs the tests schema.yaml declares for t.
+func (v *verifier) tests(ctx context.Context, t *policy.Table) ([]TestResult, error) {
+	var out []TestResult
+	for _, tc := range t.Tests {
+		r := TestResult{Name: tc.Name, Line: tc.Pos.Line, As: tc.As, SQL: tc.SQL, Expected: fmt.Sprintf("rows %d", tc.Rows)}
+		if tc.Error != "" {
+			r.Expected = "error " + tc.Error
+		}
+		err := v.asCaller(ctx, testers[tc.As], "", func(sp pgx.Tx) error {
+			n, err := rowsOf(ctx, sp, tc.SQL)
+			var pe *pgconn.PgError
+			switch {
+			case errors.As(err, &pe):
+				r.Observed, r.Detail = "error "+pe.Code, pe.Message
+			case err != nil:
+				return err
+			default:
+				r.Observed = fmt.Sprintf("rows %d", n)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("running test at %s:%d: %w", v.f.Path, tc.Pos.Line, err)
+		}
+		if !r.Failed() {
+			r.Detail = ""
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 func (v *verifier) table(ctx context.Context, t *schema.Table) ([]Check, error) {
