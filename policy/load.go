@@ -453,13 +453,7 @@ func (d *decoder) column(n *yaml.Node) *Column {
 		case "unique":
 			c.Unique, _ = d.boolean(v, "unique")
 		case "identity":
-			if s, ok := d.str(v, "identity"); ok {
-				s = strings.ToLower(strings.Join(strings.Fields(s), " "))
-				if s != "always" && s != "by default" {
-					d.errorf(v, "identity must be \"always\" or \"by default\", not %q", s)
-				}
-				c.Identity = s
-			}
+			c.Identity = d.choice(v, "identity", identities)
 		case "default":
 			c.Default, _ = d.expr(v, "default")
 		case "references":
@@ -480,7 +474,23 @@ func (d *decoder) column(n *yaml.Node) *Column {
 	return c
 }
 
-var onDeleteActions = []string{"cascade", "restrict", "set null", "set default", "no action"}
+var (
+	onDeleteActions = []string{"cascade", "restrict", "set null", "set default", "no action"}
+	identities      = []string{"always", "by default"}
+)
+
+// choice reads one of options, ignoring case and repeated spaces.
+func (d *decoder) choice(n *yaml.Node, what string, options []string) string {
+	s, ok := d.str(n, what)
+	if !ok {
+		return ""
+	}
+	s = strings.ToLower(strings.Join(strings.Fields(s), " "))
+	if !slices.Contains(options, s) {
+		d.errorf(n, "%s must be one of: %s; not %q", what, strings.Join(options, ", "), s)
+	}
+	return s
+}
 
 func (d *decoder) reference(n *yaml.Node) *Reference {
 	r := &Reference{Pos: Pos{n.Line, n.Column}}
@@ -493,13 +503,7 @@ func (d *decoder) reference(n *yaml.Node) *Reference {
 		case "column":
 			r.Column, _ = d.name(v, "references.column")
 		case "on_delete":
-			if s, ok := d.str(v, "on_delete"); ok {
-				s = strings.ToLower(strings.Join(strings.Fields(s), " "))
-				if !slices.Contains(onDeleteActions, s) {
-					d.errorf(v, "on_delete must be one of: %s; not %q", strings.Join(onDeleteActions, ", "), s)
-				}
-				r.OnDelete = s
-			}
+			r.OnDelete = d.choice(v, "on_delete", onDeleteActions)
 		}
 	})
 	if r.Table == "" && !d.hasKey(n, "table") {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -106,6 +107,7 @@ func BenchmarkPolicies(b *testing.B) {
 	for _, op := range ops {
 		for _, form := range forms {
 			b.Run(op.name+"/"+form.name, func(b *testing.B) {
+				var serverMs float64
 				for i := 0; i < b.N; i++ {
 					b.StopTimer()
 					k := rng.IntN(runtimeUsers)
@@ -133,12 +135,36 @@ func BenchmarkPolicies(b *testing.B) {
 					if n == 0 {
 						b.Fatalf("%s as %s affected no rows", sql, user)
 					}
+					// The same statement again under EXPLAIN ANALYZE: the server's own
+					// execution time, without the protocol around it.
+					ms, err := executionMs(ctx, tx, sql, args)
+					if err != nil {
+						b.Fatal(err)
+					}
+					serverMs += ms
 					tx.Rollback(ctx)
 					b.StartTimer()
 				}
+				b.ReportMetric(serverMs/float64(b.N), "server-ms/op")
 			})
 		}
 	}
+}
+
+// executionMs runs sql under EXPLAIN ANALYZE and returns the execution time the server
+// reports, in milliseconds.
+func executionMs(ctx context.Context, tx pgx.Tx, sql string, args []any) (float64, error) {
+	var out []byte
+	if err := tx.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+sql, args...).Scan(&out); err != nil {
+		return 0, err
+	}
+	var plans []struct {
+		Execution float64 `json:"Execution Time"`
+	}
+	if err := json.Unmarshal(out, &plans); err != nil || len(plans) != 1 {
+		return 0, fmt.Errorf("reading EXPLAIN output %q: %v", out, err)
+	}
+	return plans[0].Execution, nil
 }
 
 // execCount runs sql, reading every row it returns, and returns the rows read or affected.

@@ -1,6 +1,10 @@
 package cli
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+)
 
 func TestDiffTables(t *testing.T) {
 	runMutations(t, &baseSchema, "testdata/diff/base.yaml", []mutation{
@@ -11,4 +15,21 @@ func TestDiffTables(t *testing.T) {
 		{"force added", `ALTER TABLE tasks FORCE ROW LEVEL SECURITY`, "table.force_rls.disable", "public.tasks"},
 		{"primary key dropped", `ALTER TABLE tasks DROP CONSTRAINT tasks_pkey`, "table.primary_key.add", "public.tasks"},
 	})
+}
+
+// TestDiffOnlyWhatItOwns checks that objects outside the declared schemas are not
+// reported, unless --schemas asks for them.
+func TestDiffOnlyWhatItOwns(t *testing.T) {
+	t.Parallel()
+	baseSchema.build(t, "testdata/diff/base.yaml")
+	dbURL := baseSchema.database(t)
+	pgtest.MustExec(t, pgtest.Connect(t, dbURL), `CREATE SCHEMA other; CREATE TABLE other.stray (id int);
+		ALTER TABLE other.stray ENABLE ROW LEVEL SECURITY; CREATE POLICY p ON other.stray USING (true)`)
+	if rep, r := diffReport(t, baseSchema.schema, dbURL); len(rep.Findings) != 0 {
+		t.Errorf("diff reported objects outside the declared schemas:\n%s", r.stdout)
+	}
+	rep, r := diffReport(t, baseSchema.schema, dbURL, "--schemas", "public,other")
+	if len(rep.Findings) != 1 || rep.Findings[0].Kind != "table.drop" || rep.Findings[0].Object != "other.stray" {
+		t.Errorf("diff --schemas public,other should report other.stray as not declared:\n%s", r.stdout)
+	}
 }

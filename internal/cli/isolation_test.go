@@ -15,6 +15,7 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/internal/verify"
 )
 
 // ownerOnly reports whether every operation on t is governed by exactly the ownership
@@ -38,25 +39,6 @@ func ownerOnly(s *schema.Schema, t *schema.Table) bool {
 	return slices.Equal(cmds, []string{"delete", "insert", "select", "update"})
 }
 
-// sampleValue returns a SQL literal for a column of type typ, distinct per n.
-func sampleValue(typ string, n int) string {
-	t := strings.ToLower(typ)
-	switch {
-	case strings.Contains(t, "int") || strings.Contains(t, "numeric") || strings.Contains(t, "decimal") ||
-		strings.Contains(t, "real") || strings.Contains(t, "double"):
-		return fmt.Sprint(n)
-	case strings.HasPrefix(t, "bool"):
-		return "true"
-	case strings.Contains(t, "timestamp") || strings.HasPrefix(t, "date") || strings.HasPrefix(t, "time"):
-		return "now()"
-	case t == "uuid":
-		return "gen_random_uuid()"
-	case strings.HasPrefix(t, "json"):
-		return "'{}'"
-	}
-	return sqlident.Literal(fmt.Sprintf("v%d", n))
-}
-
 // insertRow inserts a row owned by user into t, filling required columns and taking
 // foreign keys from a visible row of the parent table.
 func insertRow(ctx context.Context, tx pgx.Tx, t *schema.Table, owner string, n int) error {
@@ -71,7 +53,7 @@ func insertRow(ctx context.Context, tx pgx.Tx, t *schema.Table, owner string, n 
 			cols = append(cols, sqlident.Quote(c.Name))
 			vals = append(vals, fmt.Sprintf("(SELECT %s FROM %s LIMIT 1)", sqlident.Quote(fk.Column), sqlident.Qualified(fk.Schema, fk.Table)))
 		case c.NotNull || c.Unique:
-			cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, sampleValue(c.Type, n))
+			cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, verify.Sample(c.Type, n))
 		}
 	}
 	sql := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", sqlident.Qualified(t.Schema, t.Name), strings.Join(cols, ", "), strings.Join(vals, ", "))

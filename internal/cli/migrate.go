@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -115,14 +114,6 @@ func describePgError(err error) string {
 	return err.Error()
 }
 
-func (e *env) migrateFlags(name, synopsis, description string) (*flag.FlagSet, *string, *string, *string) {
-	fs := e.flags(name, synopsis, description)
-	dbURL := e.dbFlag(fs)
-	dir := fs.String("dir", "migrations", "the migrations directory")
-	to := fs.String("to", "", "the target version")
-	return fs, dbURL, dir, to
-}
-
 func parseVersion(s string) (int64, error) {
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || v < 0 {
@@ -131,44 +122,39 @@ func parseVersion(s string) (int64, error) {
 	return v, nil
 }
 
-func runUp(ctx context.Context, e *env, args []string) int {
-	fs, dbURL, dir, to := e.migrateFlags("up", "[--database-url URL] [--dir migrations] [--to VERSION]",
-		`Apply pending migrations in order, each in its own transaction, holding an advisory
-lock so that concurrent runs apply each migration once. A failing migration is rolled
-back; the ones before it stay applied.`)
+// migrate parses the flags of up or down, opens the migrator, runs apply with the --to
+// version (nil when not given) and reports the results.
+func (e *env) migrate(ctx context.Context, args []string, name, synopsis, description string,
+	apply func(p *goose.Provider, to *int64) ([]*goose.MigrationResult, error)) int {
+	fs := e.flags(name, synopsis, description)
+	dbURL := e.dbFlag(fs)
+	dir := fs.String("dir", "migrations", "the migrations directory")
+	to := fs.String("to", "", "the target version")
 	if code := e.parse(fs, args); code >= 0 {
 		return code
+	}
+	var target *int64
+	if *to != "" {
+		v, err := parseVersion(*to)
+		if err != nil {
+			return e.fail(err)
+		}
+		target = &v
 	}
 	m, err := e.openMigrator(ctx, *dir, *dbURL)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer m.close()
-	var results []*goose.MigrationResult
-	if *to != "" {
-		v, err := parseVersion(*to)
-		if err != nil {
-			return e.fail(err)
-		}
-		results, err = m.provider.UpTo(ctx, v)
-		if code := e.report(m, results, err); code != ExitOK {
-			return code
-		}
-	} else {
-		results, err = m.provider.Up(ctx)
-		if code := e.report(m, results, err); code != ExitOK {
-			return code
-		}
+	results, err := apply(m.provider, target)
+	if code := e.report(m, results, err); code != ExitOK {
+		return code
 	}
-	return e.printVersion(ctx, m, len(results))
-}
-
-func (e *env) printVersion(ctx context.Context, m *migrator, changed int) int {
 	v, err := m.provider.GetDBVersion(ctx)
 	if err != nil {
 		return e.fail(fmt.Errorf("reading the database version: %s", redact(err.Error(), m.dbURL)))
 	}
-	if changed == 0 {
+	if len(results) == 0 {
 		fmt.Fprintf(e.stdout, "nothing to do: the database is at version %d\n", v)
 	} else {
 		fmt.Fprintf(e.stdout, "the database is at version %d\n", v)
@@ -176,39 +162,36 @@ func (e *env) printVersion(ctx context.Context, m *migrator, changed int) int {
 	return ExitOK
 }
 
+func runUp(ctx context.Context, e *env, args []string) int {
+	return e.migrate(ctx, args, "up", "[--database-url URL] [--dir migrations] [--to VERSION]",
+		`Apply pending migrations in order, each in its own transaction, holding an advisory
+lock so that concurrent runs apply each migration once. A failing migration is rolled
+back; the ones before it stay applied.`,
+		func(p *goose.Provider, to *int64) ([]*goose.MigrationResult, error) {
+			if to != nil {
+				return p.UpTo(ctx, *to)
+			}
+			return p.Up(ctx)
+		})
+}
+
 func runDown(ctx context.Context, e *env, args []string) int {
-	fs, dbURL, dir, to := e.migrateFlags("down", "[--database-url URL] [--dir migrations] [--to VERSION]",
+	return e.migrate(ctx, args, "down", "[--database-url URL] [--dir migrations] [--to VERSION]",
 		`Roll back the last applied migration, or with --to every migration above VERSION
-(--to 0 rolls back everything).`)
-	if code := e.parse(fs, args); code >= 0 {
-		return code
-	}
-	m, err := e.openMigrator(ctx, *dir, *dbURL)
-	if err != nil {
-		return e.fail(err)
-	}
-	defer m.close()
-	var results []*goose.MigrationResult
-	if *to != "" {
-		v, perr := parseVersion(*to)
-		if perr != nil {
-			return e.fail(perr)
-		}
-		results, err = m.provider.DownTo(ctx, v)
-	} else {
-		var r *goose.MigrationResult
-		r, err = m.provider.Down(ctx)
-		if r != nil && err == nil {
-			results = append(results, r)
-		}
-		if errors.Is(err, goose.ErrNoNextVersion) {
-			err = nil
-		}
-	}
-	if code := e.report(m, results, err); code != ExitOK {
-		return code
-	}
-	return e.printVersion(ctx, m, len(results))
+(--to 0 rolls back everything).`,
+		func(p *goose.Provider, to *int64) ([]*goose.MigrationResult, error) {
+			if to != nil {
+				return p.DownTo(ctx, *to)
+			}
+			r, err := p.Down(ctx)
+			switch {
+			case errors.Is(err, goose.ErrNoNextVersion):
+				return nil, nil
+			case r == nil || err != nil:
+				return nil, err
+			}
+			return []*goose.MigrationResult{r}, nil
+		})
 }
 
 func runStatus(ctx context.Context, e *env, args []string) int {

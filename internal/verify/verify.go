@@ -207,7 +207,7 @@ func (v *verifier) values(t *schema.Table, owner, user string) ([]string, []stri
 			}
 		case c.Identity != "" || c.Default != "" || c.Name == t.Owner:
 		case c.NotNull || c.Unique:
-			cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, sample(c.Type, v.count))
+			cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, Sample(c.Type, v.count))
 		}
 	}
 	return cols, vals
@@ -459,8 +459,8 @@ func (v *verifier) expect(t *schema.Table, op, cas string) Outcome {
 	return base
 }
 
-// sample returns a SQL value for a column of type typ, distinct per n.
-func sample(typ string, n int) string {
+// Sample returns a SQL value for a column of type typ, distinct per n.
+func Sample(typ string, n int) string {
 	t := strings.ToLower(typ)
 	switch {
 	case strings.Contains(t, "int") || strings.Contains(t, "numeric") || strings.Contains(t, "decimal") ||

@@ -24,19 +24,20 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(2)
 	}
-	fmt.Println("| benchmark | runs | median time/op | other medians | ratio |")
-	fmt.Println("|---|---:|---:|---|---:|")
+	fmt.Println("| benchmark | runs | median time/op | other medians | ratio | server ratio |")
+	fmt.Println("|---|---:|---:|---|---:|---:|")
 	for _, name := range names {
 		m := byName[name]
 		var other []string
-		for _, unit := range []string{"ns/table", "roundtrips/op", "B/op", "allocs/op"} {
+		for _, unit := range []string{"server-ms/op", "ns/table", "roundtrips/op", "B/op", "allocs/op"} {
 			if v, ok := median(m[unit]); ok {
 				other = append(other, fmt.Sprintf("%s %s", compact(v), unit))
 			}
 		}
 		t, _ := median(m["ns/op"])
-		fmt.Printf("| %s | %d | %s | %s | %s |\n", strings.TrimPrefix(name, "Benchmark"), len(m["ns/op"]),
-			duration(t), strings.Join(other, ", "), ratio(name, t, byName))
+		server, _ := median(m["server-ms/op"])
+		fmt.Printf("| %s | %d | %s | %s | %s | %s |\n", strings.TrimPrefix(name, "Benchmark"), len(m["ns/op"]),
+			duration(t), strings.Join(other, ", "), ratio(name, "ns/op", t, byName), ratio(name, "server-ms/op", server, byName))
 	}
 }
 
@@ -77,8 +78,9 @@ func median(vs []float64) (float64, bool) {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2, true
 }
 
-// ratio compares a policy form with the floor of the same operation, and up with psql.
-func ratio(name string, t float64, byName map[string]metrics) string {
+// ratio compares a policy form with the floor of the same operation, and up with psql,
+// on the median of unit.
+func ratio(name, unit string, t float64, byName map[string]metrics) string {
 	var base string
 	switch {
 	case strings.HasPrefix(name, "BenchmarkPolicies/") && !strings.HasSuffix(name, "/floor"):
@@ -88,7 +90,7 @@ func ratio(name string, t float64, byName map[string]metrics) string {
 	default:
 		return ""
 	}
-	b, ok := median(byName[base]["ns/op"])
+	b, ok := median(byName[base][unit])
 	if !ok || b == 0 {
 		return ""
 	}
@@ -112,6 +114,9 @@ func compact(v float64) string {
 	}
 	if v >= 1e3 {
 		return fmt.Sprintf("%.1fk", v/1e3)
+	}
+	if v < 1 {
+		return strconv.FormatFloat(v, 'f', 4, 64)
 	}
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
