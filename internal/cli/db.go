@@ -63,6 +63,17 @@ func openDB(ctx context.Context, dbURL string) (*sql.DB, *pgx.ConnConfig, error)
 	return db, cfg, nil
 }
 
+// connectTo connects to the database the flag names, or $DATABASE_URL, and returns the
+// connection and the URL used.
+func (e *env) connectTo(ctx context.Context, flagValue string) (*pgx.Conn, string, error) {
+	dbURL, err := e.databaseURL(flagValue)
+	if err != nil {
+		return nil, "", err
+	}
+	conn, err := connect(ctx, dbURL)
+	return conn, dbURL, err
+}
+
 // connect opens one pgx connection.
 func connect(ctx context.Context, dbURL string) (*pgx.Conn, error) {
 	cfg, err := connConfig(dbURL)

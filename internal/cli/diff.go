@@ -41,11 +41,7 @@ Exit 0: no differences; 1: differences found; 2: error.`)
 	if !ok {
 		return ExitError
 	}
-	url, err := e.databaseURL(*dbURL)
-	if err != nil {
-		return e.fail(err)
-	}
-	conn, err := connect(ctx, url)
+	conn, url, err := e.connectTo(ctx, *dbURL)
 	if err != nil {
 		return e.fail(err)
 	}

@@ -33,11 +33,7 @@ Exit 0: as declared; 1: a mismatch (each is named); 2: error.`)
 	if !ok {
 		return ExitError
 	}
-	url, err := e.databaseURL(*dbURL)
-	if err != nil {
-		return e.fail(err)
-	}
-	conn, err := connect(ctx, url)
+	conn, url, err := e.connectTo(ctx, *dbURL)
 	if err != nil {
 		return e.fail(err)
 	}

@@ -160,17 +160,7 @@ func columnSummary(k diff.Kind, c *schema.Column) string {
 		}
 		return s
 	}
-	var sb strings.Builder
-	sb.WriteString(c.Name + " " + c.Type)
-	if c.Identity != "" {
-		sb.WriteString(" GENERATED " + strings.ToUpper(c.Identity) + " AS IDENTITY")
-	} else if c.NotNull {
-		sb.WriteString(" NOT NULL")
-	}
-	if c.Default != "" {
-		sb.WriteString(" DEFAULT " + c.Default)
-	}
-	return sb.String()
+	return columnDef(c, false)
 }
 
 func policySummary(p *schema.Policy) string {
