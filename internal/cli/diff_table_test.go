@@ -33,3 +33,19 @@ func TestDiffOnlyWhatItOwns(t *testing.T) {
 		t.Errorf("diff --schemas public,other should report other.stray as not declared:\n%s", r.stdout)
 	}
 }
+
+// TestDiffFormatsGolden pins the text, markdown and sql reports for a database with a
+// widened policy, an extra column and a dropped index.
+func TestDiffFormatsGolden(t *testing.T) {
+	t.Parallel()
+	baseSchema.build(t, "testdata/diff/base.yaml")
+	dbURL := baseSchema.database(t)
+	pgtest.MustExec(t, pgtest.Connect(t, dbURL), `ALTER POLICY tasks_select_owner ON tasks USING (true);
+		ALTER TABLE tasks ADD COLUMN notes text; DROP INDEX tasks_project_id_idx`)
+	var got string
+	for _, format := range []string{"text", "markdown", "sql"} {
+		r := run(t, "", "diff", "--format", format, "--schema", baseSchema.schema, "--database-url", dbURL)
+		got += "$ rlsmigrate diff --format " + format + "\n" + r.String()
+	}
+	compareGolden(t, "testdata/diff/formats.txt", got)
+}

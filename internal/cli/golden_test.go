@@ -238,6 +238,10 @@ func TestBundledSchema(t *testing.T) {
 	if r := run(t, "", "up", "--database-url", dbURL, "--dir", dir); r.code != 0 {
 		t.Fatalf("up: %s", r)
 	}
+	if r := run(t, "", "status", "--database-url", dbURL, "--dir", dir); r.code != 0 ||
+		!strings.Contains(r.stdout, "00001_init.sql") || !strings.Contains(r.stdout, "1 migration(s), 0 pending") {
+		t.Errorf("status after up:\n%s", r)
+	}
 	st, err := migdir.Dir{Path: dir}.Load()
 	if err != nil {
 		t.Fatal(err)

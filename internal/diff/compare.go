@@ -110,6 +110,9 @@ func (d *differ) table(to *schema.Schema, ot, nt *schema.Table) {
 		if oc == nil {
 			c := on(ColumnAdd, ot, nt)
 			c.Name, c.New = nc.Name, nc
+			if nc.NotNull && nc.Default == "" && nc.Identity == "" {
+				c.Hazards = []Hazard{MayFail}
+			}
 			d.add(c)
 			if nc.Unique {
 				d.column(UniqueAdd, ot, nt, nil, nc)
@@ -178,7 +181,9 @@ func (d *differ) columnChanges(ot, nt *schema.Table, oc, nc *schema.Column) {
 		d.column(ColumnDefault, ot, nt, oc, nc)
 	}
 	if oc.NotNull != nc.NotNull {
-		d.column(ColumnNotNull, ot, nt, oc, nc)
+		if c := d.column(ColumnNotNull, ot, nt, oc, nc); nc.NotNull {
+			c.Hazards = []Hazard{MayFail}
+		}
 	}
 	if oc.Identity != nc.Identity {
 		d.column(ColumnIdentity, ot, nt, oc, nc)

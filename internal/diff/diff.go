@@ -69,17 +69,19 @@ func Phase(k Kind) int { return slices.Index(phases, k) }
 // Hazard is a risk a change carries.
 type Hazard string
 
-// The hazards; the first four are refused unless allowed explicitly.
+// The hazards; the first four are refused unless allowed explicitly, the others are
+// shown.
 const (
 	DeletesData   Hazard = "deletes-data"   // drops a table or column, or rewrites a column's type
 	DropsPolicy   Hazard = "drops-policy"   // removes a policy
 	DisablesRLS   Hazard = "disables-rls"   // turns row-level security or its forcing off
 	WidensAccess  Hazard = "widens-access"  // grants more, to more roles, or allows every row
 	ChangesAccess Hazard = "changes-access" // rewrites a policy condition
+	MayFail       Hazard = "may-fail"       // fails if existing rows break a new NOT NULL
 )
 
 // Blocking reports whether h must be allowed explicitly.
-func (h Hazard) Blocking() bool { return h != ChangesAccess }
+func (h Hazard) Blocking() bool { return h != ChangesAccess && h != MayFail }
 
 // Change is one step from the old schema to the new. Old* and New* hold the objects
 // before and after; either is nil when the object is created or dropped.

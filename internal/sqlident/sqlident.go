@@ -13,7 +13,8 @@ import (
 const MaxLen = 63
 
 // keywords are the PostgreSQL 15 keywords that are not "unreserved"
-// (pg_get_keywords() where catcode <> 'U'); an identifier equal to one must be quoted.
+// (pg_get_keywords() where catcode <> 'U'), and those that PostgreSQL 16 and 17 added;
+// an identifier equal to one is quoted.
 var keywords = func() map[string]bool {
 	m := map[string]bool{}
 	for _, w := range strings.Fields(`all analyse analyze and any array as asc asymmetric
@@ -28,7 +29,9 @@ var keywords = func() map[string]bool {
 	returning right row select session_user setof similar smallint some substring symmetric table
 	tablesample then time timestamp to trailing treat trim true union unique user using values
 	varchar variadic verbose when where window with xmlattributes xmlconcat xmlelement xmlexists
-	xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable`) {
+	xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable
+	system_user json json_array json_arrayagg json_exists json_object json_objectagg json_query
+	json_scalar json_serialize json_table json_value merge_action`) {
 		m[w] = true
 	}
 	return m
