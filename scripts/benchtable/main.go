@@ -24,20 +24,22 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(2)
 	}
-	fmt.Println("| benchmark | runs | median time/op | other medians | ratio | server ratio |")
-	fmt.Println("|---|---:|---:|---|---:|---:|")
+	fmt.Println("| benchmark | runs | median time/op | other medians | ratio | p50 ratio | server p50 ratio |")
+	fmt.Println("|---|---:|---:|---|---:|---:|---:|")
 	for _, name := range names {
 		m := byName[name]
 		var other []string
-		for _, unit := range []string{"server-ms/op", "ns/table", "roundtrips/op", "B/op", "allocs/op"} {
+		for _, unit := range []string{"p50-ms", "server-p50-ms", "ns/table", "roundtrips/op", "B/op", "allocs/op"} {
 			if v, ok := median(m[unit]); ok {
 				other = append(other, fmt.Sprintf("%s %s", compact(v), unit))
 			}
 		}
 		t, _ := median(m["ns/op"])
-		server, _ := median(m["server-ms/op"])
-		fmt.Printf("| %s | %d | %s | %s | %s | %s |\n", strings.TrimPrefix(name, "Benchmark"), len(m["ns/op"]),
-			duration(t), strings.Join(other, ", "), ratio(name, "ns/op", t, byName), ratio(name, "server-ms/op", server, byName))
+		p50, _ := median(m["p50-ms"])
+		server, _ := median(m["server-p50-ms"])
+		fmt.Printf("| %s | %d | %s | %s | %s | %s | %s |\n", strings.TrimPrefix(name, "Benchmark"), len(m["ns/op"]),
+			duration(t), strings.Join(other, ", "), ratio(name, "ns/op", t, byName),
+			ratio(name, "p50-ms", p50, byName), ratio(name, "server-p50-ms", server, byName))
 	}
 }
 
