@@ -123,9 +123,6 @@ func (c *checker) add(id string, pos policy.Pos, format string, args ...any) {
 	c.out = append(c.out, Finding{Rule: RuleByID(id), File: c.f.Path, Pos: pos, Message: fmt.Sprintf(format, args...)})
 }
 
-// callers are the roles that run application queries.
-var callers = []string{"authenticated", "anonymous", "public"}
-
 func (c *checker) table(t *policy.Table, ct *schema.Table) {
 	q := t.QualifiedName()
 	if !t.RLS {
