@@ -10,9 +10,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 )
 
 // MaxFileSize is the largest schema.yaml Load reads, in bytes.
@@ -53,6 +57,7 @@ func Parse(file string, data []byte) (*File, error) {
 
 type decoder struct {
 	file    string
+	lines   []string // the file's lines, for positions inside block scalars
 	errs    Errors
 	visits  int  // nodes visited, aliases expanded, to stop alias bombs
 	stopped bool // the walk was stopped by maxVisits
@@ -100,6 +105,7 @@ func (d *decoder) parse(data []byte) *File {
 		d.errorf(nil, "file is empty: start with \"version: 1\" and a list of tables")
 		return nil
 	}
+	d.lines = strings.Split(string(data), "\n")
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -267,24 +273,64 @@ func (d *decoder) name(n *yaml.Node, what string) (string, bool) {
 	return "", false
 }
 
-// expr reads a SQL expression taken as written; it must be one statement's worth of text.
+// expr reads one SQL expression, parsed by PostgreSQL's parser: a syntax error, or text
+// that reads as more than one expression, is reported at its position in the scalar.
 func (d *decoder) expr(n *yaml.Node, what string) (string, bool) {
 	s, ok := d.str(n, what)
 	if !ok {
 		return "", false
 	}
+	lead := len(s) - len(strings.TrimLeftFunc(s, unicode.IsSpace))
 	s = strings.TrimSpace(s)
-	switch {
-	case s == "":
-		d.errorf(n, "%s must not be empty", what)
-	case strings.ContainsAny(s, ";\x00"):
-		d.errorf(n, "%s must be a single SQL expression without \";\"", what)
-	case strings.Contains(s, "--") || strings.Contains(s, "/*"):
-		d.errorf(n, "%s must not contain SQL comments", what)
-	default:
-		return s, true
+	if _, err := sqlparse.ParseExpr(s); err != nil {
+		d.sqlError(n, lead, what, err)
+		return "", false
 	}
-	return "", false
+	return s, true
+}
+
+// sqlError reports a problem sqlparse found in the SQL of scalar n, whose text starts lead
+// bytes into the scalar, at the position it names.
+func (d *decoder) sqlError(n *yaml.Node, lead int, what string, err error) {
+	var se *sqlparse.Error
+	if errors.As(err, &se) && se.Offset >= 0 {
+		d.at(d.posIn(d.deref(n), lead+se.Offset), "%s: %s", what, se.Msg)
+		return
+	}
+	d.errorf(n, "%s: %s", what, err)
+}
+
+// posIn returns the position in the file of byte offset off of scalar n's value. It is
+// exact for one-line scalars and literal blocks (|); for folded text it names the
+// scalar's first line.
+func (d *decoder) posIn(n *yaml.Node, off int) Pos {
+	v := n.Value
+	if off > len(v) {
+		off = len(v)
+	}
+	switch {
+	case n.Style&yaml.LiteralStyle != 0:
+		k := strings.Count(v[:off], "\n")
+		lineStart := strings.LastIndex(v[:off], "\n") + 1
+		// Every line of a block is indented as its first line is.
+		return Pos{n.Line + 1 + k, d.indent(n.Line+1) + utf8.RuneCountInString(v[lineStart:off]) + 1}
+	case n.Style&yaml.FoldedStyle != 0:
+		return Pos{n.Line + 1, d.indent(n.Line+1) + 1}
+	case strings.Contains(v[:off], "\n"):
+		return Pos{n.Line, n.Column}
+	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
+		return Pos{n.Line, n.Column + 1 + utf8.RuneCountInString(v[:off])}
+	}
+	return Pos{n.Line, n.Column + utf8.RuneCountInString(v[:off])}
+}
+
+// indent returns the number of leading spaces of the file's line (1-based).
+func (d *decoder) indent(line int) int {
+	if line < 1 || line > len(d.lines) {
+		return 0
+	}
+	l := d.lines[line-1]
+	return len(l) - len(strings.TrimLeft(l, " "))
 }
 
 func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
@@ -428,10 +474,6 @@ func (d *decoder) hasKey(n *yaml.Node, key string) bool {
 
 var columnKeys = []string{"name", "type", "not_null", "primary_key", "unique", "identity", "default", "references", "renamed_from"}
 
-// typePattern accepts type names such as bigint, character varying(20), numeric(10, 2),
-// timestamp with time zone, text[] and myschema.mytype; nothing that could end a statement.
-var typePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?( [A-Za-z_][A-Za-z0-9_]*)*( ?\( *[0-9]+ *(, *[0-9]+ *)?\))?( [A-Za-z_][A-Za-z0-9_]*)*( ?\[[0-9]*\])*$`)
-
 func (d *decoder) column(n *yaml.Node) *Column {
 	c := &Column{Pos: Pos{n.Line, n.Column}}
 	ok := d.mapping(n, "a column", columnKeys, func(key string, k, v *yaml.Node) {
@@ -440,11 +482,12 @@ func (d *decoder) column(n *yaml.Node) *Column {
 			c.Name, _ = d.name(v, "column name")
 		case "type":
 			if s, ok := d.str(v, "column type"); ok {
-				s = strings.Join(strings.Fields(s), " ")
-				if !typePattern.MatchString(s) {
-					d.errorf(v, "column type %q is not a type name (for example: text, bigint, varchar(20), numeric(10,2), timestamptz, text[])", s)
+				lead := len(s) - len(strings.TrimLeftFunc(s, unicode.IsSpace))
+				typ, err := sqlparse.ParseType(strings.TrimSpace(s), sqlident.Quote)
+				if err != nil {
+					d.sqlError(v, lead, fmt.Sprintf("column type %q", strings.TrimSpace(s)), err)
 				}
-				c.Type = s
+				c.Type = typ
 			}
 		case "not_null":
 			c.NotNull, _ = d.boolean(v, "not_null")
@@ -549,10 +592,12 @@ func (d *decoder) test(n *yaml.Node) *Test {
 			}
 		case "sql":
 			if s, ok := d.str(v, "sql"); ok {
-				if s = strings.TrimSuffix(strings.TrimSpace(s), ";"); s == "" {
-					d.errorf(v, "sql must not be empty")
+				st, err := sqlparse.ParseStatement(s)
+				if err != nil {
+					d.sqlError(v, 0, "sql", err)
+					break
 				}
-				tc.SQL = s
+				tc.SQL = strings.TrimSuffix(st.Text, ";")
 			}
 		case "expect":
 			expect = v

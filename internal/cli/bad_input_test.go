@@ -12,7 +12,8 @@ import (
 
 // TestBadInputCorpus feeds every broken schema.yaml under testdata/bad (and one over the
 // size limit) to validate and generate: each must exit 2, print an error with
-// file:line:col, not panic, and write nothing into migrations/.
+// file:line:col, not panic, and write nothing into migrations/. What validate prints is
+// compared with NAME.stderr beside the file (-update rewrites it).
 func TestBadInputCorpus(t *testing.T) {
 	files, _ := filepath.Glob("testdata/bad/*.yaml")
 	if len(files) < 50 {
@@ -42,6 +43,9 @@ func TestBadInputCorpus(t *testing.T) {
 				}
 				if r.stdout != "" {
 					t.Errorf("%s printed to stdout on bad input:\n%s", args[0], r)
+				}
+				if args[0] == "validate" && file != huge {
+					compareGolden(t, strings.TrimSuffix(file, ".yaml")+".stderr", r.stderr)
 				}
 			}
 			if _, err := os.Stat(dir); !os.IsNotExist(err) {

@@ -37,7 +37,7 @@ Exit 0: no differences; 1: differences found; 2: error.`)
 		fmt.Fprintf(e.stderr, "error: --format %q: use one of %s\n", *format, strings.Join(formats, ", "))
 		return ExitError
 	}
-	_, desired, ok := e.loadSchema(*schemaPath)
+	_, desired, ok := e.loadSchema(*schemaPath, "")
 	if !ok {
 		return ExitError
 	}

@@ -12,11 +12,14 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
 	"github.com/rlsmigrate/rlsmigrate/internal/render"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
-// loadSchema loads and compiles the schema.yaml at path, printing every problem.
-func (e *env) loadSchema(path string) (*policy.File, *schema.Schema, bool) {
+// loadSchema loads and compiles the schema.yaml at path, printing every problem and a
+// summary line that ends with outcome (what the command did not do).
+func (e *env) loadSchema(path, outcome string) (*policy.File, *schema.Schema, bool) {
 	f, err := policy.Load(path)
 	if err != nil {
 		var errs policy.Errors
@@ -24,7 +27,7 @@ func (e *env) loadSchema(path string) (*policy.File, *schema.Schema, bool) {
 			for _, pe := range errs {
 				fmt.Fprintln(e.stderr, pe.Error())
 			}
-			fmt.Fprintf(e.stderr, "%s: %d problem(s); nothing was written\n", path, len(errs))
+			fmt.Fprintf(e.stderr, "%s: %d problem(s)%s\n", path, len(errs), outcome)
 		} else {
 			e.fail(err)
 		}
@@ -40,7 +43,7 @@ func runValidate(_ context.Context, e *env, args []string) int {
 	if code := e.parse(fs, args); code >= 0 {
 		return code
 	}
-	f, _, ok := e.loadSchema(*schemaPath)
+	f, _, ok := e.loadSchema(*schemaPath, "")
 	if !ok {
 		return ExitError
 	}
@@ -67,7 +70,7 @@ are refused unless --allow-destructive is given. Renames come only from renamed_
 		fmt.Fprintf(e.stderr, "error: --name %q: use lower-case letters, digits and underscores\n", *name)
 		return ExitError
 	}
-	_, desired, ok := e.loadSchema(*schemaPath)
+	_, desired, ok := e.loadSchema(*schemaPath, "; nothing was written")
 	if !ok {
 		return ExitError
 	}
@@ -76,6 +79,7 @@ are refused unless --allow-destructive is given. Renames come only from renamed_
 	if err != nil {
 		return e.fail(err)
 	}
+	canonicalTypes(state.Schema)
 	changes := diff.Diff(state.Schema, desired)
 	if len(changes) == 0 {
 		fmt.Fprintf(e.stdout, "no changes: %s matches the migrations in %s\n", *schemaPath, *dir)
@@ -119,6 +123,18 @@ are refused unless --allow-destructive is given. Renames come only from renamed_
 		fmt.Fprintf(e.stdout, "  %s\n", c)
 	}
 	return ExitOK
+}
+
+// canonicalTypes respells the column types of s as compile does, so that a state
+// recorded with another spelling of the same type (int8, timestamptz) is no change.
+func canonicalTypes(s *schema.Schema) {
+	for _, t := range s.Tables {
+		for _, c := range t.Columns {
+			if typ, err := sqlparse.ParseType(c.Type, sqlident.Quote); err == nil {
+				c.Type = typ
+			}
+		}
+	}
 }
 
 var validName = regexp.MustCompile(`^[a-z0-9_]{1,100}$`)

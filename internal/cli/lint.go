@@ -34,7 +34,7 @@ Exit 1 when a finding at or above --fail-on exists.`)
 	if !slices.Contains([]string{"text", "json", "github"}, *format) {
 		return e.fail(fmt.Errorf("--format %q: use text, json or github", *format))
 	}
-	f, desired, ok := e.loadSchema(*schemaPath)
+	f, desired, ok := e.loadSchema(*schemaPath, "")
 	if !ok {
 		return ExitError
 	}

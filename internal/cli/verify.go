@@ -29,7 +29,7 @@ Exit 0: as declared; 1: a mismatch (each is named); 2: error.`)
 	if *format != "text" && *format != "json" {
 		return e.fail(fmt.Errorf("--format %q: use text or json", *format))
 	}
-	f, desired, ok := e.loadSchema(*schemaPath)
+	f, desired, ok := e.loadSchema(*schemaPath, "")
 	if !ok {
 		return ExitError
 	}

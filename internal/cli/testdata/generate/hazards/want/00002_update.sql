@@ -7,7 +7,7 @@ DROP POLICY todos_delete_owner ON public.todos;
 REVOKE DELETE ON public.todos FROM authenticated;
 
 -- hazard deletes-data: public.todos.task
-ALTER TABLE public.todos ALTER COLUMN task TYPE varchar(500) USING task::varchar(500);
+ALTER TABLE public.todos ALTER COLUMN task TYPE character varying(500) USING task::character varying(500);
 
 -- hazard disables-rls: public.todos
 ALTER TABLE public.todos NO FORCE ROW LEVEL SECURITY;

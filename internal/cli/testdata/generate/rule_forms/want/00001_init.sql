@@ -48,7 +48,7 @@ $rls$;
 CREATE TABLE public.projects (
   id bigint GENERATED ALWAYS AS IDENTITY,
   owner_id text NOT NULL DEFAULT auth.user_id(),
-  name varchar(200) NOT NULL,
+  name character varying(200) NOT NULL,
   public boolean NOT NULL DEFAULT false,
   CONSTRAINT projects_pkey PRIMARY KEY (id),
   CONSTRAINT projects_name_key UNIQUE (name)
@@ -74,7 +74,7 @@ CREATE TABLE public.audit_log (
 );
 
 CREATE TABLE public.countries (
-  code char(2),
+  code character(2),
   name text NOT NULL,
   CONSTRAINT countries_pkey PRIMARY KEY (code)
 );

@@ -50,7 +50,7 @@ CREATE TABLE public.todos (
   user_id text NOT NULL DEFAULT auth.user_id(),
   task text,
   is_complete boolean DEFAULT false,
-  inserted_at timestamp NOT NULL DEFAULT now(),
+  inserted_at timestamp without time zone NOT NULL DEFAULT now(),
   CONSTRAINT todos_pkey PRIMARY KEY (id)
 );
 

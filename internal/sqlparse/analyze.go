@@ -1,0 +1,351 @@
+package sqlparse
+
+import (
+	"math/big"
+	"slices"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// walk calls fn for every node under n, n included, depth first. When fn returns false,
+// the node's children are skipped.
+func walk(n *pg.Node, fn func(*pg.Node) bool) {
+	if n == nil || n.Node == nil {
+		return
+	}
+	if !fn(n) {
+		return
+	}
+	walkMessage(n.ProtoReflect(), fn)
+}
+
+var nodeName = (&pg.Node{}).ProtoReflect().Descriptor().FullName()
+
+// walkMessage visits every Node held in m's fields, at any depth.
+func walkMessage(m protoreflect.Message, fn func(*pg.Node) bool) {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Kind() != protoreflect.MessageKind {
+			return true
+		}
+		visit := func(child protoreflect.Message) {
+			if child.Descriptor().FullName() == nodeName {
+				walk(child.Interface().(*pg.Node), fn)
+			} else {
+				walkMessage(child, fn)
+			}
+		}
+		switch {
+		case fd.IsList():
+			l := v.List()
+			for i := 0; i < l.Len(); i++ {
+				visit(l.Get(i).Message())
+			}
+		case fd.IsMap():
+		default:
+			visit(v.Message())
+		}
+		return true
+	})
+}
+
+// TableRef is a table an expression names: Schema is "" when the name is unqualified.
+type TableRef struct {
+	Schema, Name string
+}
+
+// Tables returns the tables the expression reads, in order of appearance, each once.
+// Names in a WITH clause of a subquery are not tables and are left out.
+func (e *Expr) Tables() []TableRef {
+	var out []TableRef
+	ctes := map[string]bool{}
+	walk(e.node, func(n *pg.Node) bool {
+		if cte := n.GetCommonTableExpr(); cte != nil {
+			ctes[cte.Ctename] = true
+		}
+		return true
+	})
+	walk(e.node, func(n *pg.Node) bool {
+		if rv := n.GetRangeVar(); rv != nil {
+			ref := TableRef{Schema: rv.Schemaname, Name: rv.Relname}
+			if (ref.Schema != "" || !ctes[ref.Name]) && !slices.Contains(out, ref) {
+				out = append(out, ref)
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// Functions returns the names of the functions the expression calls, as written
+// (schema-qualified when written so), each once.
+func (e *Expr) Functions() []string {
+	var out []string
+	walk(e.node, func(n *pg.Node) bool {
+		if fc := n.GetFuncCall(); fc != nil {
+			if name := strings.Join(stringList(fc.Funcname), "."); !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// HasSubquery reports whether the expression holds a subquery.
+func (e *Expr) HasSubquery() bool {
+	found := false
+	walk(e.node, func(n *pg.Node) bool {
+		if n.GetSubLink() != nil {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+func stringList(nodes []*pg.Node) []string {
+	out := make([]string, 0, len(nodes))
+	for _, n := range nodes {
+		if s := n.GetString_(); s != nil {
+			out = append(out, s.Sval)
+		}
+	}
+	return out
+}
+
+// Capture is an unqualified column reference inside a subquery that PostgreSQL binds to
+// a table of that subquery, where the author most likely meant the policy's own table:
+// "exists (select 1 from memberships m where m.org_id = org_id)" compares m.org_id with
+// itself.
+type Capture struct {
+	Column string   // the column as written
+	Table  TableRef // the subquery's table that captures it
+	Offset int      // byte offset of the reference in the expression
+}
+
+// Captured returns the unqualified column references inside subqueries that a table of
+// the same subquery also has, when the policy's table (outer) has a column of that name
+// too. columns returns the columns of a table the expression names, or nil when unknown.
+func (e *Expr) Captured(outer []string, columns func(TableRef) []string) []Capture {
+	var out []Capture
+	walk(e.node, func(n *pg.Node) bool {
+		sel := n.GetSelectStmt()
+		if sel == nil {
+			return true
+		}
+		var from []TableRef
+		for _, f := range sel.FromClause {
+			walk(f, func(m *pg.Node) bool {
+				if m.GetSelectStmt() != nil {
+					return false
+				}
+				if rv := m.GetRangeVar(); rv != nil {
+					from = append(from, TableRef{Schema: rv.Schemaname, Name: rv.Relname})
+				}
+				return true
+			})
+		}
+		// Column references of this query level, not of nested queries.
+		check := func(root *pg.Node) {
+			walk(root, func(m *pg.Node) bool {
+				if m.GetSelectStmt() != nil || m.GetSubLink() != nil {
+					return false
+				}
+				cr := m.GetColumnRef()
+				if cr == nil || len(cr.Fields) != 1 || cr.Fields[0].GetString_() == nil {
+					return true
+				}
+				name := cr.Fields[0].GetString_().Sval
+				if !slices.Contains(outer, name) {
+					return true
+				}
+				for _, t := range from {
+					if slices.Contains(columns(t), name) {
+						out = append(out, Capture{Column: name, Table: t, Offset: int(cr.Location) - len(exprPrefix)})
+						break
+					}
+				}
+				return true
+			})
+		}
+		check(sel.WhereClause)
+		for _, tl := range sel.TargetList {
+			check(tl)
+		}
+		for _, f := range sel.FromClause {
+			if j := f.GetJoinExpr(); j != nil {
+				check(j.Quals)
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// AlwaysTrue reports whether the expression is true whatever the row and caller: TRUE,
+// (true), 'true'::boolean, NOT false, 1 = 1, x OR true, true AND 2 > 1.
+func (e *Expr) AlwaysTrue() bool { return constBool(e.node) == yes }
+
+type tristate int
+
+const (
+	unknown tristate = iota
+	yes
+	no
+)
+
+// constBool folds n to a constant truth value where it is one whatever the row.
+func constBool(n *pg.Node) tristate {
+	switch {
+	case n == nil:
+		return unknown
+	case n.GetAConst() != nil:
+		if b, ok := n.GetAConst().Val.(*pg.A_Const_Boolval); ok {
+			return truth(b.Boolval.Boolval)
+		}
+	case n.GetTypeCast() != nil:
+		tc := n.GetTypeCast()
+		if !isBoolType(tc.TypeName) {
+			return unknown
+		}
+		if v := constBool(tc.Arg); v != unknown {
+			return v
+		}
+		if c := tc.Arg.GetAConst(); c != nil {
+			if s, ok := c.Val.(*pg.A_Const_Sval); ok {
+				return boolText(s.Sval.Sval)
+			}
+		}
+	case n.GetBoolExpr() != nil:
+		be := n.GetBoolExpr()
+		switch be.Boolop {
+		case pg.BoolExprType_NOT_EXPR:
+			switch constBool(be.Args[0]) {
+			case yes:
+				return no
+			case no:
+				return yes
+			}
+		case pg.BoolExprType_OR_EXPR:
+			all := no
+			for _, a := range be.Args {
+				switch constBool(a) {
+				case yes:
+					return yes
+				case unknown:
+					all = unknown
+				}
+			}
+			return all
+		case pg.BoolExprType_AND_EXPR:
+			all := yes
+			for _, a := range be.Args {
+				switch constBool(a) {
+				case no:
+					return no
+				case unknown:
+					all = unknown
+				}
+			}
+			return all
+		}
+	case n.GetAExpr() != nil:
+		return constCompare(n.GetAExpr())
+	case n.GetNullTest() != nil:
+		nt := n.GetNullTest()
+		if c := nt.Arg.GetAConst(); c != nil {
+			isNull := c.Isnull
+			if nt.Nulltesttype == pg.NullTestType_IS_NULL {
+				return truth(isNull)
+			}
+			return truth(!isNull)
+		}
+	}
+	return unknown
+}
+
+func truth(b bool) tristate {
+	if b {
+		return yes
+	}
+	return no
+}
+
+// boolText reads the string forms PostgreSQL accepts for a boolean.
+func boolText(s string) tristate {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "t", "tr", "tru", "true", "y", "ye", "yes", "on", "1":
+		return yes
+	case "f", "fa", "fal", "fals", "false", "n", "no", "of", "off", "0":
+		return no
+	}
+	return unknown
+}
+
+func isBoolType(tn *pg.TypeName) bool {
+	names := stringList(tn.Names)
+	return len(names) > 0 && (names[len(names)-1] == "bool" || names[len(names)-1] == "boolean")
+}
+
+// constCompare folds a comparison of two numeric or two string constants.
+func constCompare(a *pg.A_Expr) tristate {
+	if a.Kind != pg.A_Expr_Kind_AEXPR_OP || len(a.Name) != 1 || a.Name[0].GetString_() == nil {
+		return unknown
+	}
+	op := a.Name[0].GetString_().Sval
+	cmp, ok := compareConsts(a.Lexpr, a.Rexpr)
+	if !ok {
+		return unknown
+	}
+	switch op {
+	case "=":
+		return truth(cmp == 0)
+	case "<>", "!=":
+		return truth(cmp != 0)
+	case "<":
+		return truth(cmp < 0)
+	case "<=":
+		return truth(cmp <= 0)
+	case ">":
+		return truth(cmp > 0)
+	case ">=":
+		return truth(cmp >= 0)
+	}
+	return unknown
+}
+
+func compareConsts(l, r *pg.Node) (int, bool) {
+	lc, rc := l.GetAConst(), r.GetAConst()
+	if lc == nil || rc == nil || lc.Isnull || rc.Isnull {
+		return 0, false
+	}
+	if ln, ok := number(lc); ok {
+		if rn, ok := number(rc); ok {
+			return ln.Cmp(rn), true
+		}
+		return 0, false
+	}
+	ls, lok := lc.Val.(*pg.A_Const_Sval)
+	rs, rok := rc.Val.(*pg.A_Const_Sval)
+	if lok && rok {
+		return strings.Compare(ls.Sval.Sval, rs.Sval.Sval), true
+	}
+	if lb, ok := lc.Val.(*pg.A_Const_Boolval); ok {
+		if rb, ok := rc.Val.(*pg.A_Const_Boolval); ok && lb.Boolval.Boolval == rb.Boolval.Boolval {
+			return 0, true
+		}
+	}
+	return 0, false
+}
+
+func number(c *pg.A_Const) (*big.Rat, bool) {
+	switch v := c.Val.(type) {
+	case *pg.A_Const_Ival:
+		return new(big.Rat).SetInt64(int64(v.Ival.Ival)), true
+	case *pg.A_Const_Fval:
+		return new(big.Rat).SetString(v.Fval.Fval)
+	}
+	return nil, false
+}

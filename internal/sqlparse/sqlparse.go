@@ -1,0 +1,165 @@
+// Package sqlparse reads the SQL fragments of schema.yaml with PostgreSQL's own parser: one
+// expression, one statement, one type name. It answers what later checks need from the
+// parse tree: the tables an expression reads, the column references a subquery's own
+// table captures, and whether a condition is always true. It is a leaf: it knows nothing
+// of schema.yaml or of databases.
+package sqlparse
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+	"github.com/pganalyze/pg_query_go/v6/parser"
+)
+
+// Error is a problem in a SQL fragment. Offset is the byte offset in the fragment where
+// PostgreSQL's parser stopped, or -1 when the problem concerns the whole fragment.
+type Error struct {
+	Offset int
+	Msg    string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// exprPrefix is what a fragment is parsed behind: "SELECT <fragment>".
+const exprPrefix = "SELECT "
+
+// Expr is one parsed SQL expression.
+type Expr struct {
+	// Text is the expression as written.
+	Text string
+	node *pg.Node
+}
+
+// ParseExpr parses s as exactly one SQL value expression. Anything that would carry
+// more into the statement it is placed in (a second expression, a clause, a comment, a
+// second statement) is an error.
+func ParseExpr(s string) (*Expr, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, &Error{Offset: -1, Msg: "must not be empty"}
+	}
+	if err := noComments(s); err != nil {
+		return nil, err
+	}
+	tree, err := parse(exprPrefix+s, len(exprPrefix))
+	if err != nil {
+		return nil, err
+	}
+	if len(tree.Stmts) != 1 {
+		return nil, &Error{Offset: -1, Msg: "must be one SQL expression, not several statements"}
+	}
+	sel := tree.Stmts[0].Stmt.GetSelectStmt()
+	if sel == nil || len(sel.TargetList) != 1 || extraClauses(sel) {
+		return nil, &Error{Offset: -1, Msg: "must be exactly one SQL expression (it reads as more: a list, a clause, or a query)"}
+	}
+	rt := sel.TargetList[0].GetResTarget()
+	if rt == nil || rt.Name != "" || rt.Val == nil {
+		return nil, &Error{Offset: -1, Msg: "must be exactly one SQL expression, without an alias"}
+	}
+	if rt.Val.GetColumnRef() != nil && isStar(rt.Val.GetColumnRef()) {
+		return nil, &Error{Offset: -1, Msg: "must be an expression, not *"}
+	}
+	return &Expr{Text: s, node: rt.Val}, nil
+}
+
+// extraClauses reports whether sel has anything beyond its target list.
+func extraClauses(sel *pg.SelectStmt) bool {
+	return len(sel.FromClause) > 0 || sel.WhereClause != nil || len(sel.GroupClause) > 0 ||
+		sel.HavingClause != nil || len(sel.WindowClause) > 0 || len(sel.SortClause) > 0 ||
+		sel.LimitCount != nil || sel.LimitOffset != nil || len(sel.LockingClause) > 0 ||
+		sel.WithClause != nil || sel.IntoClause != nil || len(sel.DistinctClause) > 0 ||
+		len(sel.ValuesLists) > 0 || sel.Op != pg.SetOperation_SETOP_NONE
+}
+
+func isStar(c *pg.ColumnRef) bool {
+	for _, f := range c.Fields {
+		if f.GetAStar() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Statement is one parsed SQL statement.
+type Statement struct {
+	Text string
+}
+
+// ParseStatement parses s as exactly one statement that leaves the session as it found
+// it: transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT...) and session settings
+// (SET, SET ROLE, RESET, DISCARD) are refused, since they would escape the transaction
+// that the statement runs in.
+func ParseStatement(s string) (*Statement, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, &Error{Offset: -1, Msg: "must not be empty"}
+	}
+	tree, err := parse(s, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(tree.Stmts) != 1 {
+		return nil, &Error{Offset: -1, Msg: fmt.Sprintf("must be one SQL statement, not %d", len(tree.Stmts))}
+	}
+	n := tree.Stmts[0].Stmt
+	switch {
+	case n.GetTransactionStmt() != nil:
+		return nil, &Error{Offset: -1, Msg: "must not control the transaction (BEGIN, COMMIT, ROLLBACK, SAVEPOINT): verify runs every test inside one transaction that it rolls back"}
+	case n.GetVariableSetStmt() != nil, n.GetDiscardStmt() != nil:
+		return nil, &Error{Offset: -1, Msg: "must not change session settings (SET, SET ROLE, RESET, DISCARD): verify sets the caller itself"}
+	}
+	return &Statement{Text: strings.TrimSpace(s)}, nil
+}
+
+// parse runs PostgreSQL's parser on sql, reporting errors at offsets relative to the
+// fragment that starts at byte skip.
+func parse(sql string, skip int) (*pg.ParseResult, error) {
+	tree, err := pg.Parse(sql)
+	if err == nil {
+		return tree, nil
+	}
+	var pe *parser.Error
+	if errors.As(err, &pe) {
+		off := -1
+		if pe.Cursorpos > 0 {
+			// Cursorpos counts characters from 1.
+			off = charsToBytes(sql, pe.Cursorpos-1) - skip
+			if off < 0 {
+				off = 0
+			}
+		}
+		return nil, &Error{Offset: off, Msg: pe.Message}
+	}
+	return nil, &Error{Offset: -1, Msg: err.Error()}
+}
+
+func charsToBytes(s string, chars int) int {
+	b := 0
+	for i := 0; i < chars && b < len(s); i++ {
+		_, size := utf8.DecodeRuneInString(s[b:])
+		b += size
+	}
+	return b
+}
+
+// noComments refuses SQL comments and semicolons outside string literals: a "--"
+// comment inside a fragment would swallow the parenthesis that closes it in the statement
+// it is placed in (and the catalog keeps no comments anyway), and a ";" ends that
+// statement. The same characters inside string literals are text, and allowed.
+func noComments(s string) error {
+	scan, err := pg.Scan(s)
+	if err != nil {
+		return nil // the parser reports the problem with its position
+	}
+	for _, tok := range scan.Tokens {
+		if tok.Token == pg.Token_SQL_COMMENT || tok.Token == pg.Token_C_COMMENT {
+			return &Error{Offset: int(tok.Start), Msg: "must not contain SQL comments; put comments in YAML (# ...)"}
+		}
+		if tok.Token == pg.Token_ASCII_59 {
+			return &Error{Offset: int(tok.Start), Msg: "must not contain \";\" outside a string: it would end the statement"}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+package sqlparse
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseExprAcceptsOneExpression(t *testing.T) {
+	for _, s := range []string{
+		"(select auth.user_id()) = user_id",
+		"'a;b'",
+		"'-- not a comment'",
+		"$$x /* y */$$",
+		"exists (select 1 from memberships m where m.org_id = org_id)",
+		"org_id = any ((select rls.org_member())::bigint[])",
+		"now()",
+		"published and deleted_at is null",
+	} {
+		if _, err := ParseExpr(s); err != nil {
+			t.Errorf("ParseExpr(%q): %v", s, err)
+		}
+	}
+}
+
+// TestParseExprRefusesSmuggledClauses: each of these, placed verbatim in USING (...) or
+// DEFAULT ..., would carry a clause or a statement of its own.
+func TestParseExprRefusesSmuggledClauses(t *testing.T) {
+	for _, c := range []struct{ in, msg string }{
+		{"(select auth.user_id()) = user_id) WITH CHECK (true", "syntax error at or near \")\""},
+		{"1, DISABLE ROW LEVEL SECURITY", "syntax error"},
+		{"1, 2", "exactly one SQL expression"},
+		{"true FROM pg_class", "exactly one SQL expression"},
+		{"true; DROP TABLE todos", "would end the statement"},
+		{"true --", "comments"},
+		{"true;", "\";\""},
+		{"true /* x */", "comments"},
+		{"1 AS x", "without an alias"},
+		{"*", "not *"},
+		{"true UNION SELECT false", "exactly one SQL expression"},
+		{"", "must not be empty"},
+		{"   ", "must not be empty"},
+	} {
+		_, err := ParseExpr(c.in)
+		if err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("ParseExpr(%q) = %v, want an error containing %q", c.in, err, c.msg)
+		}
+	}
+}
+
+func TestParseExprErrorOffset(t *testing.T) {
+	_, err := ParseExpr("a = = b")
+	e, ok := err.(*Error)
+	if !ok || e.Offset != 4 {
+		t.Fatalf("ParseExpr error = %#v, want offset 4", err)
+	}
+	_, err = ParseExpr("'é' = = b")
+	if e, ok := err.(*Error); !ok || e.Offset != 7 {
+		t.Fatalf("ParseExpr error = %#v, want byte offset 7 after a two-byte letter", err)
+	}
+}
+
+func TestAlwaysTrue(t *testing.T) {
+	for s, want := range map[string]bool{
+		"true": true, "TRUE": true, "(true)": true, "((true))": true, "1 = 1": true,
+		"x OR true": true, "'t'::boolean": true, "'yes'::bool": true, "NOT false": true,
+		"true AND 2 > 1": true, "'a' = 'a'": true, "1.0 = 1": true, "null is null": true,
+		"false": false, "x": false, "x AND true": false, "1 = 2": false, "user_id = user_id": false,
+		"(select auth.user_id()) = user_id": false, "'a' = 'b'": false, "x or false": false,
+	} {
+		e, err := ParseExpr(s)
+		if err != nil {
+			t.Fatalf("ParseExpr(%q): %v", s, err)
+		}
+		if got := e.AlwaysTrue(); got != want {
+			t.Errorf("AlwaysTrue(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestTablesAndFunctions(t *testing.T) {
+	e, err := ParseExpr("exists (select 1 from memberships m join app.orgs o on o.id = m.org_id where m.user_id = (select auth.user_id())) or id in (with x as (select 1) select * from x)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []TableRef{{"", "memberships"}, {"app", "orgs"}}
+	if diff := cmp.Diff(want, e.Tables()); diff != "" {
+		t.Errorf("Tables (-want +got):\n%s", diff)
+	}
+	if got := e.Functions(); !slices.Equal(got, []string{"auth.user_id"}) {
+		t.Errorf("Functions = %v", got)
+	}
+	if !e.HasSubquery() {
+		t.Error("HasSubquery = false")
+	}
+}
+
+func TestCaptured(t *testing.T) {
+	cols := map[string][]string{"memberships": {"org_id", "user_id", "role"}}
+	lookup := func(r TableRef) []string { return cols[r.Name] }
+	outer := []string{"id", "org_id", "title"}
+	for s, want := range map[string][]string{
+		"exists (select 1 from memberships m where m.org_id = org_id and m.user_id = (select auth.user_id()))": {"org_id"},
+		"exists (select 1 from memberships m where m.org_id = projects.org_id)":                                nil,
+		"org_id in (select org_id from memberships where user_id = (select auth.user_id()))":                   nil, // user_id is not a column of the outer table
+		"exists (select 1 from memberships m where m.role = title)":                                            nil,
+	} {
+		e, err := ParseExpr(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range e.Captured(outer, lookup) {
+			got = append(got, c.Column)
+			if !strings.HasPrefix(s[c.Offset:], c.Column) {
+				t.Errorf("%q: offset %d does not point at %s", s, c.Offset, c.Column)
+			}
+		}
+		// "org_id in (select org_id ...)": the target org_id is the subquery's own, as meant.
+		if strings.HasPrefix(s, "org_id in") {
+			got = slices.DeleteFunc(got, func(string) bool { return true })
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("Captured(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestParseStatement(t *testing.T) {
+	for _, s := range []string{"select * from todos", "update todos set title = 'x;y'", "insert into todos (title) values ('a')"} {
+		if _, err := ParseStatement(s); err != nil {
+			t.Errorf("ParseStatement(%q): %v", s, err)
+		}
+	}
+	for s, msg := range map[string]string{
+		"commit":                              "transaction",
+		"rollback":                            "transaction",
+		"savepoint a":                         "transaction",
+		"begin":                               "transaction",
+		"set role postgres":                   "session settings",
+		"reset role":                          "session settings",
+		"set local request.jwt.claims = '{}'": "session settings",
+		"discard all":                         "session settings",
+		"select 1; select 2":                  "one SQL statement, not 2",
+		"selec 1":                             "syntax error",
+	} {
+		if _, err := ParseStatement(s); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("ParseStatement(%q) = %v, want %q", s, err, msg)
+		}
+	}
+}
+
+func TestParseType(t *testing.T) {
+	q := func(s string) string {
+		if s == strings.ToLower(s) {
+			return s
+		}
+		return `"` + s + `"`
+	}
+	for in, want := range map[string]string{
+		"bigint": "bigint", "int8": "bigint", "INT8": "bigint", "int": "integer", "integer": "integer",
+		"int4": "integer", "smallint": "smallint", "bool": "boolean", "boolean": "boolean",
+		"timestamptz": "timestamp with time zone", "timestamp with time zone": "timestamp with time zone",
+		"timestamp(3) with time zone": "timestamp(3) with time zone", "timestamp": "timestamp without time zone",
+		"varchar(20)": "character varying(20)", "character varying": "character varying",
+		"numeric(10, 2)": "numeric(10,2)", "decimal": "numeric", "text[]": "text[]", "int[][]": "integer[]",
+		"double precision": "double precision", "float8": "double precision", "real": "real",
+		"char": "character(1)", "uuid": "uuid", "jsonb": "jsonb", "myschema.MyType": "myschema.mytype", `"MyType"`: `"MyType"`,
+		"text ": "text",
+	} {
+		got, err := ParseType(in, q)
+		if err != nil || got != want {
+			t.Errorf("ParseType(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for in, msg := range map[string]string{
+		"serial":                 "identity: by default",
+		"bigserial":              "type: bigint",
+		"text; drop table x":     "would end the statement",
+		"text, int":              "one type name",
+		"":                       "empty",
+		"int;":                   "\";\"",
+		"int -- x":               "comments",
+		"interval day to second": "interval",
+		"setof text":             "one type name",
+	} {
+		if _, err := ParseType(in, q); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("ParseType(%q) = %v, want %q", in, err, msg)
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package sqlparse
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+)
+
+// builtinTypes maps PostgreSQL's internal names of built-in types, and the synonyms the
+// parser leaves unresolved (int8, bool, timestamptz...), to the names format_type prints.
+var builtinTypes = map[string]string{
+	"int8": "bigint", "int4": "integer", "int2": "smallint", "int": "integer",
+	"float8": "double precision", "float4": "real",
+	"bool": "boolean", "boolean": "boolean",
+	"varchar": "character varying", "bpchar": "character",
+	"timestamptz": "timestamp with time zone", "timestamp": "timestamp without time zone",
+	"timetz": "time with time zone", "time": "time without time zone",
+	"varbit": "bit varying", "bit": "bit", "numeric": "numeric", "decimal": "numeric",
+	"interval": "interval",
+}
+
+// serialTypes are shorthands that CREATE TABLE expands into a sequence and a default;
+// they are not types a column keeps.
+var serialTypes = map[string]string{
+	"serial": "integer", "serial4": "integer", "bigserial": "bigint", "serial8": "bigint",
+	"smallserial": "smallint", "serial2": "smallint",
+}
+
+// withTimeZone maps the types whose modifier goes before "with/without time zone".
+var withTimeZone = map[string][2]string{
+	"timestamp with time zone":    {"timestamp", " with time zone"},
+	"timestamp without time zone": {"timestamp", " without time zone"},
+	"time with time zone":         {"time", " with time zone"},
+	"time without time zone":      {"time", " without time zone"},
+}
+
+// ParseType parses s as a column type and returns it as PostgreSQL's format_type prints
+// it, so that two spellings of one type (int8 and bigint, timestamptz and timestamp with
+// time zone) compare equal: "bigint", "character varying(20)", "numeric(10,2)",
+// "timestamp(3) with time zone", "text[]". Types it does not know are returned with each
+// name part quoted as needed.
+func ParseType(s string, quote func(string) string) (string, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", &Error{Offset: -1, Msg: "must not be empty"}
+	}
+	if err := noComments(s); err != nil {
+		return "", err
+	}
+	const prefix = "SELECT NULL::"
+	tree, err := parse(prefix+s, len(prefix))
+	if err != nil {
+		return "", err
+	}
+	var tn *pg.TypeName
+	if len(tree.Stmts) == 1 {
+		if sel := tree.Stmts[0].Stmt.GetSelectStmt(); sel != nil && len(sel.TargetList) == 1 && !extraClauses(sel) {
+			if rt := sel.TargetList[0].GetResTarget(); rt != nil && rt.Name == "" {
+				if tc := rt.Val.GetTypeCast(); tc != nil && tc.Arg.GetAConst() != nil && tc.Arg.GetAConst().Isnull {
+					tn = tc.TypeName
+				}
+			}
+		}
+	}
+	if tn == nil || tn.Setof || tn.PctType {
+		return "", &Error{Offset: -1, Msg: "must be one type name"}
+	}
+	names := stringList(tn.Names)
+	if len(names) == 2 && names[0] == "pg_catalog" {
+		names = names[1:]
+	}
+	var base string
+	if len(names) == 1 {
+		if to, ok := serialTypes[names[0]]; ok {
+			return "", &Error{Offset: -1, Msg: fmt.Sprintf("%s is not a type a column keeps but a shorthand for a sequence; write type: %s with identity: by default", names[0], to)}
+		}
+		base = builtinTypes[names[0]]
+	}
+	if base == "" {
+		quoted := make([]string, len(names))
+		for i, n := range names {
+			quoted[i] = quote(n)
+		}
+		base = strings.Join(quoted, ".")
+	}
+	mods, err := typmods(tn)
+	if err != nil {
+		return "", err
+	}
+	out := base
+	if mods != "" && base == "interval" {
+		return "", &Error{Offset: -1, Msg: "interval fields and precision are not supported; write interval"}
+	}
+	if mods != "" {
+		if tz, ok := withTimeZone[base]; ok {
+			out = tz[0] + mods + tz[1]
+		} else {
+			out = base + mods
+		}
+	}
+	if len(tn.ArrayBounds) > 0 {
+		out += "[]" // PostgreSQL keeps no array dimensions in the type
+	}
+	return out, nil
+}
+
+// typmods returns a type's modifiers as "(n)" or "(n,m)", or "".
+func typmods(tn *pg.TypeName) (string, error) {
+	if len(tn.Typmods) == 0 {
+		return "", nil
+	}
+	parts := make([]string, len(tn.Typmods))
+	for i, m := range tn.Typmods {
+		c := m.GetAConst()
+		iv, ok := c.GetVal().(*pg.A_Const_Ival)
+		if c == nil || !ok {
+			return "", &Error{Offset: -1, Msg: "type modifiers must be whole numbers, as in varchar(20) or numeric(10,2)"}
+		}
+		parts[i] = strconv.Itoa(int(iv.Ival.Ival))
+	}
+	return "(" + strings.Join(parts, ",") + ")", nil
+}
