@@ -289,6 +289,27 @@ func (d *decoder) expr(n *yaml.Node, what string) (string, bool) {
 	return s, true
 }
 
+// condition reads a rule's SQL condition on table t: one expression whose column
+// references (outside subqueries) name columns of t.
+func (d *decoder) condition(n *yaml.Node, what string, t *Table) string {
+	s, ok := d.expr(n, what)
+	if !ok {
+		return ""
+	}
+	e, err := sqlparse.ParseExpr(s)
+	if err != nil {
+		return s // reported by expr
+	}
+	raw := d.deref(n).Value
+	lead := len(raw) - len(strings.TrimLeftFunc(raw, unicode.IsSpace))
+	for _, ref := range e.ColumnRefs() {
+		if (ref.Table == "" || ref.Table == t.Name) && t.Column(ref.Column) == nil && t.Name != "" {
+			d.at(d.posIn(d.deref(n), lead+ref.Offset), "%s names column %q, which table %s does not have", what, ref.Column, t.QualifiedName())
+		}
+	}
+	return s
+}
+
 // sqlError reports a problem sqlparse found in the SQL of scalar n, whose text starts lead
 // bytes into the scalar, at the position it names.
 func (d *decoder) sqlError(n *yaml.Node, lead int, what string, err error) {
@@ -458,7 +479,7 @@ func (d *decoder) table(n *yaml.Node) *Table {
 		d.errorf(n, "table has no \"name\"")
 	}
 	if policies != nil {
-		t.Policies = d.policies(policies)
+		t.Policies = d.policies(policies, t)
 	}
 	return t
 }
@@ -472,7 +493,7 @@ func (d *decoder) hasKey(n *yaml.Node, key string) bool {
 	return false
 }
 
-var columnKeys = []string{"name", "type", "not_null", "primary_key", "unique", "identity", "default", "references", "renamed_from"}
+var columnKeys = []string{"name", "type", "not_null", "primary_key", "unique", "identity", "default", "references", "renamed_from", "using"}
 
 func (d *decoder) column(n *yaml.Node) *Column {
 	c := &Column{Pos: Pos{n.Line, n.Column}}
@@ -503,6 +524,8 @@ func (d *decoder) column(n *yaml.Node) *Column {
 			c.References = d.reference(v)
 		case "renamed_from":
 			c.RenamedFrom, _ = d.name(v, "renamed_from")
+		case "using":
+			c.Using, _ = d.expr(v, "using")
 		}
 	})
 	if !ok {
@@ -672,13 +695,13 @@ func (d *decoder) grants(n *yaml.Node) []*Grant {
 	return out
 }
 
-func (d *decoder) policies(n *yaml.Node) []*Rule {
+func (d *decoder) policies(n *yaml.Node, t *Table) []*Rule {
 	n = d.deref(n)
 	var out []*Rule
 	if n.Kind == yaml.ScalarNode {
 		// "policies: owner" (or anyone): the same rule for every operation.
 		for _, op := range Operations {
-			if r := d.rule(n, op); r != nil {
+			if r := d.rule(n, op, t); r != nil {
 				out = append(out, r)
 			}
 		}
@@ -690,13 +713,13 @@ func (d *decoder) policies(n *yaml.Node) []*Rule {
 				d.errorf(v, "policies.%s is an empty list; remove it to deny %s", op, op)
 			}
 			for _, item := range v.Content {
-				if r := d.rule(item, op); r != nil {
+				if r := d.rule(item, op, t); r != nil {
 					out = append(out, r)
 				}
 			}
 			return
 		}
-		if r := d.rule(v, op); r != nil {
+		if r := d.rule(v, op, t); r != nil {
 			out = append(out, r)
 		}
 	})
@@ -707,7 +730,7 @@ func (d *decoder) policies(n *yaml.Node) []*Rule {
 	return out
 }
 
-func (d *decoder) rule(n *yaml.Node, op string) *Rule {
+func (d *decoder) rule(n *yaml.Node, op string, t *Table) *Rule {
 	n = d.deref(n)
 	r := &Rule{Operation: op, Pos: Pos{n.Line, n.Column}}
 	if n.Kind == yaml.ScalarNode {
@@ -741,9 +764,9 @@ func (d *decoder) rule(n *yaml.Node, op string) *Rule {
 				}
 			}
 		case "using":
-			r.Using, _ = d.expr(v, "using")
+			r.Using = d.condition(v, "using", t)
 		case "check":
-			r.Check, _ = d.expr(v, "check")
+			r.Check = d.condition(v, "check", t)
 		}
 	})
 	if !ok {

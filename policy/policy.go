@@ -88,6 +88,7 @@ type Column struct {
 	Default     string // SQL expression, or ""
 	References  *Reference
 	RenamedFrom string
+	Using       string // SQL converting existing values when the type changes, or ""
 	Pos         Pos
 }
 

@@ -93,6 +93,11 @@ are refused unless --allow-destructive is given. Renames come only from renamed_
 		fmt.Fprintln(e.stdout, `run "rlsmigrate generate" and commit the new migration`)
 		return ExitFound
 	}
+	if unconvertible := impossibleCasts(changes); len(unconvertible) > 0 {
+		fmt.Fprintf(e.stderr, "error: PostgreSQL cannot convert %d column(s) to their new type:\n  %s\ngive each a using: expression in schema.yaml that computes the new value from the old (for a boolean to a number: using: \"CASE WHEN col THEN 1 ELSE 0 END\"); nothing was written\n",
+			len(unconvertible), strings.Join(unconvertible, "\n  "))
+		return ExitError
+	}
 	if !*allow {
 		var blocked []string
 		for _, c := range changes {
@@ -123,6 +128,18 @@ are refused unless --allow-destructive is given. Renames come only from renamed_
 		fmt.Fprintf(e.stdout, "  %s\n", c)
 	}
 	return ExitOK
+}
+
+// impossibleCasts describes the type changes that have no using: expression and whose
+// old type PostgreSQL cannot cast to the new.
+func impossibleCasts(changes []*diff.Change) []string {
+	var out []string
+	for _, c := range changes {
+		if oc, nc := c.Old.Column, c.New.Column; c.Kind == diff.ColumnType && nc.Using == "" && !sqlparse.CanCast(oc.Type, nc.Type) {
+			out = append(out, fmt.Sprintf("%s: %s to %s", c.Object(), oc.Type, nc.Type))
+		}
+	}
+	return out
 }
 
 // canonicalTypes respells the column types of s as compile does, so that a state

@@ -76,6 +76,7 @@ func table(f *policy.File, t *policy.Table) *schema.Table {
 			Identity:    c.Identity,
 			Unique:      c.Unique,
 			RenamedFrom: c.RenamedFrom,
+			Using:       c.Using,
 		}
 		if c.Unique {
 			cc.UniqueName = sqlident.Name(t.Name, c.Name, "key")

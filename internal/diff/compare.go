@@ -5,13 +5,16 @@ import (
 	"sort"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 )
 
 // Diff returns the changes that turn from into to, in apply order. Both schemas must be
 // normalised the same way: expressions and type names are compared as text. Renames are
 // taken only from RenamedFrom on the to side.
 func Diff(from, to *schema.Schema) []*Change {
-	d := &differ{}
+	d := &differ{tableRenames: map[[2]string]string{}, columnRenames: map[[3]string]string{}}
+	d.findRenames(from, to)
 	for _, r := range to.Roles {
 		if !slices.Contains(from.Roles, r) {
 			d.add(&Change{Kind: RoleCreate, Name: r})
@@ -19,12 +22,12 @@ func Diff(from, to *schema.Schema) []*Change {
 	}
 	authChanged := to.Auth != nil && (from.Auth == nil || *from.Auth != *to.Auth)
 	if authChanged {
-		d.add(&Change{Kind: AuthSetup, Name: to.Auth.Provider, Old: from.Auth, New: to.Auth})
+		d.add(&Change{Kind: AuthSetup, Name: to.Auth.Provider, Old: Side{Auth: from.Auth}, New: Side{Auth: to.Auth}})
 	}
 	if !authChanged {
 		for _, f := range to.Functions {
 			if !slices.Contains(from.Functions, f) {
-				d.add(&Change{Kind: FunctionMissing, Name: f, New: to.Auth})
+				d.add(&Change{Kind: FunctionMissing, Name: f, New: Side{Auth: to.Auth}})
 			}
 		}
 	}
@@ -47,14 +50,15 @@ func Diff(from, to *schema.Schema) []*Change {
 			continue
 		}
 		matched[ot] = true
-		d.table(to, ot, nt)
+		d.table(from, to, ot, nt)
 	}
 	for i := len(from.Tables) - 1; i >= 0; i-- {
 		if ot := from.Tables[i]; !matched[ot] {
 			d.add(&Change{Kind: TableDrop, Schema: ot.Schema, Table: ot.Name, OldTable: ot, Hazards: []Hazard{DeletesData}})
 		}
 	}
-	for _, s := range to.Schemas {
+	// A schema the last table left, and a role that left the file, lose their USAGE too.
+	for _, s := range union(from.Schemas, to.Schemas) {
 		have, want := from.SchemaUsage[s], to.SchemaUsage[s]
 		for _, r := range want {
 			if !slices.Contains(have, r) {
@@ -62,12 +66,23 @@ func Diff(from, to *schema.Schema) []*Change {
 			}
 		}
 		for _, r := range have {
-			if !slices.Contains(want, r) && slices.Contains(to.Roles, r) {
+			if !slices.Contains(want, r) {
 				d.add(&Change{Kind: UsageRevoke, Schema: s, Role: r})
 			}
 		}
 	}
 	return Sorted(d.changes)
+}
+
+// union returns the strings of a, then those of b not in a.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // tableIndex maps schema and name to each table of s.
@@ -87,6 +102,32 @@ func Sorted(changes []*Change) []*Change {
 
 type differ struct {
 	changes []*Change
+	// tableRenames maps schema and old name to the new name of each renamed table;
+	// columnRenames maps schema, new table name and old column name to the new name.
+	tableRenames  map[[2]string]string
+	columnRenames map[[3]string]string
+}
+
+// findRenames records the renames from to to that apply: the object named by
+// renamed_from exists in from, and nothing of the new name does.
+func (d *differ) findRenames(from, to *schema.Schema) {
+	fromTables, toTables := tableIndex(from), tableIndex(to)
+	for _, nt := range to.Tables {
+		ot := fromTables[[2]string{nt.Schema, nt.Name}]
+		if ot == nil && nt.RenamedFrom != "" && toTables[[2]string{nt.Schema, nt.RenamedFrom}] == nil {
+			if ot = fromTables[[2]string{nt.Schema, nt.RenamedFrom}]; ot != nil {
+				d.tableRenames[[2]string{nt.Schema, ot.Name}] = nt.Name
+			}
+		}
+		if ot == nil {
+			continue
+		}
+		for _, nc := range nt.Columns {
+			if nc.RenamedFrom != "" && ot.Column(nc.Name) == nil && nt.Column(nc.RenamedFrom) == nil && ot.Column(nc.RenamedFrom) != nil {
+				d.columnRenames[[3]string{nt.Schema, nt.Name, nc.RenamedFrom}] = nc.Name
+			}
+		}
+	}
 }
 
 func (d *differ) add(c *Change) { d.changes = append(d.changes, c) }
@@ -96,30 +137,20 @@ func on(k Kind, ot, nt *schema.Table) *Change {
 	return &Change{Kind: k, Schema: nt.Schema, Table: nt.Name, OldTable: ot, NewTable: nt}
 }
 
-func (d *differ) table(to *schema.Schema, ot, nt *schema.Table) {
+func (d *differ) table(from, to *schema.Schema, ot, nt *schema.Table) {
+	rt := d.afterRenames(ot, nt)
 	matched := map[string]bool{}
 	for _, nc := range nt.Columns {
 		oc := ot.Column(nc.Name)
 		if oc == nil && nc.RenamedFrom != "" && nt.Column(nc.RenamedFrom) == nil {
 			if oc = ot.Column(nc.RenamedFrom); oc != nil {
 				c := on(ColumnRename, ot, nt)
-				c.Name, c.Old, c.New = nc.Name, oc, nc
+				c.Name, c.Old.Column, c.New.Column = nc.Name, oc, nc
 				d.add(c)
 			}
 		}
 		if oc == nil {
-			c := on(ColumnAdd, ot, nt)
-			c.Name, c.New = nc.Name, nc
-			if nc.NotNull && nc.Default == "" && nc.Identity == "" {
-				c.Hazards = []Hazard{MayFail}
-			}
-			d.add(c)
-			if nc.Unique {
-				d.column(UniqueAdd, ot, nt, nil, nc)
-			}
-			if nc.References != nil {
-				d.column(ForeignKeyAdd, ot, nt, nil, nc)
-			}
+			d.changes = append(d.changes, columnAdded(ot, nt, nc)...)
 			continue
 		}
 		matched[oc.Name] = true
@@ -128,17 +159,19 @@ func (d *differ) table(to *schema.Schema, ot, nt *schema.Table) {
 	for _, oc := range ot.Columns {
 		if !matched[oc.Name] {
 			c := on(ColumnDrop, ot, nt)
-			c.Name, c.Old, c.Hazards = oc.Name, oc, []Hazard{DeletesData}
+			c.Name, c.Old.Column, c.Hazards = oc.Name, oc, []Hazard{DeletesData}
 			d.add(c)
 		}
 	}
-	if !slices.Equal(ot.PrimaryKey, nt.PrimaryKey) {
+	if !slices.Equal(rt.PrimaryKey, nt.PrimaryKey) {
 		if len(ot.PrimaryKey) > 0 {
 			d.add(on(PrimaryKeyDrop, ot, nt))
 		}
 		if len(nt.PrimaryKey) > 0 {
 			d.add(on(PrimaryKeyAdd, ot, nt))
 		}
+	} else if len(nt.PrimaryKey) > 0 {
+		d.renameConstraint(ot, nt, ot.PKName, nt.PKName)
 	}
 	switch {
 	case !ot.RLS && nt.RLS:
@@ -156,14 +189,91 @@ func (d *differ) table(to *schema.Schema, ot, nt *schema.Table) {
 		c.Hazards = []Hazard{DisablesRLS}
 		d.add(c)
 	}
-	d.indexes(ot, nt)
-	d.policies(ot, nt)
-	d.grants(to, ot, nt)
+	d.indexes(ot, rt, nt)
+	d.policies(ot, rt, nt)
+	d.grants(from, to, ot, nt)
+}
+
+// renameConstraint records a constraint that both sides have under different names, as
+// when a table or column rename changes the name rlsmigrate gives it. An unknown name
+// (a model built without names) renames nothing.
+func (d *differ) renameConstraint(ot, nt *schema.Table, from, to string) {
+	if from == "" || to == "" || from == to {
+		return
+	}
+	c := on(ConstraintRename, ot, nt)
+	c.Name, c.Old.Constraint, c.New.Constraint = to, from, to
+	d.add(c)
+}
+
+// afterRenames returns ot as it reads once the renames of this change apply: columns
+// renamed as nt's renamed_from says, and the key, index columns and policy expressions
+// that name them following along, as PostgreSQL makes them follow. Comparing nt with it
+// finds what the renames themselves do not change.
+func (d *differ) afterRenames(ot, nt *schema.Table) *schema.Table {
+	renames := map[string]string{}
+	for _, oc := range ot.Columns {
+		if to, ok := d.columnRenames[[3]string{nt.Schema, nt.Name, oc.Name}]; ok {
+			renames[oc.Name] = to
+		}
+	}
+	if len(renames) == 0 {
+		return ot
+	}
+	rename := func(name string) string {
+		if to, ok := renames[name]; ok {
+			return to
+		}
+		return name
+	}
+	rt := *ot
+	rt.PrimaryKey = make([]string, len(ot.PrimaryKey))
+	for i, c := range ot.PrimaryKey {
+		rt.PrimaryKey[i] = rename(c)
+	}
+	rt.Indexes = make([]*schema.Index, len(ot.Indexes))
+	for i, ix := range ot.Indexes {
+		cx := *ix
+		cx.Columns = make([]string, len(ix.Columns))
+		for j, c := range ix.Columns {
+			cx.Columns[j] = rename(c)
+		}
+		rt.Indexes[i] = &cx
+	}
+	rt.Policies = make([]*schema.Policy, len(ot.Policies))
+	for i, p := range ot.Policies {
+		cp := *p
+		for from, to := range renames {
+			cp.Using = sqlparse.RenameColumn(cp.Using, from, to, sqlident.Quote)
+			cp.Check = sqlparse.RenameColumn(cp.Check, from, to, sqlident.Quote)
+		}
+		rt.Policies[i] = &cp
+	}
+	return &rt
+}
+
+// columnAdded returns the changes that add column nc to table ot (nt after): the column,
+// then its unique constraint and foreign key, which ADD COLUMN leaves to later phases.
+func columnAdded(ot, nt *schema.Table, nc *schema.Column) []*Change {
+	c := on(ColumnAdd, ot, nt)
+	c.Name, c.New.Column = nc.Name, nc
+	if nc.NotNull && nc.Default == "" && nc.Identity == "" {
+		c.Hazards = []Hazard{MayFail}
+	}
+	out := []*Change{c}
+	for _, k := range []Kind{UniqueAdd, ForeignKeyAdd} {
+		if (k == UniqueAdd && nc.Unique) || (k == ForeignKeyAdd && nc.References != nil) {
+			kc := on(k, ot, nt)
+			kc.Name, kc.New.Column = nc.Name, nc
+			out = append(out, kc)
+		}
+	}
+	return out
 }
 
 func (d *differ) column(k Kind, ot, nt *schema.Table, oc, nc *schema.Column) *Change {
 	c := on(k, ot, nt)
-	c.Old, c.New = oc, nc
+	c.Old.Column, c.New.Column = oc, nc
 	if nc != nil {
 		c.Name = nc.Name
 	} else {
@@ -194,9 +304,15 @@ func (d *differ) columnChanges(ot, nt *schema.Table, oc, nc *schema.Column) {
 		} else {
 			d.column(UniqueAdd, ot, nt, oc, nc)
 		}
+	} else if nc.Unique {
+		d.renameConstraint(ot, nt, oc.UniqueName, nc.UniqueName)
 	}
 	of, nf := oc.References, nc.References
-	if !sameForeignKey(of, nf, ot, nt) {
+	if d.sameForeignKey(of, nf) {
+		if of != nil {
+			d.renameConstraint(ot, nt, of.Name, nf.Name)
+		}
+	} else {
 		if of != nil && nf != nil {
 			// One finding: the renderer drops the old key and adds the new one.
 			d.column(ForeignKeyAdd, ot, nt, oc, nc)
@@ -208,16 +324,21 @@ func (d *differ) columnChanges(ot, nt *schema.Table, oc, nc *schema.Column) {
 	}
 }
 
-func sameForeignKey(a, b *schema.ForeignKey, ot, nt *schema.Table) bool {
+// sameForeignKey reports whether a (from side) and b (to side) are one key, once the
+// referenced table and column follow their renames.
+func (d *differ) sameForeignKey(a, b *schema.ForeignKey) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	// A reference to the table itself follows that table's rename.
-	ta := a.Table
-	if a.Schema == ot.Schema && a.Table == ot.Name {
-		ta = nt.Name
+	table := a.Table
+	if to, ok := d.tableRenames[[2]string{a.Schema, a.Table}]; ok {
+		table = to
 	}
-	return a.Schema == b.Schema && ta == b.Table && a.Column == b.Column && a.OnDelete == b.OnDelete
+	column := a.Column
+	if to, ok := d.columnRenames[[3]string{a.Schema, table, a.Column}]; ok {
+		column = to
+	}
+	return a.Schema == b.Schema && table == b.Table && column == b.Column && a.OnDelete == b.OnDelete
 }
 
 // renamed reports whether an object of the to side was renamed from oldName: the from
@@ -226,60 +347,66 @@ func renamed(oldName string, inOld, inNew bool) bool {
 	return oldName != "" && inOld && !inNew
 }
 
-func (d *differ) indexes(ot, nt *schema.Table) {
+// indexes compares the indexes of ot, as they read after column renames in rt, with
+// nt's; changes record ot's.
+func (d *differ) indexes(ot, rt, nt *schema.Table) {
 	// olds[i] is the index of the from side that nt.Indexes[i] continues, or nil.
 	olds := make([]*schema.Index, len(nt.Indexes))
 	continued := map[string]bool{}
 	for i, ni := range nt.Indexes {
-		oi := ot.Index(ni.Name)
-		if oi == nil && renamed(ni.RenamedFrom, ot.Index(ni.RenamedFrom) != nil, nt.Index(ni.RenamedFrom) != nil) {
-			oi = ot.Index(ni.RenamedFrom)
+		name := ni.Name
+		if ot.Index(name) == nil && renamed(ni.RenamedFrom, ot.Index(ni.RenamedFrom) != nil, nt.Index(ni.RenamedFrom) != nil) {
+			name = ni.RenamedFrom
 			c := on(IndexRename, ot, nt)
-			c.Name, c.Old, c.New = ni.Name, oi, ni
+			c.Name, c.Old.Index, c.New.Index = ni.Name, ot.Index(name), ni
 			d.add(c)
 		}
-		if oi != nil && slices.Equal(ni.Columns, oi.Columns) && ni.Unique == oi.Unique {
-			olds[i] = oi
-			continued[oi.Name] = true
+		if ri := rt.Index(name); ri != nil && slices.Equal(ni.Columns, ri.Columns) && ni.Unique == ri.Unique {
+			olds[i] = ot.Index(name)
+			continued[name] = true
 		}
 	}
 	for _, oi := range ot.Indexes {
 		if !continued[oi.Name] {
 			c := on(IndexDrop, ot, nt)
-			c.Name, c.Old = oi.Name, oi
+			c.Name, c.Old.Index = oi.Name, oi
 			d.add(c)
 		}
 	}
 	for i, ni := range nt.Indexes {
 		if olds[i] == nil {
 			c := on(IndexCreate, ot, nt)
-			c.Name, c.New = ni.Name, ni
+			c.Name, c.New.Index = ni.Name, ni
 			d.add(c)
 		}
 	}
 }
 
-func (d *differ) policies(ot, nt *schema.Table) {
-	// olds[i] is the policy of the from side that nt.Policies[i] continues, or nil.
+// policies compares the policies of ot, as they read after column renames in rt, with
+// nt's; changes record ot's.
+func (d *differ) policies(ot, rt, nt *schema.Table) {
+	// olds[i] and reads[i] are the policy of the from side that nt.Policies[i] continues,
+	// as it is and as it reads after the renames, or nil.
 	olds := make([]*schema.Policy, len(nt.Policies))
+	reads := make([]*schema.Policy, len(nt.Policies))
 	continued := map[string]bool{}
 	for i, np := range nt.Policies {
-		op := ot.Policy(np.Name)
-		if op == nil && renamed(np.RenamedFrom, ot.Policy(np.RenamedFrom) != nil, nt.Policy(np.RenamedFrom) != nil) {
-			op = ot.Policy(np.RenamedFrom)
+		name := np.Name
+		if ot.Policy(name) == nil && renamed(np.RenamedFrom, ot.Policy(np.RenamedFrom) != nil, nt.Policy(np.RenamedFrom) != nil) {
+			name = np.RenamedFrom
 			c := on(PolicyRename, ot, nt)
-			c.Name, c.Old, c.New = np.Name, op, np
+			c.Name, c.Old.Policy, c.New.Policy = np.Name, ot.Policy(name), np
 			d.add(c)
 		}
-		if op != nil {
-			continued[op.Name] = true
+		if op := ot.Policy(name); op != nil {
+			continued[name] = true
+			olds[i], reads[i] = op, rt.Policy(name)
 		}
-		olds[i] = op
 	}
 	for _, op := range ot.Policies {
 		if !continued[op.Name] {
 			c := on(PolicyDrop, ot, nt)
-			c.Name, c.Old, c.Hazards = op.Name, op, []Hazard{DropsPolicy}
+			c.Name, c.Old.Policy, c.Hazards = op.Name, op, []Hazard{DropsPolicy}
 			d.add(c)
 		}
 	}
@@ -288,28 +415,30 @@ func (d *differ) policies(ot, nt *schema.Table) {
 		switch {
 		case op == nil:
 			c := on(PolicyCreate, ot, nt)
-			c.Name, c.New = np.Name, np
-			if !np.Restrictive && (np.Using == "true" || np.Check == "true") {
+			c.Name, c.New.Policy = np.Name, np
+			if !np.Restrictive && (sqlparse.AlwaysTrueText(np.Using) || sqlparse.AlwaysTrueText(np.Check)) {
 				c.Hazards = []Hazard{WidensAccess}
 			}
 			d.add(c)
-		case !samePolicy(op, np):
+		case !samePolicy(reads[i], np):
 			c := on(PolicyAlter, ot, nt)
-			c.Name, c.Old, c.New = np.Name, op, np
-			c.Hazards = policyHazards(op, np)
+			c.Name, c.Old.Policy, c.New.Policy = np.Name, op, np
+			c.Hazards = policyHazards(reads[i], np)
 			d.add(c)
 		}
 	}
 }
 
+// samePolicy compares two policies by meaning: their conditions may be spelt
+// differently (see sqlparse.Equivalent).
 func samePolicy(a, b *schema.Policy) bool {
 	return a.Command == b.Command && a.Restrictive == b.Restrictive && slices.Equal(a.Roles, b.Roles) &&
-		a.Using == b.Using && a.Check == b.Check
+		sqlparse.Equivalent(a.Using, b.Using) && sqlparse.Equivalent(a.Check, b.Check)
 }
 
 // policyHazards classifies a policy rewrite: more roles, permissive instead of
-// restrictive, another command, or a condition that becomes "true" widen access; any other
-// new condition changes it.
+// restrictive, another command, or a condition that becomes always true (TRUE, 1 = 1,
+// x OR true...) widen access; any other new condition changes it.
 func policyHazards(op, np *schema.Policy) []Hazard {
 	widens := op.Command != np.Command || (op.Restrictive && !np.Restrictive)
 	for _, r := range np.Roles {
@@ -318,22 +447,23 @@ func policyHazards(op, np *schema.Policy) []Hazard {
 		}
 	}
 	for _, pair := range [][2]string{{op.Using, np.Using}, {op.Check, np.Check}} {
-		if pair[0] != pair[1] && pair[1] == "true" {
+		if !sqlparse.Equivalent(pair[0], pair[1]) && sqlparse.AlwaysTrueText(pair[1]) {
 			widens = true
 		}
 	}
 	switch {
 	case widens:
 		return []Hazard{WidensAccess}
-	case op.Using != np.Using || op.Check != np.Check:
+	case !sqlparse.Equivalent(op.Using, np.Using) || !sqlparse.Equivalent(op.Check, np.Check):
 		return []Hazard{ChangesAccess}
 	}
 	return nil
 }
 
-func (d *differ) grants(to *schema.Schema, ot, nt *schema.Table) {
-	roles := slices.Clone(to.Roles)
-	roles = append(roles, "public")
+// grants compares the privileges on a table of every role either side declares, and of
+// PUBLIC: a role that leaves the file loses its privileges.
+func (d *differ) grants(from, to *schema.Schema, ot, nt *schema.Table) {
+	roles := append(union(from.Roles, to.Roles), "public")
 	for _, role := range roles {
 		have, want := ot.Grant(role), nt.Grant(role)
 		var add, revoke []string
@@ -349,12 +479,12 @@ func (d *differ) grants(to *schema.Schema, ot, nt *schema.Table) {
 		}
 		if len(revoke) > 0 {
 			c := on(GrantRevoke, ot, nt)
-			c.Role, c.Old = role, revoke
+			c.Role, c.Old.Privileges = role, revoke
 			d.add(c)
 		}
 		if len(add) > 0 {
 			c := on(GrantAdd, ot, nt)
-			c.Role, c.New, c.Hazards = role, add, []Hazard{WidensAccess}
+			c.Role, c.New.Privileges, c.Hazards = role, add, []Hazard{WidensAccess}
 			d.add(c)
 		}
 	}

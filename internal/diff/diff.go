@@ -4,7 +4,6 @@ package diff
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
@@ -15,56 +14,132 @@ type Kind string
 
 // The change kinds, listed in the phase order they are applied in.
 const (
-	RoleCreate      Kind = "role.create"
-	AuthSetup       Kind = "auth.setup"
-	FunctionMissing Kind = "function.missing"
-	SchemaCreate    Kind = "schema.create"
-	TableRename     Kind = "table.rename"
-	ColumnRename    Kind = "column.rename"
-	PolicyRename    Kind = "policy.rename"
-	IndexRename     Kind = "index.rename"
-	PolicyDrop      Kind = "policy.drop"
-	IndexDrop       Kind = "index.drop"
-	ForeignKeyDrop  Kind = "column.references.drop"
-	UniqueDrop      Kind = "column.unique.drop"
-	PrimaryKeyDrop  Kind = "table.primary_key.drop"
-	GrantRevoke     Kind = "grant.revoke"
-	UsageRevoke     Kind = "schema.usage.revoke"
-	TableCreate     Kind = "table.create"
-	ColumnAdd       Kind = "column.add"
-	ColumnType      Kind = "column.type"
-	ColumnDefault   Kind = "column.default"
-	ColumnNotNull   Kind = "column.not_null"
-	ColumnIdentity  Kind = "column.identity"
-	PrimaryKeyAdd   Kind = "table.primary_key.add"
-	UniqueAdd       Kind = "column.unique.add"
-	ForeignKeyAdd   Kind = "column.references.add"
-	IndexCreate     Kind = "index.create"
-	RLSEnable       Kind = "table.rls.enable"
-	ForceRLSEnable  Kind = "table.force_rls.enable"
-	PolicyCreate    Kind = "policy.create"
-	PolicyAlter     Kind = "policy.alter"
-	GrantAdd        Kind = "grant.add"
-	UsageGrant      Kind = "schema.usage.grant"
-	ForceRLSDisable Kind = "table.force_rls.disable"
-	RLSDisable      Kind = "table.rls.disable"
-	ColumnDrop      Kind = "column.drop"
-	TableDrop       Kind = "table.drop"
+	RoleCreate       Kind = "role.create"
+	AuthSetup        Kind = "auth.setup"
+	FunctionMissing  Kind = "function.missing"
+	SchemaCreate     Kind = "schema.create"
+	TableRename      Kind = "table.rename"
+	ColumnRename     Kind = "column.rename"
+	PolicyRename     Kind = "policy.rename"
+	IndexRename      Kind = "index.rename"
+	ConstraintRename Kind = "constraint.rename"
+	PolicyDrop       Kind = "policy.drop"
+	IndexDrop        Kind = "index.drop"
+	ForeignKeyDrop   Kind = "column.references.drop"
+	UniqueDrop       Kind = "column.unique.drop"
+	PrimaryKeyDrop   Kind = "table.primary_key.drop"
+	GrantRevoke      Kind = "grant.revoke"
+	UsageRevoke      Kind = "schema.usage.revoke"
+	TableCreate      Kind = "table.create"
+	ColumnAdd        Kind = "column.add"
+	ColumnType       Kind = "column.type"
+	ColumnDefault    Kind = "column.default"
+	ColumnNotNull    Kind = "column.not_null"
+	ColumnIdentity   Kind = "column.identity"
+	PrimaryKeyAdd    Kind = "table.primary_key.add"
+	UniqueAdd        Kind = "column.unique.add"
+	ForeignKeyAdd    Kind = "column.references.add"
+	IndexCreate      Kind = "index.create"
+	RLSEnable        Kind = "table.rls.enable"
+	ForceRLSEnable   Kind = "table.force_rls.enable"
+	PolicyCreate     Kind = "policy.create"
+	PolicyAlter      Kind = "policy.alter"
+	GrantAdd         Kind = "grant.add"
+	UsageGrant       Kind = "schema.usage.grant"
+	ForceRLSDisable  Kind = "table.force_rls.disable"
+	RLSDisable       Kind = "table.rls.disable"
+	ColumnDrop       Kind = "column.drop"
+	TableDrop        Kind = "table.drop"
 )
 
-// phases is the order changes are applied in: renames first, then whatever must go before
-// objects change, then creations, then access rules, and what destroys data last.
-var phases = []Kind{
-	RoleCreate, AuthSetup, FunctionMissing, SchemaCreate, TableRename, ColumnRename, PolicyRename, IndexRename,
-	PolicyDrop, IndexDrop, ForeignKeyDrop, UniqueDrop, PrimaryKeyDrop, GrantRevoke, UsageRevoke,
-	TableCreate, ColumnAdd, ColumnType, ColumnDefault, ColumnNotNull, ColumnIdentity,
-	PrimaryKeyAdd, UniqueAdd, ForeignKeyAdd, IndexCreate, RLSEnable, ForceRLSEnable,
-	PolicyCreate, PolicyAlter, GrantAdd, UsageGrant, ForceRLSDisable, RLSDisable,
-	ColumnDrop, TableDrop,
+// Statement steps: phases that the renderer places some statements of other kinds in,
+// so that each column change applies in an order PostgreSQL accepts. No change has them.
+const (
+	ColumnIdentityDrop Kind = "column.identity.drop" // before a default or type is set
+	ColumnDefaultDrop  Kind = "column.default.drop"  // before the type changes
+	PoliciesLift       Kind = "policy.lift"          // a table's policies, before its column types change
+	PoliciesRestore    Kind = "policy.restore"       // and back, right after
+)
+
+// Effect says what a change does to the object it concerns, as reports show it.
+type Effect string
+
+// The effects.
+const (
+	Adds    Effect = "missing"   // creates an object the from side lacks
+	Removes Effect = "extra"     // removes an object the to side lacks
+	Alters  Effect = "different" // changes an object both sides have
+)
+
+// descriptor is what the differ, the inverter and reports know of one change kind.
+type descriptor struct {
+	kind    Kind
+	inverse Kind   // the kind that undoes it; "" when a rollback leaves it in place
+	effect  Effect // for reports
+	step    bool   // a statement step, not a change
+}
+
+// kinds lists every change kind in the order changes are applied: renames first, then
+// whatever must go before objects change, then creations, then access rules, and what
+// destroys data last. Roles, the identity functions and schemas may be shared, so a
+// rollback leaves them.
+var kinds = []descriptor{
+	{RoleCreate, "", Adds, false},
+	{AuthSetup, "", Alters, false},
+	{FunctionMissing, "", Adds, false},
+	{SchemaCreate, "", Adds, false},
+	{TableRename, TableRename, Alters, false},
+	{ColumnRename, ColumnRename, Alters, false},
+	{PolicyRename, PolicyRename, Alters, false},
+	{IndexRename, IndexRename, Alters, false},
+	{ConstraintRename, ConstraintRename, Alters, false},
+	{PolicyDrop, PolicyCreate, Removes, false},
+	{IndexDrop, IndexCreate, Removes, false},
+	{ForeignKeyDrop, ForeignKeyAdd, Removes, false},
+	{UniqueDrop, UniqueAdd, Removes, false},
+	{PrimaryKeyDrop, PrimaryKeyAdd, Removes, false},
+	{GrantRevoke, GrantAdd, Removes, false},
+	{UsageRevoke, UsageGrant, Removes, false},
+	{TableCreate, TableDrop, Adds, false},
+	{ColumnAdd, ColumnDrop, Adds, false},
+	{ColumnIdentityDrop, "", Alters, true},
+	{ColumnDefaultDrop, "", Alters, true},
+	{PoliciesLift, "", Alters, true},
+	{ColumnType, ColumnType, Alters, false},
+	{PoliciesRestore, "", Alters, true},
+	{ColumnDefault, ColumnDefault, Alters, false},
+	{ColumnNotNull, ColumnNotNull, Alters, false},
+	{ColumnIdentity, ColumnIdentity, Alters, false},
+	{PrimaryKeyAdd, PrimaryKeyDrop, Adds, false},
+	{UniqueAdd, UniqueDrop, Adds, false},
+	{ForeignKeyAdd, ForeignKeyDrop, Adds, false},
+	{IndexCreate, IndexDrop, Adds, false},
+	{RLSEnable, RLSDisable, Alters, false},
+	{ForceRLSEnable, ForceRLSDisable, Alters, false},
+	{PolicyCreate, PolicyDrop, Adds, false},
+	{PolicyAlter, PolicyAlter, Alters, false},
+	{GrantAdd, GrantRevoke, Adds, false},
+	{UsageGrant, UsageRevoke, Adds, false},
+	{ForceRLSDisable, ForceRLSEnable, Alters, false},
+	{RLSDisable, RLSEnable, Alters, false},
+	{ColumnDrop, ColumnAdd, Removes, false},
+	{TableDrop, TableCreate, Removes, false},
+}
+
+func describeKind(k Kind) (descriptor, int) {
+	for i, d := range kinds {
+		if d.kind == k {
+			return d, i
+		}
+	}
+	panic(fmt.Sprintf("diff: unknown change kind %q", k))
 }
 
 // Phase returns the position of k in the apply order.
-func Phase(k Kind) int { return slices.Index(phases, k) }
+func Phase(k Kind) int {
+	_, i := describeKind(k)
+	return i
+}
 
 // Hazard is a risk a change carries.
 type Hazard string
@@ -83,8 +158,9 @@ const (
 // Blocking reports whether h must be allowed explicitly.
 func (h Hazard) Blocking() bool { return h != ChangesAccess && h != MayFail }
 
-// Change is one step from the old schema to the new. Old* and New* hold the objects
-// before and after; either is nil when the object is created or dropped.
+// Change is one step from the old schema to the new. OldTable and NewTable are the
+// table before and after; Old and New hold the object the change concerns on each side,
+// empty when the object is created or dropped.
 type Change struct {
 	Kind     Kind
 	Schema   string // database schema of the object
@@ -93,8 +169,28 @@ type Change struct {
 	Role     string // for grants and schema usage
 	OldTable *schema.Table
 	NewTable *schema.Table
-	Old, New any // *schema.Column, *schema.Policy, *schema.Index, []string privileges, *schema.Auth
+	Old, New Side
 	Hazards  []Hazard
+}
+
+// Side is the object a change concerns, on one side of it. Exactly the field that fits
+// the change's kind is set, or none when the object does not exist on that side.
+type Side struct {
+	Column     *schema.Column
+	Policy     *schema.Policy
+	Index      *schema.Index
+	Privileges []string
+	Auth       *schema.Auth
+	Constraint string // a constraint's name
+}
+
+// Effect returns what c does to its object: adds it, removes it, or alters it.
+func (c *Change) Effect() Effect {
+	if c.Kind == ForeignKeyAdd && c.Old.Column != nil && c.Old.Column.References != nil {
+		return Alters // a key replaced by another
+	}
+	d, _ := describeKind(c.Kind)
+	return d.effect
 }
 
 // Object returns the qualified name of the object a change concerns.
@@ -147,14 +243,24 @@ func (c *Change) oldName() string {
 	case TableRename:
 		return c.OldTable.Name
 	case ColumnRename:
-		return c.Old.(*schema.Column).Name
+		return c.Old.Column.Name
 	case PolicyRename:
-		return c.Old.(*schema.Policy).Name
+		return c.Old.Policy.Name
 	case IndexRename:
-		return c.Old.(*schema.Index).Name
+		return c.Old.Index.Name
+	case ConstraintRename:
+		return c.Old.Constraint
 	}
 	return ""
 }
 
 // Kinds returns every change kind in apply order.
-func Kinds() []Kind { return slices.Clone(phases) }
+func Kinds() []Kind {
+	var out []Kind
+	for _, d := range kinds {
+		if !d.step {
+			out = append(out, d.kind)
+		}
+	}
+	return out
+}

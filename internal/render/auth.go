@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
-	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 )
 
@@ -24,7 +23,7 @@ CREATE OR REPLACE FUNCTION auth.user_id() RETURNS text LANGUAGE sql STABLE
 const notice = "pg_session_jwt is not available on this server: created SQL functions auth.session() and auth.user_id() that read the claims JSON from the setting request.jwt.claims"
 
 func (r *renderer) auth(c *diff.Change) {
-	a, _ := c.New.(*schema.Auth)
+	a := c.New.Auth
 	if a == nil {
 		return
 	}

@@ -34,14 +34,19 @@ func Script(changes []*diff.Change) string {
 }
 
 func writeStatements(sb *strings.Builder, stmts []Statement, goose bool) {
+	noted := map[*diff.Change]bool{}
 	for i, st := range stmts {
 		if i > 0 {
 			sb.WriteString("\n")
 		}
-		if i == 0 || stmts[i-1].Change != st.Change {
-			for _, h := range st.Change.Hazards {
-				fmt.Fprintf(sb, "-- hazard %s: %s\n", h, st.Change.Object())
+		// Hazards go above the first statement that does the change itself.
+		if st.Kind == st.Change.Kind || (st.Kind == diff.PolicyDrop && st.Change.Kind == diff.PolicyAlter) {
+			if !noted[st.Change] {
+				for _, h := range st.Change.Hazards {
+					fmt.Fprintf(sb, "-- hazard %s: %s\n", h, st.Change.Object())
+				}
 			}
+			noted[st.Change] = true
 		}
 		if st.Block && goose {
 			sb.WriteString("-- +goose StatementBegin\n" + st.SQL + "\n-- +goose StatementEnd\n")

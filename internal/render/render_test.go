@@ -25,15 +25,15 @@ func TestEveryKindRenders(t *testing.T) {
 		c := &diff.Change{Kind: k, Schema: "public", Table: "todos", Name: "x", Role: "authenticated", OldTable: tbl, NewTable: tbl}
 		switch {
 		case strings.HasPrefix(string(k), "column"):
-			c.Old, c.New = old, col
+			c.Old.Column, c.New.Column = old, col
 		case strings.HasPrefix(string(k), "policy"):
-			c.Old, c.New = oldPol, pol
+			c.Old.Policy, c.New.Policy = oldPol, pol
 		case strings.HasPrefix(string(k), "index"):
-			c.Old, c.New = ix, ix
+			c.Old.Index, c.New.Index = ix, ix
 		case k == diff.GrantAdd || k == diff.GrantRevoke:
-			c.Old, c.New = []string{"delete"}, []string{"insert"}
+			c.Old.Privileges, c.New.Privileges = []string{"delete"}, []string{"insert"}
 		case k == diff.AuthSetup || k == diff.FunctionMissing:
-			c.New = &schema.Auth{Provider: "claims", UserID: "auth.user_id()"}
+			c.New.Auth = &schema.Auth{Provider: "claims", UserID: "auth.user_id()"}
 		}
 		stmts := Statements([]*diff.Change{c})
 		if len(stmts) == 0 || stmts[0].SQL == "" {

@@ -36,28 +36,11 @@ type GooseStatus struct {
 	Pending         int   `json:"pending"`
 }
 
-var missingKinds = map[diff.Kind]bool{
-	diff.RoleCreate: true, diff.FunctionMissing: true, diff.SchemaCreate: true, diff.TableCreate: true,
-	diff.ColumnAdd: true, diff.IndexCreate: true, diff.PolicyCreate: true, diff.GrantAdd: true, diff.UsageGrant: true,
-	diff.PrimaryKeyAdd: true, diff.UniqueAdd: true,
-}
-
-var extraKinds = map[diff.Kind]bool{
-	diff.TableDrop: true, diff.ColumnDrop: true, diff.IndexDrop: true, diff.PolicyDrop: true, diff.GrantRevoke: true,
-	diff.UsageRevoke: true, diff.UniqueDrop: true, diff.ForeignKeyDrop: true, diff.PrimaryKeyDrop: true,
-}
-
 // Findings describes changes (from the database to schema.yaml) as findings.
 func Findings(changes []*diff.Change) []Finding {
 	out := make([]Finding, 0, len(changes))
 	for _, c := range changes {
-		f := Finding{Kind: string(c.Kind), Change: "different", Object: c.Object(), SQL: []string{}}
-		switch {
-		case missingKinds[c.Kind] || (c.Kind == diff.ForeignKeyAdd && !hasForeignKey(c.Old)):
-			f.Change = "missing"
-		case extraKinds[c.Kind]:
-			f.Change = "extra"
-		}
+		f := Finding{Kind: string(c.Kind), Change: string(c.Effect()), Object: c.Object(), SQL: []string{}}
 		if c.Table != "" {
 			f.Table = c.Schema + "." + c.Table
 		}
@@ -73,14 +56,8 @@ func Findings(changes []*diff.Change) []Finding {
 	return out
 }
 
-func hasForeignKey(v any) bool {
-	c, ok := v.(*schema.Column)
-	return ok && c != nil && c.References != nil
-}
-
-// describe renders one side of a change: obj is the column, policy, index, privileges
-// or auth on that side, t the table.
-func describe(c *diff.Change, obj any, t *schema.Table) string {
+// describe renders one side of a change: obj is the object on that side, t the table.
+func describe(c *diff.Change, obj diff.Side, t *schema.Table) string {
 	switch c.Kind {
 	case diff.RLSEnable, diff.RLSDisable:
 		return onOff(t != nil && t.RLS, "enabled", "disabled")
@@ -104,27 +81,15 @@ func describe(c *diff.Change, obj any, t *schema.Table) string {
 	case diff.RoleCreate, diff.SchemaCreate, diff.FunctionMissing, diff.UsageGrant, diff.UsageRevoke:
 		return "" // existence is the whole story
 	}
-	switch v := obj.(type) {
-	case *schema.Column:
-		if v == nil {
-			return ""
-		}
-		return columnSummary(c.Kind, v)
-	case *schema.Policy:
-		if v == nil {
-			return ""
-		}
-		return policySummary(v)
-	case *schema.Index:
-		if v == nil {
-			return ""
-		}
-		return strings.TrimSuffix(strings.TrimPrefix(createIndex(t, v), "CREATE "), ";")
-	case *schema.Auth:
-		if v == nil {
-			return ""
-		}
-		return "provider " + v.Provider + ", user id " + v.UserID
+	switch {
+	case obj.Column != nil:
+		return columnSummary(c.Kind, obj.Column)
+	case obj.Policy != nil:
+		return policySummary(obj.Policy)
+	case obj.Index != nil:
+		return strings.TrimSuffix(strings.TrimPrefix(createIndex(t, obj.Index), "CREATE "), ";")
+	case obj.Auth != nil:
+		return "provider " + obj.Auth.Provider + ", user id " + obj.Auth.UserID
 	}
 	return ""
 }

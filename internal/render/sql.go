@@ -10,12 +10,16 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 )
 
 // Statement is one SQL statement and the change it comes from.
 type Statement struct {
 	SQL    string
 	Change *diff.Change
+	// Kind is the phase the statement is placed in: the change's own kind, or that of a
+	// statement it needs before or after it.
+	Kind diff.Kind
 	// Block is set for statements that goose must be told not to split: DO blocks, and
 	// statements whose quoted names hold ";" or "--".
 	Block bool
@@ -25,7 +29,7 @@ type Statement struct {
 // statements to several phases (its foreign keys after every table exists, its policies
 // after row-level security is on), so statements are gathered per phase first.
 func Statements(changes []*diff.Change) []Statement {
-	r := &renderer{byPhase: map[int][]Statement{}}
+	r := &renderer{byPhase: map[int][]Statement{}, lifted: map[string]bool{}}
 	for _, c := range changes {
 		r.change(c)
 	}
@@ -43,6 +47,7 @@ func Statements(changes []*diff.Change) []Statement {
 
 type renderer struct {
 	byPhase map[int][]Statement
+	lifted  map[string]bool // table and policy names lifted around type changes
 }
 
 func (r *renderer) emit(k diff.Kind, c *diff.Change, format string, args ...any) {
@@ -51,12 +56,12 @@ func (r *renderer) emit(k diff.Kind, c *diff.Change, format string, args ...any)
 	// goose ends a statement at a line whose last word before "--" ends with ";"; a quoted
 	// name holding ";" or "--" could trip that, so such statements are marked as blocks.
 	block := strings.Contains(strings.TrimSuffix(sql, ";"), ";") || strings.Contains(sql, "--")
-	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: sql, Change: c, Block: block})
+	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: sql, Change: c, Kind: k, Block: block})
 }
 
 func (r *renderer) block(k diff.Kind, c *diff.Change, body string) {
 	p := diff.Phase(k)
-	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: "DO " + sqlident.DollarQuote("\n"+body+"\n") + ";", Change: c, Block: true})
+	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: "DO " + sqlident.DollarQuote("\n"+body+"\n") + ";", Change: c, Kind: k, Block: true})
 }
 
 func tableName(t *schema.Table) string { return sqlident.Qualified(t.Schema, t.Name) }
@@ -68,8 +73,7 @@ func (r *renderer) change(c *diff.Change) {
 	} else if c.OldTable != nil {
 		t = tableName(c.OldTable)
 	}
-	oc, _ := c.Old.(*schema.Column)
-	nc, _ := c.New.(*schema.Column)
+	oc, nc := c.Old.Column, c.New.Column
 	q := sqlident.Quote
 	switch c.Kind {
 	case diff.RoleCreate:
@@ -83,9 +87,11 @@ func (r *renderer) change(c *diff.Change) {
 	case diff.ColumnRename:
 		r.emit(c.Kind, c, "ALTER TABLE %s RENAME COLUMN %s TO %s;", t, q(oc.Name), q(nc.Name))
 	case diff.PolicyRename:
-		r.emit(c.Kind, c, "ALTER POLICY %s ON %s RENAME TO %s;", q(c.Old.(*schema.Policy).Name), t, q(c.New.(*schema.Policy).Name))
+		r.emit(c.Kind, c, "ALTER POLICY %s ON %s RENAME TO %s;", q(c.Old.Policy.Name), t, q(c.New.Policy.Name))
 	case diff.IndexRename:
-		r.emit(c.Kind, c, "ALTER INDEX %s RENAME TO %s;", sqlident.Qualified(c.Schema, c.Old.(*schema.Index).Name), q(c.New.(*schema.Index).Name))
+		r.emit(c.Kind, c, "ALTER INDEX %s RENAME TO %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name), q(c.New.Index.Name))
+	case diff.ConstraintRename:
+		r.emit(c.Kind, c, "ALTER TABLE %s RENAME CONSTRAINT %s TO %s;", t, q(c.Old.Constraint), q(c.New.Constraint))
 	case diff.TableCreate:
 		r.createTable(c)
 	case diff.TableDrop:
@@ -95,10 +101,10 @@ func (r *renderer) change(c *diff.Change) {
 	case diff.ColumnDrop:
 		r.emit(c.Kind, c, "ALTER TABLE %s DROP COLUMN %s;", t, q(oc.Name))
 	case diff.ColumnType:
-		r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s;", t, q(nc.Name), nc.Type, q(nc.Name), nc.Type)
+		r.columnType(c, t)
 	case diff.ColumnDefault:
 		if nc.Default == "" {
-			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", t, q(nc.Name))
+			r.emit(diff.ColumnDefaultDrop, c, "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", t, q(nc.Name))
 		} else {
 			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", t, q(nc.Name), nc.Default)
 		}
@@ -111,7 +117,7 @@ func (r *renderer) change(c *diff.Change) {
 	case diff.ColumnIdentity:
 		switch {
 		case nc.Identity == "":
-			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s DROP IDENTITY;", t, q(nc.Name))
+			r.emit(diff.ColumnIdentityDrop, c, "ALTER TABLE %s ALTER COLUMN %s DROP IDENTITY;", t, q(nc.Name))
 		case oc.Identity == "":
 			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s ADD GENERATED %s AS IDENTITY;", t, q(nc.Name), strings.ToUpper(nc.Identity))
 		default:
@@ -133,9 +139,9 @@ func (r *renderer) change(c *diff.Change) {
 	case diff.PrimaryKeyDrop:
 		r.emit(c.Kind, c, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(pkName(c.OldTable)))
 	case diff.IndexCreate:
-		r.emit(c.Kind, c, "%s", createIndex(c.NewTable, c.New.(*schema.Index)))
+		r.emit(c.Kind, c, "%s", createIndex(c.NewTable, c.New.Index))
 	case diff.IndexDrop:
-		r.emit(c.Kind, c, "DROP INDEX %s;", sqlident.Qualified(c.Schema, c.Old.(*schema.Index).Name))
+		r.emit(c.Kind, c, "DROP INDEX %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name))
 	case diff.RLSEnable:
 		r.emit(c.Kind, c, "ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", t)
 	case diff.RLSDisable:
@@ -145,15 +151,15 @@ func (r *renderer) change(c *diff.Change) {
 	case diff.ForceRLSDisable:
 		r.emit(c.Kind, c, "ALTER TABLE %s NO FORCE ROW LEVEL SECURITY;", t)
 	case diff.PolicyCreate:
-		r.emit(c.Kind, c, "%s", createPolicy(c.NewTable, c.New.(*schema.Policy)))
+		r.emit(c.Kind, c, "%s", createPolicy(c.NewTable, c.New.Policy))
 	case diff.PolicyDrop:
-		r.emit(c.Kind, c, "DROP POLICY %s ON %s;", q(c.Old.(*schema.Policy).Name), t)
+		r.emit(c.Kind, c, "DROP POLICY %s ON %s;", q(c.Old.Policy.Name), t)
 	case diff.PolicyAlter:
 		r.alterPolicy(c, t)
 	case diff.GrantAdd:
-		r.emit(c.Kind, c, "GRANT %s ON %s TO %s;", privileges(c.New.([]string)), t, grantee(c.Role))
+		r.emit(c.Kind, c, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, grantee(c.Role))
 	case diff.GrantRevoke:
-		r.emit(c.Kind, c, "REVOKE %s ON %s FROM %s;", privileges(c.Old.([]string)), t, grantee(c.Role))
+		r.emit(c.Kind, c, "REVOKE %s ON %s FROM %s;", privileges(c.Old.Privileges), t, grantee(c.Role))
 	case diff.UsageGrant:
 		r.emit(c.Kind, c, "GRANT USAGE ON SCHEMA %s TO %s;", q(c.Schema), grantee(c.Role))
 	case diff.UsageRevoke:
@@ -202,12 +208,69 @@ func (r *renderer) createTable(c *diff.Change) {
 	}
 }
 
+// columnType changes a column's type. A default is dropped first and set again after
+// (PostgreSQL converts it with the column and fails when it cannot), and the policies that
+// mention the column are dropped and created again around it (PostgreSQL refuses to change
+// the type of a column a policy uses), all in the migration's one transaction. Values are
+// converted with the column's using: expression, else a cast, else (where PostgreSQL has
+// no cast, which generate refuses for Up but a Down section or a diff fix may need)
+// through their text form.
+func (r *renderer) columnType(c *diff.Change, t string) {
+	oc, nc, q := c.Old.Column, c.New.Column, sqlident.Quote
+	using := nc.Using
+	switch {
+	case using != "":
+	case sqlparse.CanCast(oc.Type, nc.Type):
+		using = q(nc.Name) + "::" + nc.Type
+	default:
+		using = q(nc.Name) + "::text::" + nc.Type
+	}
+	r.liftPolicies(c, t, nc.Name)
+	if nc.Default != "" && oc.Default != "" {
+		r.emit(diff.ColumnDefaultDrop, c, "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", t, q(nc.Name))
+		if nc.Default == oc.Default {
+			r.emit(diff.ColumnDefault, c, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", t, q(nc.Name), nc.Default)
+		}
+	}
+	r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s;", t, q(nc.Name), nc.Type, using)
+}
+
+// liftPolicies drops the policies of the table that mention column and that the table
+// keeps through this change, before the column's type changes, and creates them as they
+// end up right after; each policy once.
+func (r *renderer) liftPolicies(c *diff.Change, t, column string) {
+	for _, np := range c.NewTable.Policies {
+		key := t + "\x00" + np.Name
+		if r.lifted[key] || !continues(c.OldTable, np) ||
+			!(sqlparse.MentionsIdent(np.Using, column) || sqlparse.MentionsIdent(np.Check, column)) {
+			continue // created later in the migration, or not in the way
+		}
+		r.lifted[key] = true
+		r.emit(diff.PoliciesLift, c, "DROP POLICY %s ON %s;", sqlident.Quote(np.Name), t)
+		r.emit(diff.PoliciesRestore, c, "%s", createPolicy(c.NewTable, np))
+	}
+}
+
+// continues reports whether np exists in ot, under its name or renamed either way.
+func continues(ot *schema.Table, np *schema.Policy) bool {
+	if ot.Policy(np.Name) != nil || (np.RenamedFrom != "" && ot.Policy(np.RenamedFrom) != nil) {
+		return true
+	}
+	for _, op := range ot.Policies {
+		if op.RenamedFrom == np.Name {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *renderer) alterPolicy(c *diff.Change, t string) {
-	op, np := c.Old.(*schema.Policy), c.New.(*schema.Policy)
+	op, np := c.Old.Policy, c.New.Policy
 	// ALTER POLICY cannot change the command or kind, nor remove a clause.
 	if op.Command != np.Command || op.Restrictive != np.Restrictive ||
 		(op.Using != "" && np.Using == "") || (op.Check != "" && np.Check == "") {
-		r.emit(diff.PolicyDrop, c, "DROP POLICY %s ON %s;", sqlident.Quote(op.Name), t)
+		// Renames apply first: the policy has its new name by now.
+		r.emit(diff.PolicyDrop, c, "DROP POLICY %s ON %s;", sqlident.Quote(np.Name), t)
 		r.emit(diff.PolicyCreate, c, "%s", createPolicy(c.NewTable, np))
 		return
 	}

@@ -58,6 +58,10 @@ type Column struct {
 	UniqueName  string      `json:"unique_name,omitempty"` // the constraint's name, if known
 	References  *ForeignKey `json:"references,omitempty"`
 	RenamedFrom string      `json:"renamed_from,omitempty"`
+	// Using converts existing values when the type changes, as ALTER COLUMN ... TYPE ...
+	// USING takes it; "" converts with a cast. It is an instruction for one migration,
+	// not a property of the column: it is neither recorded nor compared.
+	Using string `json:"-"`
 }
 
 // ForeignKey is a single-column foreign key.

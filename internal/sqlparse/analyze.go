@@ -1,11 +1,13 @@
 package sqlparse
 
 import (
+	"bytes"
 	"math/big"
 	"slices"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -348,4 +350,114 @@ func number(c *pg.A_Const) (*big.Rat, bool) {
 		return new(big.Rat).SetString(v.Fval.Fval)
 	}
 	return nil, false
+}
+
+// Equivalent reports whether two expressions mean the same once spelling is set aside:
+// quoting, keyword case, white space, redundant parentheses, the order of the two sides
+// of "=" and "<>", and the order of the terms of AND and OR. Two texts that do not parse
+// are equivalent only when equal.
+func Equivalent(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ca, err := canonical(a)
+	if err != nil {
+		return false
+	}
+	cb, err := canonical(b)
+	return err == nil && bytes.Equal(ca, cb)
+}
+
+// canonical returns the parse tree of expr, without positions and with commutative
+// operands sorted, serialised.
+func canonical(expr string) ([]byte, error) {
+	e, err := ParseExpr(expr)
+	if err != nil {
+		return nil, err
+	}
+	root := e.node
+	clearLocations(root.ProtoReflect())
+	var ops []*pg.Node
+	walk(root, func(n *pg.Node) bool {
+		if n.GetAExpr() != nil || n.GetBoolExpr() != nil {
+			ops = append(ops, n)
+		}
+		return true
+	})
+	// Children come after their parents in ops: sort them first.
+	for i := len(ops) - 1; i >= 0; i-- {
+		if ae := ops[i].GetAExpr(); ae != nil && ae.Kind == pg.A_Expr_Kind_AEXPR_OP && len(ae.Name) == 1 {
+			if op := ae.Name[0].GetString_(); op != nil && (op.Sval == "=" || op.Sval == "<>" || op.Sval == "!=") {
+				if bytes.Compare(marshal(ae.Lexpr), marshal(ae.Rexpr)) > 0 {
+					ae.Lexpr, ae.Rexpr = ae.Rexpr, ae.Lexpr
+				}
+			}
+		}
+		if be := ops[i].GetBoolExpr(); be != nil && be.Boolop != pg.BoolExprType_NOT_EXPR {
+			slices.SortStableFunc(be.Args, func(x, y *pg.Node) int { return bytes.Compare(marshal(x), marshal(y)) })
+		}
+	}
+	return marshal(root), nil
+}
+
+func marshal(n *pg.Node) []byte {
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(n)
+	return b
+}
+
+// clearLocations zeroes every position in m, so that trees compare by content.
+func clearLocations(m protoreflect.Message) {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.Name() == "location":
+			m.Clear(fd)
+		case fd.Kind() != protoreflect.MessageKind:
+		case fd.IsList():
+			for i := 0; i < v.List().Len(); i++ {
+				clearLocations(v.List().Get(i).Message())
+			}
+		case !fd.IsMap():
+			clearLocations(v.Message())
+		}
+		return true
+	})
+}
+
+// AlwaysTrueText reports whether expr parses and is always true (see Expr.AlwaysTrue).
+func AlwaysTrueText(expr string) bool {
+	e, err := ParseExpr(expr)
+	return err == nil && e.AlwaysTrue()
+}
+
+// ColumnRef is a column reference of an expression's own query level: not inside a
+// subquery, where names belong to the subquery's tables.
+type ColumnRef struct {
+	Table  string // the qualifier as written, or ""
+	Column string
+	Offset int // byte offset in the expression
+}
+
+// ColumnRefs returns the column references outside subqueries, in order.
+func (e *Expr) ColumnRefs() []ColumnRef {
+	var out []ColumnRef
+	walk(e.node, func(n *pg.Node) bool {
+		if n.GetSubLink() != nil || n.GetSelectStmt() != nil {
+			return false
+		}
+		cr := n.GetColumnRef()
+		if cr == nil || isStar(cr) {
+			return true
+		}
+		names := stringList(cr.Fields)
+		if len(names) == 0 || len(names) != len(cr.Fields) {
+			return true
+		}
+		ref := ColumnRef{Column: names[len(names)-1], Offset: int(cr.Location) - len(exprPrefix)}
+		if len(names) > 1 {
+			ref.Table = names[len(names)-2]
+		}
+		out = append(out, ref)
+		return true
+	})
+	return out
 }

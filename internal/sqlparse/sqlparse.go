@@ -163,3 +163,62 @@ func noComments(s string) error {
 	}
 	return nil
 }
+
+// RenameColumn returns expr with every unqualified identifier from (a column reference,
+// since expressions name no other unqualified identifiers that match a column) replaced
+// by to, quoted by quote. Qualified references (m.user_id) are left as written: they may
+// name another table's column. It is how an expression reads after ALTER TABLE ... RENAME
+// COLUMN, which PostgreSQL applies to stored policies itself. On a scan error it returns
+// expr unchanged.
+func RenameColumn(expr, from, to string, quote func(string) string) string {
+	scan, err := pg.Scan(expr)
+	if err != nil {
+		return expr
+	}
+	var sb strings.Builder
+	last := 0
+	for i, tok := range scan.Tokens {
+		// Unreserved keywords (role, name...) are column names too.
+		if tok.Token != pg.Token_IDENT && tok.KeywordKind != pg.KeywordKind_UNRESERVED_KEYWORD {
+			continue
+		}
+		if i > 0 && scan.Tokens[i-1].Token == pg.Token_ASCII_46 {
+			continue // after "."
+		}
+		if i+1 < len(scan.Tokens) && (scan.Tokens[i+1].Token == pg.Token_ASCII_46 || scan.Tokens[i+1].Token == pg.Token_ASCII_40) {
+			continue // a qualifier or a function name
+		}
+		if identValue(expr[tok.Start:tok.End]) != from {
+			continue
+		}
+		sb.WriteString(expr[last:tok.Start])
+		sb.WriteString(quote(to))
+		last = int(tok.End)
+	}
+	sb.WriteString(expr[last:])
+	return sb.String()
+}
+
+// identValue returns the name an identifier token stands for: folded to lower case when
+// bare, unquoted when quoted.
+func identValue(tok string) string {
+	if strings.HasPrefix(tok, `"`) && strings.HasSuffix(tok, `"`) && len(tok) >= 2 {
+		return strings.ReplaceAll(tok[1:len(tok)-1], `""`, `"`)
+	}
+	return strings.ToLower(tok)
+}
+
+// MentionsIdent reports whether expr names name as an identifier anywhere, qualified or
+// not: a conservative answer to "may this expression use that column".
+func MentionsIdent(expr, name string) bool {
+	scan, err := pg.Scan(expr)
+	if err != nil {
+		return true
+	}
+	for _, tok := range scan.Tokens {
+		if (tok.Token == pg.Token_IDENT || tok.KeywordKind != pg.KeywordKind_NO_KEYWORD) && identValue(expr[tok.Start:tok.End]) == name {
+			return true
+		}
+	}
+	return false
+}

@@ -191,3 +191,59 @@ func TestParseType(t *testing.T) {
 		}
 	}
 }
+
+// TestCanCast checks the cast table against PostgreSQL itself for every pair of known
+// types, in TestCastTableMatchesPostgreSQL (internal/cli); here a few pairs by hand.
+func TestCanCast(t *testing.T) {
+	for _, c := range []struct {
+		from, to string
+		want     bool
+	}{
+		{"boolean", "smallint", false}, {"uuid", "timestamp with time zone", false},
+		{"boolean", "integer", true}, {"text", "uuid", true}, {"uuid", "text", true},
+		{"bigint", "numeric(10,2)", true}, {"character varying(20)", "character varying(50)", true},
+		{"jsonb", "bigint", true}, {"bigint", "jsonb", false}, {"date", "timestamp with time zone", true},
+		{"text[]", "integer[]", true}, {"integer[]", "uuid", false}, {"mytype", "integer", true},
+	} {
+		if got := CanCast(c.from, c.to); got != c.want {
+			t.Errorf("CanCast(%q, %q) = %v, want %v", c.from, c.to, got, c.want)
+		}
+	}
+}
+
+func TestEquivalent(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"(select auth.user_id()) = user_id", "user_id = (select auth.user_id())", true},
+		{`"c9" IS NOT NULL`, "c9 is not null", true},
+		{"((a = 1))", "a = 1", true},
+		{"a = 1 AND b = 2", "b = 2 and a = 1", true},
+		{"a = 1", "a = 2", false},
+		{"a < b", "b < a", false},
+		{"a - b = 0", "b - a = 0", false},
+		{"a = 1 OR b = 2", "a = 1 AND b = 2", false},
+		{"(( SELECT auth.user_id() AS user_id) = user_id)", "(user_id = ( SELECT auth.user_id() AS user_id))", true},
+		{"x = ", "x = ", true},
+		{"x = ", "x =", false},
+	} {
+		if got := Equivalent(c.a, c.b); got != c.want {
+			t.Errorf("Equivalent(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+func TestRenameColumn(t *testing.T) {
+	q := func(s string) string { return `"` + s + `"` }
+	for in, want := range map[string]string{
+		"user_id = (select auth.user_id())":              `"owner" = (select auth.user_id())`,
+		`"user_id" is not null`:                          `"owner" is not null`,
+		"m.user_id = user_id":                            `m.user_id = "owner"`,
+		"exists (select 1 from t where t.x = 'user_id')": "exists (select 1 from t where t.x = 'user_id')",
+	} {
+		if got := RenameColumn(in, "user_id", "owner", q); got != want {
+			t.Errorf("RenameColumn(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package sqlparse
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -120,4 +121,76 @@ func typmods(tn *pg.TypeName) (string, error) {
 		parts[i] = strconv.Itoa(int(iv.Ival.Ival))
 	}
 	return "(" + strings.Join(parts, ",") + ")", nil
+}
+
+// Type families whose members PostgreSQL casts among with "::".
+var (
+	numericTypes  = []string{"smallint", "integer", "bigint", "numeric", "real", "double precision"}
+	dateTimeTypes = []string{"date", "timestamp with time zone", "timestamp without time zone"}
+	timeTypes     = []string{"time with time zone", "time without time zone", "interval"}
+	stringTypes   = []string{"text", "character varying", "character", "name"}
+	knownTypes    = append(append(append(append([]string{"boolean", "uuid", "json", "jsonb", "bytea", "bit", "bit varying", "inet", "cidr", "macaddr", "money", "xml"},
+		numericTypes...), dateTimeTypes...), timeTypes...), stringTypes...)
+)
+
+// KnownTypes returns the types CanCast knows, as ParseType spells them.
+func KnownTypes() []string { return slices.Clone(knownTypes) }
+
+// baseType strips the modifiers and array brackets of a type as ParseType returns it:
+// "character varying(20)" is "character varying", "timestamp(3) with time zone" is
+// "timestamp with time zone".
+func baseType(t string) (base string, array bool) {
+	array = strings.HasSuffix(t, "[]")
+	t = strings.TrimSuffix(t, "[]")
+	if i := strings.Index(t, "("); i >= 0 {
+		if j := strings.Index(t[i:], ")"); j >= 0 {
+			t = t[:i] + t[i+j+1:]
+		}
+	}
+	return t, array
+}
+
+// CanCast reports whether PostgreSQL converts a value of type from to type to with
+// "value::to", for two types as ParseType returns them. Types it does not know (a
+// domain, an enum, an extension's type) may have casts it cannot see: it answers true,
+// and the migration finds out.
+func CanCast(from, to string) bool {
+	f, fArr := baseType(from)
+	t, tArr := baseType(to)
+	if !slices.Contains(knownTypes, f) || !slices.Contains(knownTypes, t) {
+		return true
+	}
+	switch {
+	case f == t && fArr == tArr:
+		return true
+	case slices.Contains(stringTypes, t) && !tArr, slices.Contains(stringTypes, f) && !fArr:
+		return true // text input and output convert every type
+	case fArr != tArr:
+		return false
+	case fArr:
+		return CanCast(f, t) // arrays convert element by element
+	}
+	same := func(family []string) bool { return slices.Contains(family, f) && slices.Contains(family, t) }
+	switch {
+	case same(numericTypes), same(dateTimeTypes), same(stringTypes):
+		return true
+	case same(timeTypes):
+		return f == "time without time zone" || t == "time without time zone" // time with time zone and interval do not convert
+	case f == "integer" && t == "boolean", f == "boolean" && t == "integer":
+		return true
+	case f == "timestamp with time zone" && t == "time with time zone",
+		(f == "timestamp with time zone" || f == "timestamp without time zone") && t == "time without time zone":
+		return true
+	case f == "json" && t == "jsonb", f == "jsonb" && t == "json":
+		return true
+	case f == "jsonb" && (t == "boolean" || slices.Contains(numericTypes, t)):
+		return true
+	case same([]string{"bit", "bit varying"}), f == "integer" && t == "bit", f == "bigint" && t == "bit", f == "bit" && (t == "integer" || t == "bigint"):
+		return true
+	case f == "inet" && t == "cidr", f == "cidr" && t == "inet":
+		return true
+	case (f == "money" && slices.Contains([]string{"numeric", "integer", "bigint"}, t)) || (t == "money" && slices.Contains([]string{"numeric", "integer", "bigint"}, f)):
+		return f != "money" || t == "numeric"
+	}
+	return false
 }

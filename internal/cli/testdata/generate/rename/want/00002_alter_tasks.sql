@@ -15,6 +15,8 @@ ALTER POLICY todos_delete_owner ON public.tasks RENAME TO tasks_delete_owner;
 
 ALTER INDEX public.todos_user_id_idx RENAME TO tasks_user_id_idx;
 
+ALTER TABLE public.tasks RENAME CONSTRAINT todos_pkey TO tasks_pkey;
+
 -- +goose Down
 ALTER TABLE public.tasks RENAME TO todos;
 
@@ -29,3 +31,5 @@ ALTER POLICY tasks_insert_owner ON public.todos RENAME TO todos_insert_owner;
 ALTER POLICY tasks_select_owner ON public.todos RENAME TO todos_select_owner;
 
 ALTER INDEX public.tasks_user_id_idx RENAME TO todos_user_id_idx;
+
+ALTER TABLE public.todos RENAME CONSTRAINT tasks_pkey TO todos_pkey;

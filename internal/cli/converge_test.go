@@ -1,0 +1,744 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+)
+
+// The convergence property: for random schemas and random edit sequences, every
+// migration generate writes applies, the database it builds diffs empty against the
+// schema.yaml it came from, and its Down section brings the database back to the
+// previous schema.yaml. RLSMIGRATE_CONVERGE_STEPS sets the steps per seed (default 40),
+// RLSMIGRATE_CONVERGE_SEEDS the number of seeds (default 6).
+
+// ySchema and the types below are schema.yaml as the generator writes it, as JSON (which
+// is YAML).
+type ySchema struct {
+	Version int       `json:"version"`
+	Auth    *yAuth    `json:"auth,omitempty"`
+	Tables  []*yTable `json:"tables"`
+}
+
+type yAuth struct {
+	Roles []string `json:"roles"`
+}
+
+type yTable struct {
+	Name        string              `json:"name"`
+	Schema      string              `json:"schema,omitempty"`
+	RenamedFrom string              `json:"renamed_from,omitempty"`
+	Columns     []*yColumn          `json:"columns"`
+	Owner       string              `json:"owner,omitempty"`
+	ForceRLS    bool                `json:"force_rls,omitempty"`
+	Policies    map[string][]*yRule `json:"policies,omitempty"`
+	Indexes     []*yIndex           `json:"indexes,omitempty"`
+	Grants      map[string][]string `json:"grants,omitempty"`
+}
+
+type yColumn struct {
+	Name        string      `json:"name"`
+	Type        string      `json:"type"`
+	NotNull     bool        `json:"not_null,omitempty"`
+	PrimaryKey  bool        `json:"primary_key,omitempty"`
+	Unique      bool        `json:"unique,omitempty"`
+	Identity    string      `json:"identity,omitempty"`
+	Default     string      `json:"default,omitempty"`
+	References  *yReference `json:"references,omitempty"`
+	RenamedFrom string      `json:"renamed_from,omitempty"`
+}
+
+type yReference struct {
+	Schema   string `json:"schema,omitempty"`
+	Table    string `json:"table"`
+	OnDelete string `json:"on_delete,omitempty"`
+}
+
+type yIndex struct {
+	Columns []string `json:"columns"`
+	Unique  bool     `json:"unique,omitempty"`
+}
+
+// yRule is a rule: Kind owner or anyone, or a custom rule on Column.
+type yRule struct {
+	Kind        string   `json:"-"`
+	Column      string   `json:"-"` // for custom rules: the column the condition tests
+	To          []string `json:"-"`
+	Restrictive bool     `json:"-"`
+	op          string   // set by yaml(): the operation it governs
+}
+
+func (r *yRule) MarshalJSON() ([]byte, error) {
+	if r.Kind != "custom" {
+		return json.Marshal(r.Kind)
+	}
+	m := map[string]any{}
+	cond := quoteIdent(r.Column) + " IS NOT NULL"
+	if r.op != "insert" {
+		m["using"] = cond
+	}
+	if r.op == "insert" || r.op == "update" {
+		m["check"] = cond
+	}
+	if len(r.To) > 0 {
+		m["to"] = r.To
+	}
+	if r.Restrictive {
+		m["as"] = "restrictive"
+	}
+	return json.Marshal(m)
+}
+
+// schemaOf returns the database schema t lives in.
+func schemaOf(t *yTable) string {
+	if t.Schema == "" {
+		return "public"
+	}
+	return t.Schema
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func (s *ySchema) yaml() string {
+	for _, t := range s.Tables {
+		for op, rs := range t.Policies {
+			for _, r := range rs {
+				r.op = op
+			}
+		}
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	return string(data) + "\n"
+}
+
+func (s *ySchema) clone() *ySchema {
+	c := &ySchema{Version: 1}
+	if s.Auth != nil {
+		c.Auth = &yAuth{Roles: slices.Clone(s.Auth.Roles)}
+	}
+	for _, t := range s.Tables {
+		ct := *t
+		ct.Columns = nil
+		for _, col := range t.Columns {
+			cc := *col
+			if col.References != nil {
+				r := *col.References
+				cc.References = &r
+			}
+			ct.Columns = append(ct.Columns, &cc)
+		}
+		ct.Policies = map[string][]*yRule{}
+		for op, rs := range t.Policies {
+			for _, r := range rs {
+				cr := *r
+				cr.To = slices.Clone(r.To)
+				ct.Policies[op] = append(ct.Policies[op], &cr)
+			}
+		}
+		ct.Indexes = nil
+		for _, ix := range t.Indexes {
+			ct.Indexes = append(ct.Indexes, &yIndex{Columns: slices.Clone(ix.Columns), Unique: ix.Unique})
+		}
+		if t.Grants != nil {
+			ct.Grants = map[string][]string{}
+			for r, p := range t.Grants {
+				ct.Grants[r] = slices.Clone(p)
+			}
+		}
+		c.Tables = append(c.Tables, &ct)
+	}
+	return c
+}
+
+// colType is a column type the generator uses, with a default of that type.
+type colType struct{ name, def string }
+
+var colTypes = []colType{
+	{"bigint", "0"}, {"integer", "42"}, {"text", "''"}, {"boolean", "false"},
+	{"timestamptz", "now()"}, {"numeric(10,2)", "0"}, {"varchar(20)", "'a'"},
+	{"uuid", "gen_random_uuid()"}, {"jsonb", "'{}'::jsonb"}, {"smallint", "1"}, {"date", "current_date"},
+}
+
+func defaultFor(typ string) string {
+	for _, t := range colTypes {
+		if t.name == typ {
+			return t.def
+		}
+	}
+	return ""
+}
+
+// gen makes random schemas and edits with a seeded source.
+type gen struct {
+	r     *rand.Rand
+	names int
+}
+
+func (g *gen) pick(n int) int { return g.r.IntN(n) }
+func (g *gen) chance(p float64) bool {
+	return g.r.Float64() < p
+}
+
+// name returns a fresh identifier, now and then an odd one: upper case, spaces, quotes,
+// a keyword, or 63 bytes long.
+func (g *gen) name(prefix string) string {
+	g.names++
+	n := fmt.Sprintf("%s%d", prefix, g.names)
+	switch g.pick(12) {
+	case 0:
+		return "Mixed " + n
+	case 1:
+		return n + `"q`
+	case 2:
+		return (n + "_" + strings.Repeat("x", 63))[:63]
+	case 3:
+		return "select" + strconv.Itoa(g.names)
+	}
+	return n
+}
+
+func (g *gen) column(s *ySchema, t *yTable) *yColumn {
+	ct := colTypes[g.pick(len(colTypes))]
+	c := &yColumn{Name: g.name("c"), Type: ct.name}
+	if g.chance(0.3) {
+		c.Default = ct.def
+	}
+	if g.chance(0.3) {
+		c.NotNull = true
+		if c.Default == "" {
+			c.Default = ct.def // tables may hold rows in real life; keep adds safe
+		}
+	}
+	if g.chance(0.1) && ct.name != "boolean" {
+		c.Unique = true
+	}
+	if g.chance(0.15) {
+		if target := g.referable(s, t); target != nil {
+			c.Type, c.Default, c.Unique = "bigint", "", false
+			c.References = &yReference{Schema: schemaOf(target), Table: target.Name, OnDelete: []string{"", "cascade", "set null"}[g.pick(3)]}
+		}
+	}
+	return c
+}
+
+// referable returns a table other than t with a bigint primary key, or nil.
+func (g *gen) referable(s *ySchema, t *yTable) *yTable {
+	var out []*yTable
+	for _, o := range s.Tables {
+		if o != t && o.Columns[0].PrimaryKey && o.Columns[0].Type == "bigint" {
+			out = append(out, o)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out[g.pick(len(out))]
+}
+
+func (g *gen) table(s *ySchema) *yTable {
+	t := &yTable{Name: g.name("t"), Policies: map[string][]*yRule{}}
+	if g.chance(0.2) {
+		t.Schema = "app"
+	}
+	id := &yColumn{Name: "id", Type: "bigint", PrimaryKey: true}
+	if g.chance(0.5) {
+		id.Identity = []string{"always", "by default"}[g.pick(2)]
+	}
+	t.Columns = []*yColumn{id}
+	if g.chance(0.7) {
+		owner := &yColumn{Name: "user_id", Type: "text", NotNull: true, Default: "auth.user_id()"}
+		t.Columns = append(t.Columns, owner)
+		t.Owner = owner.Name
+	}
+	for i := g.pick(3); i >= 0; i-- {
+		t.Columns = append(t.Columns, g.column(s, t))
+	}
+	for _, op := range []string{"select", "insert", "update", "delete"} {
+		if g.chance(0.8) {
+			t.Policies[op] = []*yRule{g.rule(s, t)}
+		}
+	}
+	return t
+}
+
+func (g *gen) rule(s *ySchema, t *yTable) *yRule {
+	switch k := g.pick(4); {
+	case k == 0 && t.Owner != "":
+		return &yRule{Kind: "owner"}
+	case k == 1:
+		return &yRule{Kind: "anyone"}
+	default:
+		r := &yRule{Kind: "custom", Column: t.Columns[g.pick(len(t.Columns))].Name, Restrictive: g.chance(0.2)}
+		if s.Auth != nil && len(s.Auth.Roles) > 2 && g.chance(0.5) {
+			r.To = []string{s.Auth.Roles[2+g.pick(len(s.Auth.Roles)-2)]}
+		}
+		return r
+	}
+}
+
+func (g *gen) schema() *ySchema {
+	s := &ySchema{Version: 1}
+	for i := 1 + g.pick(3); i > 0; i-- {
+		s.Tables = append(s.Tables, g.table(s))
+	}
+	return s
+}
+
+// edit is one random change to a schema; it returns a short description, or "" when it
+// did not apply to the schema drawn.
+type edit func(g *gen, s *ySchema) string
+
+func (g *gen) anyTable(s *ySchema) *yTable {
+	if len(s.Tables) == 0 {
+		return nil
+	}
+	return s.Tables[g.pick(len(s.Tables))]
+}
+
+// plainColumn returns a column of t that is neither the key, the owner, nor a foreign
+// key, or nil.
+func (g *gen) plainColumn(t *yTable) *yColumn {
+	var out []*yColumn
+	for _, c := range t.Columns {
+		if !c.PrimaryKey && c.Name != t.Owner && c.References == nil {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out[g.pick(len(out))]
+}
+
+// referencedBy lists the columns of s that reference t.
+func referencedBy(s *ySchema, t *yTable) []*yColumn {
+	var out []*yColumn
+	for _, o := range s.Tables {
+		for _, c := range o.Columns {
+			if r := c.References; r != nil && r.Table == t.Name && r.Schema == schemaOf(t) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// renameColumnRefs follows a column rename in t's owner, indexes and custom rules.
+func renameColumnRefs(t *yTable, from, to string) {
+	if t.Owner == from {
+		t.Owner = to
+	}
+	for _, ix := range t.Indexes {
+		for i, c := range ix.Columns {
+			if c == from {
+				ix.Columns[i] = to
+			}
+		}
+	}
+	for _, rs := range t.Policies {
+		for _, r := range rs {
+			if r.Column == from {
+				r.Column = to
+			}
+		}
+	}
+}
+
+var edits = []struct {
+	name string
+	fn   edit
+}{
+	{"add table", func(g *gen, s *ySchema) string {
+		t := g.table(s)
+		s.Tables = append(s.Tables, t)
+		return "add table " + t.Name
+	}},
+	{"drop table", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil || len(s.Tables) == 1 {
+			return ""
+		}
+		for _, c := range referencedBy(s, t) {
+			c.References = nil
+		}
+		s.Tables = slices.DeleteFunc(s.Tables, func(o *yTable) bool { return o == t })
+		return "drop table " + t.Name
+	}},
+	{"rename table", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		old := t.Name
+		t.RenamedFrom, t.Name = old, g.name("t")
+		for _, c := range referencedBy(s, &yTable{Name: old, Schema: t.Schema}) {
+			c.References.Table = t.Name
+		}
+		return "rename table " + old + " to " + t.Name
+	}},
+	{"add column", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		c := g.column(s, t)
+		t.Columns = append(t.Columns, c)
+		return "add column " + t.Name + "." + c.Name
+	}},
+	{"drop column", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		c := g.plainColumn(t)
+		if c == nil {
+			return ""
+		}
+		t.Columns = slices.DeleteFunc(t.Columns, func(o *yColumn) bool { return o == c })
+		t.Indexes = slices.DeleteFunc(t.Indexes, func(ix *yIndex) bool { return slices.Contains(ix.Columns, c.Name) })
+		renameColumnRefs(t, c.Name, t.Columns[0].Name)
+		return "drop column " + t.Name + "." + c.Name
+	}},
+	{"rename column", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		c := t.Columns[g.pick(len(t.Columns))]
+		if c.PrimaryKey && len(referencedBy(s, t)) > 0 {
+			return "" // references name the key column implicitly
+		}
+		old := c.Name
+		c.RenamedFrom, c.Name = old, g.name("c")
+		renameColumnRefs(t, old, c.Name)
+		return "rename column " + t.Name + "." + old + " to " + c.Name
+	}},
+	{"change type", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		c := g.plainColumn(t)
+		if c == nil || c.Identity != "" {
+			return ""
+		}
+		ct := colTypes[g.pick(len(colTypes))]
+		if ct.name == c.Type {
+			return ""
+		}
+		old := c.Type
+		c.Type = ct.name
+		if c.Default != "" {
+			c.Default = ct.def
+		}
+		if ct.name == "boolean" {
+			c.Unique = false
+		}
+		return "change type " + t.Name + "." + c.Name + " " + old + " -> " + ct.name
+	}},
+	{"toggle default", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		c := g.plainColumn(t)
+		if c == nil || c.Identity != "" {
+			return ""
+		}
+		if c.Default == "" {
+			c.Default = defaultFor(c.Type)
+		} else {
+			c.Default = ""
+		}
+		return "toggle default " + t.Name + "." + c.Name
+	}},
+	{"toggle not null", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		c := g.plainColumn(t)
+		if c == nil || c.Identity != "" {
+			return ""
+		}
+		c.NotNull = !c.NotNull
+		return "toggle not null " + t.Name + "." + c.Name
+	}},
+	{"toggle unique", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		c := g.plainColumn(t)
+		if c == nil || c.Type == "boolean" {
+			return ""
+		}
+		c.Unique = !c.Unique
+		return "toggle unique " + t.Name + "." + c.Name
+	}},
+	{"toggle reference", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		for _, c := range t.Columns {
+			if c.References != nil {
+				c.References = nil
+				return "drop reference " + t.Name + "." + c.Name
+			}
+		}
+		target := g.referable(s, t)
+		if target == nil {
+			return ""
+		}
+		for _, c := range t.Columns {
+			if c.Type == "bigint" && !c.PrimaryKey && c.Identity == "" {
+				c.References = &yReference{Schema: schemaOf(target), Table: target.Name}
+				return "add reference " + t.Name + "." + c.Name
+			}
+		}
+		return ""
+	}},
+	{"toggle identity", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		for _, c := range t.Columns {
+			if (c.Type == "bigint" || c.Type == "integer") && c.References == nil {
+				if c.Identity != "" {
+					c.Identity = ""
+					if g.chance(0.5) {
+						c.Default = "0"
+					}
+				} else {
+					c.Identity, c.Default = []string{"always", "by default"}[g.pick(2)], ""
+				}
+				return "toggle identity " + t.Name + "." + c.Name
+			}
+		}
+		return ""
+	}},
+	{"toggle index", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		if len(t.Indexes) > 0 && g.chance(0.5) {
+			t.Indexes = t.Indexes[1:]
+			return "drop index on " + t.Name
+		}
+		c := t.Columns[g.pick(len(t.Columns))]
+		for _, ix := range t.Indexes {
+			if slices.Equal(ix.Columns, []string{c.Name}) {
+				return ""
+			}
+		}
+		t.Indexes = append(t.Indexes, &yIndex{Columns: []string{c.Name}})
+		return "add index " + t.Name + "." + c.Name
+	}},
+	{"change policy", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		op := []string{"select", "insert", "update", "delete"}[g.pick(4)]
+		if g.chance(0.25) {
+			delete(t.Policies, op)
+			return "drop rules for " + op + " on " + t.Name
+		}
+		t.Policies[op] = []*yRule{g.rule(s, t)}
+		return "change rule for " + op + " on " + t.Name
+	}},
+	{"toggle force rls", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		t.ForceRLS = !t.ForceRLS
+		return "toggle force_rls " + t.Name
+	}},
+	{"toggle grants", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		if t.Grants != nil {
+			t.Grants = nil
+			return "derive grants on " + t.Name
+		}
+		t.Grants = map[string][]string{"authenticated": {"select", "insert"}}
+		if s.Auth != nil && len(s.Auth.Roles) > 2 {
+			t.Grants[s.Auth.Roles[2]] = []string{"select"}
+		}
+		return "explicit grants on " + t.Name
+	}},
+	{"toggle role", func(g *gen, s *ySchema) string {
+		if s.Auth == nil {
+			s.Auth = &yAuth{Roles: []string{"authenticated", "anonymous"}}
+		}
+		if len(s.Auth.Roles) > 2 && g.chance(0.5) {
+			gone := s.Auth.Roles[len(s.Auth.Roles)-1]
+			s.Auth.Roles = s.Auth.Roles[:len(s.Auth.Roles)-1]
+			for _, t := range s.Tables {
+				delete(t.Grants, gone)
+				for _, rs := range t.Policies {
+					for _, r := range rs {
+						r.To = slices.DeleteFunc(r.To, func(x string) bool { return x == gone })
+					}
+				}
+			}
+			return "remove role " + gone
+		}
+		role := fmt.Sprintf("rlsm_role_%d", g.pick(3))
+		if slices.Contains(s.Auth.Roles, role) {
+			return ""
+		}
+		s.Auth.Roles = append(s.Auth.Roles, role)
+		return "add role " + role
+	}},
+}
+
+// forget clears last step's renamed_from marks, as a user may once a rename is applied.
+func forget(s *ySchema) {
+	for _, t := range s.Tables {
+		t.RenamedFrom = ""
+		for _, c := range t.Columns {
+			c.RenamedFrom = ""
+		}
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func TestConvergence(t *testing.T) {
+	steps := envInt("RLSMIGRATE_CONVERGE_STEPS", 40)
+	seeds := envInt("RLSMIGRATE_CONVERGE_SEEDS", 6)
+	if testing.Short() {
+		steps, seeds = 10, 2
+	}
+	for seed := 1; seed <= seeds; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			t.Parallel()
+			g := &gen{r: rand.New(rand.NewPCG(uint64(seed), 7))}
+			cur := g.schema()
+			var history []string
+			refused := 0
+			c := newConverger(t)
+			if msg := c.step(cur.yaml()); msg != "" {
+				t.Fatalf("seed %d, initial schema:\n%s\n%s", seed, cur.yaml(), msg)
+			}
+			for i := 0; i < steps; i++ {
+				next := cur.clone()
+				if g.chance(0.5) {
+					forget(next)
+				}
+				e := edits[g.pick(len(edits))]
+				what := e.fn(g, next)
+				if what == "" {
+					continue
+				}
+				msg := c.step(next.yaml())
+				if msg == errRefused {
+					refused++
+					continue
+				}
+				history = append(history, what)
+				if msg != "" {
+					t.Fatalf("seed %d, step %d (%s) failed after:\n  %s\n%s\nschema.yaml:\n%s", seed, i, what,
+						strings.Join(history, "\n  "), msg, next.yaml())
+				}
+				cur = next
+			}
+			t.Logf("seed %d: %d edits applied, %d refused by generate", seed, len(history), refused)
+		})
+	}
+}
+
+// errRefused is what step returns when generate refused the schema with a reason (a
+// type PostgreSQL cannot convert to), which leaves everything as it was.
+const errRefused = "refused"
+
+// converger applies successive versions of schema.yaml to one database.
+type converger struct {
+	t                testing.TB
+	work, dir, dbURL string
+	prev             string // the previous schema.yaml, "" before the first step
+}
+
+func newConverger(t *testing.T) *converger {
+	work := t.TempDir()
+	return &converger{t: t, work: work, dir: filepath.Join(work, "migrations"), dbURL: pgtest.NewDB(t)}
+}
+
+// step makes src the schema.yaml and checks the convergence property for it; it returns
+// what went wrong, or "".
+func (c *converger) step(src string) string {
+	t := c.t.(*testing.T)
+	schemaPath := filepath.Join(c.work, "schema.yaml")
+	prevPath := filepath.Join(c.work, "previous.yaml")
+	if err := os.WriteFile(schemaPath, []byte(src), 0o644); err != nil {
+		return err.Error()
+	}
+	common := []string{"--database-url", c.dbURL, "--dir", c.dir}
+	r := run(t, c.work, "generate", "--schema", schemaPath, "--dir", c.dir, "--allow-destructive")
+	if r.code != 0 && strings.Contains(r.stderr, "PostgreSQL cannot convert") {
+		return errRefused
+	}
+	if r.code != 0 {
+		return "generate:\n" + r.String()
+	}
+	wrote := strings.HasPrefix(r.stdout, "wrote ")
+	if r := run(t, c.work, append([]string{"up"}, common...)...); r.code != 0 {
+		return "up:\n" + r.String() + c.lastMigration()
+	}
+	if r := run(t, c.work, "diff", "--schema", schemaPath, "--database-url", c.dbURL); r.code != 0 {
+		return "diff after up:\n" + r.String() + c.lastMigration()
+	}
+	if r := run(t, c.work, "generate", "--check", "--schema", schemaPath, "--dir", c.dir); r.code != 0 {
+		return "generate --check after generate:\n" + r.String()
+	}
+	if wrote && c.prev != "" {
+		if err := os.WriteFile(prevPath, []byte(c.prev), 0o644); err != nil {
+			return err.Error()
+		}
+		if r := run(t, c.work, append([]string{"down"}, common...)...); r.code != 0 {
+			return "down:\n" + r.String() + c.lastMigration()
+		}
+		if r := run(t, c.work, "diff", "--schema", prevPath, "--database-url", c.dbURL); r.code != 0 {
+			return "diff against the previous schema.yaml after down:\n" + r.String() + c.lastMigration() + "\nprevious schema.yaml:\n" + c.prev
+		}
+		if r := run(t, c.work, append([]string{"up"}, common...)...); r.code != 0 {
+			return "up after down:\n" + r.String()
+		}
+	}
+	c.prev = src
+	return ""
+}
+
+// lastMigration returns the newest migration file, for failure messages.
+func (c *converger) lastMigration() string {
+	files, _ := filepath.Glob(filepath.Join(c.dir, "*.sql"))
+	if len(files) == 0 {
+		return ""
+	}
+	slices.Sort(files)
+	data, _ := os.ReadFile(files[len(files)-1])
+	return "\n" + filepath.Base(files[len(files)-1]) + ":\n" + string(data)
+}
