@@ -2,75 +2,141 @@ package inspect
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 )
 
 // Normalize returns a copy of desired whose column types, defaults and policy
 // expressions are in the form PostgreSQL stores and prints them, so that they compare
-// with Inspect's output by meaning, not by spelling. It creates a temporary table per
+// with Inspect's output by meaning, not by spelling. It creates a temporary stand-in per
 // desired table, with the same columns and policies, reads them back with the catalog
 // queries Inspect uses, and rolls everything back: it needs the TEMPORARY privilege and
-// changes nothing. It takes four round trips; when some object cannot be created (say,
-// a default calls a function the database lacks), it retries table by table and leaves
-// those objects as written.
+// changes nothing. Tables of the same shape share a stand-in; a table whose policies
+// hold a subquery or name the table itself gets a stand-in of its own name, which
+// shadows the real table, so that references to it print as they do on the real one.
+// When some statement fails (say, a default calls a function the database lacks), it
+// creates each statement in its own savepoint and leaves what failed as written.
 func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*schema.Schema, error) {
 	out := clone(desired)
 	if len(out.Tables) == 0 {
 		return out, nil
 	}
-	// Tables of the same shape (columns and policy conditions, whatever the names) share
-	// one stand-in, so the work grows with the number of distinct shapes.
 	shapes := map[string]int{}
 	shapeOf := make([]int, len(out.Tables))
-	var stmts []string
+	var names []string
+	var stmts [][]string // per stand-in: the table, then its policies
+	taken := map[string]bool{}
+	var shadowed []*schema.Table // tables with a stand-in of their own name
 	for i, t := range out.Tables {
+		name := ""
+		if selfReferencing(t) && !taken[t.Name] {
+			name = t.Name
+			shadowed = append(shadowed, t)
+		}
 		key := shapeKey(t)
+		if name != "" {
+			key = name + "\x00" + key
+		}
 		n, ok := shapes[key]
 		if !ok {
 			n = len(stmts)
+			if name == "" {
+				name = tempName(n)
+			}
+			taken[name] = true
 			shapes[key] = n
-			stmts = append(stmts, tempTable(n, t))
+			names = append(names, name)
+			stmts = append(stmts, standIn(name, t))
 		}
 		shapeOf[i] = n
+	}
+	var all []string
+	for _, st := range stmts {
+		all = append(all, st...)
 	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("normalising schema.yaml: %w", err)
 	}
-	defer func() { tx.Rollback(ctx) }()
-	if _, err := tx.Exec(ctx, strings.Join(stmts, "\n")); err != nil {
-		tx.Rollback(ctx)
-		if tx, err = createEach(ctx, conn, stmts); err != nil {
+	defer func() { tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, strings.Join(all, "\n")); err != nil {
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) {
+			return nil, fmt.Errorf("normalising schema.yaml: %w", err) // cancelled, or the connection is gone
+		}
+		if err := tx.Rollback(ctx); err != nil {
+			return nil, fmt.Errorf("normalising schema.yaml: %w", err)
+		}
+		if tx, err = createEach(ctx, conn, all); err != nil {
 			return nil, err
 		}
 	}
 	got := &schema.Schema{}
 	r := newReader(got)
 	batch := &pgx.Batch{}
-	r.queue(batch, "n.oid = pg_my_temp_schema() AND c.relname LIKE 'rlsmigrate_n%'", nil, false)
+	r.queue(batch, "n.oid = pg_my_temp_schema() AND c.relname = ANY($1)", []any{names}, false)
+	var path []string
+	batch.Queue("SELECT current_schemas(false)").QueryRow(func(row pgx.Row) error { return row.Scan(&path) })
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, fmt.Errorf("normalising schema.yaml: %w", err)
+	}
+	// A stand-in named like its table hides that table from the search path, so the
+	// stand-ins print references to it qualified where the database does not.
+	for _, t := range shadowed {
+		if slices.Contains(path, t.Schema) {
+			for _, n := range got.Tables {
+				for _, p := range n.Policies {
+					p.Using = sqlparse.Unqualify(p.Using, t.Schema, t.Name, sqlident.Quote)
+					p.Check = sqlparse.Unqualify(p.Check, t.Schema, t.Name, sqlident.Quote)
+				}
+			}
+		}
 	}
 	byName := map[string]*schema.Table{}
 	for _, t := range got.Tables {
 		byName[t.Name] = t
 	}
 	for i, t := range out.Tables {
-		if n := byName[tempName(shapeOf[i])]; n != nil {
+		if n := byName[names[shapeOf[i]]]; n != nil {
 			adopt(t, n)
 		}
 	}
 	return out, nil
 }
 
+// selfReferencing reports whether a policy of t holds a subquery or qualifies a column
+// with t's name: PostgreSQL prints such references with the table's name.
+func selfReferencing(t *schema.Table) bool {
+	for _, p := range t.Policies {
+		for _, expr := range []string{p.Using, p.Check} {
+			e, err := sqlparse.ParseExpr(expr)
+			if err != nil {
+				continue
+			}
+			if e.HasSubquery() {
+				return true
+			}
+			for _, ref := range e.ColumnRefs() {
+				if ref.Table == t.Name {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // createEach runs each statement in its own savepoint of a new transaction, skipping
-// those that fail, and returns the transaction.
+// those that fail with an SQL error, and returns the transaction.
 func createEach(ctx context.Context, conn *pgx.Conn, stmts []string) (pgx.Tx, error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
@@ -80,13 +146,18 @@ func createEach(ctx context.Context, conn *pgx.Conn, stmts []string) (pgx.Tx, er
 		sp, err := tx.Begin(ctx)
 		if err == nil {
 			if _, execErr := sp.Exec(ctx, st); execErr != nil {
-				err = sp.Rollback(ctx)
+				var pe *pgconn.PgError
+				if !errors.As(execErr, &pe) {
+					err = execErr
+				} else {
+					err = sp.Rollback(ctx)
+				}
 			} else {
 				err = sp.Commit(ctx)
 			}
 		}
 		if err != nil {
-			tx.Rollback(ctx)
+			tx.Rollback(context.WithoutCancel(ctx))
 			return nil, fmt.Errorf("normalising schema.yaml: %w", err)
 		}
 	}
@@ -111,9 +182,10 @@ func shapeKey(t *schema.Table) string {
 // policyName names the stand-in of a table's i-th policy.
 func policyName(i int) string { return fmt.Sprintf("p%d", i) }
 
-// tempTable returns the statements creating the stand-in for t: its columns with types,
-// identities and defaults, and its policies for PUBLIC (roles need not exist yet).
-func tempTable(i int, t *schema.Table) string {
+// standIn returns the statements creating the stand-in for t under name: its columns
+// with types, identities and defaults, then each policy for PUBLIC (roles need not exist
+// yet).
+func standIn(name string, t *schema.Table) []string {
 	var cols []string
 	for _, c := range t.Columns {
 		def := sqlident.Quote(c.Name) + " " + c.Type
@@ -125,20 +197,23 @@ func tempTable(i int, t *schema.Table) string {
 		}
 		cols = append(cols, def)
 	}
-	name := "pg_temp." + tempName(i)
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "CREATE TEMP TABLE %s (%s) ON COMMIT DROP;", tempName(i), strings.Join(cols, ", "))
+	out := []string{fmt.Sprintf("CREATE TEMP TABLE %s (%s) ON COMMIT DROP;", sqlident.Quote(name), strings.Join(cols, ", "))}
+	// References qualified with the table's schema would name the real table.
+	requalify := func(expr string) string {
+		return sqlparse.Requalify(expr, t.Schema, t.Name, name, sqlident.Quote)
+	}
 	for j, p := range t.Policies {
-		fmt.Fprintf(&sb, " CREATE POLICY %s ON %s FOR %s TO PUBLIC", policyName(j), name, strings.ToUpper(p.Command))
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "CREATE POLICY %s ON pg_temp.%s FOR %s TO PUBLIC", policyName(j), sqlident.Quote(name), strings.ToUpper(p.Command))
 		if p.Using != "" {
-			fmt.Fprintf(&sb, " USING (%s)", p.Using)
+			fmt.Fprintf(&sb, " USING (%s)", requalify(p.Using))
 		}
 		if p.Check != "" {
-			fmt.Fprintf(&sb, " WITH CHECK (%s)", p.Check)
+			fmt.Fprintf(&sb, " WITH CHECK (%s)", requalify(p.Check))
 		}
-		sb.WriteString(";")
+		out = append(out, sb.String()+";")
 	}
-	return sb.String()
+	return out
 }
 
 // adopt takes the catalog forms of the stand-in n into t.

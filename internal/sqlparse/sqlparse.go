@@ -222,3 +222,42 @@ func MentionsIdent(expr, name string) bool {
 	}
 	return false
 }
+
+// Requalify returns expr with the qualifier schema.table of column references (the
+// tokens schema . table .) replaced by to, quoted by quote: how a stand-in of a table,
+// created under another schema, reads the table's own schema-qualified references.
+func Requalify(expr, schema, table, to string, quote func(string) string) string {
+	return replaceQualified(expr, schema, table, quote(to), true)
+}
+
+// Unqualify returns expr with every schema.table (a table or a column qualifier) written
+// as table, quoted by quote: how PostgreSQL prints a reference to a table that its
+// search path finds by name.
+func Unqualify(expr, schema, table string, quote func(string) string) string {
+	return replaceQualified(expr, schema, table, quote(table), false)
+}
+
+// replaceQualified replaces the tokens schema . table, not after a ".", by to; when
+// columnsOnly, only where a "." follows (a column's qualifier).
+func replaceQualified(expr, schema, table, to string, columnsOnly bool) string {
+	scan, err := pg.Scan(expr)
+	if err != nil {
+		return expr
+	}
+	toks := scan.Tokens
+	name := func(j int) string { return identValue(expr[toks[j].Start:toks[j].End]) }
+	dot := func(j int) bool { return j >= 0 && j < len(toks) && toks[j].Token == pg.Token_ASCII_46 }
+	var sb strings.Builder
+	last := 0
+	for i := 0; i+2 < len(toks); i++ {
+		if dot(i) || dot(i-1) || !dot(i+1) || dot(i+2) || name(i) != schema || name(i+2) != table || (columnsOnly && !dot(i+3)) {
+			continue
+		}
+		sb.WriteString(expr[last:toks[i].Start])
+		sb.WriteString(to)
+		last = int(toks[i+2].End)
+		i += 2
+	}
+	sb.WriteString(expr[last:])
+	return sb.String()
+}

@@ -247,3 +247,31 @@ func TestRenameColumn(t *testing.T) {
 		}
 	}
 }
+
+func TestRequalify(t *testing.T) {
+	q := func(s string) string { return s }
+	for in, want := range map[string]string{
+		"public.teams.user_id = x":                        "teams.user_id = x",
+		`"public"."teams".user_id = public.teams.id`:      "teams.user_id = teams.id",
+		"exists (select 1 from public.teams t)":           "exists (select 1 from public.teams t)",
+		"other.teams.user_id = 1 and public.teamsx.a = 1": "other.teams.user_id = 1 and public.teamsx.a = 1",
+	} {
+		if got := Requalify(in, "public", "teams", "teams", q); got != want {
+			t.Errorf("Requalify(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestUnqualify(t *testing.T) {
+	q := func(s string) string { return s }
+	for in, want := range map[string]string{
+		"EXISTS ( SELECT 1 FROM public.teams t WHERE t.id = notes.team_id)": "EXISTS ( SELECT 1 FROM teams t WHERE t.id = notes.team_id)",
+		"public.teams.id = 1":  "teams.id = 1",
+		"app.public.teams.id":  "app.public.teams.id",
+		"public.teamsx.id = 1": "public.teamsx.id = 1",
+	} {
+		if got := Unqualify(in, "public", "teams", q); got != want {
+			t.Errorf("Unqualify(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
