@@ -38,13 +38,20 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		s := compile.Compile(file)
+		s, err := compile.Compile(file)
+		if err != nil {
+			var errs policy.Errors
+			if !errors.As(err, &errs) || len(errs) == 0 || errs[0].Line < 1 {
+				t.Fatalf("Compile returned %T %v, want policy.Errors with positions", err, err)
+			}
+			return
+		}
 		changes := diff.Diff(&schema.Schema{}, s)
 		if out := render.Migration(changes, diff.Invert(changes)); len(out) == 0 {
 			t.Fatal("an accepted schema rendered nothing")
 		}
-		if again := diff.Diff(s, compile.Compile(file)); len(again) != 0 {
-			t.Fatalf("a schema differs from itself: %v", again)
+		if again, _ := compile.Compile(file); len(diff.Diff(s, again)) != 0 {
+			t.Fatalf("a schema differs from itself: %v", diff.Diff(s, again))
 		}
 	})
 }

@@ -413,6 +413,11 @@ func (d *decoder) auth(n *yaml.Node, a *Auth) {
 		case "roles":
 			a.Roles = d.names(v, "role")
 			d.noRepeats(v, a.Roles, "role")
+			for _, r := range a.Roles {
+				if r == "public" || r == "none" || strings.HasPrefix(r, "pg_") {
+					d.errorf(v, "role %q is reserved by PostgreSQL and cannot be declared in auth.roles", r)
+				}
+			}
 		}
 	})
 }
@@ -590,8 +595,8 @@ func (d *decoder) index(n *yaml.Node) *Index {
 			ix.Unique, _ = d.boolean(v, "unique")
 		}
 	})
-	if ok && len(ix.Columns) == 0 && !d.hasKey(n, "columns") {
-		d.errorf(n, "index needs \"columns\"")
+	if ok && len(ix.Columns) == 0 {
+		d.errorf(n, "index needs \"columns\": one column or more")
 	}
 	return ix
 }

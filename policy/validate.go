@@ -53,12 +53,18 @@ func (d *decoder) validate(f *File) {
 				names[r.Name] = true
 			}
 		}
+		lists := map[string]*Index{}
 		for _, ix := range t.Indexes {
 			for _, c := range ix.Columns {
 				if t.Column(c) == nil {
 					add(ix.Pos, "index column %q is not a column of table %s", c, q)
 				}
 			}
+			key := strings.Join(ix.Columns, "\x00")
+			if prev, dup := lists[key]; dup && len(ix.Columns) > 0 && ix.Unique == prev.Unique {
+				add(ix.Pos, "an index on (%s) of table %s is declared twice (first at line %d)", strings.Join(ix.Columns, ", "), q, prev.Pos.Line)
+			}
+			lists[key] = ix
 		}
 		for _, g := range t.Grants {
 			roleOK(g.Pos, g.Role, "grant on "+q)

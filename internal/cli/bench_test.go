@@ -66,7 +66,11 @@ func builtMany(tb testing.TB, n int, dbURL string) (string, *schema.Schema) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return schemaPath, compile.Compile(f)
+	s, err := compile.Compile(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return schemaPath, s
 }
 
 // diffRoundTrips diffs a database of n tables against its schema and returns the round

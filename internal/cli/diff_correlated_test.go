@@ -54,7 +54,11 @@ func TestNormalizeCancelledMidway(t *testing.T) {
 	pgtest.MustExec(t, locker, "BEGIN; LOCK TABLE teams IN ACCESS EXCLUSIVE MODE")
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err = inspect.Normalize(ctx, pgtest.Connect(t, dbURL), compile.Compile(f))
+	desired, err := compile.Compile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = inspect.Normalize(ctx, pgtest.Connect(t, dbURL), desired)
 	if err == nil || !strings.Contains(err.Error(), "normalising") {
 		t.Fatalf("Normalize cancelled midway: %v, want an error", err)
 	}

@@ -48,7 +48,11 @@ func FuzzIdentifiers(f *testing.F) {
 		if err != nil {
 			return // names PostgreSQL cannot keep are refused before any SQL is written
 		}
-		changes := diff.Diff(&schema.Schema{}, compile.Compile(file))
+		desired, err := compile.Compile(file)
+		if err != nil {
+			return // names that collide are refused before any SQL is written
+		}
+		changes := diff.Diff(&schema.Schema{}, desired)
 		ctx := context.Background()
 		tx, err := conn.Begin(ctx)
 		if err != nil {

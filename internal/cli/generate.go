@@ -21,6 +21,10 @@ import (
 // summary line that ends with outcome (what the command did not do).
 func (e *env) loadSchema(path, outcome string) (*policy.File, *schema.Schema, bool) {
 	f, err := policy.Load(path)
+	var desired *schema.Schema
+	if err == nil {
+		desired, err = compile.Compile(f)
+	}
 	if err != nil {
 		var errs policy.Errors
 		if errors.As(err, &errs) {
@@ -33,7 +37,7 @@ func (e *env) loadSchema(path, outcome string) (*policy.File, *schema.Schema, bo
 		}
 		return nil, nil, false
 	}
-	return f, compile.Compile(f), true
+	return f, desired, true
 }
 
 func runValidate(_ context.Context, e *env, args []string) int {

@@ -6,14 +6,18 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
-// Compile returns the schema that f declares.
-func Compile(f *policy.File) *schema.Schema {
+// Compile returns the schema that f declares. It fails with policy.Errors, each at the
+// position in schema.yaml that causes it, when two relations of one database schema
+// would get the same name (an index named like a table, two indexes on the same
+// columns) or two policies of one table would (a declared name equal to a generated one).
+func Compile(f *policy.File) (*schema.Schema, error) {
 	s := &schema.Schema{
 		Auth:        &schema.Auth{Provider: f.Auth.Provider, UserID: f.Auth.UserID},
 		Roles:       slices.Clone(f.Auth.Roles),
@@ -37,7 +41,65 @@ func Compile(f *policy.File) *schema.Schema {
 		s.SchemaUsage[t.Schema] = usage
 	}
 	s.Normalize()
-	return s
+	if errs := checkNames(f, s); len(errs) > 0 {
+		return nil, errs
+	}
+	return s, nil
+}
+
+// checkNames finds names that PostgreSQL would refuse twice: relations (tables, indexes,
+// and the indexes behind primary and unique keys) share one namespace per database
+// schema, and policies one per table.
+func checkNames(f *policy.File, s *schema.Schema) policy.Errors {
+	var errs policy.Errors
+	add := func(p policy.Pos, format string, args ...any) {
+		errs = append(errs, &policy.Error{File: f.Path, Pos: p, Msg: fmt.Sprintf(format, args...)})
+	}
+	type named struct {
+		what string
+		pos  policy.Pos
+	}
+	relations := map[[2]string]named{}
+	claim := func(schemaName, name, what string, pos policy.Pos) {
+		key := [2]string{schemaName, name}
+		if prev, ok := relations[key]; ok {
+			add(pos, "%s would be named %q, like %s (line %d); PostgreSQL keeps one relation of a name per schema: name one of them", what, name, prev.what, prev.pos.Line)
+			return
+		}
+		relations[key] = named{what, pos}
+	}
+	for i, t := range s.Tables {
+		pt := f.Tables[i]
+		claim(t.Schema, t.Name, "table "+t.QualifiedName(), pt.Pos)
+	}
+	for i, t := range s.Tables {
+		pt := f.Tables[i]
+		if t.PKName != "" {
+			claim(t.Schema, t.PKName, "the primary key of "+t.QualifiedName(), pt.Pos)
+		}
+		for j, c := range t.Columns {
+			if c.Unique {
+				claim(t.Schema, c.UniqueName, "the unique key on "+t.QualifiedName()+"."+c.Name, pt.Columns[j].Pos)
+			}
+		}
+		for j, ix := range t.Indexes {
+			pos := pt.Pos // the owner index has no line of its own
+			if j < len(pt.Indexes) {
+				pos = pt.Indexes[j].Pos
+			}
+			claim(t.Schema, ix.Name, "the index on "+t.QualifiedName()+" ("+strings.Join(ix.Columns, ", ")+")", pos)
+		}
+		policies := map[string]policy.Pos{}
+		for j, p := range t.Policies {
+			pos := pt.Policies[j].Pos
+			if prev, ok := policies[p.Name]; ok {
+				add(pos, "policy name %q on %s is also the name of the rule at line %d; name one of them differently", p.Name, t.QualifiedName(), prev.Line)
+				continue
+			}
+			policies[p.Name] = pos
+		}
+	}
+	return errs
 }
 
 var simpleCall = regexp.MustCompile(`^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*\(\)$`)
@@ -164,7 +226,13 @@ func (n namer) generated(parts []string, columns int) (name, renamedFrom string)
 
 func policies(f *policy.File, t *policy.Table, n namer) []*schema.Policy {
 	var out []*schema.Policy
+	// Generated names step aside for every declared one.
 	used := map[string]bool{}
+	for _, r := range t.Policies {
+		if r.Name != "" {
+			used[r.Name] = true
+		}
+	}
 	for _, r := range t.Policies {
 		p := &schema.Policy{Command: r.Operation, Restrictive: r.Restrictive, Roles: slices.Clone(r.To)}
 		var cond string
