@@ -17,7 +17,7 @@ import (
 func slowMigrations(t *testing.T) (work, dir string) {
 	work = t.TempDir()
 	dir = filepath.Join(work, "migrations")
-	writeFiles(t, dir, map[string]string{
+	writeMigrations(t, dir, map[string]string{
 		"00001_a.sql":    "-- +goose Up\nCREATE TABLE a (id int);\n-- +goose Down\nDROP TABLE a;\n",
 		"00002_slow.sql": "-- +goose Up\nCREATE TABLE slow (id int);\nINSERT INTO slow VALUES (1);\nSELECT pg_sleep(3);\n-- +goose Down\nDROP TABLE slow;\n",
 		"00003_c.sql":    "-- +goose Up\nCREATE TABLE c (id int);\nINSERT INTO c VALUES (1);\n-- +goose Down\nDROP TABLE c;\n",

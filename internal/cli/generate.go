@@ -79,6 +79,21 @@ are refused unless --allow-destructive is given. Renames come only from renamed_
 		return ExitError
 	}
 	md := migdir.Dir{Path: *dir}
+	if !*check {
+		// One generate at a time per directory: each writes on what the last wrote.
+		unlock, err := md.Lock()
+		if err != nil {
+			return e.fail(err)
+		}
+		defer unlock()
+		note, err := md.Recover()
+		if err != nil {
+			return e.fail(err)
+		}
+		if note != "" {
+			fmt.Fprintf(e.stderr, "note: %s\n", strings.ReplaceAll(note, "\n", "\nnote: "))
+		}
+	}
 	state, err := md.Load()
 	if err != nil {
 		return e.fail(err)
@@ -192,16 +207,34 @@ func migrationName(changes []*diff.Change, first bool) string {
 }
 
 func runHash(_ context.Context, e *env, args []string) int {
-	fs := e.flags("hash", "[--dir migrations]",
+	fs := e.flags("hash", "[--dir migrations] [--schema schema.yaml]",
 		`Record the checksum of every migration file as it is now. Run it after editing,
 adding or deleting a migration on purpose; generate and up refuse to build on a
-directory whose files differ from the recorded checksums.`)
+directory whose files differ from the recorded checksums. The schema the migrations
+build stays as recorded; with --schema, the given schema.yaml is recorded as that
+schema instead (needed when the state file is missing, and when the edit changed what
+the migrations build).`)
 	dir := fs.String("dir", "migrations", "the migrations directory")
+	schemaPath := fs.String("schema", "", "record this schema.yaml as what the migrations build")
 	if code := e.parse(fs, args); code >= 0 {
 		return code
 	}
+	var desired *schema.Schema
+	if *schemaPath != "" {
+		var ok bool
+		if _, desired, ok = e.loadSchema(*schemaPath, "; nothing was written"); !ok {
+			return ExitError
+		}
+	}
 	md := migdir.Dir{Path: *dir}
-	if err := md.Rehash(nil); err != nil {
+	unlock, err := md.Lock()
+	if err != nil {
+		return e.fail(err)
+	}
+	defer unlock()
+	if err := md.Rehash(desired); errors.Is(err, migdir.ErrNoState) {
+		return e.fail(fmt.Errorf("%s has no %s, so there is no recorded schema to keep: run \"rlsmigrate hash --schema schema.yaml\" with the schema.yaml these migrations build; nothing was written", *dir, migdir.StateFile))
+	} else if err != nil {
 		return e.fail(err)
 	}
 	names, _ := md.Migrations()

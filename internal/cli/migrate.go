@@ -35,11 +35,11 @@ func (e *env) openMigrator(ctx context.Context, dir, urlFlag string) (*migrator,
 	if err != nil {
 		return nil, err
 	}
+	// Every migration must be the one generate recorded: a missing state file, or a file
+	// edited, added or deleted by hand, stops up before it connects.
 	md := migdir.Dir{Path: dir}
-	if _, err := os.Stat(filepath.Join(dir, migdir.StateFile)); err == nil {
-		if _, err := md.Load(); err != nil {
-			return nil, err
-		}
+	if _, err := md.Load(); err != nil {
+		return nil, err
 	}
 	if names, err := md.Migrations(); err != nil {
 		return nil, err

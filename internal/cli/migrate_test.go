@@ -10,8 +10,20 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 )
+
+// writeMigrations writes hand-made migrations (name → content) into dir and records
+// them, as "rlsmigrate hash" would, with an empty schema.
+func writeMigrations(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	writeFiles(t, dir, files)
+	if err := (migdir.Dir{Path: dir}).Rehash(&schema.Schema{}); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // writeFiles writes name → content into dir.
 func writeFiles(t *testing.T, dir string, files map[string]string) {
@@ -40,7 +52,7 @@ func TestUpFailingMigrationRollsBackAndNamesStatement(t *testing.T) {
 	t.Parallel()
 	work := t.TempDir()
 	dir := filepath.Join(work, "migrations")
-	writeFiles(t, dir, map[string]string{
+	writeMigrations(t, dir, map[string]string{
 		"00001_a.sql": "-- +goose Up\nCREATE TABLE a (id int);\n-- +goose Down\nDROP TABLE a;\n",
 		"00002_b.sql": "-- +goose Up\nCREATE TABLE b (id int);\nINSERT INTO b VALUES (1);\nALTER TABLE b ADD COLUMN x int REFERENCES missing (id);\n-- +goose Down\nDROP TABLE b;\n",
 	})
@@ -62,9 +74,13 @@ func TestUpFailingMigrationRollsBackAndNamesStatement(t *testing.T) {
 	if n := queryInt(t, dbURL, "SELECT count(*) FROM pg_tables WHERE tablename IN ('a', 'b')"); n != 1 {
 		t.Errorf("after the failure %d of tables a, b exist; want only a", n)
 	}
+	// The fix is a hand edit, accepted with hash.
 	writeFiles(t, dir, map[string]string{
 		"00002_b.sql": "-- +goose Up\nCREATE TABLE b (id int);\nINSERT INTO b VALUES (1);\n-- +goose Down\nDROP TABLE b;\n",
 	})
+	if r := run(t, work, "hash", "--dir", dir); r.code != 0 {
+		t.Fatalf("hash after the fix: %s", r)
+	}
 	if r := run(t, work, "up", "--database-url", dbURL, "--dir", dir); r.code != 0 {
 		t.Fatalf("rerun after the fix: %s", r)
 	}

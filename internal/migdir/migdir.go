@@ -94,7 +94,7 @@ func (d Dir) Load() (*State, error) {
 	data, err := os.ReadFile(filepath.Join(d.Path, StateFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		if len(names) > 0 {
-			return nil, fmt.Errorf("%s holds migrations but no %s; restore it from version control, or run \"rlsmigrate hash\" to record the current files", d.Path, StateFile)
+			return nil, fmt.Errorf("%s holds migrations but no %s; restore it from version control, or run \"rlsmigrate hash --schema schema.yaml\" with the schema.yaml these migrations build", d.Path, StateFile)
 		}
 		return &State{Format: stateFormat, Schema: &schema.Schema{}}, nil
 	}
@@ -124,7 +124,11 @@ func (d Dir) verify(st *State, names []string) error {
 	for _, f := range st.Files {
 		recorded[f.Name] = f.SHA256
 		if !slices.Contains(names, f.Name) {
-			problems = append(problems, f.Name+" was deleted")
+			if d.pending(f.Name) != "" {
+				problems = append(problems, f.Name+" was recorded by a generate that was interrupted before it finished: run \"rlsmigrate generate\" to finish it")
+			} else {
+				problems = append(problems, f.Name+" was deleted")
+			}
 		}
 	}
 	for _, name := range names {
@@ -158,8 +162,10 @@ func fileSum(path string) (string, error) {
 }
 
 // Write adds the migration name with content and records s as the schema the directory
-// now builds. Files are written whole or not at all: a failure leaves the directory as it
-// was.
+// now builds. The caller holds Lock. A crash at any point leaves a directory that Load
+// either accepts as it was before, or, once Recover has run, as it is after: the
+// migration goes to a hidden temporary file first, then the state that lists it is
+// renamed into place (the commit), then the migration is renamed into place.
 func (d Dir) Write(name, content string, s *schema.Schema) error {
 	if err := os.MkdirAll(d.Path, 0o755); err != nil {
 		return fmt.Errorf("creating migrations directory: %w", err)
@@ -168,28 +174,102 @@ func (d Dir) Write(name, content string, s *schema.Schema) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("writing migration: %s already exists", path)
 	}
-	if err := writeFileAtomic(path, []byte(content)); err != nil {
+	tmp, err := writeTemp(path, []byte(content))
+	if err != nil {
 		return err
 	}
-	if err := d.Rehash(s); err != nil {
-		os.Remove(path)
+	sum := sha256.Sum256([]byte(content))
+	if err := d.record(s, FileSum{Name: name, SHA256: hex.EncodeToString(sum[:])}); err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	return nil
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return syncDir(d.Path)
 }
 
-// Rehash records the checksum of every migration file as it is now, and s (or, when s is
-// nil, the schema already recorded).
+// pending returns the hidden temporary file that holds migration name, or "".
+func (d Dir) pending(name string) string {
+	matches, _ := filepath.Glob(filepath.Join(d.Path, "."+name+".tmp*"))
+	if len(matches) == 0 {
+		return ""
+	}
+	return matches[0]
+}
+
+// Recover finishes a Write that a crash interrupted after its commit (the state lists a
+// migration still in its temporary file) and removes temporary files of writes that
+// never committed. The caller holds Lock. It returns what it did, for the user, or "".
+func (d Dir) Recover() (string, error) {
+	data, err := os.ReadFile(filepath.Join(d.Path, StateFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		data = nil
+	} else if err != nil {
+		return "", fmt.Errorf("reading migration state: %w", err)
+	}
+	var st State
+	if data != nil {
+		if err := json.Unmarshal(data, &st); err != nil {
+			return "", fmt.Errorf("reading %s: %w", filepath.Join(d.Path, StateFile), err)
+		}
+	}
+	var notes []string
+	for _, f := range st.Files {
+		path := filepath.Join(d.Path, f.Name)
+		if _, err := os.Stat(path); err == nil {
+			continue
+		}
+		tmp := d.pending(f.Name)
+		if tmp == "" {
+			continue // Load reports it as deleted
+		}
+		if sum, err := fileSum(tmp); err != nil || sum != f.SHA256 {
+			continue
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return "", fmt.Errorf("finishing an interrupted generate: %w", err)
+		}
+		notes = append(notes, "finished writing "+f.Name+", which an interrupted generate had recorded")
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(d.Path, ".*.tmp*"))
+	for _, f := range leftovers {
+		if err := os.Remove(f); err != nil {
+			return "", fmt.Errorf("removing %s: %w", f, err)
+		}
+		notes = append(notes, "removed "+filepath.Base(f)+", left by an interrupted generate")
+	}
+	return strings.Join(notes, "\n"), syncDir(d.Path)
+}
+
+// ErrNoState is returned by Rehash when there is no recorded schema to keep.
+var ErrNoState = errors.New("no recorded state")
+
+// Rehash records the checksum of every migration file as it is now, and s as the schema
+// the directory builds (or, when s is nil, the schema already recorded; without a state
+// file that is ErrNoState, since an empty schema would make the next generate write
+// every table again).
 func (d Dir) Rehash(s *schema.Schema) error {
 	if s == nil {
-		st := &State{Schema: &schema.Schema{}}
-		if data, err := os.ReadFile(filepath.Join(d.Path, StateFile)); err == nil {
-			if err := json.Unmarshal(data, st); err != nil {
-				return fmt.Errorf("reading %s: %w", StateFile, err)
-			}
+		data, err := os.ReadFile(filepath.Join(d.Path, StateFile))
+		if errors.Is(err, fs.ErrNotExist) {
+			return ErrNoState
+		}
+		if err != nil {
+			return fmt.Errorf("reading migration state: %w", err)
+		}
+		st := &State{}
+		if err := json.Unmarshal(data, st); err != nil {
+			return fmt.Errorf("reading %s: %w", StateFile, err)
 		}
 		s = st.Schema
 	}
+	return d.record(s)
+}
+
+// record writes the state: s, the checksum of every migration file, and extra, files
+// that are about to be renamed into place.
+func (d Dir) record(s *schema.Schema, extra ...FileSum) error {
 	names, err := d.Migrations()
 	if err != nil {
 		return err
@@ -202,7 +282,8 @@ func (d Dir) Rehash(s *schema.Schema) error {
 		}
 		st.Files = append(st.Files, FileSum{Name: name, SHA256: sum})
 	}
-	data, err := json.MarshalIndent(st, "", "  ")
+	st.Files = append(st.Files, extra...)
+	data, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("encoding migration state: %w", err)
 	}
@@ -211,27 +292,51 @@ func (d Dir) Rehash(s *schema.Schema) error {
 
 // writeFileAtomic writes data to a temporary file beside path and renames it into place.
 func writeFileAtomic(path string, data []byte) error {
+	tmp, err := writeTemp(path, data)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// writeTemp writes data, synced, to a hidden temporary file beside path and returns its
+// name.
+func writeTemp(path string, data []byte) (string, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
+	fail := func(err error) (string, error) {
 		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fail(err)
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
+		return fail(err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+		return fail(err)
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	return tmp.Name(), nil
+}
+
+// syncDir makes the renames in dir durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
+	defer f.Close()
+	f.Sync() // not every file system syncs directories; the renames stand either way
 	return nil
 }
