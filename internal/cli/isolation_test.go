@@ -11,11 +11,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/rlsmigrate/rlsmigrate/internal/compile"
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 	"github.com/rlsmigrate/rlsmigrate/internal/verify"
+	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
 // ownerOnly reports whether every operation on t is governed by exactly the ownership
@@ -24,7 +24,7 @@ func ownerOnly(s *schema.Schema, t *schema.Table) bool {
 	if t.Owner == "" || !t.RLS || s.Auth == nil {
 		return false
 	}
-	cond := compile.OwnerExpr(s.Auth.UserID, t.Owner)
+	cond := policy.OwnerCondition(s.Auth.UserID, t.Owner)
 	var cmds []string
 	for _, p := range t.Policies {
 		if p.Restrictive || !slices.Equal(p.Roles, []string{"authenticated"}) {

@@ -113,13 +113,6 @@ func functionSignature(expr string) string {
 	return ""
 }
 
-// OwnerExpr is the condition "the caller owns the row": the identity call wrapped in a
-// scalar subquery, so PostgreSQL evaluates it once per statement and can use an index on
-// the owner column.
-func OwnerExpr(userID, ownerColumn string) string {
-	return fmt.Sprintf("(select %s) = %s", userID, sqlident.Quote(ownerColumn))
-}
-
 func table(f *policy.File, t *policy.Table) *schema.Table {
 	ct := &schema.Table{
 		Schema:      t.Schema,
@@ -235,23 +228,7 @@ func policies(f *policy.File, t *policy.Table, n namer) []*schema.Policy {
 	}
 	for _, r := range t.Policies {
 		p := &schema.Policy{Command: r.Operation, Restrictive: r.Restrictive, Roles: slices.Clone(r.To)}
-		var cond string
-		switch r.Kind {
-		case policy.RuleOwner:
-			cond = OwnerExpr(f.Auth.UserID, t.Owner)
-		case policy.RuleAnyone:
-			cond = "true"
-		}
-		switch {
-		case r.Kind == policy.RuleCustom:
-			p.Using, p.Check = r.Using, r.Check
-		case r.Operation == "insert":
-			p.Check = cond
-		case r.Operation == "update":
-			p.Using, p.Check = cond, cond
-		default:
-			p.Using = cond
-		}
+		p.Using, p.Check = r.Conditions(f, t)
 		p.Name = r.Name
 		if p.Name == "" {
 			kind := string(r.Kind)

@@ -5,7 +5,6 @@ package lint
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -62,6 +61,7 @@ var Rules = []Rule{
 	{"RLS014", "role-bypasses-rls", Error, "ALTER ROLE ... NOBYPASSRLS, and never run app queries as a superuser"},
 	{"RLS015", "owner-without-force", Warn, "set force_rls: true, or run app queries as a role that does not own the tables"},
 	{"RLS016", "identity-function-missing", Error, "run rlsmigrate up (or install pg_session_jwt) so the identity function exists"},
+	{"RLS017", "captured-column", Error, "qualify the column with the policy's table name (table.column), so it is not read from the subquery's table"},
 }
 
 // RuleByID returns the rule with the given id.
@@ -163,21 +163,31 @@ func (c *checker) table(t *policy.Table, ct *schema.Table) {
 
 func (c *checker) rule(t *policy.Table, r *policy.Rule) {
 	q := t.QualifiedName()
-	if alwaysTrue(r) && !r.Restrictive && r.Operation != "select" {
+	if r.AllowsEveryRow() && !r.Restrictive && r.Operation != "select" {
 		c.add("RLS003", r.Pos, "%s on %s is allowed on every row for %s", r.Operation, q, strings.Join(r.To, ", "))
 	}
 	if r.Operation != "select" && slices.Contains(r.To, "anonymous") {
 		c.add("RLS004", r.Pos, "a rule lets anonymous %s on %s", r.Operation, q)
 	}
 	if r.Operation == "update" && r.Kind == policy.RuleCustom && t.Owner != "" && r.Check != "" &&
-		mentions(r.Using, t.Owner) && !mentions(r.Check, t.Owner) {
+		r.UsingMentions(t.Owner) && !r.CheckMentions(t.Owner) {
 		c.add("RLS005", r.Pos, "update rule on %s checks the owner in using but not in check: a caller can give its row to someone else", q)
 	}
-	for _, expr := range []string{r.Using, r.Check} {
-		if perRowCall(expr, c.f.Auth.UserID) {
-			c.add("RLS006", r.Pos, "%s rule on %s calls %s once per row: %s", r.Operation, q, c.f.Auth.UserID, expr)
-			break
+	if r.CallsPerRow(c.f.Auth.UserID) {
+		c.add("RLS006", r.Pos, "%s rule on %s calls %s once per row", r.Operation, q, c.f.Auth.UserID)
+	}
+	seen := map[string]bool{}
+	for _, cp := range r.Captured(c.f, t) {
+		if seen[cp.Column] {
+			continue
 		}
+		seen[cp.Column] = true
+		from := cp.Table.Name
+		if cp.Table.Schema != "" {
+			from = cp.Table.Schema + "." + from
+		}
+		c.add("RLS017", r.Pos, "%s rule on %s: %q inside the subquery is %s.%s, not %s.%s; PostgreSQL compares the subquery's row with itself, so the rule does not tie the row to it",
+			r.Operation, q, cp.Column, from, cp.Column, t.Name, cp.Column)
 	}
 }
 
@@ -265,56 +275,6 @@ func (c *checker) live(l *Live) {
 			c.add("RLS015", t.Pos, "table %s is owned by %s, the role of --database-url, without FORCE: its queries skip the policies", q, l.LoginRole)
 		}
 	}
-}
-
-// alwaysTrue reports whether r allows every row.
-func alwaysTrue(r *policy.Rule) bool {
-	switch {
-	case r.Kind == policy.RuleAnyone:
-		return true
-	case r.Kind == policy.RuleOwner:
-		return false
-	case r.Operation == "insert":
-		return isTrue(r.Check)
-	case r.Operation == "update":
-		return isTrue(r.Using) && (r.Check == "" || isTrue(r.Check))
-	}
-	return isTrue(r.Using)
-}
-
-// isTrue reports whether a condition is the literal true.
-func isTrue(expr string) bool {
-	e := strings.ToLower(strings.TrimSpace(expr))
-	for strings.HasPrefix(e, "(") && strings.HasSuffix(e, ")") {
-		e = strings.TrimSpace(e[1 : len(e)-1])
-	}
-	return e == "true"
-}
-
-// mentions reports whether expr names column as a word.
-func mentions(expr, column string) bool {
-	return regexp.MustCompile(`(^|[^A-Za-z0-9_"])"?` + regexp.QuoteMeta(column) + `"?($|[^A-Za-z0-9_"])`).MatchString(expr)
-}
-
-// perRowCall reports whether expr calls the identity expression outside a scalar
-// subquery, which PostgreSQL evaluates once per row.
-func perRowCall(expr, userID string) bool {
-	if expr == "" {
-		return false
-	}
-	e, id := strings.ToLower(normalizeSpace(expr)), strings.ToLower(normalizeSpace(userID))
-	for i := strings.Index(e, id); i >= 0; {
-		before := strings.TrimSpace(e[:i])
-		if !strings.HasSuffix(before, "select") {
-			return true
-		}
-		next := strings.Index(e[i+len(id):], id)
-		if next < 0 {
-			break
-		}
-		i += len(id) + next
-	}
-	return false
 }
 
 func normalizeSpace(s string) string { return strings.Join(strings.Fields(s), " ") }

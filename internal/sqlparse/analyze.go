@@ -461,3 +461,20 @@ func (e *Expr) ColumnRefs() []ColumnRef {
 	})
 	return out
 }
+
+// CallsOutsideSubquery reports whether the expression calls the function named fn (as
+// written: "auth.user_id") outside any subquery, where PostgreSQL evaluates the call
+// once per row rather than once per statement.
+func (e *Expr) CallsOutsideSubquery(fn string) bool {
+	found := false
+	walk(e.node, func(n *pg.Node) bool {
+		if n.GetSubLink() != nil || found {
+			return false
+		}
+		if fc := n.GetFuncCall(); fc != nil && strings.Join(stringList(fc.Funcname), ".") == fn {
+			found = true
+		}
+		return !found
+	})
+	return found
+}

@@ -419,44 +419,40 @@ func uniqueColumn(t *schema.Table, column string) bool {
 }
 
 // expect derives from schema.yaml what PostgreSQL should do with op on a row of kind cas
-// by the verifying role: no grant denies; permissive owner rules allow the caller's own
-// rows; anyone allows every row; custom rules and restrictive rules are not derived.
+// by the verifying role: no grant denies; otherwise each rule's verdict (asked of the
+// rule), permissive ones ORed and restrictive ones ANDed; a rule whose SQL decides makes
+// the outcome not derived unless the others settle it.
 func (v *verifier) expect(t *schema.Table, op, cas string) Outcome {
 	if !slices.Contains(t.Grant(v.role), op) && !slices.Contains(t.Grant("public"), op) {
 		return Denied
 	}
 	pt := v.f.Table(t.Schema, t.Name)
-	var owner, anyone, custom, restrictive bool
+	row := map[string]policy.Row{Own: policy.OwnRow, Others: policy.OthersRow, NoIdentity: policy.NoIdentity, GiveAway: policy.OthersRow}[cas]
+	// Permissive rules are ORed, restrictive ones ANDed with them.
+	permissive, restrictive := policy.Denies, policy.Allows
 	for _, r := range pt.Policies {
 		if r.Operation != op || !(slices.Contains(r.To, v.role) || slices.Contains(r.To, "public")) {
 			continue
 		}
+		verdict := r.Verdict(row)
 		switch {
-		case r.Restrictive:
-			restrictive = true
-		case r.Kind == policy.RuleOwner:
-			owner = true
-		case r.Kind == policy.RuleAnyone:
-			anyone = true
-		default:
-			custom = true
+		case r.Restrictive && verdict == policy.Denies:
+			restrictive = policy.Denies
+		case r.Restrictive && verdict == policy.Unknown && restrictive != policy.Denies:
+			restrictive = policy.Unknown
+		case !r.Restrictive && verdict == policy.Allows:
+			permissive = policy.Allows
+		case !r.Restrictive && verdict == policy.Unknown && permissive == policy.Denies:
+			permissive = policy.Unknown
 		}
 	}
-	var base Outcome
 	switch {
-	case anyone:
-		base = Allowed
-	case owner && cas == Own:
-		base = Allowed
-	case custom:
-		return NotDerived
-	default:
-		base = Denied
-	}
-	if restrictive && base == Allowed {
+	case permissive == policy.Denies || restrictive == policy.Denies:
+		return Denied
+	case permissive == policy.Unknown || restrictive == policy.Unknown:
 		return NotDerived
 	}
-	return base
+	return Allowed
 }
 
 // Sample returns a SQL value for a column of type typ, distinct per n.
