@@ -172,8 +172,8 @@ func (d *decoder) mapping(n *yaml.Node, what string, allowed []string, fn func(k
 		return false
 	}
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+	for _, kv := range d.pairs(n) {
+		k, v := kv[0], kv[1]
 		if d.tooBig(k) {
 			return false
 		}
@@ -490,12 +490,52 @@ func (d *decoder) table(n *yaml.Node) *Table {
 }
 
 func (d *decoder) hasKey(n *yaml.Node, key string) bool {
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
+	for _, kv := range d.pairs(d.deref(n)) {
+		if kv[0].Value == key {
 			return true
 		}
 	}
 	return false
+}
+
+// pairs returns the keys and values of mapping n with YAML merge keys ("<<: *base" or
+// "<<: [*a, *b]") applied: a key written in n wins over a merged one, and an earlier
+// merged mapping over a later one.
+func (d *decoder) pairs(n *yaml.Node) [][2]*yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var own, merged [][2]*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Tag != "!!merge" {
+			own = append(own, [2]*yaml.Node{k, v})
+			continue
+		}
+		v = d.deref(v)
+		sources := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode {
+			sources = v.Content
+		}
+		for _, src := range sources {
+			if src = d.deref(src); src.Kind != yaml.MappingNode {
+				d.errorf(src, "a merge key (<<) takes a mapping or a list of mappings, not %s", kindName(src))
+				continue
+			}
+			merged = append(merged, d.pairs(src)...)
+		}
+	}
+	present := map[string]bool{}
+	for _, kv := range own {
+		present[kv[0].Value] = true
+	}
+	for _, kv := range merged {
+		if !present[kv[0].Value] {
+			present[kv[0].Value] = true
+			own = append(own, kv)
+		}
+	}
+	return own
 }
 
 var columnKeys = []string{"name", "type", "not_null", "primary_key", "unique", "identity", "default", "references", "renamed_from", "using"}
@@ -607,7 +647,7 @@ var sqlState = regexp.MustCompile(`^[0-9A-Z]{5}$`)
 func (d *decoder) test(n *yaml.Node) *Test {
 	tc := &Test{Pos: Pos{n.Line, n.Column}}
 	var expect *yaml.Node
-	ok := d.mapping(n, "a test", []string{"name", "as", "sql", "expect"}, func(key string, k, v *yaml.Node) {
+	ok := d.mapping(n, "a test", []string{"name", "as", "role", "sql", "expect"}, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
 			tc.Name, _ = d.str(v, "test name")
@@ -618,6 +658,8 @@ func (d *decoder) test(n *yaml.Node) *Test {
 				}
 				tc.As = s
 			}
+		case "role":
+			tc.Role, _ = d.name(v, "role")
 		case "sql":
 			if s, ok := d.str(v, "sql"); ok {
 				st, err := sqlparse.ParseStatement(s)
@@ -675,8 +717,8 @@ func (d *decoder) grants(n *yaml.Node) []*Grant {
 	}
 	out := []*Grant{}
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+	for _, kv := range d.pairs(n) {
+		k, v := kv[0], kv[1]
 		role, ok := d.name(k, "grant role")
 		if !ok {
 			continue

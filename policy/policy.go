@@ -71,6 +71,7 @@ var Testers = []string{"alice", "bob", "nobody"}
 type Test struct {
 	Name  string // optional, for reports
 	As    string // alice, bob or nobody
+	Role  string // the role it runs as; "" for verify's --role
 	SQL   string
 	Rows  int    // rows returned or affected, when Error is ""
 	Error string // the SQLSTATE the statement must fail with, or ""

@@ -69,6 +69,11 @@ func (d *decoder) validate(f *File) {
 		for _, g := range t.Grants {
 			roleOK(g.Pos, g.Role, "grant on "+q)
 		}
+		for _, tc := range t.Tests {
+			if tc.Role != "" {
+				roleOK(tc.Pos, tc.Role, "test on "+q)
+			}
+		}
 	}
 	for _, t := range f.Tables {
 		for _, c := range t.Columns {

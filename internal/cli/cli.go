@@ -59,6 +59,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	name := args[0]
 	switch name {
+	case "--version", "-version":
+		fmt.Fprintf(stdout, "rlsmigrate %s\n", Version)
+		return ExitOK
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
 			return Run(ctx, []string{args[1], "--help"}, stdout, stderr)
@@ -105,14 +108,17 @@ func (e *env) flags(name, synopsis, description string) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args and returns the exit code to stop with, or -1 to go on.
+// parse parses args and returns the exit code to stop with, or -1 to go on. Help goes
+// to stdout once; a flag error goes to stderr with where to find the flags.
 func (e *env) parse(fs *flag.FlagSet, args []string) int {
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(e.stdout)
 			fs.Usage()
 			return ExitOK
 		}
+		fmt.Fprintf(e.stderr, "rlsmigrate %s: %v\nrun \"rlsmigrate %s --help\" for its flags\n", fs.Name(), err, fs.Name())
 		return ExitError
 	}
 	if fs.NArg() > 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -23,17 +24,38 @@ func (e *env) dbFlag(fs *flag.FlagSet) *string {
 
 // databaseURL returns the URL to use, or an error that says how to give one.
 func (e *env) databaseURL(flagValue string) (string, error) {
-	if flagValue != "" {
-		return flagValue, nil
+	v := flagValue
+	if v == "" {
+		v = e.getenv("DATABASE_URL")
 	}
-	if v := e.getenv("DATABASE_URL"); v != "" {
-		return v, nil
+	if v == "" {
+		return "", errors.New("no database given: pass --database-url or set DATABASE_URL")
 	}
-	return "", errors.New("no database given: pass --database-url or set DATABASE_URL")
+	return v, nil
+}
+
+// checkURL refuses a URL whose user part holds an unescaped "@": drivers disagree on
+// where such a password ends, and the part read as a host would be printed in errors.
+func checkURL(dbURL string) error {
+	rest, ok := strings.CutPrefix(dbURL, "postgres://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(dbURL, "postgresql://"); !ok {
+			return nil // key=value form: quoting is the writer's
+		}
+	}
+	authority, _, _ := strings.Cut(rest, "/")
+	authority, _, _ = strings.Cut(authority, "?")
+	if strings.Count(authority, "@") > 1 {
+		return errors.New(`the database URL has an "@" in its user name or password: write it as %40 (the URL is not shown, as it holds a password)`)
+	}
+	return nil
 }
 
 // connConfig parses url into a pgx configuration; the error never holds the password.
 func connConfig(dbURL string) (*pgx.ConnConfig, error) {
+	if err := checkURL(dbURL); err != nil {
+		return nil, err
+	}
 	cfg, err := pgx.ParseConfig(dbURL)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the database URL: %s", redact(err.Error(), dbURL))
@@ -46,11 +68,16 @@ func target(cfg *pgx.ConnConfig) string {
 	return fmt.Sprintf("database %q on %s:%d as user %q", cfg.Database, cfg.Host, cfg.Port, cfg.User)
 }
 
-// openDB opens a database/sql handle for goose and checks that it connects.
-func openDB(ctx context.Context, dbURL string) (*sql.DB, *pgx.ConnConfig, error) {
+// openDB opens a database/sql handle for goose and checks that it connects. The
+// server's notices (such as the one the identity-function fallback raises) go to
+// notices, one line each.
+func openDB(ctx context.Context, dbURL string, notices io.Writer) (*sql.DB, *pgx.ConnConfig, error) {
 	cfg, err := connConfig(dbURL)
 	if err != nil {
 		return nil, nil, err
+	}
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		fmt.Fprintf(notices, "%s: %s\n", strings.ToLower(n.Severity), n.Message)
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 10 * time.Second

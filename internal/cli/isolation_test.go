@@ -42,6 +42,10 @@ func ownerOnly(s *schema.Schema, t *schema.Table) bool {
 // insertRow inserts a row owned by user into t, filling required columns and taking
 // foreign keys from a visible row of the parent table.
 func insertRow(ctx context.Context, tx pgx.Tx, t *schema.Table, owner string, n int) error {
+	categories, err := verify.Categories(ctx, tx, &schema.Schema{Tables: []*schema.Table{t}})
+	if err != nil {
+		return err
+	}
 	var cols, vals []string
 	for _, c := range t.Columns {
 		switch {
@@ -53,14 +57,14 @@ func insertRow(ctx context.Context, tx pgx.Tx, t *schema.Table, owner string, n 
 			cols = append(cols, sqlident.Quote(c.Name))
 			vals = append(vals, fmt.Sprintf("(SELECT %s FROM %s LIMIT 1)", sqlident.Quote(fk.Column), sqlident.Qualified(fk.Schema, fk.Table)))
 		case c.NotNull || c.Unique:
-			cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, verify.Sample(c.Type, n))
+			cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, verify.SampleOf(categories[c.Type], c.Type, n))
 		}
 	}
 	sql := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", sqlident.Qualified(t.Schema, t.Name), strings.Join(cols, ", "), strings.Join(vals, ", "))
 	if len(cols) == 0 {
 		sql = fmt.Sprintf("INSERT INTO %s DEFAULT VALUES", sqlident.Qualified(t.Schema, t.Name))
 	}
-	_, err := tx.Exec(ctx, sql)
+	_, err = tx.Exec(ctx, sql)
 	return err
 }
 

@@ -62,8 +62,8 @@ Exit 1 when a finding at or above --fail-on exists.`)
 	case "github":
 		for _, fd := range findings {
 			level := map[lint.Severity]string{lint.Error: "error", lint.Warn: "warning", lint.Info: "notice"}[fd.Rule.Severity]
-			fmt.Fprintf(e.stdout, "::%s file=%s,line=%d,col=%d,title=%s %s::%s. Fix: %s\n", level, fd.File, fd.Pos.Line, fd.Pos.Col,
-				fd.Rule.ID, fd.Rule.Name, escapeAnnotation(fd.Message), escapeAnnotation(fd.Rule.Fix))
+			fmt.Fprintf(e.stdout, "::%s file=%s,line=%d,col=%d,title=%s::%s. Fix: %s\n", level, escapeProperty(fd.File), fd.Pos.Line, fd.Pos.Col,
+				escapeProperty(fd.Rule.ID+" "+fd.Rule.Name), escapeAnnotation(fd.Message), escapeAnnotation(fd.Rule.Fix))
 		}
 	default:
 		fmt.Fprint(e.stdout, lintText(findings))
@@ -111,4 +111,10 @@ func lintJSON(findings []lint.Finding) string {
 // escapeAnnotation escapes a workflow command's message as GitHub Actions requires.
 func escapeAnnotation(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// escapeProperty escapes a workflow command's property (file=..., title=...), where ":"
+// and "," also end the value.
+func escapeProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,5 +67,23 @@ func TestLintLive(t *testing.T) {
 		if !strings.Contains(r.stdout, want) || r.code != ExitFound {
 			t.Errorf("lint lacks %q:\n%s", want, r)
 		}
+	}
+}
+
+// TestLintGithubEscapesProperties: a "," or ":" in the file name ended the file=
+// property of a GitHub annotation early.
+func TestLintGithubEscapesProperties(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a,b:c.yaml")
+	data, err := os.ReadFile("testdata/lint/RLS002.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, map[string]string{"a,b:c.yaml": string(data)})
+	r := run(t, "", "lint", "--schema", file, "--format", "github")
+	want := "file=" + strings.NewReplacer(",", "%2C", ":", "%3A").Replace(file) + ",line="
+	if !strings.Contains(r.stdout, want) {
+		t.Errorf("want %q in:\n%s", want, r)
 	}
 }

@@ -46,7 +46,7 @@ func (e *env) openMigrator(ctx context.Context, dir, urlFlag string) (*migrator,
 	} else if len(names) == 0 {
 		return nil, fmt.Errorf("no migrations in %s: run \"rlsmigrate generate\" first", dir)
 	}
-	db, _, err := openDB(ctx, dbURL)
+	db, _, err := openDB(ctx, dbURL, e.stderr)
 	if err != nil {
 		return nil, err
 	}

@@ -92,6 +92,8 @@ func verifyText(r *verify.Report) string {
 						checks++
 						cell = string(c.Observed)
 						switch {
+						case c.Observed == verify.Failed:
+							cell += " ✗"
 						case c.Expected == verify.NotDerived:
 							notDerived++
 							cell += " (not derived)"

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+	"github.com/rlsmigrate/rlsmigrate/internal/verify"
 )
 
 var bundled = &built{}
@@ -34,7 +35,7 @@ func TestVerifyCatchesHoles(t *testing.T) {
 			"public.todos: delete of its own row by a user: denied, schema.yaml says allowed"},
 		{"grant missing", `REVOKE UPDATE ON todos FROM authenticated`,
 			"public.todos: update of its own row by a user: denied, schema.yaml says allowed"},
-		{"identity ignored", `CREATE OR REPLACE FUNCTION auth.user_id() RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'rlsmigrate-verify-bob' $$`,
+		{"identity ignored", `CREATE OR REPLACE FUNCTION auth.user_id() RETURNS text LANGUAGE sql STABLE AS $$ SELECT '` + verify.Bob + `' $$`,
 			"public.todos: select of another user's row by a user: allowed, schema.yaml says denied"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,7 +48,7 @@ func TestVerifyCatchesHoles(t *testing.T) {
 			before := snapshot(t, dbURL)
 			r := run(t, "", "verify", "--schema", bundled.schema, "--database-url", dbURL)
 			if tc.want == "" {
-				if r.code != 0 || !strings.Contains(r.stdout, "26 check(s) and 2 test(s): 0 mismatch(es)") {
+				if r.code != 0 || !strings.Contains(r.stdout, "26 check(s) and 4 test(s): 0 mismatch(es)") {
 					t.Errorf("verify on an intact database:\n%s", r)
 				}
 			} else if r.code != ExitFound || !strings.Contains(r.stdout, "MISMATCH "+tc.want) {
@@ -71,4 +72,33 @@ func snapshot(t *testing.T, dbURL string) string {
 		t.Fatal(err)
 	}
 	return s + " " + catalogCounts(t, dbURL)
+}
+
+// TestVerifyCatalogDrivenRows: an owner column of type uuid failed (and the message
+// blamed the role); interval and point columns broke the sample values; a NOT NULL
+// column defaulting to the caller's id failed on a table without an owner; an owner table
+// with a composite key.
+func TestVerifyCatalogDrivenRows(t *testing.T) {
+	t.Parallel()
+	var b built
+	b.build(t, "testdata/verify/uuid_owner.yaml")
+	dbURL := b.database(t)
+	r := run(t, b.work, "verify", "--schema", b.schema, "--database-url", dbURL)
+	if r.code != 0 || !strings.Contains(r.stdout, "0 mismatch(es)") {
+		t.Fatalf("verify:\n%s", r)
+	}
+}
+
+// TestVerifyReportsRecursion: a policy failing with infinite recursion (42P17) was
+// "not derived" and verify exited 0.
+func TestVerifyReportsRecursion(t *testing.T) {
+	t.Parallel()
+	var b built
+	b.build(t, "testdata/verify/recursion.yaml")
+	dbURL := b.database(t)
+	r := run(t, b.work, "verify", "--schema", b.schema, "--database-url", dbURL)
+	if r.code != ExitFound || !strings.Contains(r.stdout, "MISMATCH public.members: select of its own row by a user: failed") ||
+		!strings.Contains(r.stdout, "infinite recursion") {
+		t.Fatalf("verify on a recursive policy:\n%s", r)
+	}
 }

@@ -44,3 +44,29 @@ func TestEveryKindRenders(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkdownEscapesBackticks: a backtick or a code fence in a name broke --format
+// markdown out of its code spans and SQL block.
+func TestMarkdownEscapesBackticks(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":    "`plain`",
+		"a`b":      "``a`b``",
+		"```x":     "```` ```x ````",
+		"p|q\nr":   "`p\\|q r`",
+		"":         "",
+		"ends in`": "`` ends in` ``",
+	} {
+		if got := code(in); got != want {
+			t.Errorf("code(%q) = %q, want %q", in, got, want)
+		}
+	}
+	r := &Report{Findings: []Finding{{Kind: "table.create", Change: "missing", Object: "public.x```y", Table: "public.x```y",
+		SQL: []string{"CREATE TABLE public.\"x```y\" ();"}}}}
+	md := Markdown(r)
+	if !strings.Contains(md, "\n````sql\nCREATE TABLE public.\"x```y\" ();\n````\n") {
+		t.Errorf("the SQL block is not fenced longer than its content:\n%s", md)
+	}
+	if !strings.Contains(md, "#### ````public.x```y````") {
+		t.Errorf("the table heading is not one code span:\n%s", md)
+	}
+}

@@ -245,21 +245,23 @@ func Markdown(r *Report) string {
 			for _, f := range g.findings {
 				n[f.Change]++
 			}
-			fmt.Fprintf(&sb, "| `%s` | %d | %d | %d |\n", cell(g.title), n["missing"], n["extra"], n["different"])
+			fmt.Fprintf(&sb, "| %s | %d | %d | %d |\n", code(g.title), n["missing"], n["extra"], n["different"])
 		}
 		for _, g := range groups(r.Findings) {
-			fmt.Fprintf(&sb, "\n#### `%s`\n\n| | kind | object | schema.yaml | database |\n|---|---|---|---|---|\n", cell(g.title))
+			fmt.Fprintf(&sb, "\n#### %s\n\n| | kind | object | schema.yaml | database |\n|---|---|---|---|---|\n", code(g.title))
 			var sql []string
 			for _, f := range g.findings {
 				hazard := ""
 				if len(f.Hazards) > 0 {
 					hazard = " ⚠️ " + strings.Join(f.Hazards, ", ")
 				}
-				fmt.Fprintf(&sb, "| %s | %s%s | `%s` | %s | %s |\n", signs[f.Change], f.Kind, hazard, cell(f.Object), code(f.Desired), code(f.Actual))
+				fmt.Fprintf(&sb, "| %s | %s%s | %s | %s | %s |\n", signs[f.Change], f.Kind, hazard, code(f.Object), code(f.Desired), code(f.Actual))
 				sql = append(sql, f.SQL...)
 			}
 			if len(sql) > 0 {
-				fmt.Fprintf(&sb, "\n<details><summary>SQL that brings the database to schema.yaml</summary>\n\n```sql\n%s\n```\n</details>\n", strings.Join(sql, "\n"))
+				body := strings.Join(sql, "\n")
+				fence := strings.Repeat("`", max(3, longestRun(body, '`')+1))
+				fmt.Fprintf(&sb, "\n<details><summary>SQL that brings the database to schema.yaml</summary>\n\n%ssql\n%s\n%s\n</details>\n", fence, body, fence)
 			}
 		}
 	}
@@ -272,9 +274,31 @@ func Markdown(r *Report) string {
 
 func cell(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ") }
 
+// code returns s as an inline code span inside a table cell: delimited by one backtick
+// more than its longest run of backticks, padded where it starts or ends with one, as
+// CommonMark reads it.
 func code(s string) string {
 	if s == "" {
 		return ""
 	}
-	return "`" + strings.ReplaceAll(cell(s), "`", "'") + "`"
+	s = cell(s)
+	tick := strings.Repeat("`", longestRun(s, '`')+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return tick + s + tick
+}
+
+// longestRun returns the length of the longest run of r in s.
+func longestRun(s string, r rune) int {
+	best, n := 0, 0
+	for _, c := range s {
+		if c == r {
+			n++
+			best = max(best, n)
+		} else {
+			n = 0
+		}
+	}
+	return best
 }

@@ -22,10 +22,12 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
-// The synthetic users; their ids are unlikely to collide with real ones.
+// The synthetic users. Their ids are UUIDs, so that owner columns of type uuid (an
+// identity expression such as auth.user_id()::uuid) take them as text columns do, and
+// unlikely to collide with real ones.
 const (
-	Alice = "rlsmigrate-verify-alice"
-	Bob   = "rlsmigrate-verify-bob"
+	Alice = "a11ce000-0000-4000-8000-00000000a11c"
+	Bob   = "b0b00000-0000-4000-8000-000000000b0b"
 )
 
 // Outcome is what happened, or should happen, to one attempt.
@@ -56,8 +58,12 @@ type Check struct {
 	Detail    string  `json:"detail,omitempty"`
 }
 
-// Mismatch reports whether the observed outcome contradicts the expected one.
-func (c Check) Mismatch() bool { return c.Expected != NotDerived && c.Expected != c.Observed }
+// Mismatch reports whether the observed outcome contradicts the expected one. An
+// attempt that failed for another reason than access (infinite recursion in a policy,
+// 42P17, a policy calling a missing function...) is always one: the rule is broken.
+func (c Check) Mismatch() bool {
+	return c.Observed == Failed || (c.Expected != NotDerived && c.Expected != c.Observed)
+}
 
 // TestResult is the outcome of one test declared in schema.yaml.
 type TestResult struct {
@@ -94,6 +100,10 @@ func (r *Report) Mismatches() []string {
 	var out []string
 	for _, t := range r.Tables {
 		for _, c := range t.Checks {
+			if c.Observed == Failed {
+				out = append(out, fmt.Sprintf("%s: %s: failed, where schema.yaml says %s%s", t.Table, attemptName(c), c.Expected, detail(c.Detail)))
+				continue
+			}
 			if c.Mismatch() {
 				out = append(out, fmt.Sprintf("%s: %s: %s, schema.yaml says %s%s",
 					t.Table, attemptName(c), c.Observed, c.Expected, detail(c.Detail)))
@@ -145,6 +155,9 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 	}
 	defer tx.Rollback(ctx)
 	v := &verifier{tx: tx, f: f, s: s, role: role, rows: map[string]map[string]row{}}
+	if v.categories, err = Categories(ctx, tx, s); err != nil {
+		return nil, err
+	}
 	report := &Report{Role: role}
 	for _, t := range s.Tables {
 		if err := v.setup(ctx, t); err != nil {
@@ -188,6 +201,8 @@ type verifier struct {
 	role  string
 	rows  map[string]map[string]row // table → user → row
 	count int
+	// categories maps each column type to its pg_type.typcategory.
+	categories map[string]string
 }
 
 // values returns the column list and SQL values of a new row of t owned by owner
@@ -198,7 +213,7 @@ func (v *verifier) values(t *schema.Table, owner, user string) ([]string, []stri
 		v.count++
 		switch {
 		case c.Name == t.Owner && owner != "":
-			cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, sqlident.Literal(owner))
+			cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, sqlident.Literal(owner)+"::"+c.Type)
 		case c.References != nil && c.NotNull || c.References != nil && c.Unique:
 			parent := v.rows[c.References.Schema+"."+c.References.Table][user]
 			if val, ok := parent.values[c.References.Column]; ok && val != nil {
@@ -207,7 +222,7 @@ func (v *verifier) values(t *schema.Table, owner, user string) ([]string, []stri
 			}
 		case c.Identity != "" || c.Default != "" || c.Name == t.Owner:
 		case c.NotNull || c.Unique:
-			cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, Sample(c.Type, v.count))
+			cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, SampleOf(v.categories[c.Type], c.Type, v.count))
 		}
 	}
 	return cols, vals
@@ -231,11 +246,19 @@ func (v *verifier) setup(ctx context.Context, t *schema.Table) error {
 			owner = ""
 		}
 		cols, vals := v.values(t, owner, user)
+		// Columns whose default is the caller's id get the user's.
+		if _, err := v.tx.Exec(ctx, "SELECT set_config('request.jwt.claims', $1, true)", fmt.Sprintf(`{"sub":%q}`, user)); err != nil {
+			return fmt.Errorf("setting the test user's claims: %w", err)
+		}
 		var r row
 		var js string
 		if err := v.tx.QueryRow(ctx, insertSQL(t, cols, vals)).Scan(&r.ctid, &js); err != nil {
-			return fmt.Errorf("inserting test rows into %s as the connecting role (it must bypass row-level security: connect as a superuser or the tables' owner): %w",
-				t.QualifiedName(), err)
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "42501" {
+				return fmt.Errorf("inserting test rows into %s as the connecting role, which row-level security stopped (connect as a superuser or the tables' owner): %w",
+					t.QualifiedName(), err)
+			}
+			return fmt.Errorf("inserting test rows into %s as the connecting role: %w", t.QualifiedName(), err)
 		}
 		if err := json.Unmarshal([]byte(js), &r.values); err != nil {
 			return fmt.Errorf("reading test row of %s: %w", t.QualifiedName(), err)
@@ -245,9 +268,14 @@ func (v *verifier) setup(ctx context.Context, t *schema.Table) error {
 	return nil
 }
 
-// asCaller runs fn inside a savepoint that is then rolled back, as the role with the
-// claims of user ("" for none). prep, if any, runs first as the connecting role.
+// asCaller runs fn inside a savepoint that is then rolled back, as the verified role
+// with the claims of user ("" for none). prep, if any, runs first as the connecting role.
 func (v *verifier) asCaller(ctx context.Context, user, prep string, fn func(pgx.Tx) error) error {
+	return v.asRole(ctx, v.role, user, prep, fn)
+}
+
+// asRole is asCaller as role.
+func (v *verifier) asRole(ctx context.Context, role, user, prep string, fn func(pgx.Tx) error) error {
 	sp, err := v.tx.Begin(ctx)
 	if err != nil {
 		return err
@@ -265,8 +293,8 @@ func (v *verifier) asCaller(ctx context.Context, user, prep string, fn func(pgx.
 	if _, err := sp.Exec(ctx, "SELECT set_config('request.jwt.claims', $1, true)", claims); err != nil {
 		return err
 	}
-	if _, err := sp.Exec(ctx, "SET LOCAL ROLE "+sqlident.Quote(v.role)); err != nil {
-		return fmt.Errorf("switching to role %s: %w", v.role, err)
+	if _, err := sp.Exec(ctx, "SET LOCAL ROLE "+sqlident.Quote(role)); err != nil {
+		return fmt.Errorf("switching to role %s (the connecting role must be a superuser or a member of it): %w", role, err)
 	}
 	return fn(sp)
 }
@@ -333,7 +361,11 @@ func (v *verifier) tests(ctx context.Context, t *policy.Table) ([]TestResult, er
 		if tc.Error != "" {
 			r.Expected = "error " + tc.Error
 		}
-		err := v.asCaller(ctx, testers[tc.As], "", func(sp pgx.Tx) error {
+		role := tc.Role
+		if role == "" {
+			role = v.role
+		}
+		err := v.asRole(ctx, role, testers[tc.As], "", func(sp pgx.Tx) error {
 			n, err := rowsOf(ctx, sp, tc.SQL)
 			var pe *pgconn.PgError
 			switch {
@@ -455,24 +487,69 @@ func (v *verifier) expect(t *schema.Table, op, cas string) Outcome {
 	return Allowed
 }
 
-// Sample returns a SQL value for a column of type typ, distinct per n.
-func Sample(typ string, n int) string {
-	t := strings.ToLower(typ)
-	switch {
-	case strings.Contains(t, "int") || strings.Contains(t, "numeric") || strings.Contains(t, "decimal") ||
-		strings.Contains(t, "real") || strings.Contains(t, "double"):
-		return fmt.Sprint(n)
-	case strings.HasPrefix(t, "bool"):
-		return "true"
-	case strings.Contains(t, "timestamp") || strings.HasPrefix(t, "date") || strings.HasPrefix(t, "time"):
-		return "now()"
-	case t == "uuid":
+// Categories returns the pg_type.typcategory of every column type of s, read from the
+// catalog in one query, so that sample values fit types by what they are, not by their
+// names.
+func Categories(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, s *schema.Schema) (map[string]string, error) {
+	var types []string
+	for _, t := range s.Tables {
+		for _, c := range t.Columns {
+			if !slices.Contains(types, c.Type) {
+				types = append(types, c.Type)
+			}
+		}
+	}
+	rows, err := q.Query(ctx, `SELECT t, coalesce((SELECT typcategory::text FROM pg_type WHERE oid = to_regtype(t)), '')
+		FROM unnest($1::text[]) t`, types)
+	if err != nil {
+		return nil, fmt.Errorf("reading column types: %w", err)
+	}
+	out := map[string]string{}
+	var typ, cat string
+	_, err = pgx.ForEachRow(rows, []any{&typ, &cat}, func() error {
+		out[typ] = cat
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading column types: %w", err)
+	}
+	return out, nil
+}
+
+// SampleOf returns a SQL value of type typ, whose pg_type.typcategory is category,
+// distinct per n where the type allows.
+func SampleOf(category, typ string, n int) string {
+	cast := func(v string) string { return v + "::" + typ }
+	switch category {
+	case "N": // numeric
+		return cast(fmt.Sprint(n))
+	case "B":
+		return cast("true")
+	case "D": // date and time
+		return cast(fmt.Sprintf("(timestamptz '2000-01-01' + interval '%d seconds')", n))
+	case "T": // interval
+		return cast(sqlident.Literal(fmt.Sprintf("%d seconds", n)))
+	case "G": // geometric
+		if typ == "point" {
+			return cast(sqlident.Literal(fmt.Sprintf("(%d,%d)", n, n)))
+		}
+	case "A": // array
+		return cast("'{}'")
+	case "E": // enum: its first label
+		return fmt.Sprintf("(enum_range(NULL::%s))[1]", typ)
+	case "I": // network
+		return cast(sqlident.Literal(fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)))
+	case "V": // bit string
+		return cast("B'1'")
+	}
+	switch typ {
+	case "uuid":
 		return "gen_random_uuid()"
-	case strings.HasPrefix(t, "json"):
-		return "'{}'"
-	case strings.HasSuffix(t, "[]"):
-		return "'{}'"
+	case "json", "jsonb":
+		return cast(sqlident.Literal(fmt.Sprintf(`{"n": %d}`, n)))
 	}
 	// Short enough for char(2) keys, distinct for the first 1,296 values.
-	return sqlident.Literal(strconv.FormatInt(int64(n), 36)) + "::" + typ
+	return cast(sqlident.Literal(strconv.FormatInt(int64(n), 36)))
 }

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+)
+
+// TestReadmeQuickstart runs the README's Quickstart as a new user would: the schema.yaml
+// of step 1, the generate of step 2 (whose output must be the one shown), and the up of
+// step 3 (whose lines must have the form shown).
+func TestReadmeQuickstart(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	_, quick, _ := strings.Cut(readme, "## Quickstart")
+	block := func(step, lang string) string {
+		_, rest, ok := strings.Cut(quick, step)
+		if !ok {
+			t.Fatalf("README Quickstart has no step %q", step)
+		}
+		_, rest, ok = strings.Cut(rest, "```"+lang+"\n")
+		body, _, _ := strings.Cut(rest, "```")
+		if !ok {
+			t.Fatalf("step %q has no %s block", step, lang)
+		}
+		var lines []string
+		for _, l := range strings.Split(strings.TrimRight(body, " \n"), "\n") {
+			lines = append(lines, strings.TrimPrefix(l, "   "))
+		}
+		return strings.Join(lines, "\n") + "\n"
+	}
+	work := t.TempDir()
+	writeFiles(t, work, map[string]string{"schema.yaml": block("1. ", "yaml")})
+	shown := block("2. ", "sh")
+	r := run(t, work, "generate", "--schema", filepath.Join(work, "schema.yaml"), "--dir", filepath.Join(work, "migrations"))
+	if got := "$ rlsmigrate generate\n" + r.stdout; r.code != 0 || got != shown {
+		t.Errorf("README step 2 shows:\n%s\nrlsmigrate prints:\n%s", shown, got)
+	}
+	shownUp := block("3. ", "sh")
+	r = run(t, work, "up", "--database-url", pgtest.NewDB(t), "--dir", filepath.Join(work, "migrations"))
+	got := "$ export DATABASE_URL='postgres://owner:secret@localhost:5432/app'\n$ rlsmigrate up\n" + r.stderr + r.stdout
+	duration := regexp.MustCompile(`\(\d+(\.\d+)?(ms|µs|s)\)`)
+	if r.code != 0 || duration.ReplaceAllString(got, "(D)") != duration.ReplaceAllString(shownUp, "(D)") {
+		t.Errorf("README step 3 shows:\n%s\nrlsmigrate prints:\n%s", shownUp, got)
+	}
+}

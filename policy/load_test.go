@@ -1,0 +1,54 @@
+package policy_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/rlsmigrate/rlsmigrate/policy"
+)
+
+// TestMergeKeysAndAliasItems: YAML merge keys and aliases used as list items were
+// rejected though the README says aliases work.
+func TestMergeKeysAndAliasItems(t *testing.T) {
+	src := `version: 1
+x-id: &id {name: id, type: bigint, identity: by default, primary_key: true}
+x-owner: &owner {name: user_id, type: text, not_null: true, default: auth.user_id()}
+x-base: &base
+  owner: user_id
+  policies: owner
+  force_rls: true
+x-test: &t {as: alice, sql: "select 1", expect: {rows: 1}}
+tables:
+  - <<: *base
+    name: todos
+    force_rls: false
+    columns: [*id, *owner, {name: task, type: text}]
+    tests: [*t]
+  - name: notes
+    <<: [*base, {owner: other, rls: true}]
+    columns:
+      - *id
+      - *owner
+`
+	f, err := policy.Parse("schema.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	todos, notes := f.Tables[0], f.Tables[1]
+	if todos.Owner != "user_id" || todos.ForceRLS || len(todos.Policies) != 4 || len(todos.Tests) != 1 {
+		t.Errorf("todos: owner %q, force_rls %v (the table's own key wins), %d rules, %d tests", todos.Owner, todos.ForceRLS, len(todos.Policies), len(todos.Tests))
+	}
+	var cols []string
+	for _, c := range todos.Columns {
+		cols = append(cols, c.Name+" "+c.Type)
+	}
+	if !slices.Equal(cols, []string{"id bigint", "user_id text", "task text"}) {
+		t.Errorf("todos columns: %v", cols)
+	}
+	if notes.Owner != "user_id" || !notes.ForceRLS || len(notes.Columns) != 2 {
+		t.Errorf("notes: owner %q (the first merged mapping wins), force_rls %v, %d columns", notes.Owner, notes.ForceRLS, len(notes.Columns))
+	}
+	if _, err := policy.Parse("schema.yaml", []byte("version: 1\ntables:\n  - <<: 3\n    name: a\n    columns: [{name: id, type: int}]\n")); err == nil {
+		t.Error("a merge of a scalar was accepted")
+	}
+}
