@@ -1,0 +1,142 @@
+package diff
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+)
+
+// tbl builds a table public.name with an id key, the given extra columns, and edit
+// applied.
+func tbl(name string, edit func(t *schema.Table), cols ...*schema.Column) *schema.Table {
+	t := &schema.Table{Schema: "public", Name: name, RLS: true, PrimaryKey: []string{"id"}, PKName: name + "_pkey",
+		Columns: append([]*schema.Column{{Name: "id", Type: "bigint", NotNull: true}}, cols...)}
+	if edit != nil {
+		edit(t)
+	}
+	return t
+}
+
+func sch(roles []string, tables ...*schema.Table) *schema.Schema {
+	s := &schema.Schema{Roles: roles, Schemas: []string{"public"}, SchemaUsage: map[string][]string{}, Tables: tables}
+	for _, t := range tables {
+		if !slices.Contains(s.Schemas, t.Schema) {
+			s.Schemas = append(s.Schemas, t.Schema)
+		}
+		for _, g := range t.Grants {
+			if !slices.Contains(s.SchemaUsage[t.Schema], g.Role) {
+				s.SchemaUsage[t.Schema] = append(s.SchemaUsage[t.Schema], g.Role)
+			}
+		}
+	}
+	s.Normalize()
+	return s
+}
+
+var authn = []string{"authenticated"}
+
+func owned(col string) func(*schema.Table) {
+	return func(t *schema.Table) {
+		t.Indexes = []*schema.Index{{Name: t.Name + "_" + col + "_idx", Columns: []string{col}}}
+		t.Policies = []*schema.Policy{{Name: t.Name + "_select_owner", Command: "select", Roles: authn, Using: "(select auth.user_id()) = " + col}}
+		t.Grants = []*schema.Grant{{Role: "authenticated", Privileges: []string{"select"}}}
+	}
+}
+
+func TestDiff(t *testing.T) {
+	text := func(name string) *schema.Column { return &schema.Column{Name: name, Type: "text"} }
+	renamedText := func(name, from string) *schema.Column { return &schema.Column{Name: name, Type: "text", RenamedFrom: from} }
+	ref := func(name, table string) *schema.Column {
+		return &schema.Column{Name: name, Type: "bigint", References: &schema.ForeignKey{Name: "kids_" + name + "_fkey", Schema: "public", Table: table, Column: "id"}}
+	}
+	for _, c := range []struct {
+		name     string
+		from, to *schema.Schema
+		want     []string // Change.String() of each change, in order
+	}{
+		{"nothing", sch(authn, tbl("t", owned("user_id"), text("user_id"))), sch(authn, tbl("t", owned("user_id"), text("user_id"))), nil},
+		{"a condition respelt is no change",
+			sch(authn, tbl("t", owned("user_id"), text("user_id"))),
+			sch(authn, tbl("t", func(t *schema.Table) {
+				owned("user_id")(t)
+				t.Policies[0].Using = `"user_id" = ( SELECT auth.user_id() )`
+			}, text("user_id"))),
+			nil},
+		{"owner column renamed: index renamed, policy kept",
+			sch(authn, tbl("t", owned("user_id"), text("user_id"))),
+			sch(authn, tbl("t", func(t *schema.Table) {
+				owned("owner_id")(t)
+				t.Indexes[0].RenamedFrom = "t_user_id_idx"
+			}, renamedText("owner_id", "user_id"))),
+			[]string{"column.rename public.t.owner_id (was user_id)", "index.rename public.t.t_owner_id_idx (was t_user_id_idx)"}},
+		{"table renamed: its key's constraint follows",
+			sch(authn, tbl("todos", nil)),
+			sch(authn, tbl("tasks", func(t *schema.Table) { t.RenamedFrom = "todos" })),
+			[]string{"table.rename public.tasks (was todos)", "constraint.rename public.tasks.tasks_pkey (was todos_pkey)"}},
+		{"referenced table renamed: the reference stays",
+			sch(authn, tbl("parents", nil), tbl("kids", nil, ref("parent_id", "parents"))),
+			sch(authn, tbl("folks", func(t *schema.Table) { t.RenamedFrom = "parents" }), tbl("kids", nil, ref("parent_id", "folks"))),
+			[]string{"table.rename public.folks (was parents)", "constraint.rename public.folks.folks_pkey (was parents_pkey)"}},
+		{"a condition that is always true widens access",
+			sch(authn, tbl("t", owned("user_id"), text("user_id"))),
+			sch(authn, tbl("t", func(t *schema.Table) {
+				owned("user_id")(t)
+				t.Policies[0].Using = "user_id = (select auth.user_id()) or 1 = 1"
+			}, text("user_id"))),
+			[]string{"policy.alter public.t.t_select_owner [widens-access]"}},
+		{"a role leaves: its grants and usage go",
+			sch([]string{"authenticated", "auditor"}, tbl("t", func(t *schema.Table) {
+				t.Grants = []*schema.Grant{{Role: "auditor", Privileges: []string{"select"}}}
+			})),
+			sch(authn, tbl("t", nil)),
+			[]string{"grant.revoke public.t.auditor", "schema.usage.revoke public.auditor"}},
+		{"a dropped column is a hazard",
+			sch(authn, tbl("t", nil, text("note"))),
+			sch(authn, tbl("t", nil)),
+			[]string{"column.drop public.t.note [deletes-data]"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got []string
+			for _, ch := range Diff(c.from, c.to) {
+				got = append(got, ch.String())
+			}
+			if d := cmp.Diff(c.want, got); d != "" {
+				t.Errorf("Diff (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestInvertDroppedColumn: Down of a dropped column restores its key and reference.
+func TestInvertDroppedColumn(t *testing.T) {
+	col := &schema.Column{Name: "parent_id", Type: "bigint", Unique: true, UniqueName: "kids_parent_id_key",
+		References: &schema.ForeignKey{Name: "kids_parent_id_fkey", Schema: "public", Table: "parents", Column: "id"}}
+	from := sch(authn, tbl("parents", nil), tbl("kids", nil, col))
+	to := sch(authn, tbl("parents", nil), tbl("kids", nil))
+	var kinds []string
+	for _, c := range Invert(Diff(from, to)) {
+		kinds = append(kinds, string(c.Kind))
+	}
+	if want := "column.add column.unique.add column.references.add"; strings.Join(kinds, " ") != want {
+		t.Errorf("Invert = %v, want %s", kinds, want)
+	}
+}
+
+// TestEveryKindHasADescriptor: phases, inverses and effects come from one table.
+func TestEveryKindHasADescriptor(t *testing.T) {
+	for _, k := range Kinds() {
+		d, _ := describeKind(k)
+		if d.effect == "" {
+			t.Errorf("%s has no effect", k)
+		}
+		if d.inverse != "" {
+			if _, i := describeKind(d.inverse); i < 0 {
+				t.Errorf("%s: inverse %s unknown", k, d.inverse)
+			}
+		}
+	}
+}
