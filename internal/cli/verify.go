@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/verify"
@@ -58,7 +59,6 @@ Exit 0: as declared; 1: a mismatch (each is named); 2: error.`)
 // schema.yaml declares, then a summary naming every mismatch.
 func verifyText(r *verify.Report) string {
 	var sb strings.Builder
-	cases := []string{verify.Own, verify.Others, verify.NoIdentity}
 	checks, notDerived := 0, 0
 	var tests []string
 	for _, t := range r.Tables {
@@ -78,17 +78,27 @@ func verifyText(r *verify.Report) string {
 			continue
 		}
 		fmt.Fprintf(&sb, "%s (owner %s), as role %s\n", t.Table, t.Owner, r.Role)
+		// Columns: the verified role's three cases, then each other role's caller
+		// without identity.
+		type column struct{ cas, role, title string }
+		columns := []column{{verify.Own, "", verify.Own}, {verify.Others, "", verify.Others}, {verify.NoIdentity, "", verify.NoIdentity}}
+		for _, c := range t.Checks {
+			if c.Role != "" && !slices.ContainsFunc(columns, func(x column) bool { return x.role == c.Role }) {
+				columns = append(columns, column{verify.NoIdentity, c.Role, "as " + c.Role})
+			}
+		}
 		fmt.Fprintf(&sb, "  %-18s", "operation")
-		for _, c := range cases {
-			fmt.Fprintf(&sb, "%-24s", c)
+		for _, c := range columns {
+			fmt.Fprintf(&sb, "%-24s", c.title)
 		}
 		sb.WriteString("\n")
 		for _, op := range []string{"select", "insert", "update", "update: give away", "delete"} {
 			fmt.Fprintf(&sb, "  %-18s", op)
-			for _, cas := range cases {
+			for _, col := range columns {
 				cell := "-"
 				for _, c := range t.Checks {
-					if c.Operation+caseSuffix(c.Case) == op && (c.Case == cas || (c.Case == verify.GiveAway && cas == verify.Own)) {
+					if c.Operation+caseSuffix(c.Case) == op && c.Role == col.role &&
+						(c.Case == col.cas || (c.Case == verify.GiveAway && col.cas == verify.Own)) {
 						checks++
 						cell = string(c.Observed)
 						switch {
@@ -114,6 +124,13 @@ func verifyText(r *verify.Report) string {
 		sb.WriteString("tests declared in schema.yaml:\n" + strings.Join(tests, "") + "\n")
 	}
 	mismatches := r.Mismatches()
+	// The matrix pads its cells; lines end without the padding.
+	lines := strings.Split(sb.String(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	sb.Reset()
+	sb.WriteString(strings.Join(lines, "\n"))
 	fmt.Fprintf(&sb, "%d check(s) and %d test(s): %d mismatch(es), %d decided by custom rules (not derived)\n",
 		checks, len(tests), len(mismatches), notDerived)
 	for _, m := range mismatches {

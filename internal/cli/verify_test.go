@@ -33,6 +33,8 @@ func TestVerifyCatchesHoles(t *testing.T) {
 			`public.comments: test "bob cannot read alice's comments" (line 36) as bob: rows 1, schema.yaml says rows 0`},
 		{"owner compared to the wrong column", `ALTER POLICY todos_delete_owner ON todos USING ((select auth.user_id()) = task)`,
 			"public.todos: delete of its own row by a user: denied, schema.yaml says allowed"},
+		{"anonymous reads todos", `GRANT SELECT ON todos TO anonymous; CREATE POLICY leak ON todos FOR SELECT TO anonymous USING (true)`,
+			"public.todos: select by a caller with no identity as role anonymous: allowed, schema.yaml says denied"},
 		{"grant missing", `REVOKE UPDATE ON todos FROM authenticated`,
 			"public.todos: update of its own row by a user: denied, schema.yaml says allowed"},
 		{"identity ignored", `CREATE OR REPLACE FUNCTION auth.user_id() RETURNS text LANGUAGE sql STABLE AS $$ SELECT '` + verify.Bob + `' $$`,
@@ -48,7 +50,7 @@ func TestVerifyCatchesHoles(t *testing.T) {
 			before := snapshot(t, dbURL)
 			r := run(t, "", "verify", "--schema", bundled.schema, "--database-url", dbURL)
 			if tc.want == "" {
-				if r.code != 0 || !strings.Contains(r.stdout, "26 check(s) and 4 test(s): 0 mismatch(es)") {
+				if r.code != 0 || !strings.Contains(r.stdout, "34 check(s) and 4 test(s): 0 mismatch(es)") {
 					t.Errorf("verify on an intact database:\n%s", r)
 				}
 			} else if r.code != ExitFound || !strings.Contains(r.stdout, "MISMATCH "+tc.want) {

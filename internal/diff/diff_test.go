@@ -49,7 +49,9 @@ func owned(col string) func(*schema.Table) {
 
 func TestDiff(t *testing.T) {
 	text := func(name string) *schema.Column { return &schema.Column{Name: name, Type: "text"} }
-	renamedText := func(name, from string) *schema.Column { return &schema.Column{Name: name, Type: "text", RenamedFrom: from} }
+	renamedText := func(name, from string) *schema.Column {
+		return &schema.Column{Name: name, Type: "text", RenamedFrom: from}
+	}
 	ref := func(name, table string) *schema.Column {
 		return &schema.Column{Name: name, Type: "bigint", References: &schema.ForeignKey{Name: "kids_" + name + "_fkey", Schema: "public", Table: table, Column: "id"}}
 	}

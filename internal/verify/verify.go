@@ -53,6 +53,7 @@ const (
 type Check struct {
 	Operation string  `json:"operation"`
 	Case      string  `json:"case"`
+	Role      string  `json:"role,omitempty"` // another role than the report's, for a caller without identity
 	Expected  Outcome `json:"expected"`
 	Observed  Outcome `json:"observed"`
 	Detail    string  `json:"detail,omitempty"`
@@ -135,6 +136,9 @@ func attemptName(c Check) string {
 		return c.Operation + " of another user's row by a user"
 	case GiveAway:
 		return "update giving its own row to another user"
+	}
+	if c.Role != "" {
+		return c.Operation + " by a caller with no identity as role " + c.Role
 	}
 	return c.Operation + " by a caller with no identity"
 }
@@ -317,10 +321,10 @@ func rowsOf(ctx context.Context, tx pgx.Tx, sql string) (int64, error) {
 }
 
 // attempt runs sql as a caller (see asCaller) and says what PostgreSQL allowed.
-func (v *verifier) attempt(ctx context.Context, user, prep, sql string) (Outcome, string, error) {
+func (v *verifier) attempt(ctx context.Context, role, user, prep, sql string) (Outcome, string, error) {
 	var n int64
 	var runErr error
-	err := v.asCaller(ctx, user, prep, func(sp pgx.Tx) error {
+	err := v.asRole(ctx, role, user, prep, func(sp pgx.Tx) error {
 		if strings.HasPrefix(sql, "SELECT") {
 			runErr = sp.QueryRow(ctx, sql).Scan(&n)
 		} else {
@@ -426,13 +430,33 @@ func (v *verifier) table(ctx context.Context, t *schema.Table) ([]Check, error) 
 		{"delete", Others, Alice, fmt.Sprintf("DELETE FROM %s %s", name, where(theirs)), ""},
 		{"delete", NoIdentity, "", fmt.Sprintf("DELETE FROM %s %s", name, where(mine)), ""},
 	}
-	var checks []Check
+	// Then every other declared role (anonymous...), as a caller without identity.
+	type run struct {
+		attempt
+		role string // "" for the verified role
+	}
+	var runs []run
 	for _, a := range attempts {
-		observed, msg, err := v.attempt(ctx, a.user, a.prep, a.sql)
-		if err != nil {
-			return nil, fmt.Errorf("verifying %s %s on %s: %w", a.op, a.cas, t.QualifiedName(), err)
+		runs = append(runs, run{a, ""})
+	}
+	for _, role := range v.f.Auth.Roles {
+		for _, a := range attempts {
+			if role != v.role && a.cas == NoIdentity {
+				runs = append(runs, run{a, role})
+			}
 		}
-		c := Check{Operation: a.op, Case: a.cas, Expected: v.expect(t, a.op, a.cas), Observed: observed}
+	}
+	var checks []Check
+	for _, a := range runs {
+		role := a.role
+		if role == "" {
+			role = v.role
+		}
+		observed, msg, err := v.attempt(ctx, role, a.user, a.prep, a.sql)
+		if err != nil {
+			return nil, fmt.Errorf("verifying %s %s on %s as %s: %w", a.op, a.cas, t.QualifiedName(), role, err)
+		}
+		c := Check{Operation: a.op, Case: a.cas, Role: a.role, Expected: v.expect(t, role, a.op, a.cas), Observed: observed}
 		if c.Mismatch() || observed == Failed {
 			c.Detail = msg
 		}
@@ -454,8 +478,8 @@ func uniqueColumn(t *schema.Table, column string) bool {
 // by the verifying role: no grant denies; otherwise each rule's verdict (asked of the
 // rule), permissive ones ORed and restrictive ones ANDed; a rule whose SQL decides makes
 // the outcome not derived unless the others settle it.
-func (v *verifier) expect(t *schema.Table, op, cas string) Outcome {
-	if !slices.Contains(t.Grant(v.role), op) && !slices.Contains(t.Grant("public"), op) {
+func (v *verifier) expect(t *schema.Table, role, op, cas string) Outcome {
+	if !slices.Contains(t.Grant(role), op) && !slices.Contains(t.Grant("public"), op) {
 		return Denied
 	}
 	pt := v.f.Table(t.Schema, t.Name)
@@ -463,7 +487,7 @@ func (v *verifier) expect(t *schema.Table, op, cas string) Outcome {
 	// Permissive rules are ORed, restrictive ones ANDed with them.
 	permissive, restrictive := policy.Denies, policy.Allows
 	for _, r := range pt.Policies {
-		if r.Operation != op || !(slices.Contains(r.To, v.role) || slices.Contains(r.To, "public")) {
+		if r.Operation != op || !(slices.Contains(r.To, role) || slices.Contains(r.To, "public")) {
 			continue
 		}
 		verdict := r.Verdict(row)
