@@ -58,6 +58,7 @@ func Parse(file string, data []byte) (*File, error) {
 type decoder struct {
 	file    string
 	lines   []string // the file's lines, for positions inside block scalars
+	sql     sqlparse.Cache
 	errs    Errors
 	visits  int  // nodes visited, aliases expanded, to stop alias bombs
 	stopped bool // the walk was stopped by maxVisits
@@ -282,7 +283,7 @@ func (d *decoder) expr(n *yaml.Node, what string) (string, bool) {
 	}
 	lead := len(s) - len(strings.TrimLeftFunc(s, unicode.IsSpace))
 	s = strings.TrimSpace(s)
-	if _, err := sqlparse.ParseExpr(s); err != nil {
+	if _, err := d.sql.Expr(s); err != nil {
 		d.sqlError(n, lead, what, err)
 		return "", false
 	}
@@ -296,7 +297,7 @@ func (d *decoder) condition(n *yaml.Node, what string, t *Table) string {
 	if !ok {
 		return ""
 	}
-	e, err := sqlparse.ParseExpr(s)
+	e, err := d.sql.Expr(s)
 	if err != nil {
 		return s // reported by expr
 	}
@@ -549,7 +550,7 @@ func (d *decoder) column(n *yaml.Node) *Column {
 		case "type":
 			if s, ok := d.str(v, "column type"); ok {
 				lead := len(s) - len(strings.TrimLeftFunc(s, unicode.IsSpace))
-				typ, err := sqlparse.ParseType(strings.TrimSpace(s), sqlident.Quote)
+				typ, err := d.sql.Type(strings.TrimSpace(s), sqlident.Quote)
 				if err != nil {
 					d.sqlError(v, lead, fmt.Sprintf("column type %q", strings.TrimSpace(s)), err)
 				}

@@ -164,9 +164,10 @@ func impossibleCasts(changes []*diff.Change) []string {
 // canonicalTypes respells the column types of s as compile does, so that a state
 // recorded with another spelling of the same type (int8, timestamptz) is no change.
 func canonicalTypes(s *schema.Schema) {
+	var cache sqlparse.Cache
 	for _, t := range s.Tables {
 		for _, c := range t.Columns {
-			if typ, err := sqlparse.ParseType(c.Type, sqlident.Quote); err == nil {
+			if typ, err := cache.Type(c.Type, sqlident.Quote); err == nil {
 				c.Type = typ
 			}
 		}

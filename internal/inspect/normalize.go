@@ -35,10 +35,11 @@ func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*sc
 	var names []string
 	var stmts [][]string // per stand-in: the table, then its policies
 	taken := map[string]bool{}
+	var cache sqlparse.Cache
 	var shadowed []*schema.Table // tables with a stand-in of their own name
 	for i, t := range out.Tables {
 		name := ""
-		if selfReferencing(t) && !taken[t.Name] {
+		if selfReferencing(&cache, t) && !taken[t.Name] {
 			name = t.Name
 			shadowed = append(shadowed, t)
 		}
@@ -115,10 +116,13 @@ func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*sc
 
 // selfReferencing reports whether a policy of t holds a subquery or qualifies a column
 // with t's name: PostgreSQL prints such references with the table's name.
-func selfReferencing(t *schema.Table) bool {
+func selfReferencing(cache *sqlparse.Cache, t *schema.Table) bool {
 	for _, p := range t.Policies {
 		for _, expr := range []string{p.Using, p.Check} {
-			e, err := sqlparse.ParseExpr(expr)
+			if expr == "" {
+				continue
+			}
+			e, err := cache.Expr(expr)
 			if err != nil {
 				continue
 			}
