@@ -306,6 +306,20 @@ func (g *gen) anyTable(s *ySchema) *yTable {
 	return s.Tables[g.pick(len(s.Tables))]
 }
 
+// onColumn applies fn to a plain column (see plainColumn) of a random table of s, and
+// returns what fn says it did, or "" when there is none.
+func (g *gen) onColumn(s *ySchema, fn func(t *yTable, c *yColumn) string) string {
+	t := g.anyTable(s)
+	if t == nil {
+		return ""
+	}
+	c := g.plainColumn(t)
+	if c == nil {
+		return ""
+	}
+	return fn(t, c)
+}
+
 // plainColumn returns a column of t that is neither the key, the owner, nor a foreign
 // key, or nil.
 func (g *gen) plainColumn(t *yTable) *yColumn {
@@ -397,18 +411,12 @@ var edits = []struct {
 		return "add column " + t.Name + "." + c.Name
 	}},
 	{"drop column", func(g *gen, s *ySchema) string {
-		t := g.anyTable(s)
-		if t == nil {
-			return ""
-		}
-		c := g.plainColumn(t)
-		if c == nil {
-			return ""
-		}
-		t.Columns = slices.DeleteFunc(t.Columns, func(o *yColumn) bool { return o == c })
-		t.Indexes = slices.DeleteFunc(t.Indexes, func(ix *yIndex) bool { return slices.Contains(ix.Columns, c.Name) })
-		renameColumnRefs(t, c.Name, t.Columns[0].Name)
-		return "drop column " + t.Name + "." + c.Name
+		return g.onColumn(s, func(t *yTable, c *yColumn) string {
+			t.Columns = slices.DeleteFunc(t.Columns, func(o *yColumn) bool { return o == c })
+			t.Indexes = slices.DeleteFunc(t.Indexes, func(ix *yIndex) bool { return slices.Contains(ix.Columns, c.Name) })
+			renameColumnRefs(t, c.Name, t.Columns[0].Name)
+			return "drop column " + t.Name + "." + c.Name
+		})
 	}},
 	{"rename column", func(g *gen, s *ySchema) string {
 		t := g.anyTable(s)
@@ -425,67 +433,52 @@ var edits = []struct {
 		return "rename column " + t.Name + "." + old + " to " + c.Name
 	}},
 	{"change type", func(g *gen, s *ySchema) string {
-		t := g.anyTable(s)
-		if t == nil {
-			return ""
-		}
-		c := g.plainColumn(t)
-		if c == nil || c.Identity != "" {
-			return ""
-		}
-		ct := colTypes[g.pick(len(colTypes))]
-		if ct.name == c.Type {
-			return ""
-		}
-		old := c.Type
-		c.Type = ct.name
-		if c.Default != "" {
-			c.Default = ct.def
-		}
-		if ct.name == "boolean" {
-			c.Unique = false
-		}
-		return "change type " + t.Name + "." + c.Name + " " + old + " -> " + ct.name
+		return g.onColumn(s, func(t *yTable, c *yColumn) string {
+			ct := colTypes[g.pick(len(colTypes))]
+			if ct.name == c.Type || c.Identity != "" {
+				return ""
+			}
+			old := c.Type
+			c.Type = ct.name
+			if c.Default != "" {
+				c.Default = ct.def
+			}
+			if ct.name == "boolean" {
+				c.Unique = false
+			}
+			return "change type " + t.Name + "." + c.Name + " " + old + " -> " + ct.name
+		})
 	}},
 	{"toggle default", func(g *gen, s *ySchema) string {
-		t := g.anyTable(s)
-		if t == nil {
-			return ""
-		}
-		c := g.plainColumn(t)
-		if c == nil || c.Identity != "" {
-			return ""
-		}
-		if c.Default == "" {
-			c.Default = defaultFor(c.Type)
-		} else {
-			c.Default = ""
-		}
-		return "toggle default " + t.Name + "." + c.Name
+		return g.onColumn(s, func(t *yTable, c *yColumn) string {
+			if c.Identity != "" {
+				return ""
+			}
+			if c.Default == "" {
+				c.Default = defaultFor(c.Type)
+			} else {
+				c.Default = ""
+			}
+			return "toggle default " + t.Name + "." + c.Name
+		})
 	}},
 	{"toggle not null", func(g *gen, s *ySchema) string {
-		t := g.anyTable(s)
-		if t == nil {
-			return ""
-		}
-		c := g.plainColumn(t)
-		if c == nil || c.Identity != "" {
-			return ""
-		}
-		c.NotNull = !c.NotNull
-		return "toggle not null " + t.Name + "." + c.Name
+		return g.onColumn(s, func(t *yTable, c *yColumn) string {
+			if c.Identity != "" {
+				return ""
+			}
+			c.NotNull = !c.NotNull
+			return "toggle not null " + t.Name + "." + c.Name
+		})
 	}},
 	{"toggle unique", func(g *gen, s *ySchema) string {
-		t := g.anyTable(s)
-		if t == nil {
-			return ""
-		}
-		c := g.plainColumn(t)
-		if c == nil || c.Type == "boolean" {
-			return ""
-		}
-		c.Unique = !c.Unique
-		return "toggle unique " + t.Name + "." + c.Name
+		return g.onColumn(s, func(t *yTable, c *yColumn) string {
+			if c.Type == "boolean" {
+				return ""
+			}
+			c.Unique = !c.Unique
+			return "toggle unique " + t.Name + "." + c.Name
+		})
 	}},
 	{"toggle reference", func(g *gen, s *ySchema) string {
 		t := g.anyTable(s)

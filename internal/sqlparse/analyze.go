@@ -231,27 +231,9 @@ func constBool(n *pg.Node) tristate {
 				return yes
 			}
 		case pg.BoolExprType_OR_EXPR:
-			all := no
-			for _, a := range be.Args {
-				switch constBool(a) {
-				case yes:
-					return yes
-				case unknown:
-					all = unknown
-				}
-			}
-			return all
+			return fold(be.Args, yes)
 		case pg.BoolExprType_AND_EXPR:
-			all := yes
-			for _, a := range be.Args {
-				switch constBool(a) {
-				case no:
-					return no
-				case unknown:
-					all = unknown
-				}
-			}
-			return all
+			return fold(be.Args, no)
 		}
 	case n.GetAExpr() != nil:
 		return constCompare(n.GetAExpr())
@@ -266,6 +248,24 @@ func constBool(n *pg.Node) tristate {
 		}
 	}
 	return unknown
+}
+
+// fold evaluates an OR (absorbing is yes: one true term makes it true) or an AND
+// (absorbing is no) of args.
+func fold(args []*pg.Node, absorbing tristate) tristate {
+	all := no // all terms false: an OR is false
+	if absorbing == no {
+		all = yes // all terms true: an AND is true
+	}
+	for _, a := range args {
+		switch constBool(a) {
+		case absorbing:
+			return absorbing
+		case unknown:
+			all = unknown
+		}
+	}
+	return all
 }
 
 func truth(b bool) tristate {
