@@ -98,6 +98,8 @@ func diffDatabase(ctx context.Context, conn *pgx.Conn, desired *schema.Schema, s
 	// Which provider installed the identity function cannot be read back; whether the
 	// function exists is compared instead.
 	actual.Auth = want.Auth
+	// Every table should belong to the role that ran the migrations.
+	want.MigrationRole = actual.MigrationRole
 	return diff.Diff(actual, want), nil
 }
 

@@ -13,8 +13,9 @@ import (
 // normalised the same way: expressions and type names are compared as text. Renames are
 // taken only from RenamedFrom on the to side.
 func Diff(from, to *schema.Schema) []*Change {
-	d := &differ{tableRenames: map[[2]string]string{}, columnRenames: map[[3]string]string{}}
+	d := &differ{tableRenames: map[[2]string]string{}, columnRenames: map[[3]string]string{}, ownerFixed: map[[2]string]string{}}
 	d.findRenames(from, to)
+	d.security(from, to)
 	for _, r := range to.Roles {
 		if !slices.Contains(from.Roles, r) {
 			d.add(&Change{Kind: RoleCreate, Name: r})
@@ -74,6 +75,32 @@ func Diff(from, to *schema.Schema) []*Change {
 	return Sorted(d.changes)
 }
 
+// security reports what lets a declared role past row-level security in from (a
+// database): schema.yaml's side has none of it. A table owned by another role than the
+// one that ran the migrations is reported when that role is known; its fix comes before
+// the grants', which are compared as they stand after it.
+func (d *differ) security(from, to *schema.Schema) {
+	for _, role := range to.Roles {
+		for _, g := range from.MemberOf[role] {
+			c := &Change{Kind: RoleMembership, Name: role, Old: Side{Role: g}}
+			d.add(c)
+		}
+		if how := from.Bypass[role]; how != "" {
+			d.add(&Change{Kind: RoleBypass, Name: role, Old: Side{Role: how}})
+		}
+	}
+	if to.MigrationRole == "" {
+		return
+	}
+	for _, ot := range from.Tables {
+		if ot.OwnerRole != "" && ot.OwnerRole != to.MigrationRole {
+			d.ownerFixed[[2]string{ot.Schema, ot.Name}] = ot.OwnerRole
+			d.add(&Change{Kind: TableOwner, Schema: ot.Schema, Table: ot.Name, OldTable: ot, NewTable: ot,
+				Old: Side{Role: ot.OwnerRole}, New: Side{Role: to.MigrationRole}})
+		}
+	}
+}
+
 // union returns the strings of a, then those of b not in a.
 func union(a, b []string) []string {
 	out := slices.Clone(a)
@@ -106,6 +133,9 @@ type differ struct {
 	// columnRenames maps schema, new table name and old column name to the new name.
 	tableRenames  map[[2]string]string
 	columnRenames map[[3]string]string
+	// ownerFixed maps a table (schema and name) whose owner is set back to the role that
+	// ran the migrations to its owner now, which then keeps no privilege on it.
+	ownerFixed map[[2]string]string
 }
 
 // findRenames records the renames from to to that apply: the object named by
@@ -466,6 +496,9 @@ func (d *differ) grants(from, to *schema.Schema, ot, nt *schema.Table) {
 	roles := append(union(from.Roles, to.Roles), "public")
 	for _, role := range roles {
 		have, want := ot.Grant(role), nt.Grant(role)
+		if d.ownerFixed[[2]string{ot.Schema, ot.Name}] == role {
+			have = nil // ALTER TABLE ... OWNER TO hands the old owner's privileges to the new one
+		}
 		var add, revoke []string
 		for _, p := range want {
 			if !slices.Contains(have, p) {

@@ -14,6 +14,9 @@ type Kind string
 
 // The change kinds, listed in the phase order they are applied in.
 const (
+	RoleMembership   Kind = "role.membership"
+	RoleBypass       Kind = "role.bypass"
+	TableOwner       Kind = "table.owner"
 	RoleCreate       Kind = "role.create"
 	AuthSetup        Kind = "auth.setup"
 	FunctionMissing  Kind = "function.missing"
@@ -84,6 +87,10 @@ type descriptor struct {
 // destroys data last. Roles, the identity functions and schemas may be shared, so a
 // rollback leaves them.
 var kinds = []descriptor{
+	// Found only by diff: what lets a declared role past row-level security.
+	{RoleMembership, "", Removes, false},
+	{RoleBypass, "", Alters, false},
+	{TableOwner, "", Alters, false},
 	{RoleCreate, "", Adds, false},
 	{AuthSetup, "", Alters, false},
 	{FunctionMissing, "", Adds, false},
@@ -182,6 +189,21 @@ type Side struct {
 	Privileges []string
 	Auth       *schema.Auth
 	Constraint string // a constraint's name
+	Role       string // a role: a table's owner, a role another is a member of, how a role bypasses
+}
+
+// Security reports whether c, found by comparing a database (from) with schema.yaml
+// (to), means the database lets a role read or write more than the file says: a role
+// past row-level security, a table owned by another role, a grant, a permissive policy
+// or a policy condition the file lacks, row-level security off or unforced.
+func (c *Change) Security() bool {
+	switch c.Kind {
+	case RoleMembership, RoleBypass, TableOwner, GrantRevoke, UsageRevoke, PolicyAlter, RLSEnable, ForceRLSEnable:
+		return true
+	case PolicyDrop:
+		return c.Old.Policy != nil && !c.Old.Policy.Restrictive
+	}
+	return false
 }
 
 // Effect returns what c does to its object: adds it, removes it, or alters it.
@@ -208,6 +230,7 @@ func (c *Change) Object() string {
 	if c.Role != "" && c.Name == "" {
 		parts = append(parts, c.Role)
 	}
+
 	return strings.Join(parts, ".")
 }
 

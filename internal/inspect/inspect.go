@@ -51,10 +51,37 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 		})
 		return err
 	})
-	batch.Queue(`SELECT rolname FROM pg_roles WHERE rolname = ANY($1) ORDER BY 1`, opts.Roles).Query(func(rows pgx.Rows) error {
-		var err error
-		s.Roles, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	s.Bypass, s.MemberOf = map[string]string{}, map[string][]string{}
+	batch.Queue(`SELECT rolname, CASE WHEN rolsuper THEN 'superuser' WHEN rolbypassrls THEN 'bypassrls' ELSE '' END
+		FROM pg_roles WHERE rolname = ANY($1) ORDER BY 1`, opts.Roles).Query(func(rows pgx.Rows) error {
+		var name, bypass string
+		_, err := pgx.ForEachRow(rows, []any{&name, &bypass}, func() error {
+			s.Roles = append(s.Roles, name)
+			if bypass != "" {
+				s.Bypass[name] = bypass
+			}
+			return nil
+		})
 		return err
+	})
+	// The roles each declared role acts as that own a table of the schemas or get past
+	// row-level security (a superuser is a member of every role: its bypass is reported).
+	batch.Queue(`SELECT m.rolname, array_agg(g.rolname::text ORDER BY g.rolname)
+		FROM pg_roles m JOIN pg_roles g ON g.oid <> m.oid AND pg_has_role(m.oid, g.oid, 'MEMBER')
+		WHERE m.rolname = ANY($1) AND NOT m.rolsuper AND (g.rolsuper OR g.rolbypassrls OR g.oid IN (
+			SELECT c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = ANY($2) AND c.relkind IN ('r', 'p')))
+		GROUP BY m.rolname ORDER BY 1`, opts.Roles, opts.Schemas).Query(func(rows pgx.Rows) error {
+		var name string
+		var groups []string
+		_, err := pgx.ForEachRow(rows, []any{&name, &groups}, func() error {
+			s.MemberOf[name] = groups
+			return nil
+		})
+		return err
+	})
+	batch.Queue(`SELECT coalesce((SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass('goose_db_version')), '')`).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&s.MigrationRole)
 	})
 	batch.Queue(`SELECT f FROM unnest($1::text[]) f WHERE to_regprocedure(f) IS NOT NULL ORDER BY 1`, opts.Functions).Query(func(rows pgx.Rows) error {
 		var err error
@@ -89,12 +116,12 @@ func newReader(s *schema.Schema) *reader {
 func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess bool) {
 	tables := fmt.Sprintf(`SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND %s`, filter)
-	batch.Queue(fmt.Sprintf(`SELECT c.oid, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity
+	batch.Queue(fmt.Sprintf(`SELECT c.oid, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner)
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.oid IN (%s) ORDER BY n.nspname, c.relname`, tables), args...).Query(func(rows pgx.Rows) error {
 		var oid uint32
 		var t schema.Table
-		_, err := pgx.ForEachRow(rows, []any{&oid, &t.Schema, &t.Name, &t.RLS, &t.ForceRLS}, func() error {
+		_, err := pgx.ForEachRow(rows, []any{&oid, &t.Schema, &t.Name, &t.RLS, &t.ForceRLS, &t.OwnerRole}, func() error {
 			tb := t
 			r.byOID[oid] = &tb
 			r.s.Tables = append(r.s.Tables, &tb)

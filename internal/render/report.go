@@ -3,6 +3,8 @@ package render
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
@@ -12,14 +14,17 @@ import (
 // Finding is one difference between schema.yaml (desired) and a database (actual), as
 // reports show it.
 type Finding struct {
-	Kind    string   `json:"kind"`   // the change kind that would fix it, e.g. policy.alter
-	Change  string   `json:"change"` // missing (in the database), extra, or different
-	Object  string   `json:"object"` // qualified name
-	Table   string   `json:"table,omitempty"`
-	Desired string   `json:"desired,omitempty"` // as schema.yaml declares it
-	Actual  string   `json:"actual,omitempty"`  // as the database has it
-	Hazards []string `json:"hazards,omitempty"` // of the statements that fix it
-	SQL     []string `json:"sql"`               // statements that fix it
+	Kind     string   `json:"kind"`     // the change kind that would fix it, e.g. policy.alter
+	Severity string   `json:"severity"` // security: the database lets a role read or write more than schema.yaml says; else drift
+	Change   string   `json:"change"`   // missing (in the database), extra, or different
+	Object   string   `json:"object"`   // qualified name
+	Table    string   `json:"table,omitempty"`
+	Desired  string   `json:"desired,omitempty"` // as schema.yaml declares it
+	Actual   string   `json:"actual,omitempty"`  // as the database has it
+	Hazards  []string `json:"hazards,omitempty"` // of the statements that fix it
+	SQL      []string `json:"sql"`               // statements that fix it
+
+	order int // the change's place in apply order, for SQL shown together
 }
 
 // Report is the outcome of comparing schema.yaml with a database.
@@ -36,11 +41,15 @@ type GooseStatus struct {
 	Pending         int   `json:"pending"`
 }
 
-// Findings describes changes (from the database to schema.yaml) as findings.
+// Findings describes changes (from the database to schema.yaml) as findings, security
+// findings first.
 func Findings(changes []*diff.Change) []Finding {
 	out := make([]Finding, 0, len(changes))
 	for _, c := range changes {
-		f := Finding{Kind: string(c.Kind), Change: string(c.Effect()), Object: c.Object(), SQL: []string{}}
+		f := Finding{Kind: string(c.Kind), Severity: "drift", Change: string(c.Effect()), Object: c.Object(), SQL: []string{}, order: len(out)}
+		if c.Security() {
+			f.Severity = "security"
+		}
 		if c.Table != "" {
 			f.Table = c.Schema + "." + c.Table
 		}
@@ -53,6 +62,7 @@ func Findings(changes []*diff.Change) []Finding {
 		}
 		out = append(out, f)
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity == "security" && out[j].Severity != "security" })
 	return out
 }
 
@@ -80,6 +90,12 @@ func describe(c *diff.Change, obj diff.Side, t *schema.Table) string {
 		return fmt.Sprintf("table %s (%d columns, %d policies)", t.QualifiedName(), len(t.Columns), len(t.Policies))
 	case diff.RoleCreate, diff.SchemaCreate, diff.FunctionMissing, diff.UsageGrant, diff.UsageRevoke:
 		return "" // existence is the whole story
+	case diff.RoleMembership:
+		return onOff(obj.Role != "", "member of "+obj.Role+", which owns tables or bypasses row-level security", "")
+	case diff.RoleBypass:
+		return onOff(obj.Role != "", obj.Role+": bypasses row-level security", "")
+	case diff.TableOwner:
+		return onOff(obj.Role != "", "owned by "+obj.Role, "")
 	}
 	switch {
 	case obj.Column != nil:
@@ -161,6 +177,9 @@ func Text(r *Report) string {
 		sb.WriteString(g.title + "\n")
 		for _, f := range g.findings {
 			fmt.Fprintf(&sb, "  %s %s", signs[f.Change], f.Kind)
+			if f.Severity == "security" {
+				sb.WriteString(" (security)")
+			}
 			if name := strings.TrimPrefix(f.Object, f.Table+"."); name != f.Object || f.Table == "" {
 				fmt.Fprintf(&sb, " %s", name)
 			}
@@ -191,9 +210,10 @@ func summary(fs []Finding) string {
 	n := map[string]int{}
 	for _, f := range fs {
 		n[f.Change]++
+		n[f.Severity]++
 	}
-	return fmt.Sprintf("%d difference(s): %d missing in the database, %d extra, %d different",
-		len(fs), n["missing"], n["extra"], n["different"])
+	return fmt.Sprintf("%d difference(s) (%d security): %d missing in the database, %d extra, %d different",
+		len(fs), n["security"], n["missing"], n["extra"], n["different"])
 }
 
 type group struct {
@@ -249,13 +269,21 @@ func Markdown(r *Report) string {
 		}
 		for _, g := range groups(r.Findings) {
 			fmt.Fprintf(&sb, "\n#### %s\n\n| | kind | object | schema.yaml | database |\n|---|---|---|---|---|\n", code(g.title))
-			var sql []string
 			for _, f := range g.findings {
 				hazard := ""
+				if f.Severity == "security" {
+					hazard = " (security)"
+				}
 				if len(f.Hazards) > 0 {
-					hazard = " ⚠️ " + strings.Join(f.Hazards, ", ")
+					hazard += " ⚠️ " + strings.Join(f.Hazards, ", ")
 				}
 				fmt.Fprintf(&sb, "| %s | %s%s | %s | %s | %s |\n", signs[f.Change], f.Kind, hazard, code(f.Object), code(f.Desired), code(f.Actual))
+			}
+			// The statements in the order they apply, whatever the order of the rows.
+			inOrder := slices.Clone(g.findings)
+			slices.SortFunc(inOrder, func(a, b Finding) int { return a.order - b.order })
+			var sql []string
+			for _, f := range inOrder {
 				sql = append(sql, f.SQL...)
 			}
 			if len(sql) > 0 {

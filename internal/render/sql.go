@@ -76,6 +76,16 @@ func (r *renderer) change(c *diff.Change) {
 	oc, nc := c.Old.Column, c.New.Column
 	q := sqlident.Quote
 	switch c.Kind {
+	case diff.RoleMembership:
+		r.emit(c.Kind, c, "REVOKE %s FROM %s;", q(c.Old.Role), q(c.Name))
+	case diff.RoleBypass:
+		attr := "NOBYPASSRLS"
+		if c.Old.Role == "superuser" {
+			attr = "NOSUPERUSER"
+		}
+		r.emit(c.Kind, c, "ALTER ROLE %s %s;", q(c.Name), attr)
+	case diff.TableOwner:
+		r.emit(c.Kind, c, "ALTER TABLE %s OWNER TO %s;", t, q(c.New.Role))
 	case diff.RoleCreate:
 		r.block(c.Kind, c, createRole(c.Name))
 	case diff.AuthSetup, diff.FunctionMissing:

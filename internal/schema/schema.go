@@ -23,6 +23,20 @@ type Schema struct {
 	SchemaUsage map[string][]string `json:"schema_usage,omitempty"`
 	// Tables are kept in declaration order: a table precedes the tables that reference it.
 	Tables []*Table `json:"tables"`
+
+	// What a database says about who may get past row-level security, read by inspect
+	// and never recorded: schema.yaml declares none of it, so on the file's side these
+	// are empty, and whatever a database has is drift.
+
+	// MigrationRole is the role that ran the migrations (the owner of goose's version
+	// table), whom every table should belong to; "" when unknown.
+	MigrationRole string `json:"-"`
+	// Bypass maps each declared role that gets past row-level security to how:
+	// "superuser" or "bypassrls".
+	Bypass map[string]string `json:"-"`
+	// MemberOf maps each declared role to the roles it is a member of that own a table
+	// of the declared schemas or get past row-level security: it acts as them.
+	MemberOf map[string][]string `json:"-"`
 }
 
 // Auth is the identity source.
@@ -45,6 +59,8 @@ type Table struct {
 	Indexes     []*Index  `json:"indexes,omitempty"`
 	Grants      []*Grant  `json:"grants,omitempty"` // sorted by role
 	Owner       string    `json:"owner,omitempty"`  // the ownership column, for reports
+	// OwnerRole is the role that owns the table, as a database says; "" when unknown.
+	OwnerRole string `json:"-"`
 }
 
 // Column is one column. Type and Default are SQL text.
