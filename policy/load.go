@@ -95,6 +95,8 @@ func (d *decoder) at(p Pos, format string, args ...any) {
 	d.errs = append(d.errs, &Error{File: d.file, Pos: p, Msg: fmt.Sprintf(format, args...)})
 }
 
+var lockTimeout = regexp.MustCompile(`^[1-9][0-9]{0,6}(ms|s|min)$`)
+
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func (d *decoder) parse(data []byte) *File {
@@ -124,7 +126,8 @@ func (d *decoder) parse(data []byte) *File {
 	}
 	f := &File{Auth: Auth{Provider: "pg_session_jwt", UserID: DefaultUserID, Roles: []string{"authenticated", "anonymous"}}}
 	sawVersion := false
-	d.mapping(root, "the file", []string{"version", "auth", "tables"}, func(key string, k, v *yaml.Node) {
+	f.LockTimeout = DefaultLockTimeout
+	d.mapping(root, "the file", []string{"version", "auth", "lock_timeout", "tables"}, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "version":
 			sawVersion = true
@@ -136,6 +139,13 @@ func (d *decoder) parse(data []byte) *File {
 			}
 		case "auth":
 			d.auth(v, &f.Auth)
+		case "lock_timeout":
+			if s, ok := d.str(v, "lock_timeout"); ok {
+				if !lockTimeout.MatchString(s) {
+					d.errorf(v, "lock_timeout must be a duration such as 2s, 500ms or 1min, above zero; not %q", s)
+				}
+				f.LockTimeout = s
+			}
 		case "tables":
 			d.sequence(v, "tables", func(item *yaml.Node) {
 				if t := d.table(item); t != nil {

@@ -30,12 +30,18 @@ type Pos struct {
 	Line, Col int
 }
 
+// DefaultLockTimeout bounds how long a migration's statement waits for a lock.
+const DefaultLockTimeout = "2s"
+
 // File is a parsed and validated schema.yaml.
 type File struct {
 	Path    string
 	Version int
 	Auth    Auth
-	Tables  []*Table
+	// LockTimeout is how long each statement of a generated migration may wait for a
+	// lock before it fails (and up retries), as PostgreSQL reads it: "2s", "500ms".
+	LockTimeout string
+	Tables      []*Table
 }
 
 // Auth says where the caller's identity comes from and which roles exist.

@@ -74,7 +74,7 @@ are refused unless --allow-destructive is given. Renames come only from renamed_
 		fmt.Fprintf(e.stderr, "error: --name %q: use lower-case letters, digits and underscores\n", *name)
 		return ExitError
 	}
-	_, desired, ok := e.loadSchema(*schemaPath, "; nothing was written")
+	f, desired, ok := e.loadSchema(*schemaPath, "; nothing was written")
 	if !ok {
 		return ExitError
 	}
@@ -138,7 +138,7 @@ are refused unless --allow-destructive is given. Renames come only from renamed_
 		*name = migrationName(changes, last == 0)
 	}
 	file := fmt.Sprintf("%05d_%s.sql", last+1, *name)
-	content := render.Migration(changes, diff.Invert(changes))
+	content := render.Migration(changes, diff.Invert(changes), f.LockTimeout)
 	if err := md.Write(file, content, desired); err != nil {
 		return e.fail(err)
 	}

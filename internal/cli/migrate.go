@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 // migrator is a goose provider over one migrations directory and one database.
 type migrator struct {
 	provider *goose.Provider
+	db       *sql.DB
 	dir      string
 	dbURL    string
 	stmts    *statementRecorder
@@ -66,7 +68,7 @@ func (e *env) openMigrator(ctx context.Context, dir, urlFlag string) (*migrator,
 		db.Close()
 		return nil, fmt.Errorf("reading migrations in %s: %w", dir, err)
 	}
-	return &migrator{provider: p, dir: dir, dbURL: dbURL, stmts: rec, close: func() { p.Close() }}, nil
+	return &migrator{provider: p, db: db, dir: dir, dbURL: dbURL, stmts: rec, close: func() { p.Close() }}, nil
 }
 
 // report prints one line per migration result, then explains a failure if there is one.
@@ -114,6 +116,38 @@ func describePgError(err error) string {
 	return err.Error()
 }
 
+// lockTimedOut reports whether err is a migration that failed waiting for a lock.
+func lockTimedOut(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "55P03"
+}
+
+// blockers describes the other sessions of the database with a transaction open, the
+// oldest first: the ones that may hold the lock a migration waits for. It is "" when
+// none can be seen (another role's sessions are hidden from a non-superuser).
+func (e *env) blockers(ctx context.Context, m *migrator) string {
+	rows, err := m.db.QueryContext(ctx, `SELECT pid, state, to_char(xact_start, 'YYYY-MM-DD HH24:MI:SS TZ'), left(regexp_replace(query, '\s+', ' ', 'g'), 60)
+		FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND backend_type = 'client backend'
+		ORDER BY xact_start LIMIT 3`)
+	if err != nil {
+		return ""
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var pid int
+		var state, since, query sql.NullString
+		if rows.Scan(&pid, &state, &since, &query) == nil {
+			out = append(out, fmt.Sprintf("pid %d (%s, transaction open since %s: %s)", pid, state.String, since.String, query.String))
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "sessions with a transaction open: " + strings.Join(out, "; ") + "; "
+}
+
 func parseVersion(s string) (int64, error) {
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || v < 0 {
@@ -130,6 +164,8 @@ func (e *env) migrate(ctx context.Context, args []string, name, synopsis, descri
 	dbURL := e.dbFlag(fs)
 	dir := fs.String("dir", "migrations", "the migrations directory")
 	to := fs.String("to", "", "the target version")
+	retries := fs.Int("lock-retries", 5, "times to retry a migration that failed on its lock_timeout")
+	backoff := fs.Duration("lock-backoff", time.Second, "wait before the first retry; it doubles for each next one")
 	if code := e.parse(fs, args); code >= 0 {
 		return code
 	}
@@ -146,10 +182,35 @@ func (e *env) migrate(ctx context.Context, args []string, name, synopsis, descri
 		return e.fail(err)
 	}
 	defer m.close()
-	results, err := apply(m.provider, target)
-	if code := e.report(m, results, err); code != ExitOK {
-		return code
+	var applied []*goose.MigrationResult
+	wait := *backoff
+	for attempt := 1; ; attempt++ {
+		results, err := apply(m.provider, target)
+		var partial *goose.PartialError
+		if errors.As(err, &partial) {
+			applied = append(applied, partial.Applied...)
+		} else {
+			applied = append(applied, results...)
+		}
+		if !lockTimedOut(err) || attempt > *retries {
+			if code := e.report(m, applied, err); code != ExitOK {
+				if lockTimedOut(err) {
+					fmt.Fprintf(e.stderr, "gave up after %d attempt(s): every wait for a lock ran out; %send those sessions or run again later\n", attempt, e.blockers(ctx, m))
+				}
+				return code
+			}
+			break
+		}
+		fmt.Fprintf(e.stderr, "waiting: %s could not take a lock within its lock_timeout (attempt %d of %d); %sretrying in %s\n",
+			filepath.Base(partial.Failed.Source.Path), attempt, *retries+1, e.blockers(ctx, m), wait)
+		select {
+		case <-ctx.Done():
+			return e.fail(ctx.Err())
+		case <-time.After(wait):
+		}
+		wait *= 2
 	}
+	results := applied
 	v, err := m.provider.GetDBVersion(ctx)
 	if err != nil {
 		return e.fail(fmt.Errorf("reading the database version: %s", redact(err.Error(), m.dbURL)))
