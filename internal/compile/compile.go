@@ -4,12 +4,12 @@ package compile
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
@@ -102,13 +102,13 @@ func checkNames(f *policy.File, s *schema.Schema) policy.Errors {
 	return errs
 }
 
-var simpleCall = regexp.MustCompile(`^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*\(\)$`)
-
 // functionSignature returns "schema.name()" when expr is a call without arguments,
 // such as auth.user_id(), and "" for any other expression.
 func functionSignature(expr string) string {
-	if simpleCall.MatchString(expr) {
-		return expr
+	if e, err := sqlparse.ParseExpr(expr); err == nil {
+		if name, ok := e.Call(); ok {
+			return name + "()"
+		}
 	}
 	return ""
 }

@@ -478,3 +478,13 @@ func (e *Expr) CallsOutsideSubquery(fn string) bool {
 	})
 	return found
 }
+
+// Call returns the name of the function the expression calls, as written
+// ("auth.user_id"), when the whole expression is one call without arguments.
+func (e *Expr) Call() (string, bool) {
+	fc := e.node.GetFuncCall()
+	if fc == nil || len(fc.Args) > 0 || fc.AggStar || fc.Over != nil {
+		return "", false
+	}
+	return strings.Join(stringList(fc.Funcname), "."), true
+}

@@ -275,3 +275,16 @@ func TestUnqualify(t *testing.T) {
 		}
 	}
 }
+
+func TestCall(t *testing.T) {
+	for in, want := range map[string]string{"auth.user_id()": "auth.user_id", "AUTH.USER_ID( )": "auth.user_id", "current_user_id()": "current_user_id",
+		"auth.user_id()::uuid": "", "f(1)": "", "(select auth.user_id())": "", "now() + interval '1 day'": ""} {
+		e, err := ParseExpr(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := e.Call(); got != want {
+			t.Errorf("Call(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
