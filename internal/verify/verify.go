@@ -272,13 +272,8 @@ func (v *verifier) setup(ctx context.Context, t *schema.Table) error {
 	return nil
 }
 
-// asCaller runs fn inside a savepoint that is then rolled back, as the verified role
-// with the claims of user ("" for none). prep, if any, runs first as the connecting role.
-func (v *verifier) asCaller(ctx context.Context, user, prep string, fn func(pgx.Tx) error) error {
-	return v.asRole(ctx, v.role, user, prep, fn)
-}
-
-// asRole is asCaller as role.
+// asRole runs fn inside a savepoint that is then rolled back, as role with the claims
+// of user ("" for none). prep, if any, runs first as the connecting role.
 func (v *verifier) asRole(ctx context.Context, role, user, prep string, fn func(pgx.Tx) error) error {
 	sp, err := v.tx.Begin(ctx)
 	if err != nil {
