@@ -10,8 +10,8 @@ import (
 )
 
 // Diff returns the changes that turn from into to, in apply order. Both schemas must be
-// normalised the same way: expressions and type names are compared as text. Renames are
-// taken only from RenamedFrom on the to side.
+// normalised the same way: type names are compared as text, policy conditions by parse
+// tree (see sqlparse.Equivalent). Renames are taken only from RenamedFrom on the to side.
 func Diff(from, to *schema.Schema) []*Change {
 	d := &differ{tableRenames: map[[2]string]string{}, columnRenames: map[[3]string]string{}, ownerFixed: map[[2]string]string{}}
 	d.findRenames(from, to)
@@ -40,11 +40,9 @@ func Diff(from, to *schema.Schema) []*Change {
 	matched := map[*schema.Table]bool{}
 	fromTables, toTables := tableIndex(from), tableIndex(to)
 	for _, nt := range to.Tables {
-		ot := fromTables[[2]string{nt.Schema, nt.Name}]
-		if ot == nil && nt.RenamedFrom != "" && toTables[[2]string{nt.Schema, nt.RenamedFrom}] == nil {
-			if ot = fromTables[[2]string{nt.Schema, nt.RenamedFrom}]; ot != nil {
-				d.add(on(TableRename, ot, nt))
-			}
+		ot, renamed := continuedTable(fromTables, toTables, nt)
+		if renamed {
+			d.add(on(TableRename, ot, nt))
 		}
 		if ot == nil {
 			d.add(&Change{Kind: TableCreate, Schema: nt.Schema, Table: nt.Name, NewTable: nt})
@@ -143,21 +141,39 @@ type differ struct {
 func (d *differ) findRenames(from, to *schema.Schema) {
 	fromTables, toTables := tableIndex(from), tableIndex(to)
 	for _, nt := range to.Tables {
-		ot := fromTables[[2]string{nt.Schema, nt.Name}]
-		if ot == nil && nt.RenamedFrom != "" && toTables[[2]string{nt.Schema, nt.RenamedFrom}] == nil {
-			if ot = fromTables[[2]string{nt.Schema, nt.RenamedFrom}]; ot != nil {
-				d.tableRenames[[2]string{nt.Schema, ot.Name}] = nt.Name
-			}
+		ot, renamed := continuedTable(fromTables, toTables, nt)
+		if renamed {
+			d.tableRenames[[2]string{nt.Schema, ot.Name}] = nt.Name
 		}
 		if ot == nil {
 			continue
 		}
 		for _, nc := range nt.Columns {
-			if nc.RenamedFrom != "" && ot.Column(nc.Name) == nil && nt.Column(nc.RenamedFrom) == nil && ot.Column(nc.RenamedFrom) != nil {
-				d.columnRenames[[3]string{nt.Schema, nt.Name, nc.RenamedFrom}] = nc.Name
+			if oc, renamed := continuedColumn(ot, nt, nc); renamed {
+				d.columnRenames[[3]string{nt.Schema, nt.Name, oc.Name}] = nc.Name
 			}
 		}
 	}
+}
+
+// continuedTable returns the table of the from side that nt continues: of its name, or
+// the one its renamed_from names when nothing of the new name was there and nothing of
+// the old name stays (renamed is then true); nil when nt is new.
+func continuedTable(fromTables, toTables map[[2]string]*schema.Table, nt *schema.Table) (ot *schema.Table, renamed bool) {
+	if ot = fromTables[[2]string{nt.Schema, nt.Name}]; ot != nil || nt.RenamedFrom == "" || toTables[[2]string{nt.Schema, nt.RenamedFrom}] != nil {
+		return ot, false
+	}
+	ot = fromTables[[2]string{nt.Schema, nt.RenamedFrom}]
+	return ot, ot != nil
+}
+
+// continuedColumn is continuedTable for a column nc of nt, continuing a column of ot.
+func continuedColumn(ot, nt *schema.Table, nc *schema.Column) (oc *schema.Column, renamed bool) {
+	if oc = ot.Column(nc.Name); oc != nil || nc.RenamedFrom == "" || nt.Column(nc.RenamedFrom) != nil {
+		return oc, false
+	}
+	oc = ot.Column(nc.RenamedFrom)
+	return oc, oc != nil
 }
 
 func (d *differ) add(c *Change) { d.changes = append(d.changes, c) }
@@ -171,13 +187,11 @@ func (d *differ) table(from, to *schema.Schema, ot, nt *schema.Table) {
 	rt := d.afterRenames(ot, nt)
 	matched := map[string]bool{}
 	for _, nc := range nt.Columns {
-		oc := ot.Column(nc.Name)
-		if oc == nil && nc.RenamedFrom != "" && nt.Column(nc.RenamedFrom) == nil {
-			if oc = ot.Column(nc.RenamedFrom); oc != nil {
-				c := on(ColumnRename, ot, nt)
-				c.Name, c.Old.Column, c.New.Column = nc.Name, oc, nc
-				d.add(c)
-			}
+		oc, renamed := continuedColumn(ot, nt, nc)
+		if renamed {
+			c := on(ColumnRename, ot, nt)
+			c.Name, c.Old.Column, c.New.Column = nc.Name, oc, nc
+			d.add(c)
 		}
 		if oc == nil {
 			d.changes = append(d.changes, columnAdded(ot, nt, nc)...)
