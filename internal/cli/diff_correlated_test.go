@@ -7,6 +7,7 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/internal/compile"
 	"github.com/rlsmigrate/rlsmigrate/internal/inspect"
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 	"strings"
 	"testing"
@@ -61,6 +62,16 @@ func TestNormalizeCancelledMidway(t *testing.T) {
 	_, err = inspect.Normalize(ctx, pgtest.Connect(t, dbURL), desired)
 	if err == nil || !strings.Contains(err.Error(), "normalising") {
 		t.Fatalf("Normalize cancelled midway: %v, want an error", err)
+	}
+	// Again, with a first statement that fails at once (a default calling a function the
+	// database lacks): the statement-by-statement retry then waits on the lock, and its
+	// failure must not leave a nil transaction to roll back.
+	bad := &schema.Table{Schema: "public", Name: "bad", Columns: []*schema.Column{{Name: "x", Type: "integer", Default: "no_such_function()"}}}
+	desired.Tables = append([]*schema.Table{bad}, desired.Tables...)
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err = inspect.Normalize(ctx, pgtest.Connect(t, dbURL), desired); err == nil {
+		t.Fatal("Normalize cancelled in its retry: no error")
 	}
 	pgtest.MustExec(t, locker, "ROLLBACK")
 }

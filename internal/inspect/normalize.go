@@ -68,7 +68,11 @@ func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*sc
 	if err != nil {
 		return nil, fmt.Errorf("normalising schema.yaml: %w", err)
 	}
-	defer func() { tx.Rollback(context.WithoutCancel(ctx)) }()
+	defer func() {
+		if tx != nil { // createEach returns none when it fails
+			tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
 	if _, err := tx.Exec(ctx, strings.Join(all, "\n")); err != nil {
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) {
@@ -77,7 +81,8 @@ func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*sc
 		if err := tx.Rollback(ctx); err != nil {
 			return nil, fmt.Errorf("normalising schema.yaml: %w", err)
 		}
-		if tx, err = createEach(ctx, conn, all); err != nil {
+		tx, err = createEach(ctx, conn, all)
+		if err != nil {
 			return nil, err
 		}
 	}
