@@ -35,11 +35,11 @@ func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*sc
 	var names []string
 	var stmts [][]string // per stand-in: the table, then its policies
 	taken := map[string]bool{}
-	var cache sqlparse.Cache
-	var shadowed []*schema.Table // tables with a stand-in of their own name
+	refs := map[string]exprRefs{} // by expression text
+	var shadowed []*schema.Table  // tables with a stand-in of their own name
 	for i, t := range out.Tables {
 		name := ""
-		if selfReferencing(&cache, t) && !taken[t.Name] {
+		if selfReferencing(refs, t) && !taken[t.Name] {
 			name = t.Name
 			shadowed = append(shadowed, t)
 		}
@@ -97,13 +97,18 @@ func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*sc
 	}
 	// A stand-in named like its table hides that table from the search path, so the
 	// stand-ins print references to it qualified where the database does not.
+	hidden := map[[2]string]bool{}
 	for _, t := range shadowed {
 		if slices.Contains(path, t.Schema) {
-			for _, n := range got.Tables {
-				for _, p := range n.Policies {
-					p.Using = sqlparse.Unqualify(p.Using, t.Schema, t.Name, sqlident.Quote)
-					p.Check = sqlparse.Unqualify(p.Check, t.Schema, t.Name, sqlident.Quote)
-				}
+			hidden[[2]string{t.Schema, t.Name}] = true
+		}
+	}
+	if len(hidden) > 0 {
+		isHidden := func(schema, table string) bool { return hidden[[2]string{schema, table}] }
+		for _, n := range got.Tables {
+			for _, p := range n.Policies {
+				p.Using = sqlparse.Unqualify(p.Using, isHidden, sqlident.Quote)
+				p.Check = sqlparse.Unqualify(p.Check, isHidden, sqlident.Quote)
 			}
 		}
 	}
@@ -119,25 +124,38 @@ func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*sc
 	return out, nil
 }
 
-// selfReferencing reports whether a policy of t holds a subquery or qualifies a column
-// with t's name: PostgreSQL prints such references with the table's name.
-func selfReferencing(cache *sqlparse.Cache, t *schema.Table) bool {
+// exprRefs is what selfReferencing needs of one expression: whether it reads a table,
+// and the qualifiers of its column references outside subqueries.
+type exprRefs struct {
+	readsTable bool
+	qualifiers []string
+}
+
+// selfReferencing reports whether a policy of t reads a table (in a subquery, which may
+// name t or correlate with it) or qualifies a column with t's name: PostgreSQL prints
+// such references with the table's name. A subquery that reads no table, such as
+// (select auth.user_id()), prints the same on any table. refs remembers each expression
+// text's answer, as tables share their policies' texts.
+func selfReferencing(refs map[string]exprRefs, t *schema.Table) bool {
 	for _, p := range t.Policies {
 		for _, expr := range []string{p.Using, p.Check} {
 			if expr == "" {
 				continue
 			}
-			e, err := cache.Expr(expr)
-			if err != nil {
-				continue
-			}
-			if e.HasSubquery() {
-				return true
-			}
-			for _, ref := range e.ColumnRefs() {
-				if ref.Table == t.Name {
-					return true
+			r, ok := refs[expr]
+			if !ok {
+				if e, err := sqlparse.ParseExpr(expr); err == nil {
+					r.readsTable = len(e.Tables()) > 0
+					for _, ref := range e.ColumnRefs() {
+						if ref.Table != "" {
+							r.qualifiers = append(r.qualifiers, ref.Table)
+						}
+					}
 				}
+				refs[expr] = r
+			}
+			if r.readsTable || slices.Contains(r.qualifiers, t.Name) {
+				return true
 			}
 		}
 	}

@@ -227,19 +227,24 @@ func MentionsIdent(expr, name string) bool {
 // tokens schema . table .) replaced by to, quoted by quote: how a stand-in of a table,
 // created under another schema, reads the table's own schema-qualified references.
 func Requalify(expr, schema, table, to string, quote func(string) string) string {
-	return replaceQualified(expr, schema, table, quote(to), true)
+	return replaceQualified(expr, func(s, t string) bool { return s == schema && t == table },
+		func(string) string { return quote(to) }, true)
 }
 
-// Unqualify returns expr with every schema.table (a table or a column qualifier) written
-// as table, quoted by quote: how PostgreSQL prints a reference to a table that its
-// search path finds by name.
-func Unqualify(expr, schema, table string, quote func(string) string) string {
-	return replaceQualified(expr, schema, table, quote(table), false)
+// Unqualify returns expr with every schema.table (a table or a column qualifier) for
+// which hidden says true written as table, quoted by quote: how PostgreSQL prints a
+// reference to a table that its search path finds by name. It scans expr once.
+func Unqualify(expr string, hidden func(schema, table string) bool, quote func(string) string) string {
+	return replaceQualified(expr, hidden, quote, false)
 }
 
-// replaceQualified replaces the tokens schema . table, not after a ".", by to; when
-// columnsOnly, only where a "." follows (a column's qualifier).
-func replaceQualified(expr, schema, table, to string, columnsOnly bool) string {
+// replaceQualified replaces the tokens schema . table, not after a ".", for which match
+// says true, by to(table); when columnsOnly, only where a "." follows (a column's
+// qualifier).
+func replaceQualified(expr string, match func(schema, table string) bool, to func(string) string, columnsOnly bool) string {
+	if !strings.Contains(expr, ".") {
+		return expr
+	}
 	scan, err := pg.Scan(expr)
 	if err != nil {
 		return expr
@@ -250,13 +255,16 @@ func replaceQualified(expr, schema, table, to string, columnsOnly bool) string {
 	var sb strings.Builder
 	last := 0
 	for i := 0; i+2 < len(toks); i++ {
-		if dot(i) || dot(i-1) || !dot(i+1) || dot(i+2) || name(i) != schema || name(i+2) != table || (columnsOnly && !dot(i+3)) {
+		if dot(i) || dot(i-1) || !dot(i+1) || dot(i+2) || (columnsOnly && !dot(i+3)) || !match(name(i), name(i+2)) {
 			continue
 		}
 		sb.WriteString(expr[last:toks[i].Start])
-		sb.WriteString(to)
+		sb.WriteString(to(name(i + 2)))
 		last = int(toks[i+2].End)
 		i += 2
+	}
+	if last == 0 {
+		return expr
 	}
 	sb.WriteString(expr[last:])
 	return sb.String()

@@ -270,7 +270,8 @@ func TestUnqualify(t *testing.T) {
 		"app.public.teams.id":  "app.public.teams.id",
 		"public.teamsx.id = 1": "public.teamsx.id = 1",
 	} {
-		if got := Unqualify(in, "public", "teams", q); got != want {
+		hidden := func(s, t string) bool { return s == "public" && t == "teams" }
+		if got := Unqualify(in, hidden, q); got != want {
 			t.Errorf("Unqualify(%q) = %q, want %q", in, got, want)
 		}
 	}
