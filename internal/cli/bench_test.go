@@ -74,8 +74,8 @@ func builtMany(tb testing.TB, n int, dbURL string) (string, *schema.Schema) {
 }
 
 // diffRoundTrips diffs a database of n tables against its schema and returns the round
-// trips it took and the number of changes found.
-func diffRoundTrips(t testing.TB, n int) (int64, int) {
+// trips it took, the number of changes found, and the stand-in tables it created.
+func diffRoundTrips(t testing.TB, n int) (int64, int, int) {
 	dbURL := pgtest.NewDB(t)
 	_, desired := builtMany(t, n, dbURL)
 	var c pgtest.Counter
@@ -84,23 +84,31 @@ func diffRoundTrips(t testing.TB, n int) (int64, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.Count(), len(changes)
+	standIns := 0
+	for _, sql := range c.SQL() {
+		standIns += strings.Count(sql, "CREATE TEMP TABLE")
+	}
+	return c.Count(), len(changes), standIns
 }
 
 // TestDiffRoundTripsConstant checks that diff's round trips to the server do not grow
-// with the number of tables.
+// with the number of tables, nor its stand-in tables with the number of tables of one
+// shape (one per table made diff of 1,000 tables take 26 s instead of 0.12 s).
 func TestDiffRoundTripsConstant(t *testing.T) {
 	t.Parallel()
-	small, changes := diffRoundTrips(t, 2)
+	small, changes, _ := diffRoundTrips(t, 2)
 	if changes != 0 {
 		t.Fatalf("diff found %d changes on a database built from its schema", changes)
 	}
-	large, changes := diffRoundTrips(t, 60)
+	large, changes, standIns := diffRoundTrips(t, 60)
 	if changes != 0 {
 		t.Fatalf("diff found %d changes on a database built from its schema", changes)
 	}
 	if small != large {
 		t.Errorf("diff took %d round trips for 2 tables and %d for 60", small, large)
+	}
+	if standIns != 1 {
+		t.Errorf("diff created %d stand-in tables for 60 tables of one shape, want 1", standIns)
 	}
 	t.Logf("diff round trips: %d", large)
 }

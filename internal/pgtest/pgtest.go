@@ -258,17 +258,29 @@ func MustExec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
 }
 
 // Counter is a pgx tracer that counts round trips to the server: each query, exec or
-// batch counts once.
+// batch counts once. It also keeps the text of each query and exec.
 type Counter struct {
-	n atomic.Int64
+	n   atomic.Int64
+	mu  sync.Mutex
+	sql []string
 }
 
 // Count returns the round trips counted so far.
 func (c *Counter) Count() int64 { return c.n.Load() }
 
+// SQL returns the text of every query and exec so far, in order.
+func (c *Counter) SQL() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.sql...)
+}
+
 // TraceQueryStart counts a query.
-func (c *Counter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+func (c *Counter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	c.n.Add(1)
+	c.mu.Lock()
+	c.sql = append(c.sql, d.SQL)
+	c.mu.Unlock()
 	return ctx
 }
 
