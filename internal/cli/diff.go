@@ -87,7 +87,13 @@ func diffDatabase(ctx context.Context, conn *pgx.Conn, desired *schema.Schema, s
 	if len(schemas) == 0 {
 		schemas = []string{"public"}
 	}
-	actual, err := inspect.Inspect(ctx, conn, inspect.Options{Schemas: schemas, Roles: desired.Roles, Functions: desired.Functions})
+	opts := inspect.Options{Schemas: schemas, Roles: desired.Roles, Functions: desired.Functions}
+	if desired.Auth != nil && desired.Auth.Provider != "none" {
+		for _, f := range schema.IdentityFunctions {
+			opts.Definitions = append(opts.Definitions, f.Signature)
+		}
+	}
+	actual, err := inspect.Inspect(ctx, conn, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -98,8 +104,16 @@ func diffDatabase(ctx context.Context, conn *pgx.Conn, desired *schema.Schema, s
 	// Which provider installed the identity function cannot be read back; whether the
 	// function exists is compared instead.
 	actual.Auth = want.Auth
-	// Every table should belong to the role that ran the migrations.
+	// Every table should belong to the role that ran the migrations, and the identity
+	// functions rlsmigrate wrote (those pg_session_jwt does not provide) should read as
+	// it wrote them.
 	want.MigrationRole = actual.MigrationRole
+	if actual.Definitions != nil {
+		want.Definitions = map[string]string{}
+		for _, f := range schema.IdentityFunctions {
+			want.Definitions[f.Signature] = f.Definition()
+		}
+	}
 	return diff.Diff(actual, want), nil
 }
 

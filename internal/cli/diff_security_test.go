@@ -25,6 +25,10 @@ func TestDiffSecurityDrift(t *testing.T) {
 		{"app role is a member of a bypassing role", `CREATE ROLE sec_bypasser BYPASSRLS; GRANT sec_bypasser TO sec_anon`, "role.membership"},
 		{"app role has BYPASSRLS", `ALTER ROLE sec_app BYPASSRLS`, "role.bypass"},
 		{"app role is a superuser", `ALTER ROLE sec_anon SUPERUSER`, "role.bypass"},
+		// SET app.impersonate = 'victim' then reads the victim's rows.
+		{"identity function redefined", `CREATE OR REPLACE FUNCTION auth.user_id() RETURNS text LANGUAGE sql STABLE
+			AS $$ SELECT coalesce(nullif(current_setting('app.impersonate', true), ''), auth.session() ->> 'sub') $$`, "function.definition"},
+		{"identity function made SECURITY DEFINER", `ALTER FUNCTION auth.session() SECURITY DEFINER`, "function.definition"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dbURL := b.database(t)

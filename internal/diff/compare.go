@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"maps"
 	"slices"
 	"sort"
 
@@ -85,6 +86,14 @@ func (d *differ) security(from, to *schema.Schema) {
 		}
 		if how := from.Bypass[role]; how != "" {
 			d.add(&Change{Kind: RoleBypass, Name: role, Old: Side{Role: how}})
+		}
+	}
+	// Identity functions redefined in place (one that returns another user's id lets a
+	// caller read that user's rows): compared only where both sides know them.
+	for _, sig := range slices.Sorted(maps.Keys(from.Definitions)) {
+		if want, ok := to.Definitions[sig]; ok && from.Definitions[sig] != want {
+			d.add(&Change{Kind: FunctionAlter, Name: sig, Old: Side{Definition: from.Definitions[sig]},
+				New: Side{Definition: want, Auth: to.Auth}})
 		}
 	}
 	if to.MigrationRole == "" {

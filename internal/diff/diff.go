@@ -20,6 +20,7 @@ const (
 	RoleCreate       Kind = "role.create"
 	AuthSetup        Kind = "auth.setup"
 	FunctionMissing  Kind = "function.missing"
+	FunctionAlter    Kind = "function.definition"
 	SchemaCreate     Kind = "schema.create"
 	TableRename      Kind = "table.rename"
 	ColumnRename     Kind = "column.rename"
@@ -94,6 +95,7 @@ var kinds = []descriptor{
 	{RoleCreate, "", Adds, false},
 	{AuthSetup, "", Alters, false},
 	{FunctionMissing, "", Adds, false},
+	{FunctionAlter, "", Alters, false},
 	{SchemaCreate, "", Adds, false},
 	{TableRename, TableRename, Alters, false},
 	{ColumnRename, ColumnRename, Alters, false},
@@ -190,6 +192,7 @@ type Side struct {
 	Auth       *schema.Auth
 	Constraint string // a constraint's name
 	Role       string // a role: a table's owner, a role another is a member of, how a role bypasses
+	Definition string // a function's definition
 }
 
 // Security reports whether c, found by comparing a database (from) with schema.yaml
@@ -198,7 +201,7 @@ type Side struct {
 // or a policy condition the file lacks, row-level security off or unforced.
 func (c *Change) Security() bool {
 	switch c.Kind {
-	case RoleMembership, RoleBypass, TableOwner, GrantRevoke, UsageRevoke, PolicyAlter, RLSEnable, ForceRLSEnable:
+	case RoleMembership, RoleBypass, TableOwner, FunctionAlter, GrantRevoke, UsageRevoke, PolicyAlter, RLSEnable, ForceRLSEnable:
 		return true
 	case PolicyDrop:
 		return c.Old.Policy != nil && !c.Old.Policy.Restrictive

@@ -18,6 +18,9 @@ type Options struct {
 	Schemas   []string // database schemas whose tables are read
 	Roles     []string // roles whose existence, grants and schema usage are read
 	Functions []string // function signatures, such as auth.user_id(), whose existence is read
+	// Definitions are function signatures whose definitions are read, unless an
+	// extension (pg_session_jwt) provides them.
+	Definitions []string
 }
 
 // IgnoredTables are never reported: goose's version table.
@@ -80,6 +83,22 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 		})
 		return err
 	})
+	if len(opts.Definitions) > 0 {
+		s.Definitions = map[string]string{}
+		batch.Queue(`SELECT f, l.lanname, p.provolatile::text, p.prosecdef, coalesce(p.proconfig, '{}'), p.prosrc
+			FROM unnest($1::text[]) f JOIN pg_proc p ON p.oid = to_regprocedure(f) JOIN pg_language l ON l.oid = p.prolang
+			WHERE NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')`,
+			opts.Definitions).Query(func(rows pgx.Rows) error {
+			var sig, lang, volatility, body string
+			var definer bool
+			var settings []string
+			_, err := pgx.ForEachRow(rows, []any{&sig, &lang, &volatility, &definer, &settings, &body}, func() error {
+				s.Definitions[sig] = schema.Definition(lang, volatility, definer, settings, body)
+				return nil
+			})
+			return err
+		})
+	}
 	batch.Queue(`SELECT coalesce((SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass('goose_db_version')), '')`).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&s.MigrationRole)
 	})

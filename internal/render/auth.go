@@ -5,19 +5,20 @@ import (
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 )
 
-// fallbackFunctions define auth.session() and auth.user_id() in SQL with the fallback
-// semantics of pg_session_jwt: the claims JSON comes from the setting request.jwt.claims,
-// which a trusted backend sets per transaction; user_id() is its "sub" as text; both are
-// NULL when the setting is unset, so ownership policies fail closed.
-const fallbackFunctions = `CREATE SCHEMA IF NOT EXISTS auth;
-GRANT USAGE ON SCHEMA auth TO PUBLIC;
-CREATE OR REPLACE FUNCTION auth.session() RETURNS jsonb LANGUAGE sql STABLE
-  AS $f$ SELECT nullif(current_setting('request.jwt.claims', true), '')::jsonb $f$;
-CREATE OR REPLACE FUNCTION auth.user_id() RETURNS text LANGUAGE sql STABLE
-  AS $f$ SELECT auth.session() ->> 'sub' $f$;`
+// fallbackFunctions creates schema.IdentityFunctions: SQL functions with the names and
+// fallback semantics of pg_session_jwt's.
+func fallbackFunctions() string {
+	var sb strings.Builder
+	sb.WriteString("CREATE SCHEMA IF NOT EXISTS auth;\nGRANT USAGE ON SCHEMA auth TO PUBLIC;")
+	for _, f := range schema.IdentityFunctions {
+		fmt.Fprintf(&sb, "\nCREATE OR REPLACE FUNCTION %s RETURNS %s LANGUAGE sql STABLE\n  AS $f$%s$f$;", f.Signature, f.Returns, f.Body)
+	}
+	return sb.String()
+}
 
 // notice is raised where pg_session_jwt is not offered, so the fallback is never silent.
 const notice = "pg_session_jwt is not available on this server: created SQL functions auth.session() and auth.user_id() that read the claims JSON from the setting request.jwt.claims"
@@ -38,9 +39,9 @@ func (r *renderer) auth(c *diff.Change) {
 %s
     RAISE NOTICE %s;
   END IF;
-END`, indent(fallbackFunctions, "    "), sqlident.Literal(notice)))
+END`, indent(fallbackFunctions(), "    "), sqlident.Literal(notice)))
 	case "claims":
-		r.block(c.Kind, c, "BEGIN\n"+indent(fallbackFunctions, "  ")+"\nEND")
+		r.block(c.Kind, c, "BEGIN\n"+indent(fallbackFunctions(), "  ")+"\nEND")
 	}
 }
 

@@ -32,7 +32,7 @@ func TestEveryKindRenders(t *testing.T) {
 			c.Old.Index, c.New.Index = ix, ix
 		case k == diff.GrantAdd || k == diff.GrantRevoke:
 			c.Old.Privileges, c.New.Privileges = []string{"delete"}, []string{"insert"}
-		case k == diff.AuthSetup || k == diff.FunctionMissing:
+		case k == diff.AuthSetup || k == diff.FunctionMissing || k == diff.FunctionAlter:
 			c.New.Auth = &schema.Auth{Provider: "claims", UserID: "auth.user_id()"}
 		}
 		stmts := Statements([]*diff.Change{c})

@@ -96,6 +96,8 @@ func describe(c *diff.Change, obj diff.Side, t *schema.Table) string {
 		return onOff(obj.Role != "", obj.Role+": bypasses row-level security", "")
 	case diff.TableOwner:
 		return onOff(obj.Role != "", "owned by "+obj.Role, "")
+	case diff.FunctionAlter:
+		return obj.Definition
 	}
 	switch {
 	case obj.Column != nil:

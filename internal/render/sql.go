@@ -88,7 +88,7 @@ func (r *renderer) change(c *diff.Change) {
 		r.emit(c.Kind, c, "ALTER TABLE %s OWNER TO %s;", t, q(c.New.Role))
 	case diff.RoleCreate:
 		r.block(c.Kind, c, createRole(c.Name))
-	case diff.AuthSetup, diff.FunctionMissing:
+	case diff.AuthSetup, diff.FunctionMissing, diff.FunctionAlter:
 		r.auth(c)
 	case diff.SchemaCreate:
 		r.emit(c.Kind, c, "CREATE SCHEMA IF NOT EXISTS %s;", q(c.Schema))

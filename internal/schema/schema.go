@@ -3,6 +3,7 @@
 package schema
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -37,7 +38,37 @@ type Schema struct {
 	// MemberOf maps each declared role to the roles it is a member of that own a table
 	// of the declared schemas or get past row-level security: it acts as them.
 	MemberOf map[string][]string `json:"-"`
+	// Definitions maps the signature of each identity function rlsmigrate writes (see
+	// IdentityFunctions) to its definition, as Definition spells it; nil when not read.
+	Definitions map[string]string `json:"-"`
 }
+
+// IdentityFunction is a function rlsmigrate writes where pg_session_jwt is not
+// installed: a SQL function with the extension's name and fallback semantics.
+type IdentityFunction struct {
+	Signature string // auth.session()
+	Returns   string // its result type
+	Body      string // its SQL body, exactly as written and as pg_proc.prosrc keeps it
+}
+
+// IdentityFunctions are the SQL fallbacks of pg_session_jwt's functions, in creation
+// order: the claims JSON comes from the setting request.jwt.claims, which a trusted
+// backend sets per transaction; user_id() is its "sub" as text; both are NULL when the
+// setting is unset, so ownership policies fail closed.
+var IdentityFunctions = []IdentityFunction{
+	{"auth.session()", "jsonb", " SELECT nullif(current_setting('request.jwt.claims', true), '')::jsonb "},
+	{"auth.user_id()", "text", " SELECT auth.session() ->> 'sub' "},
+}
+
+// Definition spells a SQL function's definition for comparison: language, volatility
+// (i, s or v), SECURITY DEFINER, settings (SET search_path...), body.
+func Definition(language, volatility string, securityDefiner bool, settings []string, body string) string {
+	return fmt.Sprintf("language %s, volatility %s, security definer %v, settings [%s], body %q",
+		language, volatility, securityDefiner, strings.Join(settings, ", "), body)
+}
+
+// Definition returns the definition rlsmigrate writes for f.
+func (f IdentityFunction) Definition() string { return Definition("sql", "s", false, nil, f.Body) }
 
 // Auth is the identity source.
 type Auth struct {
