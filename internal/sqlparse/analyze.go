@@ -95,18 +95,6 @@ func (e *Expr) Functions() []string {
 	return out
 }
 
-// HasSubquery reports whether the expression holds a subquery.
-func (e *Expr) HasSubquery() bool {
-	found := false
-	walk(e.node, func(n *pg.Node) bool {
-		if n.GetSubLink() != nil {
-			found = true
-		}
-		return !found
-	})
-	return found
-}
-
 func stringList(nodes []*pg.Node) []string {
 	out := make([]string, 0, len(nodes))
 	for _, n := range nodes {

@@ -92,9 +92,6 @@ func TestTablesAndFunctions(t *testing.T) {
 	if got := e.Functions(); !slices.Equal(got, []string{"auth.user_id"}) {
 		t.Errorf("Functions = %v", got)
 	}
-	if !e.HasSubquery() {
-		t.Error("HasSubquery = false")
-	}
 }
 
 func TestCaptured(t *testing.T) {
