@@ -127,7 +127,7 @@ func (d *decoder) parse(data []byte) *File {
 	f := &File{Auth: Auth{Provider: "pg_session_jwt", UserID: DefaultUserID, Roles: []string{"authenticated", "anonymous"}}}
 	sawVersion := false
 	f.LockTimeout = DefaultLockTimeout
-	d.mapping(root, "the file", []string{"version", "auth", "lock_timeout", "tables"}, func(key string, k, v *yaml.Node) {
+	d.mapping(root, "the file", []string{"version", "auth", "lock_timeout", "groups", "tables"}, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "version":
 			sawVersion = true
@@ -146,6 +146,8 @@ func (d *decoder) parse(data []byte) *File {
 				}
 				f.LockTimeout = s
 			}
+		case "groups":
+			f.Groups = d.groups(v)
 		case "tables":
 			d.sequence(v, "tables", func(item *yaml.Node) {
 				if t := d.table(item); t != nil {
@@ -321,6 +323,21 @@ func (d *decoder) condition(n *yaml.Node, what string, t *Table) string {
 	return s
 }
 
+// tablesRead returns the tables that the SQL expression s, read from scalar n, names.
+func (d *decoder) tablesRead(n *yaml.Node, s string) []tableRead {
+	e, err := d.sql.Expr(s)
+	if s == "" || err != nil {
+		return nil
+	}
+	raw := d.deref(n).Value
+	lead := len(raw) - len(strings.TrimLeftFunc(raw, unicode.IsSpace))
+	var out []tableRead
+	for _, ref := range e.Tables() {
+		out = append(out, tableRead{Schema: ref.Schema, Name: ref.Name, Pos: d.posIn(d.deref(n), lead+ref.Offset)})
+	}
+	return out
+}
+
 // sqlError reports a problem sqlparse found in the SQL of scalar n, whose text starts lead
 // bytes into the scalar, at the position it names.
 func (d *decoder) sqlError(n *yaml.Node, lead int, what string, err error) {
@@ -408,7 +425,7 @@ func (d *decoder) names(n *yaml.Node, what string) []string {
 
 func (d *decoder) auth(n *yaml.Node, a *Auth) {
 	a.Pos = Pos{n.Line, n.Column}
-	d.mapping(n, "auth", []string{"provider", "user_id", "roles"}, func(key string, k, v *yaml.Node) {
+	d.mapping(n, "auth", []string{"provider", "user_id", "claims", "roles"}, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "provider":
 			if s, ok := d.str(v, "auth.provider"); ok {
@@ -420,6 +437,10 @@ func (d *decoder) auth(n *yaml.Node, a *Auth) {
 		case "user_id":
 			if s, ok := d.expr(v, "auth.user_id"); ok {
 				a.UserID = s
+			}
+		case "claims":
+			if s, ok := d.expr(v, "auth.claims"); ok {
+				a.Claims = s
 			}
 		case "roles":
 			a.Roles = d.names(v, "role")
@@ -549,7 +570,7 @@ func (d *decoder) pairs(n *yaml.Node) [][2]*yaml.Node {
 	return own
 }
 
-var columnKeys = []string{"name", "type", "not_null", "primary_key", "unique", "identity", "default", "references", "renamed_from", "using"}
+var columnKeys = []string{"name", "type", "not_null", "primary_key", "unique", "identity", "default", "references", "renamed_from", "using", "immutable"}
 
 func (d *decoder) column(n *yaml.Node) *Column {
 	c := &Column{Pos: Pos{n.Line, n.Column}}
@@ -582,6 +603,8 @@ func (d *decoder) column(n *yaml.Node) *Column {
 			c.RenamedFrom, _ = d.name(v, "renamed_from")
 		case "using":
 			c.Using, _ = d.expr(v, "using")
+		case "immutable":
+			c.Immutable, c.ImmutableSet = d.boolean(v, "immutable")
 		}
 	})
 	if !ok {
@@ -753,6 +776,15 @@ func (d *decoder) grants(n *yaml.Node) []*Grant {
 	return out
 }
 
+// Shorthands are the policies keys that stand for several operations.
+var Shorthands = map[string][]string{
+	"read":  {"select"},
+	"write": {"insert", "update", "delete"},
+	"all":   Operations,
+}
+
+var policyKeys = append(slices.Clone(Operations), "read", "write", "all")
+
 func (d *decoder) policies(n *yaml.Node, t *Table) []*Rule {
 	n = d.deref(n)
 	var out []*Rule
@@ -765,20 +797,30 @@ func (d *decoder) policies(n *yaml.Node, t *Table) []*Rule {
 		}
 		return out
 	}
-	d.mapping(n, "policies", Operations, func(op string, k, v *yaml.Node) {
-		if v.Kind == yaml.SequenceNode {
-			if len(v.Content) == 0 {
-				d.errorf(v, "policies.%s is an empty list; remove it to deny %s", op, op)
+	given := map[string]*yaml.Node{} // operation → the key that gave it
+	d.mapping(n, "policies", policyKeys, func(key string, k, v *yaml.Node) {
+		ops := Shorthands[key]
+		if ops == nil {
+			ops = []string{key}
+		}
+		for _, op := range ops {
+			if prev, dup := given[op]; dup {
+				d.errorf(k, "operation %s is given twice: by %q at line %d, column %d, and by %q here; keep one", op, prev.Value, prev.Line, prev.Column, key)
+				continue
 			}
-			for _, item := range v.Content {
+			given[op] = k
+			items := []*yaml.Node{v}
+			if dv := d.deref(v); dv.Kind == yaml.SequenceNode {
+				if len(dv.Content) == 0 {
+					d.errorf(v, "policies.%s is an empty list; remove it to deny %s", key, op)
+				}
+				items = dv.Content
+			}
+			for _, item := range items {
 				if r := d.rule(item, op, t); r != nil {
 					out = append(out, r)
 				}
 			}
-			return
-		}
-		if r := d.rule(v, op, t); r != nil {
-			out = append(out, r)
 		}
 	})
 	// Emit in operation order whatever the order of the keys.
@@ -787,6 +829,11 @@ func (d *decoder) policies(n *yaml.Node, t *Table) []*Rule {
 	})
 	return out
 }
+
+// ruleKinds are the keys that say a mapping rule's kind; a rule with none is custom.
+var ruleKinds = []string{"owner", "anyone", "member", "claim"}
+
+var ruleKeys = []string{"name", "to", "as", "where", "owner", "anyone", "member", "column", "through", "claim", "using", "check"}
 
 func (d *decoder) rule(n *yaml.Node, op string, t *Table) *Rule {
 	n = d.deref(n)
@@ -798,13 +845,22 @@ func (d *decoder) rule(n *yaml.Node, op string, t *Table) *Rule {
 		case "anyone":
 			r.Kind = RuleAnyone
 		default:
-			d.errorf(n, "unknown rule %q for %s (expected owner, anyone, or a mapping with using/check)", n.Value, op)
+			d.errorf(n, "unknown rule %q for %s (expected owner, anyone, or a mapping: {member: group}, {claim: {...}}, {using: ..., check: ...})", n.Value, op)
 			return nil
 		}
 		return r
 	}
 	r.Kind = RuleCustom
-	ok := d.mapping(n, "a rule", []string{"name", "to", "as", "using", "check"}, func(key string, k, v *yaml.Node) {
+	var kindKey *yaml.Node
+	ok := d.mapping(n, "a rule", ruleKeys, func(key string, k, v *yaml.Node) {
+		if slices.Contains(ruleKinds, key) {
+			if kindKey != nil {
+				d.errorf(k, "a rule has one kind: %q and %q are both given; write two rules", kindKey.Value, key)
+				return
+			}
+			kindKey = k
+			r.Kind = RuleKind(key)
+		}
 		switch key {
 		case "name":
 			r.Name, _ = d.name(v, "policy name")
@@ -821,14 +877,61 @@ func (d *decoder) rule(n *yaml.Node, op string, t *Table) *Rule {
 					d.errorf(v, "as must be permissive or restrictive, not %q", s)
 				}
 			}
+		case "where":
+			r.Where = d.condition(v, "where", t)
+			r.reads = append(r.reads, d.tablesRead(v, r.Where)...)
+			r.WherePos = Pos{d.deref(v).Line, d.deref(v).Column}
+		case "owner":
+			if b, ok := d.boolean(v, "owner"); ok && !b {
+				d.errorf(v, "owner: false is not a rule; remove the rule to deny %s", op)
+			}
+		case "anyone":
+			// anyone: true, or the roles it lets in.
+			if dv := d.deref(v); dv.Kind == yaml.ScalarNode && dv.Tag == "!!bool" {
+				if b, _ := d.boolean(v, "anyone"); !b {
+					d.errorf(v, "anyone: false is not a rule; remove the rule to deny %s", op)
+				}
+				break
+			}
+			roles := d.names(v, "role")
+			d.noRepeats(v, roles, "role")
+			if d.hasKey(n, "to") {
+				d.errorf(v, "anyone names its roles, so \"to\" is not needed; keep one")
+			}
+			r.To = roles
+		case "member":
+			r.Group, _ = d.name(v, "member group")
+		case "column":
+			r.Column, _ = d.name(v, "column")
+		case "through":
+			r.Through = d.through(v)
+		case "claim":
+			r.Claims = d.claims(v)
 		case "using":
 			r.Using = d.condition(v, "using", t)
+			r.reads = append(r.reads, d.tablesRead(v, r.Using)...)
 		case "check":
 			r.Check = d.condition(v, "check", t)
+			r.reads = append(r.reads, d.tablesRead(v, r.Check)...)
 		}
 	})
 	if !ok {
 		return nil
+	}
+	if r.Kind != RuleMember {
+		for _, key := range []string{"column", "through"} {
+			if d.hasKey(n, key) {
+				d.errorf(n, "%q belongs to a member rule; this rule has no \"member\"", key)
+			}
+		}
+	}
+	if r.Kind != RuleCustom {
+		for _, key := range []string{"using", "check"} {
+			if d.hasKey(n, key) {
+				d.errorf(n, "%s rule builds its own condition: %q is for custom rules; use \"where\" to add a condition", article(string(r.Kind)), key)
+			}
+		}
+		return r
 	}
 	switch {
 	case op == "insert" && d.hasKey(n, "using"):
@@ -841,4 +944,163 @@ func (d *decoder) rule(n *yaml.Node, op string, t *Table) *Rule {
 		d.errorf(n, "a %s rule needs \"using\" (the condition a visible row must meet)", op)
 	}
 	return r
+}
+
+// through reads {table, column} with an optional schema.
+func (d *decoder) through(n *yaml.Node) *Through {
+	th := &Through{Pos: Pos{d.deref(n).Line, d.deref(n).Column}}
+	d.mapping(n, "through", []string{"schema", "table", "column"}, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "schema":
+			th.Schema, _ = d.name(v, "through.schema")
+		case "table":
+			th.Table, _ = d.name(v, "through.table")
+		case "column":
+			th.Column, _ = d.name(v, "through.column")
+		}
+	})
+	for _, key := range []string{"table", "column"} {
+		if !d.hasKey(n, key) {
+			d.errorf(n, "through needs %q", key)
+		}
+	}
+	return th
+}
+
+// claims reads {name: value | [values]}: dotted names reach nested claims.
+func (d *decoder) claims(n *yaml.Node) []Claim {
+	var out []Claim
+	dn := d.deref(n)
+	if dn.Kind == yaml.MappingNode && len(dn.Content) == 0 {
+		d.errorf(n, "claim needs at least one claim and its value, such as {role: admin}")
+		return nil
+	}
+	if dn.Kind != yaml.MappingNode {
+		d.errorf(n, "claim must be a mapping of claim names to values, such as {role: admin}, not %s", kindName(dn))
+		return nil
+	}
+	for _, kv := range d.pairs(dn) {
+		k, v := kv[0], kv[1]
+		name, ok := d.str(k, "claim name")
+		if !ok {
+			continue
+		}
+		path := strings.Split(name, ".")
+		if slices.Contains(path, "") {
+			d.errorf(k, "claim name %q has an empty part; nested claims are written a.b", name)
+			continue
+		}
+		c := Claim{Path: path}
+		values := []*yaml.Node{v}
+		if dv := d.deref(v); dv.Kind == yaml.SequenceNode {
+			values = dv.Content
+			if len(values) == 0 {
+				d.errorf(v, "claim %q needs at least one value", name)
+			}
+		}
+		for _, item := range values {
+			item = d.deref(item)
+			if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
+				d.errorf(item, "a claim value is a string, number or boolean, not %s", kindName(item))
+				continue
+			}
+			c.Values = append(c.Values, item.Value)
+		}
+		d.noRepeats(v, c.Values, "claim value")
+		out = append(out, c)
+	}
+	return out
+}
+
+// groups reads the groups mapping: name → {table, schema, group, user, where}.
+func (d *decoder) groups(n *yaml.Node) []*Group {
+	n = d.deref(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "groups must be a mapping of group names to their definition, not %s", kindName(n))
+		return nil
+	}
+	var out []*Group
+	seen := map[string]bool{}
+	for _, kv := range d.pairs(n) {
+		k, v := kv[0], kv[1]
+		name, ok := d.name(k, "group name")
+		if !ok {
+			continue
+		}
+		if !groupName.MatchString(name) {
+			d.errorf(k, "group name %q must be lower-case letters, digits and underscores, starting with a letter: it names the function rls.%s()", name, name)
+		}
+		if seen[name] {
+			d.errorf(k, "group %q is declared twice", name)
+			continue
+		}
+		seen[name] = true
+		g := &Group{Name: name, Schema: "public", Pos: Pos{k.Line, k.Column}}
+		d.mapping(v, "a group", []string{"schema", "table", "group", "user", "where"}, func(key string, k, v *yaml.Node) {
+			switch key {
+			case "schema":
+				g.Schema, _ = d.name(v, "schema name")
+			case "table":
+				g.Table, _ = d.name(v, "group table")
+			case "group":
+				g.GroupColumn, _ = d.name(v, "group column")
+			case "user":
+				g.UserColumn, _ = d.name(v, "user column")
+			case "where":
+				g.Where = d.filters(v)
+			}
+		})
+		for _, key := range []string{"table", "group", "user"} {
+			if d.deref(v).Kind == yaml.MappingNode && !d.hasKey(v, key) {
+				d.errorf(v, "group %q needs %q", name, key)
+			}
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+var groupName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// filters reads {column: value | [values]}.
+func (d *decoder) filters(n *yaml.Node) []Filter {
+	dn := d.deref(n)
+	if dn.Kind != yaml.MappingNode {
+		d.errorf(n, "where in a group is a mapping of column to value, such as {role: admin}, not %s", kindName(dn))
+		return nil
+	}
+	var out []Filter
+	for _, kv := range d.pairs(dn) {
+		k, v := kv[0], kv[1]
+		col, ok := d.name(k, "filter column")
+		if !ok {
+			continue
+		}
+		f := Filter{Column: col, Pos: Pos{k.Line, k.Column}}
+		values := []*yaml.Node{v}
+		if dv := d.deref(v); dv.Kind == yaml.SequenceNode {
+			values = dv.Content
+			if len(values) == 0 {
+				d.errorf(v, "filter %q needs at least one value", col)
+			}
+		}
+		for _, item := range values {
+			item = d.deref(item)
+			if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
+				d.errorf(item, "a filter value is a string, number or boolean, not %s", kindName(item))
+				continue
+			}
+			f.Values = append(f.Values, item.Value)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// article returns word with "a" or "an" before it.
+func article(word string) string {
+	if strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an " + word
+	}
+	return "a " + word
 }

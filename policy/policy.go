@@ -41,15 +41,52 @@ type File struct {
 	// LockTimeout is how long each statement of a generated migration may wait for a
 	// lock before it fails (and up retries), as PostgreSQL reads it: "2s", "500ms".
 	LockTimeout string
-	Tables      []*Table
+	// Groups are the named sets of ids related to the caller that member rules use, in
+	// declaration order.
+	Groups []*Group
+	Tables []*Table
+}
+
+// Group is a set of ids related to the caller, such as the organizations the caller
+// belongs to: the values of GroupColumn in the rows of Table whose UserColumn is the
+// caller's id and that pass every filter. It compiles to one SECURITY DEFINER function,
+// rls.<name>(), read once per statement.
+type Group struct {
+	Name        string
+	Schema      string
+	Table       string
+	GroupColumn string
+	UserColumn  string
+	Where       []Filter
+	Pos         Pos
+}
+
+// Filter is an equality filter on a group's table: the column equals one of the values.
+type Filter struct {
+	Column string
+	Values []string
+	Pos    Pos
+}
+
+// Group returns the group named name, or nil.
+func (f *File) Group(name string) *Group {
+	for _, g := range f.Groups {
+		if g.Name == name {
+			return g
+		}
+	}
+	return nil
 }
 
 // Auth says where the caller's identity comes from and which roles exist.
 type Auth struct {
-	Provider string   // pg_session_jwt, claims or none
-	UserID   string   // SQL expression for the caller's id
-	Roles    []string // roles that policies and grants may name
-	Pos      Pos
+	Provider string // pg_session_jwt, claims or none
+	UserID   string // SQL expression for the caller's id
+	// Claims is the SQL expression for the caller's claims as jsonb, which claim rules
+	// read; "" when the provider offers none.
+	Claims string
+	Roles  []string // roles that policies and grants may name
+	Pos    Pos
 }
 
 // Table is one declared table.
@@ -96,7 +133,11 @@ type Column struct {
 	References  *Reference
 	RenamedFrom string
 	Using       string // SQL converting existing values when the type changes, or ""
-	Pos         Pos
+	// Immutable columns cannot be changed by UPDATE: the roles get UPDATE on the other
+	// columns only. ImmutableSet says the file wrote the key (false overrides a default).
+	Immutable    bool
+	ImmutableSet bool
+	Pos          Pos
 }
 
 // Reference is a column's foreign key.
@@ -115,6 +156,8 @@ type RuleKind string
 const (
 	RuleOwner  RuleKind = "owner"  // the caller owns the row
 	RuleAnyone RuleKind = "anyone" // every caller in the rule's roles
+	RuleMember RuleKind = "member" // the row's column is in a group of the caller
+	RuleClaim  RuleKind = "claim"  // the caller's claims hold given values
 	RuleCustom RuleKind = "custom" // SQL in using/check
 )
 
@@ -127,7 +170,42 @@ type Rule struct {
 	Restrictive bool
 	Using       string
 	Check       string
-	Pos         Pos
+	// Where is one SQL expression ANDed to the rule's condition, or "".
+	Where    string
+	WherePos Pos
+	// Group and Column, for member rules: the row's Column must be in the caller's group.
+	Group  string
+	Column string
+	// Through, for member rules: Column references a row of another table whose column
+	// holds the group's id.
+	Through *Through
+	// Claims, for claim rules: every claim must hold one of its values.
+	Claims []Claim
+	Pos    Pos
+	// reads are the tables its SQL (using, check, where) names, with their positions.
+	reads []tableRead
+}
+
+// tableRead is a table a rule's SQL names, and where in the file.
+type tableRead struct {
+	Schema, Name string // Schema is "" when unqualified
+	Pos          Pos
+}
+
+// Through reaches a group through a referenced table: Column of Schema.Table holds the
+// group's id.
+type Through struct {
+	Schema string
+	Table  string
+	Column string
+	Pos    Pos
+}
+
+// Claim is one JWT claim a claim rule requires: Path names it (nested claims by their
+// dotted names), Values are those it may hold.
+type Claim struct {
+	Path   []string
+	Values []string
 }
 
 // Index is a declared secondary index.

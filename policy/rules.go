@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
@@ -20,17 +21,86 @@ func OwnerCondition(userID, ownerColumn string) string {
 	return fmt.Sprintf("(select %s) = %s", userID, sqlident.Quote(ownerColumn))
 }
 
+// FunctionSchema is the database schema of the functions rlsmigrate writes for groups.
+const FunctionSchema = "rls"
+
+// Function returns the name, in FunctionSchema, of the function that returns g's set.
+func (g *Group) Function() string { return g.Name }
+
+// ThroughFunction returns the name, in FunctionSchema, of the function that returns the
+// ids of the rows of th's table whose group column is in the caller's group.
+func ThroughFunction(group string, th *Through) string {
+	if th.Schema != "" && th.Schema != "public" {
+		return sqlident.Name(group, "via", th.Schema, th.Table)
+	}
+	return sqlident.Name(group, "via", th.Table)
+}
+
+// MemberCondition is the condition "column is in the set function returns": the call
+// sits in a scalar subquery, so PostgreSQL runs it once per statement (an initPlan), and
+// = ANY of an array answers from an index on the column. The cast to the array type
+// matters: without it, "= ANY ((SELECT ...))" parses as the subquery form, which
+// compares each row with every element of a set instead of probing an index.
+func MemberCondition(column, function, elemType string) string {
+	return fmt.Sprintf("%s = ANY ((SELECT %s.%s())::%s[])", sqlident.Quote(column), FunctionSchema, sqlident.Quote(function), elemType)
+}
+
+// ClaimCondition is the condition "the caller's claims hold these values", reading the
+// claims (the SQL expression claims) once per statement.
+func ClaimCondition(claims string, cs []Claim) string {
+	var parts []string
+	for _, c := range cs {
+		get := fmt.Sprintf("((SELECT %s) ->> %s)", claims, sqlident.Literal(c.Path[0]))
+		if len(c.Path) > 1 {
+			get = fmt.Sprintf("((SELECT %s) #>> %s)", claims, sqlident.Literal("{"+strings.Join(c.Path, ",")+"}"))
+		}
+		if len(c.Values) == 1 {
+			parts = append(parts, fmt.Sprintf("%s = %s", get, sqlident.Literal(c.Values[0])))
+			continue
+		}
+		lits := make([]string, len(c.Values))
+		for i, v := range c.Values {
+			lits[i] = sqlident.Literal(v)
+		}
+		parts = append(parts, fmt.Sprintf("%s IN (%s)", get, strings.Join(lits, ", ")))
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// memberCondition returns r's member condition on table t.
+func (r *Rule) memberCondition(f *File, t *Table) string {
+	g := f.Group(r.Group)
+	col := r.MemberColumn(f, t)
+	if r.Through != nil {
+		tt := f.Table(r.Through.Schema, r.Through.Table)
+		ref := t.Column(col).References.Column
+		return MemberCondition(col, ThroughFunction(g.Name, r.Through), tt.Column(ref).Type)
+	}
+	gt := f.Table(g.Schema, g.Table)
+	return MemberCondition(col, g.Function(), gt.Column(g.GroupColumn).Type)
+}
+
 // Conditions returns the SQL of r's USING and WITH CHECK clauses on table t of file f;
 // either is "" where r's operation takes none.
 func (r *Rule) Conditions(f *File, t *Table) (using, check string) {
 	var cond string
 	switch r.Kind {
 	case RuleCustom:
-		return r.Using, r.Check
+		return and(r.Using, r.Where), and(r.Check, r.Where)
 	case RuleOwner:
 		cond = OwnerCondition(f.Auth.UserID, t.Owner)
+	case RuleMember:
+		cond = r.memberCondition(f, t)
+	case RuleClaim:
+		cond = ClaimCondition(f.Auth.Claims, r.Claims)
 	case RuleAnyone:
 		cond = "true"
+		if r.Where != "" {
+			cond = r.Where
+		}
+	}
+	if r.Kind != RuleAnyone {
+		cond = and(cond, r.Where)
 	}
 	switch r.Operation {
 	case "insert":
@@ -39,6 +109,15 @@ func (r *Rule) Conditions(f *File, t *Table) (using, check string) {
 		return cond, cond
 	}
 	return cond, ""
+}
+
+// and joins a condition and a where condition; "" stays "" (a clause the operation
+// does not take).
+func and(cond, where string) string {
+	if cond == "" || where == "" {
+		return cond
+	}
+	return "(" + cond + ") AND (" + where + ")"
 }
 
 // Row is the kind of row, relative to the caller, that verify acts on.

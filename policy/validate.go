@@ -98,6 +98,7 @@ func (d *decoder) validate(f *File) {
 			}
 		}
 	}
+	d.validateAccess(f)
 }
 
 func (d *decoder) validateColumns(t *Table) {

@@ -13,6 +13,7 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
 	"github.com/rlsmigrate/rlsmigrate/internal/render"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
 var formats = []string{"text", "json", "sql", "markdown"}
@@ -87,7 +88,7 @@ func diffDatabase(ctx context.Context, conn *pgx.Conn, desired *schema.Schema, s
 	if len(schemas) == 0 {
 		schemas = []string{"public"}
 	}
-	opts := inspect.Options{Schemas: schemas, Roles: desired.Roles, Functions: desired.Functions}
+	opts := inspect.Options{Schemas: schemas, Roles: desired.Roles, Functions: desired.Functions, RoutineSchemas: []string{policy.FunctionSchema}}
 	if desired.Auth != nil && desired.Auth.Provider != "none" {
 		for _, f := range schema.IdentityFunctions {
 			opts.Definitions = append(opts.Definitions, f.Signature)

@@ -26,19 +26,24 @@ func Compile(f *policy.File) (*schema.Schema, error) {
 	if sig := functionSignature(f.Auth.UserID); sig != "" {
 		s.Functions = []string{sig}
 	}
+	if sig := functionSignature(f.Auth.Claims); sig != "" && usesClaims(f) {
+		s.Functions = append(s.Functions, sig)
+	}
 	for _, t := range f.Tables {
-		ct := table(f, t)
-		s.Tables = append(s.Tables, ct)
-		if !slices.Contains(s.Schemas, t.Schema) {
-			s.Schemas = append(s.Schemas, t.Schema)
+		s.Tables = append(s.Tables, table(f, t))
+	}
+	groups(f, s)
+	for _, ct := range s.Tables {
+		if !slices.Contains(s.Schemas, ct.Schema) {
+			s.Schemas = append(s.Schemas, ct.Schema)
 		}
-		usage := s.SchemaUsage[t.Schema]
+		usage := s.SchemaUsage[ct.Schema]
 		for _, g := range ct.Grants {
 			if g.Role != "public" && !slices.Contains(usage, g.Role) {
 				usage = append(usage, g.Role)
 			}
 		}
-		s.SchemaUsage[t.Schema] = usage
+		s.SchemaUsage[ct.Schema] = usage
 	}
 	s.Normalize()
 	if errs := checkNames(f, s); len(errs) > 0 {
@@ -171,6 +176,7 @@ func table(f *policy.File, t *policy.Table) *schema.Table {
 	}
 	ct.Policies = policies(f, t, n)
 	ct.Grants = grants(t, ct.Policies)
+	immutable(t, ct.Grants)
 	return ct
 }
 

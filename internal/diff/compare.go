@@ -57,6 +57,7 @@ func Diff(from, to *schema.Schema) []*Change {
 			d.add(&Change{Kind: TableDrop, Schema: ot.Schema, Table: ot.Name, OldTable: ot, Hazards: []Hazard{DeletesData}})
 		}
 	}
+	d.routines(from, to)
 	// A schema the last table left, and a role that left the file, lose their USAGE too.
 	for _, s := range union(from.Schemas, to.Schemas) {
 		have, want := from.SchemaUsage[s], to.SchemaUsage[s]
@@ -106,6 +107,39 @@ func (d *differ) security(from, to *schema.Schema) {
 				Old: Side{Role: ot.OwnerRole}, New: Side{Role: to.MigrationRole}})
 		}
 	}
+}
+
+// routines compares the functions rlsmigrate owns by definition and EXECUTE grants.
+func (d *differ) routines(from, to *schema.Schema) {
+	for _, nf := range to.Routines {
+		of := from.Routine(nf.Schema, nf.Name)
+		switch {
+		case of == nil:
+			d.add(&Change{Kind: FunctionCreate, Schema: nf.Schema, Name: nf.Name + "()", New: Side{Function: nf}})
+		case of.Definition() != nf.Definition() || !slices.Equal(of.Execute, nf.Execute):
+			c := &Change{Kind: FunctionReplace, Schema: nf.Schema, Name: nf.Name + "()", Old: Side{Function: of}, New: Side{Function: nf}}
+			c.Hazards = executeHazards(of, nf)
+			if of.Definition() != nf.Definition() {
+				c.Hazards = append(c.Hazards, ChangesAccess)
+			}
+			d.add(c)
+		}
+	}
+	for _, of := range from.Routines {
+		if to.Routine(of.Schema, of.Name) == nil {
+			d.add(&Change{Kind: FunctionDrop, Schema: of.Schema, Name: of.Name + "()", Old: Side{Function: of}})
+		}
+	}
+}
+
+// executeHazards says whether nf lets a role execute it that of did not.
+func executeHazards(of, nf *schema.Function) []Hazard {
+	for _, r := range nf.Execute {
+		if !slices.Contains(of.Execute, r) {
+			return []Hazard{WidensAccess}
+		}
+	}
+	return nil
 }
 
 // union returns the strings of a, then those of b not in a.
@@ -518,7 +552,8 @@ func policyHazards(op, np *schema.Policy) []Hazard {
 func (d *differ) grants(from, to *schema.Schema, ot, nt *schema.Table) {
 	roles := append(union(from.Roles, to.Roles), "public")
 	for _, role := range roles {
-		have, want := ot.Grant(role), nt.Grant(role)
+		have := append(slices.Clone(ot.Grant(role)), d.renamedPrivileges(nt, ot.ColumnPrivileges(role))...)
+		want := append(slices.Clone(nt.Grant(role)), nt.ColumnPrivileges(role)...)
 		if d.ownerFixed[[2]string{ot.Schema, ot.Name}] == role {
 			have = nil // ALTER TABLE ... OWNER TO hands the old owner's privileges to the new one
 		}
@@ -544,4 +579,18 @@ func (d *differ) grants(from, to *schema.Schema, ot, nt *schema.Table) {
 			d.add(c)
 		}
 	}
+}
+
+// renamedPrivileges returns column privileges of the table that becomes nt with the
+// columns under the names they have once this change's renames apply.
+func (d *differ) renamedPrivileges(nt *schema.Table, privs []string) []string {
+	out := make([]string, len(privs))
+	for i, p := range privs {
+		priv, col := schema.SplitPrivilege(p)
+		if to, ok := d.columnRenames[[3]string{nt.Schema, nt.Name, col}]; ok {
+			col = to
+		}
+		out[i] = schema.ColumnPrivilege(priv, col)
+	}
+	return out
 }

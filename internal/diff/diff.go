@@ -20,6 +20,9 @@ const (
 	RoleCreate       Kind = "role.create"
 	AuthSetup        Kind = "auth.setup"
 	FunctionMissing  Kind = "function.missing"
+	FunctionCreate   Kind = "function.create"
+	FunctionReplace  Kind = "function.replace"
+	FunctionDrop     Kind = "function.drop"
 	FunctionAlter    Kind = "function.definition"
 	SchemaCreate     Kind = "schema.create"
 	TableRename      Kind = "table.rename"
@@ -123,6 +126,11 @@ var kinds = []descriptor{
 	{UniqueAdd, UniqueDrop, Adds, false},
 	{ForeignKeyAdd, ForeignKeyDrop, Adds, false},
 	{IndexCreate, IndexDrop, Adds, false},
+	// Group functions read tables as they stand after every column change, and come
+	// before the policies that call them; they go after the tables whose policies call
+	// them (PostgreSQL records that dependency).
+	{FunctionCreate, FunctionDrop, Adds, false},
+	{FunctionReplace, FunctionReplace, Alters, false},
 	{RLSEnable, RLSDisable, Alters, false},
 	{ForceRLSEnable, ForceRLSDisable, Alters, false},
 	{PolicyCreate, PolicyDrop, Adds, false},
@@ -133,6 +141,7 @@ var kinds = []descriptor{
 	{RLSDisable, RLSEnable, Alters, false},
 	{ColumnDrop, ColumnAdd, Removes, false},
 	{TableDrop, TableCreate, Removes, false},
+	{FunctionDrop, FunctionCreate, Removes, false},
 }
 
 func describeKind(k Kind) (descriptor, int) {
@@ -193,6 +202,7 @@ type Side struct {
 	Constraint string // a constraint's name
 	Role       string // a role: a table's owner, a role another is a member of, how a role bypasses
 	Definition string // a function's definition
+	Function   *schema.Function
 }
 
 // Security reports whether c, found by comparing a database (from) with schema.yaml
@@ -201,8 +211,10 @@ type Side struct {
 // or a policy condition the file lacks, row-level security off or unforced.
 func (c *Change) Security() bool {
 	switch c.Kind {
-	case RoleMembership, RoleBypass, TableOwner, FunctionAlter, GrantRevoke, UsageRevoke, PolicyAlter, RLSEnable, ForceRLSEnable:
+	case RoleMembership, RoleBypass, TableOwner, FunctionAlter, FunctionReplace, GrantRevoke, UsageRevoke, PolicyAlter, RLSEnable, ForceRLSEnable:
 		return true
+	case FunctionDrop:
+		return c.Old.Function != nil && c.Old.Function.SecurityDefiner && len(c.Old.Function.Execute) > 0
 	case PolicyDrop:
 		return c.Old.Policy != nil && !c.Old.Policy.Restrictive
 	}

@@ -21,6 +21,9 @@ type Options struct {
 	// Definitions are function signatures whose definitions are read, unless an
 	// extension (pg_session_jwt) provides them.
 	Definitions []string
+	// RoutineSchemas are the database schemas whose functions without arguments
+	// rlsmigrate owns (rls): each is read with its definition and EXECUTE grants.
+	RoutineSchemas []string
 }
 
 // IgnoredTables are never reported: goose's version table.
@@ -99,6 +102,9 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 			return err
 		})
 	}
+	if len(opts.RoutineSchemas) > 0 {
+		queueRoutines(batch, s, opts)
+	}
 	batch.Queue(`SELECT coalesce((SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass('goose_db_version')), '')`).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&s.MigrationRole)
 	})
@@ -118,15 +124,45 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 	return s, nil
 }
 
+// queueRoutines reads the functions without arguments of opts.RoutineSchemas, with the
+// declared roles (and PUBLIC) that may execute them.
+func queueRoutines(batch *pgx.Batch, s *schema.Schema, opts Options) {
+	batch.Queue(`SELECT n.nspname, p.proname, pg_get_function_result(p.oid), l.lanname, p.provolatile::text,
+		p.prosecdef, coalesce(p.proconfig, '{}'), p.prosrc,
+		array(SELECT CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee) END
+			FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+			WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner ORDER BY 1)
+		FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+		WHERE n.nspname = ANY($1) AND p.pronargs = 0 AND p.prokind = 'f' ORDER BY 1, 2`, opts.RoutineSchemas).Query(func(rows pgx.Rows) error {
+		var f schema.Function
+		_, err := pgx.ForEachRow(rows, []any{&f.Schema, &f.Name, &f.Returns, &f.Language, &f.Volatility, &f.SecurityDefiner, &f.Settings, &f.Body, &f.Execute}, func() error {
+			fn := f
+			fn.Execute = slices.DeleteFunc(slices.Clone(f.Execute), func(r string) bool { return r != "public" && !slices.Contains(opts.Roles, r) })
+			if len(fn.Settings) == 0 {
+				fn.Settings = nil
+			}
+			if len(fn.Execute) == 0 {
+				fn.Execute = nil
+			}
+			s.Routines = append(s.Routines, &fn)
+			return nil
+		})
+		return err
+	})
+}
+
 // reader gathers the rows of the catalog queries into tables, keyed by table OID.
 type reader struct {
 	s      *schema.Schema
 	byOID  map[uint32]*schema.Table
 	grants map[uint32]map[string][]string
+	// columns maps table, role and privilege to the columns it is held on.
+	columns map[uint32]map[string]map[string][]string
 }
 
 func newReader(s *schema.Schema) *reader {
-	return &reader{s: s, byOID: map[uint32]*schema.Table{}, grants: map[uint32]map[string][]string{}}
+	return &reader{s: s, byOID: map[uint32]*schema.Table{}, grants: map[uint32]map[string][]string{},
+		columns: map[uint32]map[string]map[string][]string{}}
 }
 
 // queue adds the per-table catalog queries for the tables that filter selects (a
@@ -243,6 +279,25 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 		})
 		return err
 	})
+	batch.Queue(fmt.Sprintf(`SELECT a.attrelid, CASE WHEN x.grantee = 0 THEN 'public' ELSE pg_get_userbyid(x.grantee) END,
+		lower(x.privilege_type), a.attname
+		FROM pg_attribute a, aclexplode(a.attacl) x
+		WHERE a.attrelid IN (%s) AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL
+		ORDER BY 1, 2, 3, a.attnum`, tables), args...).Query(func(rows pgx.Rows) error {
+		var oid uint32
+		var role, priv, col string
+		_, err := pgx.ForEachRow(rows, []any{&oid, &role, &priv, &col}, func() error {
+			if r.columns[oid] == nil {
+				r.columns[oid] = map[string]map[string][]string{}
+			}
+			if r.columns[oid][role] == nil {
+				r.columns[oid][role] = map[string][]string{}
+			}
+			r.columns[oid][role][priv] = append(r.columns[oid][role][priv], col)
+			return nil
+		})
+		return err
+	})
 }
 
 var onDeleteActions = map[string]string{"a": "", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
@@ -278,6 +333,20 @@ func (r *reader) finish(roles []string) {
 			if role == "public" || slices.Contains(roles, role) {
 				t.Grants = append(t.Grants, &schema.Grant{Role: role, Privileges: privs})
 			}
+		}
+	}
+	for oid, byRole := range r.columns {
+		t := r.byOID[oid]
+		for role, cols := range byRole {
+			if role != "public" && !slices.Contains(roles, role) {
+				continue
+			}
+			g := t.GrantOf(role)
+			if g == nil {
+				g = &schema.Grant{Role: role}
+				t.Grants = append(t.Grants, g)
+			}
+			g.Columns = cols
 		}
 	}
 }

@@ -5,6 +5,7 @@ package lint
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -233,7 +234,9 @@ func (c *checker) grants(t *policy.Table, ct *schema.Table) {
 				pos = pg.Pos
 			}
 		}
-		for _, priv := range g.Privileges {
+		// A privilege held on some columns only (UPDATE where a column is immutable)
+		// still lets the rule apply.
+		for _, priv := range append(slices.Clone(g.Privileges), slices.Sorted(maps.Keys(g.Columns))...) {
 			granted[g.Role+" "+priv] = true
 			if slices.Contains(policy.Operations, priv) && !allowed[g.Role+" "+priv] && !allowed["public "+priv] {
 				c.add("RLS011", pos, "%s is granted %s on %s, but no rule allows it: the privilege is dead", g.Role, priv, q)

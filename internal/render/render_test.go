@@ -32,6 +32,9 @@ func TestEveryKindRenders(t *testing.T) {
 			c.Old.Index, c.New.Index = ix, ix
 		case k == diff.GrantAdd || k == diff.GrantRevoke:
 			c.Old.Privileges, c.New.Privileges = []string{"delete"}, []string{"insert"}
+		case strings.HasPrefix(string(k), "function.") && k != diff.FunctionMissing && k != diff.FunctionAlter:
+			fn := &schema.Function{Schema: "rls", Name: "g", Returns: "bigint[]", Language: "sql", Volatility: "s", Body: "SELECT '{}'::bigint[]", Execute: []string{"authenticated"}}
+			c.Old.Function, c.New.Function = fn, &schema.Function{Schema: "rls", Name: "g", Returns: "bigint[]", Language: "sql", Volatility: "s", Body: "SELECT ARRAY[1]"}
 		case k == diff.AuthSetup || k == diff.FunctionMissing || k == diff.FunctionAlter:
 			c.New.Auth = &schema.Auth{Provider: "claims", UserID: "auth.user_id()"}
 		}

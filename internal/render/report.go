@@ -79,10 +79,14 @@ func describe(c *diff.Change, obj diff.Side, t *schema.Table) string {
 		}
 		return "PRIMARY KEY (" + idents(t.PrimaryKey) + ")"
 	case diff.GrantAdd, diff.GrantRevoke:
-		if t == nil || len(t.Grant(c.Role)) == 0 {
+		if t == nil {
 			return "no privileges"
 		}
-		return privileges(t.Grant(c.Role))
+		privs := append(slices.Clone(t.Grant(c.Role)), t.ColumnPrivileges(c.Role)...)
+		if len(privs) == 0 {
+			return "no privileges"
+		}
+		return privileges(privs)
 	case diff.TableCreate, diff.TableDrop, diff.TableRename:
 		if t == nil {
 			return ""
@@ -98,6 +102,11 @@ func describe(c *diff.Change, obj diff.Side, t *schema.Table) string {
 		return onOff(obj.Role != "", "owned by "+obj.Role, "")
 	case diff.FunctionAlter:
 		return obj.Definition
+	case diff.FunctionCreate, diff.FunctionReplace, diff.FunctionDrop:
+		if obj.Function == nil {
+			return ""
+		}
+		return obj.Function.Definition() + ", execute [" + strings.Join(obj.Function.Execute, ", ") + "]"
 	}
 	switch {
 	case obj.Column != nil:

@@ -170,6 +170,17 @@ func (r *renderer) change(c *diff.Change) {
 		r.emit(c.Kind, c, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, grantee(c.Role))
 	case diff.GrantRevoke:
 		r.emit(c.Kind, c, "REVOKE %s ON %s FROM %s;", privileges(c.Old.Privileges), t, grantee(c.Role))
+	case diff.FunctionCreate:
+		r.emit(c.Kind, c, "%s", createFunction(c.New.Function))
+		r.execute(c, c.New.Function, []string{"public"}, c.New.Function.Execute)
+	case diff.FunctionReplace:
+		of, nf := c.Old.Function, c.New.Function
+		if of.Definition() != nf.Definition() {
+			r.emit(c.Kind, c, "%s", createFunction(nf))
+		}
+		r.execute(c, nf, of.Execute, nf.Execute)
+	case diff.FunctionDrop:
+		r.emit(c.Kind, c, "DROP FUNCTION %s();", sqlident.Qualified(c.Old.Function.Schema, c.Old.Function.Name))
 	case diff.UsageGrant:
 		r.emit(c.Kind, c, "GRANT USAGE ON SCHEMA %s TO %s;", q(c.Schema), grantee(c.Role))
 	case diff.UsageRevoke:
@@ -214,7 +225,51 @@ func (r *renderer) createTable(c *diff.Change) {
 		r.emit(diff.PolicyCreate, c, "%s", createPolicy(t, p))
 	}
 	for _, g := range t.Grants {
-		r.emit(diff.GrantAdd, c, "GRANT %s ON %s TO %s;", privileges(g.Privileges), tableName(t), grantee(g.Role))
+		privs := append(slices.Clone(g.Privileges), t.ColumnPrivileges(g.Role)...)
+		r.emit(diff.GrantAdd, c, "GRANT %s ON %s TO %s;", privileges(privs), tableName(t), grantee(g.Role))
+	}
+}
+
+// createFunction writes a function rlsmigrate owns. CREATE OR REPLACE keeps its grants.
+func createFunction(f *schema.Function) string {
+	var attrs []string
+	attrs = append(attrs, "LANGUAGE "+f.Language, map[string]string{"i": "IMMUTABLE", "s": "STABLE", "v": "VOLATILE"}[f.Volatility])
+	if f.SecurityDefiner {
+		attrs = append(attrs, "SECURITY DEFINER")
+	}
+	for _, set := range f.Settings {
+		name, value, _ := strings.Cut(set, "=")
+		if value == `""` {
+			value = "''"
+		} else {
+			value = sqlident.Literal(value)
+		}
+		attrs = append(attrs, "SET "+name+" = "+value)
+	}
+	return fmt.Sprintf("CREATE OR REPLACE FUNCTION %s() RETURNS %s\n  %s\n  AS %s;",
+		sqlident.Qualified(f.Schema, f.Name), f.Returns, strings.Join(attrs, " "), sqlident.DollarQuote(f.Body))
+}
+
+// execute revokes EXECUTE on f from the roles of had that want lacks, and grants it to
+// those of want that had lacks.
+func (r *renderer) execute(c *diff.Change, f *schema.Function, had, want []string) {
+	name := sqlident.Qualified(f.Schema, f.Name) + "()"
+	var revoke, grant []string
+	for _, role := range had {
+		if !slices.Contains(want, role) {
+			revoke = append(revoke, role)
+		}
+	}
+	for _, role := range want {
+		if !slices.Contains(had, role) {
+			grant = append(grant, role)
+		}
+	}
+	if len(revoke) > 0 {
+		r.emit(c.Kind, c, "REVOKE EXECUTE ON FUNCTION %s FROM %s;", name, roleList(revoke))
+	}
+	if len(grant) > 0 {
+		r.emit(c.Kind, c, "GRANT EXECUTE ON FUNCTION %s TO %s;", name, roleList(grant))
 	}
 }
 
@@ -390,6 +445,25 @@ func roleList(roles []string) string {
 	return strings.Join(out, ", ")
 }
 
+// privileges spells a privilege list: table privileges, then each column privilege with
+// its columns, UPDATE ("task", "done").
 func privileges(privs []string) string {
-	return strings.ToUpper(strings.Join(privs, ", "))
+	var out []string
+	columns := map[string][]string{}
+	var order []string
+	for _, p := range privs {
+		priv, col := schema.SplitPrivilege(p)
+		if col == "" {
+			out = append(out, strings.ToUpper(priv))
+			continue
+		}
+		if _, ok := columns[priv]; !ok {
+			order = append(order, priv)
+		}
+		columns[priv] = append(columns[priv], sqlident.Quote(col))
+	}
+	for _, priv := range order {
+		out = append(out, strings.ToUpper(priv)+" ("+strings.Join(columns[priv], ", ")+")")
+	}
+	return strings.Join(out, ", ")
 }

@@ -24,6 +24,9 @@ type Schema struct {
 	SchemaUsage map[string][]string `json:"schema_usage,omitempty"`
 	// Tables are kept in declaration order: a table precedes the tables that reference it.
 	Tables []*Table `json:"tables"`
+	// Routines are the functions rlsmigrate owns besides the identity functions: one per
+	// group (and per group reached through a table), in the order they are created.
+	Routines []*Function `json:"routines,omitempty"`
 
 	// What a database says about who may get past row-level security, read by inspect
 	// and never recorded: schema.yaml declares none of it, so on the file's side these
@@ -69,6 +72,39 @@ func Definition(language, volatility string, securityDefiner bool, settings []st
 
 // Definition returns the definition rlsmigrate writes for f.
 func (f IdentityFunction) Definition() string { return Definition("sql", "s", false, nil, f.Body) }
+
+// Function is a SQL function rlsmigrate owns, such as rls.org_member(): its signature
+// takes no arguments.
+type Function struct {
+	Schema          string   `json:"schema"`
+	Name            string   `json:"name"`
+	Returns         string   `json:"returns"` // as format_type spells it
+	Language        string   `json:"language"`
+	Volatility      string   `json:"volatility"` // i, s or v, as pg_proc.provolatile
+	SecurityDefiner bool     `json:"security_definer,omitempty"`
+	Settings        []string `json:"settings,omitempty"` // as pg_proc.proconfig: search_path=""
+	Body            string   `json:"body"`               // as pg_proc.prosrc keeps it
+	// Execute lists the roles granted EXECUTE, sorted; "public" for PUBLIC.
+	Execute []string `json:"execute,omitempty"`
+}
+
+// Signature returns schema.name(), unquoted, for messages and keys.
+func (f *Function) Signature() string { return f.Schema + "." + f.Name + "()" }
+
+// Definition spells f's definition for comparison (see Definition), with its result.
+func (f *Function) Definition() string {
+	return "returns " + f.Returns + ", " + Definition(f.Language, f.Volatility, f.SecurityDefiner, f.Settings, f.Body)
+}
+
+// Routine returns the function schema.name, or nil.
+func (s *Schema) Routine(schemaName, name string) *Function {
+	for _, f := range s.Routines {
+		if f.Schema == schemaName && f.Name == name {
+			return f
+		}
+	}
+	return nil
+}
 
 // Auth is the identity source.
 type Auth struct {
@@ -139,10 +175,13 @@ type Index struct {
 	Unique      bool     `json:"unique,omitempty"`
 }
 
-// Grant is the table privileges held by one role, sorted.
+// Grant is the table privileges held by one role, sorted, and its column privileges.
 type Grant struct {
 	Role       string   `json:"role"`
 	Privileges []string `json:"privileges"`
+	// Columns maps a privilege held on some columns only (update) to those columns,
+	// sorted.
+	Columns map[string][]string `json:"columns,omitempty"`
 }
 
 // QualifiedName returns schema.name, unquoted, for messages and keys.
@@ -190,12 +229,50 @@ func (t *Table) Index(name string) *Index {
 
 // Grant returns the privileges of role, or nil.
 func (t *Table) Grant(role string) []string {
+	if g := t.GrantOf(role); g != nil {
+		return g.Privileges
+	}
+	return nil
+}
+
+// GrantOf returns the grant of role, or nil.
+func (t *Table) GrantOf(role string) *Grant {
 	for _, g := range t.Grants {
 		if g.Role == role {
-			return g.Privileges
+			return g
 		}
 	}
 	return nil
+}
+
+// ColumnPrivileges returns the column privileges of role, each as ColumnPrivilege
+// spells it, sorted.
+func (t *Table) ColumnPrivileges(role string) []string {
+	g := t.GrantOf(role)
+	if g == nil {
+		return nil
+	}
+	var out []string
+	for priv, cols := range g.Columns {
+		for _, c := range cols {
+			out = append(out, ColumnPrivilege(priv, c))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ColumnPrivilege spells a privilege on one column: "update(task)".
+func ColumnPrivilege(priv, column string) string { return priv + "(" + column + ")" }
+
+// SplitPrivilege returns the privilege and column of a ColumnPrivilege, or the
+// privilege and "" for a table privilege.
+func SplitPrivilege(p string) (priv, column string) {
+	i := strings.IndexByte(p, '(')
+	if i < 0 || !strings.HasSuffix(p, ")") {
+		return p, ""
+	}
+	return p[:i], p[i+1 : len(p)-1]
 }
 
 // PrivilegeOrder is the order privileges are listed in.
@@ -230,6 +307,14 @@ func (s *Schema) Normalize() {
 		slices.SortFunc(t.Grants, func(a, b *Grant) int { return strings.Compare(a.Role, b.Role) })
 		for _, g := range t.Grants {
 			g.Privileges = SortPrivileges(g.Privileges)
+			for p, cols := range g.Columns {
+				slices.Sort(cols)
+				g.Columns[p] = slices.Compact(cols)
+			}
 		}
+		t.Grants = slices.DeleteFunc(t.Grants, func(g *Grant) bool { return len(g.Privileges) == 0 && len(g.Columns) == 0 })
+	}
+	for _, f := range s.Routines {
+		slices.Sort(f.Execute)
 	}
 }

@@ -55,6 +55,7 @@ func walkMessage(m protoreflect.Message, fn func(*pg.Node) bool) {
 // TableRef is a table an expression names: Schema is "" when the name is unqualified.
 type TableRef struct {
 	Schema, Name string
+	Offset       int // byte offset of its first mention in the expression
 }
 
 // Tables returns the tables the expression reads, in order of appearance, each once.
@@ -70,14 +71,29 @@ func (e *Expr) Tables() []TableRef {
 	})
 	walk(e.node, func(n *pg.Node) bool {
 		if rv := n.GetRangeVar(); rv != nil {
-			ref := TableRef{Schema: rv.Schemaname, Name: rv.Relname}
-			if (ref.Schema != "" || !ctes[ref.Name]) && !slices.Contains(out, ref) {
+			ref := TableRef{Schema: rv.Schemaname, Name: rv.Relname, Offset: int(rv.Location) - len(exprPrefix)}
+			seen := slices.ContainsFunc(out, func(r TableRef) bool { return r.Schema == ref.Schema && r.Name == ref.Name })
+			if (ref.Schema != "" || !ctes[ref.Name]) && !seen {
 				out = append(out, ref)
 			}
 		}
 		return true
 	})
 	return out
+}
+
+// HasSubquery reports whether the expression holds a subquery (a SubLink): PostgreSQL
+// then expands the row-level security of the tables it reads while the policy's own
+// table is being expanded, which is where policy recursion comes from.
+func (e *Expr) HasSubquery() bool {
+	found := false
+	walk(e.node, func(n *pg.Node) bool {
+		if n.GetSubLink() != nil {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
 
 // Functions returns the names of the functions the expression calls, as written

@@ -85,9 +85,15 @@ func TestTablesAndFunctions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []TableRef{{"", "memberships"}, {"app", "orgs"}}
+	want := []TableRef{{"", "memberships", 22}, {"app", "orgs", 41}}
 	if diff := cmp.Diff(want, e.Tables()); diff != "" {
 		t.Errorf("Tables (-want +got):\n%s", diff)
+	}
+	if !e.HasSubquery() {
+		t.Error("HasSubquery = false")
+	}
+	if plain, _ := ParseExpr("user_id = auth.user_id()"); plain.HasSubquery() {
+		t.Error("HasSubquery = true without a subquery")
 	}
 	if got := e.Functions(); !slices.Equal(got, []string{"auth.user_id"}) {
 		t.Errorf("Functions = %v", got)
