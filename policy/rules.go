@@ -120,17 +120,25 @@ func and(cond, where string) string {
 	return "(" + cond + ") AND (" + where + ")"
 }
 
-// Row is the kind of row, relative to the caller, that verify acts on.
-type Row int
+// Case is a caller and a row, as verify sets them up: what the caller holds and how
+// the row relates to it.
+type Case struct {
+	Identity bool // the caller has an id
+	Owned    bool // the row's owner column holds the caller's id
+	// InGroups: the row's group columns (directly, or through the rows they
+	// reference) are in the caller's sets of every group.
+	InGroups bool
+	// PeerOf names a group table (schema.table) where the caller holds a row for the
+	// row's group id that fails the groups' where filters: the caller is in the sets of
+	// the groups over that table without filters, and in no other.
+	PeerOf string
+	// Claims are the caller's claims by dotted name.
+	Claims map[string]string
+	// Row holds the row's values by column name, as text; a missing column is NULL.
+	Row map[string]string
+}
 
-// The kinds of row.
-const (
-	OwnRow     Row = iota // a row the caller owns
-	OthersRow             // a row another user owns
-	NoIdentity            // any row, by a caller without an identity
-)
-
-// Verdict is what a rule says of a caller's access to a kind of row.
+// Verdict is what a rule says of a caller's access to a row.
 type Verdict int
 
 // The verdicts.
@@ -140,30 +148,96 @@ const (
 	Denies
 )
 
-// Verdict returns what r, alone, says of its operation on a kind of row.
-func (r *Rule) Verdict(row Row) Verdict {
+// Verdict returns what r, alone, says of its operation in case c: its kind's verdict
+// and, where it has one, its where condition's.
+func (r *Rule) Verdict(f *File, c Case) Verdict {
+	var v Verdict
 	switch r.Kind {
 	case RuleAnyone:
-		return Allows
+		v = Allows
 	case RuleOwner:
-		if row == OwnRow {
-			return Allows
+		v = verdict(c.Identity && c.Owned)
+	case RuleMember:
+		g := f.Group(r.Group)
+		in := c.InGroups || (c.PeerOf == g.Schema+"."+g.Table && len(g.Where) == 0)
+		v = verdict(c.Identity && in)
+	case RuleClaim:
+		ok := c.Identity
+		for _, cl := range r.Claims {
+			ok = ok && slices.Contains(cl.Values, c.Claims[strings.Join(cl.Path, ".")])
 		}
-		return Denies // NULL identity matches no owner: fails closed
+		v = verdict(ok)
+	default:
+		v = Unknown
+		if r.AllowsEveryRow() {
+			v = Allows
+		}
+		if r.Where == "" {
+			return v
+		}
 	}
-	if r.AllowsEveryRow() {
+	if r.Kind == RuleAnyone && r.Where != "" && sqlparse.AlwaysTrueText(r.Where) {
 		return Allows
 	}
-	return Unknown
+	return both(v, r.WhereVerdict(c.Row))
 }
 
-// AllowsEveryRow reports whether r lets its operation through on every row: anyone, or a
-// condition that is always true (TRUE, (true), 1 = 1, x OR true) judged on its parse tree.
+func verdict(ok bool) Verdict {
+	if ok {
+		return Allows
+	}
+	return Denies // a NULL identity or claim matches nothing: fails closed
+}
+
+// both is the verdict of two conditions ANDed.
+func both(a, b Verdict) Verdict {
+	switch {
+	case a == Denies || b == Denies:
+		return Denies
+	case a == Unknown || b == Unknown:
+		return Unknown
+	}
+	return Allows
+}
+
+// WhereVerdict judges r's where condition on a row's values (see sqlparse.Comparison):
+// Allows when there is none, Unknown when it is not a comparison of one column.
+func (r *Rule) WhereVerdict(row map[string]string) Verdict {
+	if r.Where == "" {
+		return Allows
+	}
+	cmp, ok := r.WhereComparison()
+	if !ok {
+		return Unknown
+	}
+	val, present := row[cmp.Column]
+	if !present {
+		return Denies // NULL compares as nothing
+	}
+	return verdict((val == cmp.Value) == cmp.Equal)
+}
+
+// WhereComparison returns r's where condition as a comparison of one column with a
+// constant, or false.
+func (r *Rule) WhereComparison() (sqlparse.Comparison, bool) {
+	e, err := sqlparse.ParseExpr(r.Where)
+	if r.Where == "" || err != nil {
+		return sqlparse.Comparison{}, false
+	}
+	return e.Comparison()
+}
+
+// AllowsEveryRow reports whether r lets its operation through on every row: anyone
+// (without a where), or a condition that is always true (TRUE, (true), 1 = 1, x OR
+// true) judged on its parse tree.
 func (r *Rule) AllowsEveryRow() bool {
+	if r.Where != "" && !sqlparse.AlwaysTrueText(r.Where) {
+		return false
+	}
 	switch r.Kind {
 	case RuleAnyone:
 		return true
-	case RuleOwner:
+	case RuleOwner, RuleMember, RuleClaim:
 		return false
 	}
 	switch r.Operation {

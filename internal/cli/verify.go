@@ -77,44 +77,47 @@ func verifyText(r *verify.Report) string {
 			fmt.Fprintf(&sb, "%s: skipped, %s\n\n", t.Table, t.Skipped)
 			continue
 		}
-		fmt.Fprintf(&sb, "%s (owner %s), as role %s\n", t.Table, t.Owner, r.Role)
-		// Columns: the verified role's three cases, then each other role's caller
-		// without identity.
-		type column struct{ cas, role, title string }
-		columns := []column{{verify.Own, "", verify.Own}, {verify.Others, "", verify.Others}, {verify.NoIdentity, "", verify.NoIdentity}}
-		for _, c := range t.Checks {
-			if c.Role != "" && !slices.ContainsFunc(columns, func(x column) bool { return x.role == c.Role }) {
-				columns = append(columns, column{verify.NoIdentity, c.Role, "as " + c.Role})
-			}
+		owner := ""
+		if t.Owner != "" {
+			owner = " (owner " + t.Owner + ")"
 		}
-		fmt.Fprintf(&sb, "  %-18s", "operation")
-		for _, c := range columns {
-			fmt.Fprintf(&sb, "%-24s", c.title)
+		fmt.Fprintf(&sb, "%s%s, as role %s\n", t.Table, owner, r.Role)
+		cols, rows := matrix(t.Checks)
+		width, label := 24, 18
+		for _, c := range cols {
+			width = max(width, len(c.title)+2)
+		}
+		for _, op := range rows {
+			label = max(label, len(op)+2)
+		}
+		fmt.Fprintf(&sb, "  %-*s", label, "operation")
+		for _, c := range cols {
+			fmt.Fprintf(&sb, "%-*s", width, c.title)
 		}
 		sb.WriteString("\n")
-		for _, op := range []string{"select", "insert", "update", "update: give away", "delete"} {
-			fmt.Fprintf(&sb, "  %-18s", op)
-			for _, col := range columns {
+		for _, op := range rows {
+			fmt.Fprintf(&sb, "  %-*s", label, op)
+			for _, col := range cols {
 				cell := "-"
 				for _, c := range t.Checks {
-					if c.Operation+caseSuffix(c.Case) == op && c.Role == col.role &&
-						(c.Case == col.cas || (c.Case == verify.GiveAway && col.cas == verify.Own)) {
-						checks++
-						cell = string(c.Observed)
-						switch {
-						case c.Observed == verify.Failed:
-							cell += " ✗"
-						case c.Expected == verify.NotDerived:
-							notDerived++
-							cell += " (not derived)"
-						case c.Mismatch():
-							cell += " ✗ want " + string(c.Expected)
-						default:
-							cell += " ✓"
-						}
+					if rowOf(c) != op || colOf(c) != col {
+						continue
+					}
+					checks++
+					cell = string(c.Observed)
+					switch {
+					case c.Observed == verify.Failed:
+						cell += " ✗"
+					case c.Expected == verify.NotDerived:
+						notDerived++
+						cell += " (not derived)"
+					case c.Mismatch():
+						cell += " ✗ want " + string(c.Expected)
+					default:
+						cell += " ✓"
 					}
 				}
-				fmt.Fprintf(&sb, "%-24s", cell)
+				fmt.Fprintf(&sb, "%-*s", width, cell)
 			}
 			sb.WriteString("\n")
 		}
@@ -139,9 +142,56 @@ func verifyText(r *verify.Report) string {
 	return sb.String()
 }
 
-func caseSuffix(c string) string {
-	if c == verify.GiveAway {
-		return ": give away"
+// matrixColumn is a column of the access matrix: a case, as a role.
+type matrixColumn struct{ cas, role, title string }
+
+// colOf and rowOf place a check in the matrix: moving one's own row is an update of
+// one's own rows, on a row of its own.
+func colOf(c verify.Check) matrixColumn {
+	cas := c.Case
+	if cas == verify.GiveAway || cas == verify.MoveGroup || strings.HasPrefix(cas, verify.Immutable) {
+		cas = verify.Own
 	}
-	return ""
+	title := cas
+	if c.Role != "" {
+		title = strings.Replace(cas, verify.NoIdentity, "as "+c.Role, 1)
+	}
+	return matrixColumn{cas, c.Role, title}
+}
+
+func rowOf(c verify.Check) string {
+	switch c.Case {
+	case verify.GiveAway:
+		return "update: give away"
+	case verify.MoveGroup:
+		return "update: move to another group"
+	}
+	if col, ok := strings.CutPrefix(c.Case, verify.Immutable+" "); ok {
+		return "update: " + col + " (immutable)"
+	}
+	return c.Operation
+}
+
+// matrix returns the columns and rows of the checks' matrix, in order of appearance.
+func matrix(checks []verify.Check) ([]matrixColumn, []string) {
+	var cols []matrixColumn
+	var rows []string
+	for _, c := range checks {
+		if col := colOf(c); !slices.Contains(cols, col) {
+			cols = append(cols, col)
+		}
+		if r := rowOf(c); !slices.Contains(rows, r) {
+			rows = append(rows, r)
+		}
+	}
+	rank := func(r string) int {
+		for i, p := range []string{"select", "insert", "update", "update: give away", "update: move to another group", "update: ", "delete"} {
+			if r == p || (p == "update: " && strings.HasPrefix(r, p)) {
+				return i
+			}
+		}
+		return 99
+	}
+	slices.SortStableFunc(rows, func(a, b string) int { return rank(a) - rank(b) })
+	return cols, rows
 }

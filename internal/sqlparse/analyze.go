@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -491,4 +492,80 @@ func (e *Expr) Call() (string, bool) {
 		return "", false
 	}
 	return strings.Join(stringList(fc.Funcname), "."), true
+}
+
+// Comparison is a condition on one column of the row that can be judged from the row's
+// values alone: the column is true (col), false (NOT col), equal to a constant
+// (col = 'x', 'x' = col) or not equal to it (<>, !=).
+type Comparison struct {
+	Column string
+	Value  string // the constant as text: "true" for a bare boolean column
+	Equal  bool   // false for <>, and for NOT col (Value "true")
+}
+
+// Comparison returns the expression as a Comparison, or false when it is anything else.
+func (e *Expr) Comparison() (Comparison, bool) {
+	n := e.node
+	if be := n.GetBoolExpr(); be != nil && be.Boolop == pg.BoolExprType_NOT_EXPR && len(be.Args) == 1 {
+		if col, ok := columnName(be.Args[0]); ok {
+			return Comparison{Column: col, Value: "true", Equal: false}, true
+		}
+		return Comparison{}, false
+	}
+	if col, ok := columnName(n); ok {
+		return Comparison{Column: col, Value: "true", Equal: true}, true
+	}
+	ae := n.GetAExpr()
+	if ae == nil || ae.Kind != pg.A_Expr_Kind_AEXPR_OP || len(ae.Name) != 1 {
+		return Comparison{}, false
+	}
+	op := stringList(ae.Name)
+	if len(op) != 1 || (op[0] != "=" && op[0] != "<>" && op[0] != "!=") {
+		return Comparison{}, false
+	}
+	col, ok := columnName(ae.Lexpr)
+	val, okv := constText(ae.Rexpr)
+	if !ok || !okv {
+		col, ok = columnName(ae.Rexpr)
+		val, okv = constText(ae.Lexpr)
+	}
+	if !ok || !okv {
+		return Comparison{}, false
+	}
+	return Comparison{Column: col, Value: val, Equal: op[0] == "="}, true
+}
+
+// columnName returns the column an unqualified or table-qualified reference names.
+func columnName(n *pg.Node) (string, bool) {
+	cr := n.GetColumnRef()
+	if cr == nil || isStar(cr) {
+		return "", false
+	}
+	names := stringList(cr.Fields)
+	if len(names) == 0 || len(names) > 2 || len(names) != len(cr.Fields) {
+		return "", false
+	}
+	return names[len(names)-1], true
+}
+
+// constText returns a constant's text, through one cast: 'x', 42, true, 'x'::text.
+func constText(n *pg.Node) (string, bool) {
+	if tc := n.GetTypeCast(); tc != nil {
+		n = tc.Arg
+	}
+	c := n.GetAConst()
+	if c == nil || c.Isnull {
+		return "", false
+	}
+	switch v := c.Val.(type) {
+	case *pg.A_Const_Sval:
+		return v.Sval.Sval, true
+	case *pg.A_Const_Ival:
+		return strconv.Itoa(int(v.Ival.Ival)), true
+	case *pg.A_Const_Fval:
+		return v.Fval.Fval, true
+	case *pg.A_Const_Boolval:
+		return strconv.FormatBool(v.Boolval.Boolval), true
+	}
+	return "", false
 }

@@ -292,3 +292,28 @@ func TestCall(t *testing.T) {
 		}
 	}
 }
+
+func TestComparison(t *testing.T) {
+	for in, want := range map[string]*Comparison{
+		"published":             {Column: "published", Value: "true", Equal: true},
+		"not archived":          {Column: "archived", Value: "true", Equal: false},
+		"posts.status = 'live'": {Column: "status", Value: "live", Equal: true},
+		"'live' = status":       {Column: "status", Value: "live", Equal: true},
+		"level <> 3":            {Column: "level", Value: "3", Equal: false},
+		"kind = 'a'::text":      {Column: "kind", Value: "a", Equal: true},
+		"flag = true":           {Column: "flag", Value: "true", Equal: true},
+		"a = b":                 nil,
+		"a > 1":                 nil,
+		"published and x":       nil,
+		"lower(s) = 'x'":        nil,
+	} {
+		e, err := ParseExpr(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := e.Comparison()
+		if (want == nil) == ok || (want != nil && got != *want) {
+			t.Errorf("Comparison(%q) = %+v, %v; want %+v", in, got, ok, want)
+		}
+	}
+}

@@ -1,0 +1,483 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/policy"
+)
+
+// Run checks every table of s (compiled from f) that a built-in rule governs, as role,
+// which is usually authenticated. The connection must bypass row-level security (a
+// superuser, or the tables' owner where they are not forced) to insert the test rows;
+// nothing is kept.
+func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, role string) (*Report, error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("verifying: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	v := &verifier{tx: tx, f: f, s: s, role: role, rows: map[string]map[string]row{}, met: map[string]map[string]row{}}
+	if v.categories, err = Categories(ctx, tx, s); err != nil {
+		return nil, err
+	}
+	report := &Report{Role: role}
+	for _, t := range s.Tables {
+		if err := v.setup(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range s.Tables {
+		pt := f.Table(t.Schema, t.Name)
+		tr := TableReport{Table: t.QualifiedName(), Owner: t.Owner}
+		switch {
+		case !t.RLS:
+			tr.Skipped = "rls: false: every granted role sees every row"
+		case !derivable(pt):
+			tr.Skipped = "no built-in rule (owner, member, claim, anyone): custom rules decide, so only its tests run"
+		default:
+			checks, err := v.table(ctx, t, pt)
+			if err != nil {
+				return nil, err
+			}
+			tr.Checks = checks
+		}
+		tests, err := v.tests(ctx, pt)
+		if err != nil {
+			return nil, err
+		}
+		tr.Tests = tests
+		report.Tables = append(report.Tables, tr)
+	}
+	return report, nil
+}
+
+// derivable reports whether a built-in rule governs some operation on t.
+func derivable(t *policy.Table) bool {
+	return slices.ContainsFunc(t.Policies, func(r *policy.Rule) bool { return r.Kind != policy.RuleCustom })
+}
+
+// The callers besides Alice and Bob: Carol holds a row of a group table that fails its
+// filters (a member who is not an admin); Dave is a user a new row of a group table
+// names, so that inserting it takes nothing from Alice.
+const (
+	Carol = "ca201000-0000-4000-8000-0000000ca201"
+	Dave  = "da7e0000-0000-4000-8000-00000000da7e"
+)
+
+// row is a test row: its ctid and its values, as text, by column (NULL columns are
+// absent).
+type row struct {
+	ctid   string
+	values map[string]string
+}
+
+type verifier struct {
+	tx   pgx.Tx
+	f    *policy.File
+	s    *schema.Schema
+	role string
+	// rows maps table → user → the user's row, whose where columns (see wheres) fail
+	// their rules' conditions; met holds a second row per user that meets them, for the
+	// tables that have such columns.
+	rows, met map[string]map[string]row
+	count     int
+	// categories maps each column type to its pg_type.typcategory.
+	categories map[string]string
+}
+
+// columnRoles says what the columns of a table are to the rules: whose id a column
+// holds, which group ids, which filter and where values.
+type columnRoles struct {
+	users   map[string]bool              // group user columns: the row's user
+	keys    map[string]bool              // group ids (group columns, member rule columns, through columns)
+	filters map[string]string            // group filter columns: a value that passes
+	wheres  map[string][2]string         // where columns: a value that fails, one that meets
+	fails   map[string]map[string]string // group table → filter column → a value that fails
+}
+
+func (v *verifier) roles(t *schema.Table) columnRoles {
+	cr := columnRoles{users: map[string]bool{}, keys: map[string]bool{}, filters: map[string]string{}, wheres: map[string][2]string{}}
+	for _, g := range v.f.Groups {
+		if g.Schema != t.Schema || g.Table != t.Name {
+			continue
+		}
+		cr.users[g.UserColumn], cr.keys[g.GroupColumn] = true, true
+		for _, fl := range g.Where {
+			if _, ok := cr.filters[fl.Column]; !ok {
+				cr.filters[fl.Column] = fl.Values[0]
+			}
+		}
+	}
+	for _, pt := range v.f.Tables {
+		for _, r := range pt.Policies {
+			if r.Kind != policy.RuleMember {
+				continue
+			}
+			if pt.Schema == t.Schema && pt.Name == t.Name {
+				cr.keys[r.MemberColumn(v.f, pt)] = true
+			}
+			if th := r.Through; th != nil && th.Schema == t.Schema && th.Table == t.Name {
+				cr.keys[th.Column] = true
+			}
+		}
+	}
+	if pt := v.f.Table(t.Schema, t.Name); pt != nil {
+		for _, r := range pt.Policies {
+			cmp, ok := r.WhereComparison()
+			c := t.Column(cmp.Column)
+			if !ok || c == nil || cr.keys[cmp.Column] || cr.users[cmp.Column] || cmp.Column == t.Owner {
+				continue
+			}
+			other, ok := otherValue(v.categories[c.Type], cmp.Value)
+			if _, seen := cr.wheres[cmp.Column]; !ok || seen {
+				continue
+			}
+			if cmp.Equal {
+				cr.wheres[cmp.Column] = [2]string{other, cmp.Value}
+			} else {
+				cr.wheres[cmp.Column] = [2]string{cmp.Value, other}
+			}
+		}
+	}
+	return cr
+}
+
+// otherValue returns a value of a column of type category other than v, or false.
+func otherValue(category, v string) (string, bool) {
+	switch category {
+	case "B":
+		if v == "true" {
+			return "false", true
+		}
+		return "true", true
+	case "N":
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return strconv.FormatInt(n+1, 10), true
+		}
+	case "S":
+		return v + "-other", true
+	}
+	return "", false
+}
+
+// failing returns, for t as a group table with filters, a value per filter column that
+// no group's filter accepts; false when t has no filters or a type has no such value.
+func (v *verifier) failing(t *schema.Table) (map[string]string, bool) {
+	out := map[string]string{}
+	for _, g := range v.f.Groups {
+		if g.Schema != t.Schema || g.Table != t.Name {
+			continue
+		}
+		for _, fl := range g.Where {
+			if _, done := out[fl.Column]; done {
+				continue
+			}
+			c := t.Column(fl.Column)
+			val, ok := otherValue(v.categories[c.Type], fl.Values[0])
+			for ok && slices.Contains(fl.Values, val) {
+				val, ok = otherValue(v.categories[c.Type], val)
+			}
+			if !ok {
+				return nil, false
+			}
+			out[fl.Column] = val
+		}
+	}
+	return out, len(out) > 0
+}
+
+// key returns the id of user's groups for a group column of type typ that references
+// nothing: the same for every column of that type, so that a row's group id is in the
+// user's set.
+func (v *verifier) key(typ, user string) string {
+	if typ == "uuid" {
+		return sqlident.Literal(user) + "::uuid"
+	}
+	n := map[string]int{Alice: 7001, Bob: 7002, Carol: 7003, Dave: 7004}[user]
+	return SampleOf(v.categories[typ], typ, n)
+}
+
+// values returns the column list and SQL values of a new row of t for user: its owner,
+// group user and group ids are the user's, its references point at the user's rows, its
+// filter columns pass, its where columns take where (0 fails, 1 meets); set overrides
+// any column with SQL.
+func (v *verifier) values(t *schema.Table, user string, where int, set map[string]string) ([]string, []string) {
+	cr := v.roles(t)
+	// Carol and Dave act within Alice's groups: their rows point where hers do.
+	keyUser := user
+	if user == Carol || user == Dave {
+		keyUser = Alice
+	}
+	var cols, vals []string
+	add := func(c *schema.Column, val string) {
+		cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, val)
+	}
+	for _, c := range t.Columns {
+		v.count++
+		if val, ok := set[c.Name]; ok {
+			add(c, val)
+			continue
+		}
+		switch {
+		case (c.Name == t.Owner || cr.users[c.Name]) && user != "":
+			add(c, sqlident.Literal(user)+"::"+c.Type)
+		case c.References != nil && (c.NotNull || c.Unique || cr.keys[c.Name]):
+			parent := v.rows[c.References.Schema+"."+c.References.Table][keyUser]
+			if val, ok := parent.values[c.References.Column]; ok {
+				add(c, sqlident.Literal(val)+"::"+c.Type)
+			}
+		case cr.keys[c.Name]:
+			add(c, v.key(c.Type, keyUser))
+		case cr.filters[c.Name] != "":
+			add(c, sqlident.Literal(cr.filters[c.Name])+"::"+c.Type)
+		case cr.wheres[c.Name] != [2]string{}:
+			add(c, sqlident.Literal(cr.wheres[c.Name][where])+"::"+c.Type)
+		case c.Identity != "" || c.Default != "" || c.Name == t.Owner:
+		case c.NotNull || c.Unique:
+			add(c, SampleOf(v.categories[c.Type], c.Type, v.count))
+		}
+	}
+	return cols, vals
+}
+
+func insertSQL(t *schema.Table, cols, vals []string, returning bool) string {
+	name := sqlident.Qualified(t.Schema, t.Name)
+	ret := ""
+	if returning {
+		ret = " RETURNING r.ctid::text, to_jsonb(r)::text"
+	}
+	if len(cols) == 0 {
+		return fmt.Sprintf("INSERT INTO %s AS r DEFAULT VALUES%s", name, ret)
+	}
+	return fmt.Sprintf("INSERT INTO %s AS r (%s) VALUES (%s)%s", name, strings.Join(cols, ", "), strings.Join(vals, ", "), ret)
+}
+
+// setup inserts one row for each user into t, as the connecting role, and a second one
+// meeting the where conditions of t's rules where it has some.
+func (v *verifier) setup(ctx context.Context, t *schema.Table) error {
+	q := t.QualifiedName()
+	v.rows[q], v.met[q] = map[string]row{}, map[string]row{}
+	hasWhere := len(v.roles(t).wheres) > 0
+	for _, user := range []string{Alice, Bob} {
+		r, err := v.insertAs(ctx, t, user, 0, nil)
+		if err != nil {
+			return err
+		}
+		v.rows[q][user] = r
+		if hasWhere {
+			if r, err := v.insertAs(ctx, t, user, 1, nil); err == nil {
+				v.met[q][user] = r
+			}
+		}
+	}
+	return nil
+}
+
+// insertAs inserts a row of t for user as the connecting role, with the user's claims
+// so that columns defaulting to the caller's id get the user's.
+func (v *verifier) insertAs(ctx context.Context, t *schema.Table, user string, where int, set map[string]string) (row, error) {
+	cols, vals := v.values(t, user, where, set)
+	if _, err := v.tx.Exec(ctx, "SELECT set_config('request.jwt.claims', $1, true)", fmt.Sprintf(`{"sub":%q}`, user)); err != nil {
+		return row{}, fmt.Errorf("setting the test user's claims: %w", err)
+	}
+	sp, err := v.tx.Begin(ctx)
+	if err != nil {
+		return row{}, err
+	}
+	defer sp.Rollback(ctx)
+	var r row
+	var js string
+	if err := sp.QueryRow(ctx, insertSQL(t, cols, vals, true)).Scan(&r.ctid, &js); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "42501" {
+			return row{}, fmt.Errorf("inserting test rows into %s as the connecting role, which row-level security stopped (connect as a superuser or the tables' owner): %w",
+				t.QualifiedName(), err)
+		}
+		return row{}, fmt.Errorf("inserting test rows into %s as the connecting role: %w", t.QualifiedName(), err)
+	}
+	var values map[string]any
+	dec := json.NewDecoder(strings.NewReader(js))
+	dec.UseNumber()
+	if err := dec.Decode(&values); err != nil {
+		return row{}, fmt.Errorf("reading test row of %s: %w", t.QualifiedName(), err)
+	}
+	r.values = map[string]string{}
+	for k, val := range values {
+		if val != nil {
+			r.values[k] = fmt.Sprint(val)
+		}
+	}
+	return r, sp.Commit(ctx)
+}
+
+// asRole runs fn inside a savepoint that is then rolled back, as role with the claims
+// of user ("" for none) plus claims. prep, if any, runs first as the connecting role.
+func (v *verifier) asRole(ctx context.Context, role, user string, claims map[string]string, prep string, fn func(pgx.Tx) error) error {
+	sp, err := v.tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer sp.Rollback(ctx)
+	if prep != "" {
+		if _, err := sp.Exec(ctx, prep); err != nil {
+			return fmt.Errorf("preparing the attempt: %w", err)
+		}
+	}
+	if _, err := sp.Exec(ctx, "SELECT set_config('request.jwt.claims', $1, true)", claimsJSON(user, claims)); err != nil {
+		return err
+	}
+	if _, err := sp.Exec(ctx, "SET LOCAL ROLE "+sqlident.Quote(role)); err != nil {
+		return fmt.Errorf("switching to role %s (the connecting role must be a superuser or a member of it): %w", role, err)
+	}
+	return fn(sp)
+}
+
+// claimsJSON builds the claims of user ("" for none: no claims at all) with extra
+// claims by dotted name nested as objects.
+func claimsJSON(user string, extra map[string]string) string {
+	if user == "" {
+		return ""
+	}
+	root := map[string]any{"sub": user}
+	for _, name := range slices.Sorted(maps.Keys(extra)) {
+		m := root
+		path := strings.Split(name, ".")
+		for _, p := range path[:len(path)-1] {
+			next, ok := m[p].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				m[p] = next
+			}
+			m = next
+		}
+		m[path[len(path)-1]] = extra[name]
+	}
+	data, _ := json.Marshal(root)
+	return string(data)
+}
+
+// rowsOf runs sql and returns the rows it returned or, for other commands, affected.
+func rowsOf(ctx context.Context, tx pgx.Tx, sql string) (int64, error) {
+	rows, err := tx.Query(ctx, sql)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for rows.Next() {
+		n++
+	}
+	rows.Close()
+	if tag := rows.CommandTag(); !tag.Select() {
+		n = tag.RowsAffected()
+	}
+	return n, rows.Err()
+}
+
+// caller is who runs an attempt: a user ("" for none) with claims, as a role.
+type caller struct {
+	user   string
+	claims map[string]string
+	role   string // "" for the verified role
+}
+
+// attempt is one statement by a caller, and the cases it puts the rules in: old is the
+// row the statement reads or the new row of an insert, new the row an update writes.
+type attempt struct {
+	op, cas string
+	who     caller
+	sql     string
+	prep    string
+	old     policy.Case
+	new     *policy.Case
+	column  string // the column an update sets, whose UPDATE privilege it needs
+	reads   bool   // it reads a column (WHERE), so the select rules hold too
+}
+
+// run runs a as its caller and says what PostgreSQL allowed.
+func (v *verifier) run(ctx context.Context, a attempt) (Outcome, string, error) {
+	role := a.who.role
+	if role == "" {
+		role = v.role
+	}
+	var n int64
+	var runErr error
+	err := v.asRole(ctx, role, a.who.user, a.who.claims, a.prep, func(sp pgx.Tx) error {
+		if strings.HasPrefix(a.sql, "SELECT") {
+			runErr = sp.QueryRow(ctx, a.sql).Scan(&n)
+		} else {
+			var tag pgconn.CommandTag
+			tag, runErr = sp.Exec(ctx, a.sql)
+			n = tag.RowsAffected()
+		}
+		return nil
+	})
+	if err != nil {
+		return "", "", err
+	}
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(runErr, &pe) && pe.Code == "42501":
+		return Denied, pe.Message, nil
+	case errors.As(runErr, &pe) && pe.Code == "23503" && strings.HasPrefix(a.sql, "DELETE"):
+		// The row was visible and deletable; a referencing row then blocked it.
+		return Allowed, "", nil
+	case errors.As(runErr, &pe):
+		return Failed, pe.Message, nil
+	case runErr != nil:
+		return "", "", runErr
+	case n == 0:
+		return Denied, "no rows", nil
+	}
+	return Allowed, "", nil
+}
+
+// testers maps the callers a test names to the synthetic users' ids.
+var testers = map[string]string{"alice": Alice, "bob": Bob, "nobody": ""}
+
+// tests runs the tests schema.yaml declares for t.
+func (v *verifier) tests(ctx context.Context, t *policy.Table) ([]TestResult, error) {
+	var out []TestResult
+	for _, tc := range t.Tests {
+		r := TestResult{Name: tc.Name, Line: tc.Pos.Line, As: tc.As, SQL: tc.SQL, Expected: fmt.Sprintf("rows %d", tc.Rows)}
+		if tc.Error != "" {
+			r.Expected = "error " + tc.Error
+		}
+		role := tc.Role
+		if role == "" {
+			role = v.role
+		}
+		err := v.asRole(ctx, role, testers[tc.As], nil, "", func(sp pgx.Tx) error {
+			n, err := rowsOf(ctx, sp, tc.SQL)
+			var pe *pgconn.PgError
+			switch {
+			case errors.As(err, &pe):
+				r.Observed, r.Detail = "error "+pe.Code, pe.Message
+			case err != nil:
+				return err
+			default:
+				r.Observed = fmt.Sprintf("rows %d", n)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("running test at %s:%d: %w", v.f.Path, tc.Pos.Line, err)
+		}
+		if !r.Failed() {
+			r.Detail = ""
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
