@@ -149,8 +149,11 @@ type matrixColumn struct{ cas, role, title string }
 // one's own rows, on a row of its own.
 func colOf(c verify.Check) matrixColumn {
 	cas := c.Case
-	if cas == verify.GiveAway || cas == verify.MoveGroup || strings.HasPrefix(cas, verify.Immutable) {
+	switch {
+	case cas == verify.GiveAway || cas == verify.MoveGroup || strings.HasPrefix(cas, verify.Immutable):
 		cas = verify.Own
+	case cas == verify.TakeOver:
+		cas = verify.Member
 	}
 	title := cas
 	if c.Role != "" {
@@ -165,6 +168,8 @@ func rowOf(c verify.Check) string {
 		return "update: give away"
 	case verify.MoveGroup:
 		return "update: move to another group"
+	case verify.TakeOver:
+		return "update: take the row"
 	}
 	if col, ok := strings.CutPrefix(c.Case, verify.Immutable+" "); ok {
 		return "update: " + col + " (immutable)"
@@ -185,7 +190,7 @@ func matrix(checks []verify.Check) ([]matrixColumn, []string) {
 		}
 	}
 	rank := func(r string) int {
-		for i, p := range []string{"select", "insert", "update", "update: give away", "update: move to another group", "update: ", "delete"} {
+		for i, p := range []string{"select", "insert", "update", "update: give away", "update: take the row", "update: move to another group", "update: ", "delete"} {
 			if r == p || (p == "update: " && strings.HasPrefix(r, p)) {
 				return i
 			}

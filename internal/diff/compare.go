@@ -571,6 +571,15 @@ func (d *differ) grants(from, to *schema.Schema, ot, nt *schema.Table) {
 		if len(revoke) > 0 {
 			c := on(GrantRevoke, ot, nt)
 			c.Role, c.Old.Privileges = role, revoke
+			// Revoking a table privilege revokes it on every column too: the change
+			// grants the column privileges kept again (New).
+			for _, p := range revoke {
+				for _, w := range want {
+					if priv, col := schema.SplitPrivilege(w); col != "" && priv == p && !slices.Contains(add, w) {
+						c.New.Privileges = append(c.New.Privileges, w)
+					}
+				}
+			}
 			d.add(c)
 		}
 		if len(add) > 0 {

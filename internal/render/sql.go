@@ -170,6 +170,9 @@ func (r *renderer) change(c *diff.Change) {
 		r.emit(c.Kind, c, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, grantee(c.Role))
 	case diff.GrantRevoke:
 		r.emit(c.Kind, c, "REVOKE %s ON %s FROM %s;", privileges(c.Old.Privileges), t, grantee(c.Role))
+		if len(c.New.Privileges) > 0 { // column privileges the revoke took with it
+			r.emit(c.Kind, c, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, grantee(c.Role))
+		}
 	case diff.FunctionCreate:
 		r.emit(c.Kind, c, "%s", createFunction(c.New.Function))
 		r.execute(c, c.New.Function, []string{"public"}, c.New.Function.Execute)

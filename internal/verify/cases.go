@@ -73,7 +73,7 @@ func (v *verifier) table(ctx context.Context, t *schema.Table, pt *policy.Table)
 		attempts = append(attempts, attempt{op: "update", cas: GiveAway, who: alice, column: t.Owner,
 			sql: fmt.Sprintf("UPDATE %s SET %s = %s", name, sqlident.Quote(t.Owner), sqlident.Literal(Bob)), old: old, new: &gone})
 	}
-	if col := memberColumn(v.f, pt); col != "" && col != t.Owner {
+	if col := memberColumn(v.f, pt); col != "" && col != t.Owner && !uniqueColumn(t, col) {
 		if val, ok := v.rows[q][Bob].values[col]; ok {
 			moved := own
 			moved.InGroups, moved.Row = false, mine.values
@@ -108,6 +108,22 @@ func (v *verifier) table(ctx context.Context, t *schema.Table, pt *policy.Table)
 		carol := caller{user: Carol}
 		onRow(Peer, carol, mine, peer, prep)
 		insert(Peer, carol, Alice, peer, prep)
+	}
+	// A member of the row's groups who does not own it (an editor of a shared
+	// document): what the groups allow, and whether the member can take the row.
+	if gts := v.groupTables(pt); t.Owner != "" && len(gts) > 0 {
+		var prep string
+		for _, gt := range gts {
+			cols, vals := v.values(gt, Dave, 0, nil)
+			prep += insertSQL(gt, cols, vals, false) + ";"
+		}
+		member := policy.Case{Identity: true, InGroups: true}
+		dave := caller{user: Dave}
+		onRow(Member, dave, mine, member, prep)
+		old, taken := member, member
+		old.Row, taken.Row, taken.Owned = mine.values, mine.values, true
+		attempts = append(attempts, attempt{op: "update", cas: TakeOver, who: dave, column: t.Owner, reads: true, prep: prep,
+			sql: fmt.Sprintf("UPDATE %s SET %s = %s::%s%s", name, sqlident.Quote(t.Owner), sqlident.Literal(Dave), t.Column(t.Owner).Type, at(mine)), old: old, new: &taken})
 	}
 	// Claims that the claim rules ask for, on another user's row.
 	if claims := claimsOf(pt); len(claims) > 0 {

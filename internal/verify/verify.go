@@ -46,6 +46,8 @@ const (
 	GiveAway   = "give own row away"
 	MoveGroup  = "move own row to another group"
 	Peer       = "member failing the group's filter"
+	Member     = "member, not the owner"
+	TakeOver   = "take a group's row"
 	WithClaims = "others' rows, with the claims"
 	// Immutable is followed by the column's name: an update of it on one's own row.
 	Immutable = "change immutable column"
@@ -149,6 +151,10 @@ func attemptName(c Check) string {
 	switch c.Case {
 	case Peer:
 		return c.Operation + " of a group's row by a member failing the group's filter"
+	case Member:
+		return c.Operation + " of a group's row by a member who does not own it"
+	case TakeOver:
+		return "update by a member making itself the owner of a group's row"
 	case WithClaims:
 		return c.Operation + " of another user's row by a user with the claims the rules ask for"
 	case Own + WhereMet:
