@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -23,9 +24,19 @@ import (
 // ySchema and the types below are schema.yaml as the generator writes it, as JSON (which
 // is YAML).
 type ySchema struct {
-	Version int       `json:"version"`
-	Auth    *yAuth    `json:"auth,omitempty"`
-	Tables  []*yTable `json:"tables"`
+	Version int                `json:"version"`
+	Auth    *yAuth             `json:"auth,omitempty"`
+	Groups  map[string]*yGroup `json:"groups,omitempty"`
+	Tables  []*yTable          `json:"tables"`
+}
+
+// yGroup is a group over an owner table: its owner column is the user column.
+type yGroup struct {
+	Schema string            `json:"schema,omitempty"`
+	Table  string            `json:"table"`
+	Group  string            `json:"group"`
+	User   string            `json:"user"`
+	Where  map[string]string `json:"where,omitempty"`
 }
 
 type yAuth struct {
@@ -54,6 +65,7 @@ type yColumn struct {
 	Default     string      `json:"default,omitempty"`
 	References  *yReference `json:"references,omitempty"`
 	RenamedFrom string      `json:"renamed_from,omitempty"`
+	Immutable   bool        `json:"immutable,omitempty"`
 }
 
 type yReference struct {
@@ -67,20 +79,49 @@ type yIndex struct {
 	Unique  bool     `json:"unique,omitempty"`
 }
 
-// yRule is a rule: Kind owner or anyone, or a custom rule on Column.
+// yRule is a rule: Kind owner, anyone, member (of Group, on Column, maybe Through),
+// claim, or a custom rule on Column; Where, on Column too, adds "<Where> IS NOT NULL".
 type yRule struct {
 	Kind        string   `json:"-"`
 	Column      string   `json:"-"` // for custom rules: the column the condition tests
 	To          []string `json:"-"`
 	Restrictive bool     `json:"-"`
-	op          string   // set by yaml(): the operation it governs
+	Group       string   `json:"-"`
+	Through     *yThrough
+	Claim       string // a claim rule's role value
+	Where       string // a column
+	op          string // set by yaml(): the operation it governs
+}
+
+// yThrough reaches a group through a referenced table's column.
+type yThrough struct {
+	Schema string `json:"schema,omitempty"`
+	Table  string `json:"table"`
+	Column string `json:"column"`
 }
 
 func (r *yRule) MarshalJSON() ([]byte, error) {
-	if r.Kind != "custom" {
+	if r.Kind != "custom" && r.Where == "" && r.Kind != "member" && r.Kind != "claim" {
 		return json.Marshal(r.Kind)
 	}
 	m := map[string]any{}
+	if r.Where != "" {
+		m["where"] = quoteIdent(r.Where) + " IS NOT NULL"
+	}
+	switch r.Kind {
+	case "owner", "anyone":
+		m[r.Kind] = true
+		return json.Marshal(m)
+	case "member":
+		m["member"], m["column"] = r.Group, r.Column
+		if r.Through != nil {
+			m["through"] = r.Through
+		}
+		return json.Marshal(m)
+	case "claim":
+		m["claim"] = map[string]string{"app.role": r.Claim}
+		return json.Marshal(m)
+	}
 	cond := quoteIdent(r.Column) + " IS NOT NULL"
 	if r.op != "insert" {
 		m["using"] = cond
@@ -127,6 +168,14 @@ func (s *ySchema) clone() *ySchema {
 	if s.Auth != nil {
 		c.Auth = &yAuth{Roles: slices.Clone(s.Auth.Roles)}
 	}
+	if s.Groups != nil {
+		c.Groups = map[string]*yGroup{}
+		for name, g := range s.Groups {
+			cg := *g
+			cg.Where = maps.Clone(g.Where)
+			c.Groups[name] = &cg
+		}
+	}
 	for _, t := range s.Tables {
 		ct := *t
 		ct.Columns = nil
@@ -143,6 +192,10 @@ func (s *ySchema) clone() *ySchema {
 			for _, r := range rs {
 				cr := *r
 				cr.To = slices.Clone(r.To)
+				if r.Through != nil {
+					th := *r.Through
+					cr.Through = &th
+				}
 				ct.Policies[op] = append(ct.Policies[op], &cr)
 			}
 		}
@@ -273,18 +326,134 @@ func (g *gen) table(s *ySchema) *yTable {
 }
 
 func (g *gen) rule(s *ySchema, t *yTable) *yRule {
-	switch k := g.pick(4); {
+	r := g.kindOf(s, t)
+	if r.Kind != "custom" && g.chance(0.2) {
+		r.Where = t.Columns[g.pick(len(t.Columns))].Name
+	}
+	return r
+}
+
+func (g *gen) kindOf(s *ySchema, t *yTable) *yRule {
+	switch k := g.pick(7); {
 	case k == 0 && t.Owner != "":
 		return &yRule{Kind: "owner"}
 	case k == 1:
 		return &yRule{Kind: "anyone"}
-	default:
-		r := &yRule{Kind: "custom", Column: t.Columns[g.pick(len(t.Columns))].Name, Restrictive: g.chance(0.2)}
-		if s.Auth != nil && len(s.Auth.Roles) > 2 && g.chance(0.5) {
-			r.To = []string{s.Auth.Roles[2+g.pick(len(s.Auth.Roles)-2)]}
+	case k == 2:
+		return &yRule{Kind: "claim", Claim: []string{"admin", "staff"}[g.pick(2)]}
+	case k == 3 && len(s.Groups) > 0:
+		if r := g.member(s, t); r != nil {
+			return r
 		}
-		return r
 	}
+	r := &yRule{Kind: "custom", Column: t.Columns[g.pick(len(t.Columns))].Name, Restrictive: g.chance(0.2)}
+	if s.Auth != nil && len(s.Auth.Roles) > 2 && g.chance(0.5) {
+		r.To = []string{s.Auth.Roles[2+g.pick(len(s.Auth.Roles)-2)]}
+	}
+	return r
+}
+
+// member returns a member rule of a random group on a bigint column of t, half the time
+// through a table that column references; nil when t has no such column.
+func (g *gen) member(s *ySchema, t *yTable) *yRule {
+	names := slices.Sorted(maps.Keys(s.Groups))
+	r := &yRule{Kind: "member", Group: names[g.pick(len(names))]}
+	var cols []*yColumn
+	for _, c := range t.Columns {
+		if c.Type == "bigint" {
+			cols = append(cols, c)
+		}
+	}
+	if len(cols) == 0 {
+		return nil
+	}
+	c := cols[g.pick(len(cols))]
+	r.Column = c.Name
+	if ref := c.References; ref != nil && g.chance(0.5) {
+		if target := tableNamed(s, ref.Schema, ref.Table); target != nil && !target.ForceRLS {
+			var ys []string
+			for _, tc := range target.Columns {
+				if tc.Type == "bigint" {
+					ys = append(ys, tc.Name)
+				}
+			}
+			r.Through = &yThrough{Schema: schemaOf(target), Table: target.Name, Column: ys[g.pick(len(ys))]}
+		}
+	}
+	return r
+}
+
+// tableNamed returns the table schema.name of s, or nil.
+func tableNamed(s *ySchema, schema, name string) *yTable {
+	for _, t := range s.Tables {
+		if schemaOf(t) == schema && t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// repair removes what an edit left invalid: groups over a table that is gone, forced or
+// lacks their columns; member rules of such groups, or on a column that is no longer a
+// bigint, or through a table the column no longer references; where conditions on
+// columns that are gone.
+func repair(s *ySchema) {
+	for name, gr := range s.Groups {
+		t := tableNamed(s, gr.Schema, gr.Table)
+		if gr.Schema == "" && t == nil {
+			t = tableNamed(s, "public", gr.Table)
+		}
+		if t == nil || t.ForceRLS || t.Owner != gr.User || column(t, gr.Group) == nil || column(t, gr.Group).Type != "bigint" {
+			delete(s.Groups, name)
+		}
+	}
+	if len(s.Groups) == 0 {
+		s.Groups = nil
+	}
+	for _, t := range s.Tables {
+		for op, rs := range t.Policies {
+			rs = slices.DeleteFunc(rs, func(r *yRule) bool {
+				if r.Where != "" && column(t, r.Where) == nil {
+					r.Where = ""
+				}
+				if r.Kind != "member" {
+					return false
+				}
+				c := column(t, r.Column)
+				if s.Groups[r.Group] == nil || c == nil || c.Type != "bigint" {
+					return true
+				}
+				if th := r.Through; th != nil {
+					target := tableNamed(s, th.Schema, th.Table)
+					return target == nil || target.ForceRLS || c.References == nil || c.References.Table != th.Table ||
+						schemaOfRef(c.References, t) != th.Schema || column(target, th.Column) == nil || column(target, th.Column).Type != "bigint"
+				}
+				return false
+			})
+			if len(rs) == 0 {
+				delete(t.Policies, op)
+			} else {
+				t.Policies[op] = rs
+			}
+		}
+	}
+}
+
+func schemaOfRef(r *yReference, t *yTable) string {
+	if r.Schema != "" {
+		return r.Schema
+	}
+	return schemaOf(t)
+}
+
+// column returns the column of t named name, or nil.
+func column(t *yTable, name string) *yColumn {
+	for _, c := range t.Columns {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
 }
 
 func (g *gen) schema() *ySchema {
@@ -365,6 +534,33 @@ func renameColumnRefs(t *yTable, from, to string) {
 			if r.Column == from {
 				r.Column = to
 			}
+			if r.Where == from {
+				r.Where = to
+			}
+		}
+	}
+}
+
+// renameInGroups follows a rename of column from of table t in the groups over t and
+// the member rules through t.
+func renameInGroups(s *ySchema, t *yTable, from, to string) {
+	for _, gr := range s.Groups {
+		if gr.Table == t.Name && (gr.Schema == "" || gr.Schema == schemaOf(t)) {
+			if gr.Group == from {
+				gr.Group = to
+			}
+			if gr.User == from {
+				gr.User = to
+			}
+		}
+	}
+	for _, o := range s.Tables {
+		for _, rs := range o.Policies {
+			for _, r := range rs {
+				if th := r.Through; th != nil && th.Table == t.Name && th.Schema == schemaOf(t) && th.Column == from {
+					th.Column = to
+				}
+			}
 		}
 	}
 }
@@ -399,6 +595,20 @@ var edits = []struct {
 		for _, c := range referencedBy(s, &yTable{Name: old, Schema: t.Schema}) {
 			c.References.Table = t.Name
 		}
+		for _, gr := range s.Groups {
+			if gr.Table == old && (gr.Schema == "" || gr.Schema == schemaOf(t)) {
+				gr.Table = t.Name
+			}
+		}
+		for _, o := range s.Tables {
+			for _, rs := range o.Policies {
+				for _, r := range rs {
+					if th := r.Through; th != nil && th.Table == old && th.Schema == schemaOf(t) {
+						th.Table = t.Name
+					}
+				}
+			}
+		}
 		return "rename table " + old + " to " + t.Name
 	}},
 	{"add column", func(g *gen, s *ySchema) string {
@@ -430,6 +640,7 @@ var edits = []struct {
 		old := c.Name
 		c.RenamedFrom, c.Name = old, g.name("c")
 		renameColumnRefs(t, old, c.Name)
+		renameInGroups(s, t, old, c.Name)
 		return "rename column " + t.Name + "." + old + " to " + c.Name
 	}},
 	{"change type", func(g *gen, s *ySchema) string {
@@ -577,6 +788,63 @@ var edits = []struct {
 		}
 		return "explicit grants on " + t.Name
 	}},
+	{"add group", func(g *gen, s *ySchema) string {
+		var owners []*yTable
+		for _, t := range s.Tables {
+			if t.Owner != "" && !t.ForceRLS {
+				owners = append(owners, t)
+			}
+		}
+		if len(owners) == 0 {
+			return ""
+		}
+		t := owners[g.pick(len(owners))]
+		var groupCols []string
+		for _, c := range t.Columns {
+			if c.Type == "bigint" {
+				groupCols = append(groupCols, c.Name)
+			}
+		}
+		g.names++
+		name := fmt.Sprintf("g%d", g.names)
+		gr := &yGroup{Schema: schemaOf(t), Table: t.Name, Group: groupCols[g.pick(len(groupCols))], User: t.Owner}
+		for _, c := range t.Columns {
+			if c.Type == "text" && c.Name != t.Owner && g.chance(0.5) {
+				gr.Where = map[string]string{c.Name: "admin"}
+				break
+			}
+		}
+		if s.Groups == nil {
+			s.Groups = map[string]*yGroup{}
+		}
+		s.Groups[name] = gr
+		// And a rule that uses it.
+		o := g.anyTable(s)
+		op := []string{"select", "insert", "update", "delete"}[g.pick(4)]
+		if r := g.member(s, o); r != nil {
+			r.Group = name
+			o.Policies[op] = append(o.Policies[op], r)
+		}
+		return "add group " + name + " over " + t.Name
+	}},
+	{"drop group", func(g *gen, s *ySchema) string {
+		if len(s.Groups) == 0 {
+			return ""
+		}
+		names := slices.Sorted(maps.Keys(s.Groups))
+		name := names[g.pick(len(names))]
+		delete(s.Groups, name)
+		return "drop group " + name
+	}},
+	{"toggle immutable", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		c := t.Columns[g.pick(len(t.Columns))]
+		c.Immutable = !c.Immutable
+		return "toggle immutable " + t.Name + "." + c.Name
+	}},
 	{"toggle role", func(g *gen, s *ySchema) string {
 		if s.Auth == nil {
 			s.Auth = &yAuth{Roles: []string{"authenticated", "anonymous"}}
@@ -633,6 +901,7 @@ func TestConvergence(t *testing.T) {
 			cur := g.schema()
 			var history []string
 			refused := 0
+			seen := map[string]int{}
 			c := newConverger(t)
 			if msg := c.step(cur.yaml()); msg != "" {
 				t.Fatalf("seed %d, initial schema:\n%s\n%s", seed, cur.yaml(), msg)
@@ -647,22 +916,36 @@ func TestConvergence(t *testing.T) {
 				if what == "" {
 					continue
 				}
+				repair(next)
 				msg := c.step(next.yaml())
 				if msg == errRefused {
 					refused++
 					continue
 				}
 				history = append(history, what)
+				for _, f := range features {
+					if strings.Contains(next.yaml(), `"`+f+`"`) {
+						seen[f]++
+					}
+				}
 				if msg != "" {
 					t.Fatalf("seed %d, step %d (%s) failed after:\n  %s\n%s\nschema.yaml:\n%s", seed, i, what,
 						strings.Join(history, "\n  "), msg, next.yaml())
 				}
 				cur = next
 			}
-			t.Logf("seed %d: %d edits applied, %d refused by generate", seed, len(history), refused)
+			t.Logf("seed %d: %d edits applied, %d refused by generate; schemas holding each feature: %v", seed, len(history), refused, seen)
+			// The generator must reach the rule kinds it knows, or the property says
+			// nothing of them.
+			if steps >= 40 && seen["member"] == 0 && seen["claim"] == 0 {
+				t.Errorf("seed %d: no schema held a member or claim rule", seed)
+			}
 		})
 	}
 }
+
+// features are schema.yaml keys the convergence log counts schemas by.
+var features = []string{"groups", "member", "through", "claim", "where", "immutable"}
 
 // errRefused is what step returns when generate refused the schema with a reason (a
 // type PostgreSQL cannot convert to), which leaves everything as it was.
