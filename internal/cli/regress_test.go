@@ -37,7 +37,43 @@ func tableEntry(head, cols, tail string) string {
 
 const idCol = "{name: id, type: bigint, primary_key: true}"
 
+// teamSchema is a group over memberships used directly and through projects, with org
+// ids of type typ.
+func teamSchema(typ string) string {
+	return `version: 1
+groups:
+  org_member: {table: memberships, group: org_id, user: user_id}
+tables:
+  - name: organizations
+    columns:
+      - {name: id, type: ` + typ + `, identity: by default, primary_key: true}
+    policies:
+      select: {member: org_member, column: id}
+  - name: memberships
+    columns:
+      - {name: org_id, type: ` + typ + `, primary_key: true, references: {table: organizations}}
+      - {name: user_id, type: text, primary_key: true}
+    policies:
+      read: {member: org_member}
+  - name: projects
+    columns:
+      - {name: id, type: bigint, identity: by default, primary_key: true}
+      - {name: org_id, type: ` + typ + `, not_null: true, references: {table: organizations}}
+    policies:
+      all: {member: org_member}
+  - name: tasks
+    columns:
+      - {name: id, type: bigint, identity: by default, primary_key: true}
+      - {name: project_id, type: bigint, not_null: true, references: {table: projects}}
+    policies:
+      all: {member: org_member, column: project_id, through: {table: projects, column: org_id}}
+`
+}
+
 var regressions = []regression{
+	{"group id type changed under the policies that call its function", []string{
+		teamSchema("bigint"), teamSchema("integer"),
+	}},
 	{"3.1 reference added with a new column", []string{
 		"version: 1\ntables:\n" + tableEntry("name: parents", idCol, "") + tableEntry("name: kids", idCol, ""),
 		"version: 1\ntables:\n" + tableEntry("name: parents", idCol, "") +

@@ -58,6 +58,7 @@ func Diff(from, to *schema.Schema) []*Change {
 		}
 	}
 	d.routines(from, to)
+	d.recreateDependents(from, to)
 	// A schema the last table left, and a role that left the file, lose their USAGE too.
 	for _, s := range union(from.Schemas, to.Schemas) {
 		have, want := from.SchemaUsage[s], to.SchemaUsage[s]
@@ -130,6 +131,71 @@ func (d *differ) routines(from, to *schema.Schema) {
 			d.add(&Change{Kind: FunctionDrop, Schema: of.Schema, Name: of.Name + "()", Old: Side{Function: of}})
 		}
 	}
+}
+
+// recreateDependents makes way for functions whose result type changes, which
+// PostgreSQL can only drop and create again, and which it will not drop while a policy
+// calls them: every policy of a kept table that calls one is dropped before (an
+// alteration becomes a drop and a create) and created after.
+func (d *differ) recreateDependents(from, to *schema.Schema) {
+	var recreated []string
+	for _, c := range d.changes {
+		if c.Kind == FunctionReplace && c.Old.Function.Returns != c.New.Function.Returns {
+			recreated = append(recreated, c.Schema+"."+c.New.Function.Name)
+		}
+	}
+	if len(recreated) == 0 {
+		return
+	}
+	calls := func(p *schema.Policy) bool {
+		for _, expr := range []string{p.Using, p.Check} {
+			if e, err := sqlparse.ParseExpr(expr); expr != "" && err == nil && slices.ContainsFunc(e.Functions(), func(f string) bool { return slices.Contains(recreated, f) }) {
+				return true
+			}
+		}
+		return false
+	}
+	handled := map[[3]string]bool{}
+	var out []*Change
+	for _, c := range d.changes {
+		if c.Kind == PolicyAlter && calls(c.New.Policy) {
+			drop := on(PolicyDrop, c.OldTable, c.NewTable)
+			drop.Name, drop.Old.Policy = c.New.Policy.Name, c.Old.Policy
+			create := on(PolicyCreate, c.OldTable, c.NewTable)
+			create.Name, create.New.Policy, create.Hazards = c.New.Policy.Name, c.New.Policy, c.Hazards
+			out = append(out, drop, create)
+			handled[[3]string{c.NewTable.Schema, c.NewTable.Name, c.New.Policy.Name}] = true
+			continue
+		}
+		if c.Kind == PolicyCreate || c.Kind == PolicyDrop || c.Kind == TableCreate {
+			if c.NewTable != nil {
+				handled[[3]string{c.NewTable.Schema, c.NewTable.Name, c.Name}] = true
+			}
+		}
+		out = append(out, c)
+	}
+	fromTables, toTables := tableIndex(from), tableIndex(to)
+	for _, nt := range to.Tables {
+		ot, _ := continuedTable(fromTables, toTables, nt)
+		if ot == nil {
+			continue
+		}
+		for _, np := range nt.Policies {
+			if handled[[3]string{nt.Schema, nt.Name, np.Name}] || !calls(np) {
+				continue
+			}
+			op := ot.Policy(np.Name)
+			if op == nil {
+				continue // renamed in this change: left as it is
+			}
+			drop := on(PolicyDrop, ot, nt)
+			drop.Name, drop.Old.Policy = np.Name, op
+			create := on(PolicyCreate, ot, nt)
+			create.Name, create.New.Policy = np.Name, np
+			out = append(out, drop, create)
+		}
+	}
+	d.changes = out
 }
 
 // executeHazards says whether nf lets a role execute it that of did not.

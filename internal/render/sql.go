@@ -30,6 +30,12 @@ type Statement struct {
 // after row-level security is on), so statements are gathered per phase first.
 func Statements(changes []*diff.Change) []Statement {
 	r := &renderer{byPhase: map[int][]Statement{}, lifted: map[string]bool{}}
+	// Policies dropped and created by changes of their own are not lifted again.
+	for _, c := range changes {
+		if c.Kind == diff.PolicyDrop && c.NewTable != nil {
+			r.lifted[tableName(c.NewTable)+"\x00"+c.Old.Policy.Name] = true
+		}
+	}
 	for _, c := range changes {
 		r.change(c)
 	}
@@ -178,6 +184,13 @@ func (r *renderer) change(c *diff.Change) {
 		r.execute(c, c.New.Function, []string{"public"}, c.New.Function.Execute)
 	case diff.FunctionReplace:
 		of, nf := c.Old.Function, c.New.Function
+		if of.Returns != nf.Returns {
+			// Its policies are dropped before (see diff) and created after.
+			r.emit(diff.PoliciesLift, c, "DROP FUNCTION %s();", sqlident.Qualified(of.Schema, of.Name))
+			r.emit(c.Kind, c, "%s", createFunction(nf))
+			r.execute(c, nf, []string{"public"}, nf.Execute)
+			return
+		}
 		if of.Definition() != nf.Definition() {
 			r.emit(c.Kind, c, "%s", createFunction(nf))
 		}
