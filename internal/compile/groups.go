@@ -74,7 +74,7 @@ func groupFunction(f *policy.File, g *policy.Group, gt *policy.Table) *schema.Fu
 			conds = append(conds, fmt.Sprintf("%s IN (%s)", sqlident.Quote(fl.Column), strings.Join(lits, ", ")))
 		}
 	}
-	body := fmt.Sprintf("SELECT ARRAY(SELECT %s FROM %s WHERE %s)",
+	body := fmt.Sprintf("ARRAY(SELECT %s FROM %s WHERE %s)",
 		sqlident.Quote(g.GroupColumn), sqlident.Qualified(gt.Schema, gt.Name), strings.Join(conds, " AND "))
 	return definer(g.Function(), gt.Column(g.GroupColumn).Type, body)
 }
@@ -82,25 +82,29 @@ func groupFunction(f *policy.File, g *policy.Group, gt *policy.Table) *schema.Fu
 // throughFunction returns the function that lists the ids (column ref) of the rows of
 // tt whose group column is in the caller's group g.
 func throughFunction(g *policy.Group, th *policy.Through, tt *policy.Table, ref string) *schema.Function {
-	body := fmt.Sprintf("SELECT ARRAY(SELECT %s FROM %s WHERE %s = ANY (%s.%s()))",
+	body := fmt.Sprintf("ARRAY(SELECT %s FROM %s WHERE %s = ANY (%s.%s()))",
 		sqlident.Quote(ref), sqlident.Qualified(tt.Schema, tt.Name), sqlident.Quote(th.Column),
 		policy.FunctionSchema, sqlident.Quote(g.Function()))
 	return definer(policy.ThroughFunction(g.Name, th), tt.Column(ref).Type, body)
 }
 
-// definer returns a STABLE SECURITY DEFINER SQL function of schema rls with an empty
-// search_path (every name in body is qualified), so that it reads its table as the
-// migration role, past that table's policies: a policy that calls it cannot recurse.
-func definer(name, elemType, body string) *schema.Function {
+// definer returns a STABLE SECURITY DEFINER function of schema rls that returns the
+// array query returns, with an empty search_path (every name in query is qualified), so
+// that it reads its table as the migration role, past that table's policies: a policy
+// that calls it cannot recurse. It is PL/pgSQL, not SQL: PostgreSQL cannot inline a SQL
+// function that is SECURITY DEFINER or SETs a parameter, so it would parse and plan the
+// query again on every statement (0.2–0.3 ms each), where PL/pgSQL keeps the plan for
+// the session (0.01–0.05 ms a call once warm).
+func definer(name, elemType, query string) *schema.Function {
 	return &schema.Function{
 		Schema:          policy.FunctionSchema,
 		Name:            name,
 		Returns:         elemType + "[]",
-		Language:        "sql",
+		Language:        "plpgsql",
 		Volatility:      "s",
 		SecurityDefiner: true,
 		Settings:        []string{`search_path=""`},
-		Body:            body,
+		Body:            "BEGIN RETURN " + query + "; END",
 	}
 }
 

@@ -569,3 +569,28 @@ func constText(n *pg.Node) (string, bool) {
 	}
 	return "", false
 }
+
+// MembershipSubquery reports whether the expression tests the row against a set read
+// per row: x IN (SELECT ...) over a table or a function, or EXISTS (SELECT ...) over a
+// table. PostgreSQL plans either as a filter (or a join) run for every row, where
+// x = ANY ((SELECT f())::type[]) is read once per statement and probes an index. It
+// returns the form: "in" or "exists".
+func (e *Expr) MembershipSubquery() (string, bool) {
+	form := ""
+	walk(e.node, func(n *pg.Node) bool {
+		sl := n.GetSubLink()
+		if sl == nil || form != "" {
+			return form == ""
+		}
+		switch sl.SubLinkType {
+		case pg.SubLinkType_ANY_SUBLINK:
+			form = "in"
+		case pg.SubLinkType_EXISTS_SUBLINK:
+			if len((&Expr{node: sl.Subselect}).Tables()) > 0 {
+				form = "exists"
+			}
+		}
+		return form == ""
+	})
+	return form, form != ""
+}

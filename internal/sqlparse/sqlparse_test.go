@@ -317,3 +317,22 @@ func TestComparison(t *testing.T) {
 		}
 	}
 }
+
+func TestMembershipSubquery(t *testing.T) {
+	for in, want := range map[string]string{
+		"org_id in (select my_org_ids())": "in",
+		"org_id in (select m.org_id from memberships m where m.user_id = (select auth.user_id()))": "in",
+		"exists (select 1 from memberships m where m.org_id = projects.org_id)":                    "exists",
+		"(select auth.user_id()) = user_id":                                                        "",
+		"org_id = any ((select rls.org_member())::bigint[])":                                       "",
+		"exists (select 1)": "",
+	} {
+		e, err := ParseExpr(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := e.MembershipSubquery(); got != want {
+			t.Errorf("MembershipSubquery(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -85,7 +85,7 @@ func median(vs []float64) (float64, bool) {
 func ratio(name, unit string, t float64, byName map[string]metrics) string {
 	var base string
 	switch {
-	case strings.HasPrefix(name, "BenchmarkPolicies/") && !strings.HasSuffix(name, "/floor"):
+	case (strings.HasPrefix(name, "BenchmarkPolicies/") || strings.HasPrefix(name, "BenchmarkTeamPolicies/")) && !strings.HasSuffix(name, "/floor"):
 		base = name[:strings.LastIndex(name, "/")] + "/floor"
 	case strings.HasPrefix(name, "BenchmarkUp/") && strings.HasSuffix(name, "/rlsmigrate"):
 		base = strings.TrimSuffix(name, "/rlsmigrate") + "/psql"

@@ -103,33 +103,41 @@ CREATE INDEX tasks_project_id_idx ON public.tasks (project_id);
 
 CREATE INDEX posts_user_id_idx ON public.posts (user_id);
 
+-- +goose StatementBegin
 CREATE OR REPLACE FUNCTION rls.org_member() RETURNS bigint[]
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
-  AS $rls$SELECT ARRAY(SELECT org_id FROM public.memberships WHERE user_id = auth.user_id())$rls$;
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = ''
+  AS $rls$BEGIN RETURN ARRAY(SELECT org_id FROM public.memberships WHERE user_id = auth.user_id()); END$rls$;
+-- +goose StatementEnd
 
 REVOKE EXECUTE ON FUNCTION rls.org_member() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION rls.org_member() TO authenticated;
 
+-- +goose StatementBegin
 CREATE OR REPLACE FUNCTION rls.org_admin() RETURNS bigint[]
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
-  AS $rls$SELECT ARRAY(SELECT org_id FROM public.memberships WHERE user_id = auth.user_id() AND role = 'admin')$rls$;
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = ''
+  AS $rls$BEGIN RETURN ARRAY(SELECT org_id FROM public.memberships WHERE user_id = auth.user_id() AND role = 'admin'); END$rls$;
+-- +goose StatementEnd
 
 REVOKE EXECUTE ON FUNCTION rls.org_admin() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION rls.org_admin() TO authenticated;
 
+-- +goose StatementBegin
 CREATE OR REPLACE FUNCTION rls.org_creator() RETURNS bigint[]
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
-  AS $rls$SELECT ARRAY(SELECT id FROM public.organizations WHERE created_by = auth.user_id())$rls$;
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = ''
+  AS $rls$BEGIN RETURN ARRAY(SELECT id FROM public.organizations WHERE created_by = auth.user_id()); END$rls$;
+-- +goose StatementEnd
 
 REVOKE EXECUTE ON FUNCTION rls.org_creator() FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION rls.org_creator() TO authenticated;
 
+-- +goose StatementBegin
 CREATE OR REPLACE FUNCTION rls.org_member_via_projects() RETURNS bigint[]
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
-  AS $rls$SELECT ARRAY(SELECT id FROM public.projects WHERE org_id = ANY (rls.org_member()))$rls$;
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = ''
+  AS $rls$BEGIN RETURN ARRAY(SELECT id FROM public.projects WHERE org_id = ANY (rls.org_member())); END$rls$;
+-- +goose StatementEnd
 
 REVOKE EXECUTE ON FUNCTION rls.org_member_via_projects() FROM PUBLIC;
 

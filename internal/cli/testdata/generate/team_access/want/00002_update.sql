@@ -8,9 +8,11 @@ REVOKE UPDATE (id, project_id, title) ON public.tasks FROM authenticated;
 ALTER TABLE public.projects ADD COLUMN archived boolean NOT NULL DEFAULT false;
 
 -- hazard changes-access: rls.org_admin()
+-- +goose StatementBegin
 CREATE OR REPLACE FUNCTION rls.org_admin() RETURNS bigint[]
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
-  AS $rls$SELECT ARRAY(SELECT org_id FROM public.memberships WHERE user_id = auth.user_id() AND role IN ('admin', 'owner'))$rls$;
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = ''
+  AS $rls$BEGIN RETURN ARRAY(SELECT org_id FROM public.memberships WHERE user_id = auth.user_id() AND role IN ('admin', 'owner')); END$rls$;
+-- +goose StatementEnd
 
 -- hazard changes-access: public.projects.projects_select_member
 ALTER POLICY projects_select_member ON public.projects TO authenticated USING ((org_id = ANY ((SELECT rls.org_member())::bigint[])) AND (not archived));
@@ -26,9 +28,11 @@ SET LOCAL lock_timeout = '2s';
 
 REVOKE UPDATE ON public.tasks FROM authenticated;
 
+-- +goose StatementBegin
 CREATE OR REPLACE FUNCTION rls.org_admin() RETURNS bigint[]
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
-  AS $rls$SELECT ARRAY(SELECT org_id FROM public.memberships WHERE user_id = auth.user_id() AND role = 'admin')$rls$;
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = ''
+  AS $rls$BEGIN RETURN ARRAY(SELECT org_id FROM public.memberships WHERE user_id = auth.user_id() AND role = 'admin'); END$rls$;
+-- +goose StatementEnd
 
 ALTER POLICY audit_log_select_claim ON public.audit_log TO authenticated USING (((SELECT auth.session()) ->> 'role') = 'admin');
 

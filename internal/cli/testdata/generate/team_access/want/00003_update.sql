@@ -44,9 +44,11 @@ DROP INDEX public.tasks_created_by_idx;
 
 CREATE INDEX tasks_project_id_idx ON public.tasks (project_id);
 
+-- +goose StatementBegin
 CREATE OR REPLACE FUNCTION rls.org_member_via_projects() RETURNS bigint[]
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
-  AS $rls$SELECT ARRAY(SELECT id FROM public.projects WHERE org_id = ANY (rls.org_member()))$rls$;
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = ''
+  AS $rls$BEGIN RETURN ARRAY(SELECT id FROM public.projects WHERE org_id = ANY (rls.org_member())); END$rls$;
+-- +goose StatementEnd
 
 REVOKE EXECUTE ON FUNCTION rls.org_member_via_projects() FROM PUBLIC;
 
