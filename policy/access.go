@@ -50,8 +50,15 @@ func (d *decoder) validateGroup(f *File, g *Group) {
 		}
 	}
 	for _, fl := range g.Where {
-		if t.Column(fl.Column) == nil {
+		c := t.Column(fl.Column)
+		if c == nil {
 			d.at(fl.Pos, "group %q filters on column %q, which table %s does not have", g.Name, fl.Column, t.QualifiedName())
+			continue
+		}
+		for _, v := range fl.Values {
+			if !sqlparse.ValidLiteral(c.Type, v) {
+				d.at(fl.Pos, "group %q filters column %s.%s (%s) on %q, which is not a value of that type", g.Name, t.Name, fl.Column, c.Type, v)
+			}
 		}
 	}
 	if t.ForceRLS {

@@ -405,6 +405,12 @@ func repair(s *ySchema) {
 		}
 		if t == nil || t.ForceRLS || t.Owner != gr.User || column(t, gr.Group) == nil || column(t, gr.Group).Type != "bigint" {
 			delete(s.Groups, name)
+			continue
+		}
+		for col := range gr.Where {
+			if c := column(t, col); c == nil || c.Type != "text" {
+				delete(gr.Where, col)
+			}
 		}
 	}
 	if len(s.Groups) == 0 {
@@ -551,6 +557,10 @@ func renameInGroups(s *ySchema, t *yTable, from, to string) {
 			}
 			if gr.User == from {
 				gr.User = to
+			}
+			if v, ok := gr.Where[from]; ok {
+				delete(gr.Where, from)
+				gr.Where[to] = v
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package sqlparse
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -193,4 +194,34 @@ func CanCast(from, to string) bool {
 		return f != "money" || t == "numeric"
 	}
 	return false
+}
+
+var uuidText = regexp.MustCompile(`^(?i)\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$`)
+
+// ValidLiteral reports whether PostgreSQL can read text as a value of typ (as
+// ParseType spells it), for the types whose input it checks offline: integers, numbers,
+// booleans and uuids. Other types are taken as valid.
+func ValidLiteral(typ, text string) bool {
+	t := strings.TrimSpace(text)
+	base, array := baseType(typ)
+	if array {
+		return true
+	}
+	switch base {
+	case "smallint", "integer", "bigint":
+		_, err := strconv.ParseInt(t, 10, 64)
+		return err == nil
+	case "numeric", "real", "double precision":
+		_, err := strconv.ParseFloat(t, 64)
+		return err == nil || strings.EqualFold(t, "NaN")
+	case "boolean":
+		switch strings.ToLower(t) {
+		case "t", "f", "true", "false", "y", "n", "yes", "no", "on", "off", "1", "0":
+			return true
+		}
+		return false
+	case "uuid":
+		return uuidText.MatchString(t)
+	}
+	return true
 }
