@@ -275,6 +275,19 @@ func mentions(expr, column string) bool {
 	return slices.ContainsFunc(e.ColumnRefs(), func(c sqlparse.ColumnRef) bool { return c.Column == column })
 }
 
+// MembershipSubquery reports whether a custom condition or where of r tests rows with
+// IN (SELECT ...) or a correlated EXISTS, and which ("in" or "exists").
+func (r *Rule) MembershipSubquery() (string, bool) {
+	for _, s := range []string{r.Using, r.Check, r.Where} {
+		if e, err := sqlparse.ParseExpr(s); s != "" && err == nil {
+			if form, ok := e.MembershipSubquery(); ok {
+				return form, true
+			}
+		}
+	}
+	return "", false
+}
+
 // CallsPerRow reports whether a custom condition of r calls a function of the identity
 // expression userID outside a subquery, where PostgreSQL evaluates it once per row.
 func (r *Rule) CallsPerRow(userID string) bool {
