@@ -239,7 +239,7 @@ func TestBundledSchema(t *testing.T) {
 		t.Fatalf("up: %s", r)
 	}
 	if r := run(t, "", "status", "--database-url", dbURL, "--dir", dir); r.code != 0 ||
-		!strings.Contains(r.stdout, "00001_init.sql") || !strings.Contains(r.stdout, "1 migration(s), 0 pending") {
+		!strings.Contains(r.stdout, "00002_team_access.sql") || !strings.Contains(r.stdout, "2 migration(s), 0 pending") {
 		t.Errorf("status after up:\n%s", r)
 	}
 	st, err := migdir.Dir{Path: dir}.Load()
@@ -247,4 +247,11 @@ func TestBundledSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkIsolation(t, dbURL, st.Schema)
+	if r := run(t, "", "diff", "--schema", schemaPath, "--database-url", dbURL); r.code != 0 {
+		t.Errorf("diff after up:\n%s", r)
+	}
+	if r := run(t, "", "verify", "--schema", schemaPath, "--database-url", dbURL); r.code != 0 ||
+		!strings.Contains(r.stdout, "0 mismatch(es), 0 decided by custom rules") {
+		t.Errorf("verify of the bundled schema:\n%s", r)
+	}
 }
