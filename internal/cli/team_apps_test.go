@@ -116,6 +116,11 @@ func TestTeamApps(t *testing.T) {
 			if v.code != 0 || !strings.Contains(v.stdout, "0 mismatch(es), 0 decided by custom rules") {
 				t.Fatalf("verify:\n%s", v)
 			}
+			md := run(t, b.work, "verify", "--schema", b.schema, "--database-url", dbURL, "--format", "markdown")
+			if md.code != 0 || !strings.Contains(md.stdout, "| operation | own rows | others' rows | no identity |") ||
+				!strings.Contains(md.stdout, "0 mismatch(es), 0 decided by custom rules") || strings.Contains(md.stdout, "✗") {
+				t.Fatalf("verify --format markdown:\n%s", md)
+			}
 			conn := pgtest.Connect(t, dbURL)
 			pgtest.MustExec(t, conn, app.seed)
 			ctx := context.Background()

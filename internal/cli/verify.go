@@ -10,12 +10,14 @@ import (
 )
 
 func runVerify(ctx context.Context, e *env, args []string) int {
-	fs := e.flags("verify", "[--database-url URL] [--schema schema.yaml] [--role authenticated] [--format text|json]",
-		`Prove on a real database that the policies isolate users. For every table with an
-owner column, verify inserts a row for each of two synthetic users, then tries select,
-insert, update and delete as one of them (on its own row and on the other's, and by
-moving its row to the other) and as a caller with no identity, and compares what
-PostgreSQL allowed with what schema.yaml says. Everything runs in one transaction that
+	fs := e.flags("verify", "[--database-url URL] [--schema schema.yaml] [--role authenticated] [--format text|json|markdown]",
+		`Prove on a real database that the policies isolate users. For every table a built-in
+rule (owner, member, claim, anyone) governs, verify inserts a row for each of two
+synthetic users, each in its own groups, then tries select, insert, update and delete
+as one of them (on its own row and on the other's, moving its row to the other or to
+another group), as a member failing a group's filter, as a member who does not own the
+row, with the claims the rules ask for, and as a caller with no identity, and compares
+what PostgreSQL allowed with what schema.yaml says. Everything runs in one transaction that
 is rolled back, so it may run against staging; only identity sequences advance.
 Connect as a role that bypasses row-level security (a superuser, or the tables' owner
 where they are not forced) so the test rows can be written.
@@ -23,12 +25,12 @@ Exit 0: as declared; 1: a mismatch (each is named); 2: error.`)
 	dbURL := e.dbFlag(fs)
 	schemaPath := fs.String("schema", "schema.yaml", "the schema file")
 	role := fs.String("role", "authenticated", "the role application queries run as")
-	format := fs.String("format", "text", "output format: text or json")
+	format := fs.String("format", "text", "output format: text, json or markdown")
 	if code := e.parse(fs, args); code >= 0 {
 		return code
 	}
-	if *format != "text" && *format != "json" {
-		return e.fail(fmt.Errorf("--format %q: use text or json", *format))
+	if *format != "text" && *format != "json" && *format != "markdown" {
+		return e.fail(fmt.Errorf("--format %q: use text, json or markdown", *format))
 	}
 	f, desired, ok := e.loadSchema(*schemaPath, "")
 	if !ok {
@@ -43,9 +45,12 @@ Exit 0: as declared; 1: a mismatch (each is named); 2: error.`)
 	if err != nil {
 		return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
 	}
-	if *format == "json" {
+	switch *format {
+	case "json":
 		fmt.Fprint(e.stdout, report.JSON())
-	} else {
+	case "markdown":
+		fmt.Fprint(e.stdout, verifyMarkdown(report))
+	default:
 		fmt.Fprint(e.stdout, verifyText(report))
 	}
 	if len(report.Mismatches()) > 0 {
@@ -77,46 +82,24 @@ func verifyText(r *verify.Report) string {
 			fmt.Fprintf(&sb, "%s: skipped, %s\n\n", t.Table, t.Skipped)
 			continue
 		}
-		owner := ""
-		if t.Owner != "" {
-			owner = " (owner " + t.Owner + ")"
-		}
-		fmt.Fprintf(&sb, "%s%s, as role %s\n", t.Table, owner, r.Role)
-		cols, rows := matrix(t.Checks)
+		fmt.Fprintf(&sb, "%s, as role %s\n", tableTitle(t), r.Role)
+		g := grid(t.Checks)
+		checks, notDerived = checks+g.checks, notDerived+g.notDerived
 		width, label := 24, 18
-		for _, c := range cols {
+		for _, c := range g.cols {
 			width = max(width, len(c.title)+2)
 		}
-		for _, op := range rows {
+		for _, op := range g.rows {
 			label = max(label, len(op)+2)
 		}
 		fmt.Fprintf(&sb, "  %-*s", label, "operation")
-		for _, c := range cols {
+		for _, c := range g.cols {
 			fmt.Fprintf(&sb, "%-*s", width, c.title)
 		}
 		sb.WriteString("\n")
-		for _, op := range rows {
+		for i, op := range g.rows {
 			fmt.Fprintf(&sb, "  %-*s", label, op)
-			for _, col := range cols {
-				cell := "-"
-				for _, c := range t.Checks {
-					if rowOf(c) != op || colOf(c) != col {
-						continue
-					}
-					checks++
-					cell = string(c.Observed)
-					switch {
-					case c.Observed == verify.Failed:
-						cell += " ✗"
-					case c.Expected == verify.NotDerived:
-						notDerived++
-						cell += " (not derived)"
-					case c.Mismatch():
-						cell += " ✗ want " + string(c.Expected)
-					default:
-						cell += " ✓"
-					}
-				}
+			for _, cell := range g.cells[i] {
 				fmt.Fprintf(&sb, "%-*s", width, cell)
 			}
 			sb.WriteString("\n")
@@ -138,6 +121,100 @@ func verifyText(r *verify.Report) string {
 		checks, len(tests), len(mismatches), notDerived)
 	for _, m := range mismatches {
 		fmt.Fprintf(&sb, "MISMATCH %s\n", m)
+	}
+	return sb.String()
+}
+
+// tableTitle names a table of the report, with its owner column.
+func tableTitle(t verify.TableReport) string {
+	if t.Owner != "" {
+		return t.Table + " (owner " + t.Owner + ")"
+	}
+	return t.Table
+}
+
+// accessGrid is a table's access matrix: a cell per row (operation) and column (case),
+// "-" where nothing was tried.
+type accessGrid struct {
+	cols               []matrixColumn
+	rows               []string
+	cells              [][]string
+	checks, notDerived int
+}
+
+func grid(checks []verify.Check) accessGrid {
+	g := accessGrid{}
+	g.cols, g.rows = matrix(checks)
+	for _, op := range g.rows {
+		line := make([]string, len(g.cols))
+		for j, col := range g.cols {
+			line[j] = "-"
+			for _, c := range checks {
+				if rowOf(c) != op || colOf(c) != col {
+					continue
+				}
+				g.checks++
+				cell := string(c.Observed)
+				switch {
+				case c.Observed == verify.Failed:
+					cell += " ✗"
+				case c.Expected == verify.NotDerived:
+					g.notDerived++
+					cell += " (not derived)"
+				case c.Mismatch():
+					cell += " ✗ want " + string(c.Expected)
+				default:
+					cell += " ✓"
+				}
+				line[j] = cell
+			}
+		}
+		g.cells = append(g.cells, line)
+	}
+	return g
+}
+
+// verifyMarkdown renders the report for a pull-request comment: each table's access
+// matrix as a Markdown table, the tests, and every mismatch.
+func verifyMarkdown(r *verify.Report) string {
+	var sb strings.Builder
+	checks, notDerived, tests := 0, 0, 0
+	fmt.Fprintf(&sb, "## rlsmigrate verify, as role `%s`\n\n", r.Role)
+	for _, t := range r.Tables {
+		if t.Skipped != "" {
+			fmt.Fprintf(&sb, "### %s\n\nSkipped: %s.\n\n", t.Table, t.Skipped)
+		} else {
+			g := grid(t.Checks)
+			checks, notDerived = checks+g.checks, notDerived+g.notDerived
+			fmt.Fprintf(&sb, "### %s\n\n| operation |", tableTitle(t))
+			for _, c := range g.cols {
+				fmt.Fprintf(&sb, " %s |", c.title)
+			}
+			sb.WriteString("\n|---|" + strings.Repeat("---|", len(g.cols)) + "\n")
+			for i, op := range g.rows {
+				fmt.Fprintf(&sb, "| %s | %s |\n", op, strings.Join(g.cells[i], " | "))
+			}
+			sb.WriteString("\n")
+		}
+		for _, tr := range t.Tests {
+			tests++
+			mark := "✓"
+			if tr.Failed() {
+				mark = "✗ want " + tr.Expected
+			}
+			fmt.Fprintf(&sb, "- test %q (line %d) as %s: %s %s\n", tr.Name, tr.Line, tr.As, tr.Observed, mark)
+		}
+		if len(t.Tests) > 0 {
+			sb.WriteString("\n")
+		}
+	}
+	mismatches := r.Mismatches()
+	fmt.Fprintf(&sb, "%d check(s) and %d test(s): %d mismatch(es), %d decided by custom rules (not derived)\n", checks, tests, len(mismatches), notDerived)
+	for _, m := range mismatches {
+		fmt.Fprintf(&sb, "\n- **mismatch** %s", m)
+	}
+	if len(mismatches) > 0 {
+		sb.WriteString("\n")
 	}
 	return sb.String()
 }
