@@ -990,24 +990,31 @@ func (d *decoder) claims(n *yaml.Node) []Claim {
 			d.errorf(k, "claim name %q has an empty part; nested claims are written a.b", name)
 			continue
 		}
-		c := Claim{Path: path}
-		values := []*yaml.Node{v}
-		if dv := d.deref(v); dv.Kind == yaml.SequenceNode {
-			values = dv.Content
-			if len(values) == 0 {
-				d.errorf(v, "claim %q needs at least one value", name)
-			}
-		}
-		for _, item := range values {
-			item = d.deref(item)
-			if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
-				d.errorf(item, "a claim value is a string, number or boolean, not %s", kindName(item))
-				continue
-			}
-			c.Values = append(c.Values, item.Value)
-		}
+		c := Claim{Path: path, Values: d.values(v, "claim "+strconv.Quote(name))}
 		d.noRepeats(v, c.Values, "claim value")
 		out = append(out, c)
+	}
+	return out
+}
+
+// values reads one scalar value or a non-empty list of them, for what (a claim, a
+// filter).
+func (d *decoder) values(n *yaml.Node, what string) []string {
+	items := []*yaml.Node{n}
+	if dn := d.deref(n); dn.Kind == yaml.SequenceNode {
+		items = dn.Content
+		if len(items) == 0 {
+			d.errorf(n, "%s needs at least one value", what)
+		}
+	}
+	var out []string
+	for _, item := range items {
+		item = d.deref(item)
+		if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
+			d.errorf(item, "a value of %s is a string, number or boolean, not %s", what, kindName(item))
+			continue
+		}
+		out = append(out, item.Value)
 	}
 	return out
 }
@@ -1076,23 +1083,7 @@ func (d *decoder) filters(n *yaml.Node) []Filter {
 		if !ok {
 			continue
 		}
-		f := Filter{Column: col, Pos: Pos{k.Line, k.Column}}
-		values := []*yaml.Node{v}
-		if dv := d.deref(v); dv.Kind == yaml.SequenceNode {
-			values = dv.Content
-			if len(values) == 0 {
-				d.errorf(v, "filter %q needs at least one value", col)
-			}
-		}
-		for _, item := range values {
-			item = d.deref(item)
-			if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
-				d.errorf(item, "a filter value is a string, number or boolean, not %s", kindName(item))
-				continue
-			}
-			f.Values = append(f.Values, item.Value)
-		}
-		out = append(out, f)
+		out = append(out, Filter{Column: col, Values: d.values(v, "filter "+strconv.Quote(col)), Pos: Pos{k.Line, k.Column}})
 	}
 	return out
 }

@@ -28,23 +28,7 @@ const (
 // column, as the guide shows) and the form of its Drizzle tab (with the index).
 func runtimeSetup(b *testing.B) string {
 	b.Helper()
-	work := b.TempDir()
-	schemaPath, dir := filepath.Join(work, "schema.yaml"), filepath.Join(work, "migrations")
-	data, err := os.ReadFile("testdata/generate/seed_todos/steps/01.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	os.WriteFile(schemaPath, data, 0o644)
-	dbURL := pgtest.NewDB(b)
-	var out, errOut strings.Builder
-	for _, args := range [][]string{
-		{"generate", "--schema", schemaPath, "--dir", dir},
-		{"up", "--database-url", dbURL, "--dir", dir},
-	} {
-		if code := Run(context.Background(), args, &out, &errOut); code != 0 {
-			b.Fatalf("%s: %s", args[0], errOut.String())
-		}
-	}
+	dbURL := upFrom(b, "testdata/generate/seed_todos/steps/01.yaml")
 	conn := pgtest.Connect(b, dbURL)
 	pgtest.MustExec(b, conn, fmt.Sprintf(`
 		INSERT INTO todos (user_id, task, is_complete, inserted_at)
@@ -71,6 +55,32 @@ func runtimeSetup(b *testing.B) string {
 	}
 	pgtest.MustExec(b, conn, "DROP INDEX "+seedIndex)
 	pgtest.MustExec(b, conn, "VACUUM ANALYZE todos, todos_seed, todos_drizzle")
+	return dbURL
+}
+
+// upFrom generates the migrations of the schema.yaml at src and applies them with up to
+// a fresh database, whose URL it returns.
+func upFrom(b *testing.B, src string) string {
+	b.Helper()
+	work := b.TempDir()
+	schemaPath, dir := filepath.Join(work, "schema.yaml"), filepath.Join(work, "migrations")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(schemaPath, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	dbURL := pgtest.NewDB(b)
+	var out, errOut strings.Builder
+	for _, args := range [][]string{
+		{"generate", "--schema", schemaPath, "--dir", dir},
+		{"up", "--database-url", dbURL, "--dir", dir},
+	} {
+		if code := Run(context.Background(), args, &out, &errOut); code != 0 {
+			b.Fatalf("%s: %s", args[0], errOut.String())
+		}
+	}
 	return dbURL
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,23 +26,7 @@ const (
 // It also creates the functions the hand-written forms call.
 func teamSetup(b *testing.B) string {
 	b.Helper()
-	work := b.TempDir()
-	schemaPath, dir := filepath.Join(work, "schema.yaml"), filepath.Join(work, "migrations")
-	data, err := os.ReadFile("testdata/bench/team.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	os.WriteFile(schemaPath, data, 0o644)
-	dbURL := pgtest.NewDB(b)
-	var out, errOut strings.Builder
-	for _, args := range [][]string{
-		{"generate", "--schema", schemaPath, "--dir", dir},
-		{"up", "--database-url", dbURL, "--dir", dir},
-	} {
-		if code := Run(context.Background(), args, &out, &errOut); code != 0 {
-			b.Fatalf("%s: %s", args[0], errOut.String())
-		}
-	}
+	dbURL := upFrom(b, "testdata/bench/team.yaml")
 	conn := pgtest.Connect(b, dbURL)
 	pgtest.MustExec(b, conn, fmt.Sprintf(`
 		INSERT INTO organizations (name) SELECT 'org ' || i FROM generate_series(1, %[1]d) i;

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
@@ -147,7 +146,7 @@ func TestTeamApps(t *testing.T) {
 				if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+role); err != nil {
 					t.Fatal(err)
 				}
-				n, err := rowsOf(ctx, tx, s.sql)
+				n, err := execCount(ctx, tx, s.sql, nil)
 				tx.Rollback(ctx)
 				var pe *pgconn.PgError
 				got := fmt.Sprintf("rows %d", n)
@@ -166,23 +165,6 @@ func TestTeamApps(t *testing.T) {
 			}
 		})
 	}
-}
-
-// rowsOf runs sql and returns the rows it returned or, for other commands, affected.
-func rowsOf(ctx context.Context, tx pgx.Tx, sql string) (int64, error) {
-	rows, err := tx.Query(ctx, sql)
-	if err != nil {
-		return 0, err
-	}
-	var n int64
-	for rows.Next() {
-		n++
-	}
-	rows.Close()
-	if tag := rows.CommandTag(); !tag.Select() {
-		n = tag.RowsAffected()
-	}
-	return n, rows.Err()
 }
 
 // TestVerifyCatchesBrokenTeamRules breaks, one at a time, what a built-in rule relies

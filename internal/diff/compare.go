@@ -623,17 +623,7 @@ func (d *differ) grants(from, to *schema.Schema, ot, nt *schema.Table) {
 		if d.ownerFixed[[2]string{ot.Schema, ot.Name}] == role {
 			have = nil // ALTER TABLE ... OWNER TO hands the old owner's privileges to the new one
 		}
-		var add, revoke []string
-		for _, p := range want {
-			if !slices.Contains(have, p) {
-				add = append(add, p)
-			}
-		}
-		for _, p := range have {
-			if !slices.Contains(want, p) {
-				revoke = append(revoke, p)
-			}
-		}
+		add, revoke := schema.Without(want, have), schema.Without(have, want)
 		if len(revoke) > 0 {
 			c := on(GrantRevoke, ot, nt)
 			c.Role, c.Old.Privileges = role, revoke

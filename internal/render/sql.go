@@ -270,17 +270,7 @@ func createFunction(f *schema.Function) string {
 // those of want that had lacks.
 func (r *renderer) execute(c *diff.Change, f *schema.Function, had, want []string) {
 	name := sqlident.Qualified(f.Schema, f.Name) + "()"
-	var revoke, grant []string
-	for _, role := range had {
-		if !slices.Contains(want, role) {
-			revoke = append(revoke, role)
-		}
-	}
-	for _, role := range want {
-		if !slices.Contains(had, role) {
-			grant = append(grant, role)
-		}
-	}
+	revoke, grant := schema.Without(had, want), schema.Without(want, had)
 	if len(revoke) > 0 {
 		r.emit(c.Kind, c, "REVOKE EXECUTE ON FUNCTION %s FROM %s;", name, roleList(revoke))
 	}

@@ -275,6 +275,18 @@ func SplitPrivilege(p string) (priv, column string) {
 	return p[:i], p[i+1 : len(p)-1]
 }
 
+// Without returns the strings of a that b lacks, in a's order: the privileges or roles
+// one side has and the other has not.
+func Without(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // PrivilegeOrder is the order privileges are listed in.
 var PrivilegeOrder = []string{"select", "insert", "update", "delete", "truncate", "references", "trigger"}
 
