@@ -22,7 +22,11 @@ func runDiff(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("diff", "[--database-url URL] [--schema schema.yaml] [--format text|json|sql|markdown] [--schemas public,...] [--dir migrations]",
 		`Compare schema.yaml with a live database and report every difference: tables,
 columns, keys, indexes, row-level security, policies, grants, roles and the identity
-function. Expressions and types are compared in the form PostgreSQL stores them, so
+function, and what lets an app role past row-level security without a policy changing
+(table owners, role memberships and BYPASSRLS, views and SECURITY DEFINER functions over
+tables with row-level security, privileges of roles schema.yaml does not declare,
+grant options, default privileges, CREATE on the schemas; security findings come
+first). Expressions and types are compared in the form PostgreSQL stores them, so
 spelling differences are not reported. Reads the catalog in one read-only snapshot and
 changes nothing (it uses temporary tables, rolled back, to normalise schema.yaml).
 Exit 0: no differences; 1: differences found; 2: error.`)
@@ -31,6 +35,8 @@ Exit 0: no differences; 1: differences found; 2: error.`)
 	format := fs.String("format", "text", "output format: text, json, sql or markdown")
 	schemas := fs.String("schemas", "", "comma-separated database schemas to compare (default: those schema.yaml declares)")
 	dir := fs.String("dir", "migrations", "the migrations directory, to report pending migrations")
+	ignoreUndeclared := fs.Bool("ignore-undeclared-roles", false, "do not report privileges held by roles schema.yaml does not declare")
+	rewrite := fs.Bool("allow-destructive", false, "in --format sql, also rewrite the views and functions rlsmigrate does not own (by default their fix is printed as a comment)")
 	if code := e.parse(fs, args); code >= 0 {
 		return code
 	}
@@ -51,9 +57,12 @@ Exit 0: no differences; 1: differences found; 2: error.`)
 	if *schemas != "" {
 		only = strings.Split(*schemas, ",")
 	}
-	changes, err := diffDatabase(ctx, conn, desired, only)
+	changes, err := diffDatabase(ctx, conn, desired, only, !*ignoreUndeclared)
 	if err != nil {
 		return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
+	}
+	for _, c := range changes {
+		c.Rewrite = *rewrite && !c.Owned()
 	}
 	report := &render.Report{Findings: render.Findings(changes)}
 	if report.Goose, err = gooseStatus(ctx, conn, *dir); err != nil {
@@ -81,14 +90,15 @@ Exit 0: no differences; 1: differences found; 2: error.`)
 
 // diffDatabase inspects the database and returns the changes that would bring it to
 // desired, comparing both in PostgreSQL's catalog form.
-func diffDatabase(ctx context.Context, conn *pgx.Conn, desired *schema.Schema, schemas []string) ([]*diff.Change, error) {
+func diffDatabase(ctx context.Context, conn *pgx.Conn, desired *schema.Schema, schemas []string, allGrantees bool) ([]*diff.Change, error) {
 	if len(schemas) == 0 {
 		schemas = desired.Schemas
 	}
 	if len(schemas) == 0 {
 		schemas = []string{"public"}
 	}
-	opts := inspect.Options{Schemas: schemas, Roles: desired.Roles, Functions: desired.Functions, RoutineSchemas: []string{policy.FunctionSchema}}
+	opts := inspect.Options{Schemas: schemas, Roles: desired.Roles, Functions: desired.Functions, RoutineSchemas: []string{policy.FunctionSchema},
+		AllGrantees: allGrantees, Exposures: true}
 	if desired.Auth != nil && desired.Auth.Provider != "none" {
 		for _, f := range schema.IdentityFunctions {
 			opts.Definitions = append(opts.Definitions, f.Signature)

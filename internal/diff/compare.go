@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
@@ -98,6 +99,7 @@ func (d *differ) security(from, to *schema.Schema) {
 				New: Side{Definition: want, Auth: to.Auth}})
 		}
 	}
+	d.exposures(from)
 	if to.MigrationRole == "" {
 		return
 	}
@@ -106,6 +108,35 @@ func (d *differ) security(from, to *schema.Schema) {
 			d.ownerFixed[[2]string{ot.Schema, ot.Name}] = ot.OwnerRole
 			d.add(&Change{Kind: TableOwner, Schema: ot.Schema, Table: ot.Name, OldTable: ot, NewTable: ot,
 				Old: Side{Role: ot.OwnerRole}, New: Side{Role: to.MigrationRole}})
+		}
+	}
+}
+
+// exposures reports what lets a declared role past row-level security in from (a
+// database) around the policies; schema.yaml declares none of it.
+func (d *differ) exposures(from *schema.Schema) {
+	for _, x := range from.Exposures {
+		k := map[string]Kind{"view": ViewInvoker, "materialized view": MatviewReadable, "function": FunctionDefiner}[x.Kind]
+		d.add(&Change{Kind: k, Schema: x.Schema, Name: x.Name, Old: Side{Exposure: x}})
+	}
+	for _, dp := range from.DefaultPrivileges {
+		d.add(&Change{Kind: DefaultPrivilege, Schema: dp.Schema, Name: strings.ToLower(dp.ObjectType) + "." + dp.Grantee, Role: dp.Grantee, Old: Side{Default: dp}})
+	}
+	for _, s := range slices.Sorted(maps.Keys(from.SchemaCreate)) {
+		for _, r := range from.SchemaCreate[s] {
+			d.add(&Change{Kind: SchemaCreateDrop, Schema: s, Role: r, Old: Side{Role: r}})
+		}
+	}
+	for _, ot := range from.Tables {
+		for _, role := range slices.Sorted(maps.Keys(ot.GrantOptions)) {
+			c := &Change{Kind: GrantOptionDrop, Schema: ot.Schema, Table: ot.Name, Role: role, OldTable: ot, NewTable: ot}
+			c.Old.Privileges = ot.GrantOptions[role]
+			d.add(c)
+		}
+		for _, g := range ot.SequenceGrants {
+			c := &Change{Kind: SequenceRevoke, Schema: ot.Schema, Table: ot.Name, Name: g.Sequence, Role: g.Role, OldTable: ot, NewTable: ot}
+			c.Old.Privileges = g.Privileges
+			d.add(c)
 		}
 	}
 }
@@ -616,7 +647,12 @@ func policyHazards(op, np *schema.Policy) []Hazard {
 // grants compares the privileges on a table of every role either side declares, and of
 // PUBLIC: a role that leaves the file loses its privileges.
 func (d *differ) grants(from, to *schema.Schema, ot, nt *schema.Table) {
+	// Every role either side declares, PUBLIC, and any other role the database shows
+	// holding a privilege: one schema.yaml does not know can read all the same.
 	roles := append(union(from.Roles, to.Roles), "public")
+	for _, g := range ot.Grants {
+		roles = union(roles, []string{g.Role})
+	}
 	for _, role := range roles {
 		have := append(slices.Clone(ot.Grant(role)), d.renamedPrivileges(nt, ot.ColumnPrivileges(role))...)
 		want := append(slices.Clone(nt.Grant(role)), nt.ColumnPrivileges(role)...)

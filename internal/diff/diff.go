@@ -17,6 +17,13 @@ const (
 	RoleMembership   Kind = "role.membership"
 	RoleBypass       Kind = "role.bypass"
 	TableOwner       Kind = "table.owner"
+	ViewInvoker      Kind = "view.security_invoker"
+	MatviewReadable  Kind = "materialized_view.readable"
+	FunctionDefiner  Kind = "function.security_definer"
+	DefaultPrivilege Kind = "default_privileges.revoke"
+	SchemaCreateDrop Kind = "schema.create.revoke"
+	GrantOptionDrop  Kind = "grant.grant_option.revoke"
+	SequenceRevoke   Kind = "sequence.grant.revoke"
 	RoleCreate       Kind = "role.create"
 	AuthSetup        Kind = "auth.setup"
 	FunctionMissing  Kind = "function.missing"
@@ -95,6 +102,13 @@ var kinds = []descriptor{
 	{RoleMembership, "", Removes, false},
 	{RoleBypass, "", Alters, false},
 	{TableOwner, "", Alters, false},
+	{ViewInvoker, "", Alters, false},
+	{MatviewReadable, "", Removes, false},
+	{FunctionDefiner, "", Alters, false},
+	{DefaultPrivilege, "", Removes, false},
+	{SchemaCreateDrop, "", Removes, false},
+	{GrantOptionDrop, "", Removes, false},
+	{SequenceRevoke, "", Removes, false},
 	{RoleCreate, "", Adds, false},
 	{AuthSetup, "", Alters, false},
 	{FunctionMissing, "", Adds, false},
@@ -189,6 +203,9 @@ type Change struct {
 	NewTable *schema.Table
 	Old, New Side
 	Hazards  []Hazard
+	// Rewrite applies the fix of a change to an object rlsmigrate does not own (see
+	// Owned) instead of printing it as a suggestion.
+	Rewrite bool
 }
 
 // Side is the object a change concerns, on one side of it. Exactly the field that fits
@@ -203,6 +220,8 @@ type Side struct {
 	Role       string // a role: a table's owner, a role another is a member of, how a role bypasses
 	Definition string // a function's definition
 	Function   *schema.Function
+	Exposure   *schema.Exposure
+	Default    *schema.DefaultPrivilege
 }
 
 // Security reports whether c, found by comparing a database (from) with schema.yaml
@@ -211,7 +230,8 @@ type Side struct {
 // or a policy condition the file lacks, row-level security off or unforced.
 func (c *Change) Security() bool {
 	switch c.Kind {
-	case RoleMembership, RoleBypass, TableOwner, FunctionAlter, FunctionReplace, GrantRevoke, UsageRevoke, PolicyAlter, RLSEnable, ForceRLSEnable:
+	case RoleMembership, RoleBypass, TableOwner, FunctionAlter, FunctionReplace, GrantRevoke, UsageRevoke, PolicyAlter, RLSEnable, ForceRLSEnable,
+		ViewInvoker, MatviewReadable, FunctionDefiner, DefaultPrivilege, SchemaCreateDrop, GrantOptionDrop, SequenceRevoke:
 		return true
 	case FunctionDrop:
 		return c.Old.Function != nil && c.Old.Function.SecurityDefiner && len(c.Old.Function.Execute) > 0
@@ -219,6 +239,17 @@ func (c *Change) Security() bool {
 		return c.Old.Policy != nil && !c.Old.Policy.Restrictive
 	}
 	return false
+}
+
+// Owned reports whether rlsmigrate owns the object c changes. It does not own the views
+// and functions that expose tables (Exposure): their fix is printed as a suggestion
+// unless the caller allows rewriting them.
+func (c *Change) Owned() bool {
+	switch c.Kind {
+	case ViewInvoker, MatviewReadable, FunctionDefiner:
+		return false
+	}
+	return true
 }
 
 // Effect returns what c does to its object: adds it, removes it, or alters it.

@@ -24,6 +24,13 @@ type Options struct {
 	// RoutineSchemas are the database schemas whose functions without arguments
 	// rlsmigrate owns (rls): each is read with its definition and EXECUTE grants.
 	RoutineSchemas []string
+	// AllGrantees reads the privileges every role holds on the tables, not only the
+	// declared roles': a role schema.yaml does not know is still one that can read.
+	AllGrantees bool
+	// Exposures reads what lets a declared role past row-level security around the
+	// policies: views and SECURITY DEFINER functions over tables with it, default
+	// privileges, CREATE on the schemas (see schema.Schema).
+	Exposures bool
 }
 
 // IgnoredTables are never reported: goose's version table.
@@ -105,6 +112,10 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 	if len(opts.RoutineSchemas) > 0 {
 		queueRoutines(batch, s, opts)
 	}
+	var exposed *exposures
+	if opts.Exposures {
+		exposed = queueExposures(batch, s, opts)
+	}
 	batch.Queue(`SELECT coalesce((SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass('goose_db_version')), '')`).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&s.MigrationRole)
 	})
@@ -119,7 +130,10 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("inspecting the database: %w", err)
 	}
-	r.finish(opts.Roles)
+	r.finish(opts.Roles, opts.AllGrantees)
+	if exposed != nil {
+		exposed.finish(s, opts.Roles)
+	}
 	s.Normalize()
 	return s, nil
 }
@@ -266,15 +280,42 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 		return
 	}
 	batch.Queue(fmt.Sprintf(`SELECT c.oid, CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee) END,
-		lower(a.privilege_type)
-		FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid IN (%s) ORDER BY 1, 2`, tables), args...).Query(func(rows pgx.Rows) error {
+		lower(a.privilege_type), a.is_grantable
+		FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid IN (%s) AND a.grantee <> c.relowner ORDER BY 1, 2`, tables), args...).Query(func(rows pgx.Rows) error {
 		var oid uint32
 		var role, priv string
-		_, err := pgx.ForEachRow(rows, []any{&oid, &role, &priv}, func() error {
+		var grantable bool
+		_, err := pgx.ForEachRow(rows, []any{&oid, &role, &priv, &grantable}, func() error {
 			if r.grants[oid] == nil {
 				r.grants[oid] = map[string][]string{}
 			}
 			r.grants[oid][role] = append(r.grants[oid][role], priv)
+			if t := r.byOID[oid]; t != nil && grantable {
+				if t.GrantOptions == nil {
+					t.GrantOptions = map[string][]string{}
+				}
+				t.GrantOptions[role] = append(t.GrantOptions[role], priv)
+			}
+			return nil
+		})
+		return err
+	})
+	// Privileges on the table's own sequences (identity, serial) held by other roles
+	// than their owner.
+	batch.Queue(fmt.Sprintf(`SELECT d.refobjid, s.relname, CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee) END,
+		array_agg(lower(a.privilege_type) ORDER BY a.privilege_type)
+		FROM pg_class s JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid
+			AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'),
+		aclexplode(s.relacl) a
+		WHERE s.relkind = 'S' AND d.refobjid IN (%s) AND a.grantee <> s.relowner
+		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, tables), args...).Query(func(rows pgx.Rows) error {
+		var oid uint32
+		var g schema.SequenceGrant
+		_, err := pgx.ForEachRow(rows, []any{&oid, &g.Sequence, &g.Role, &g.Privileges}, func() error {
+			if t := r.byOID[oid]; t != nil {
+				sg := g
+				t.SequenceGrants = append(t.SequenceGrants, &sg)
+			}
 			return nil
 		})
 		return err
@@ -325,12 +366,13 @@ func (r *reader) constraint(oid uint32, name, typ string, cols []string, fSchema
 	}
 }
 
-// finish turns the grant rows into grants of the given roles (and PUBLIC).
-func (r *reader) finish(roles []string) {
+// finish turns the grant rows into grants of the given roles (and PUBLIC), or of
+// every role but the table's owner when all is set.
+func (r *reader) finish(roles []string, all bool) {
 	for oid, byRole := range r.grants {
 		t := r.byOID[oid]
 		for role, privs := range byRole {
-			if role == "public" || slices.Contains(roles, role) {
+			if all || role == "public" || slices.Contains(roles, role) {
 				t.Grants = append(t.Grants, &schema.Grant{Role: role, Privileges: privs})
 			}
 		}
@@ -338,7 +380,7 @@ func (r *reader) finish(roles []string) {
 	for oid, byRole := range r.columns {
 		t := r.byOID[oid]
 		for role, cols := range byRole {
-			if role != "public" && !slices.Contains(roles, role) {
+			if !all && role != "public" && !slices.Contains(roles, role) {
 				continue
 			}
 			g := t.GrantOf(role)

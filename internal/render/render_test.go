@@ -24,6 +24,8 @@ func TestEveryKindRenders(t *testing.T) {
 	for _, k := range diff.Kinds() {
 		c := &diff.Change{Kind: k, Schema: "public", Table: "todos", Name: "x", Role: "authenticated", OldTable: tbl, NewTable: tbl}
 		switch {
+		case k == diff.ViewInvoker || k == diff.MatviewReadable || k == diff.FunctionDefiner:
+			c.Old.Exposure = &schema.Exposure{Kind: "view", Schema: "public", Name: "feed(integer)", Reads: []string{"public.todos"}, Roles: []string{"authenticated"}}
 		case strings.HasPrefix(string(k), "column"):
 			c.Old.Column, c.New.Column = old, col
 		case strings.HasPrefix(string(k), "policy"):
@@ -35,6 +37,10 @@ func TestEveryKindRenders(t *testing.T) {
 		case strings.HasPrefix(string(k), "function.") && k != diff.FunctionMissing && k != diff.FunctionAlter:
 			fn := &schema.Function{Schema: "rls", Name: "g", Returns: "bigint[]", Language: "sql", Volatility: "s", Body: "SELECT '{}'::bigint[]", Execute: []string{"authenticated"}}
 			c.Old.Function, c.New.Function = fn, &schema.Function{Schema: "rls", Name: "g", Returns: "bigint[]", Language: "sql", Volatility: "s", Body: "SELECT ARRAY[1]"}
+		case k == diff.DefaultPrivilege:
+			c.Old.Default = &schema.DefaultPrivilege{Owner: "postgres", ObjectType: "TABLES", Grantee: "authenticated", Privileges: []string{"select"}}
+		case k == diff.GrantOptionDrop || k == diff.SequenceRevoke:
+			c.Old.Privileges = []string{"select"}
 		case k == diff.AuthSetup || k == diff.FunctionMissing || k == diff.FunctionAlter:
 			c.New.Auth = &schema.Auth{Provider: "claims", UserID: "auth.user_id()"}
 		}

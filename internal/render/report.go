@@ -102,6 +102,20 @@ func describe(c *diff.Change, obj diff.Side, t *schema.Table) string {
 		return onOff(obj.Role != "", "owned by "+obj.Role, "")
 	case diff.FunctionAlter:
 		return obj.Definition
+	case diff.ViewInvoker, diff.MatviewReadable, diff.FunctionDefiner:
+		if x := obj.Exposure; x != nil {
+			return fmt.Sprintf("%s reading %s as its owner, usable by %s", x.Kind, strings.Join(x.Reads, ", "), strings.Join(x.Roles, ", "))
+		}
+		return ""
+	case diff.DefaultPrivilege:
+		if dp := obj.Default; dp != nil {
+			return fmt.Sprintf("%s on %s that %s creates go to %s", privileges(dp.Privileges), dp.ObjectType, dp.Owner, dp.Grantee)
+		}
+		return ""
+	case diff.SchemaCreateDrop:
+		return onOff(obj.Role != "", "CREATE granted to "+obj.Role, "")
+	case diff.GrantOptionDrop, diff.SequenceRevoke:
+		return onOff(len(obj.Privileges) > 0, privileges(obj.Privileges), "")
 	case diff.FunctionCreate, diff.FunctionReplace, diff.FunctionDrop:
 		if obj.Function == nil {
 			return ""

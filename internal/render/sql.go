@@ -65,6 +65,18 @@ func (r *renderer) emit(k diff.Kind, c *diff.Change, format string, args ...any)
 	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: sql, Change: c, Kind: k, Block: block})
 }
 
+// suggest emits the fix of a change to an object rlsmigrate does not own: as a comment
+// unless the change says to rewrite it.
+func (r *renderer) suggest(c *diff.Change, sql string) {
+	if c.Rewrite {
+		r.emit(c.Kind, c, "%s", sql)
+		return
+	}
+	p := diff.Phase(c.Kind)
+	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: "-- not applied: rlsmigrate does not own " + c.Old.Exposure.QualifiedName() +
+		" (diff --allow-destructive applies it); the fix:\n-- " + sql, Change: c, Kind: c.Kind})
+}
+
 func (r *renderer) block(k diff.Kind, c *diff.Change, body string) {
 	p := diff.Phase(k)
 	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: "DO " + sqlident.DollarQuote("\n"+body+"\n") + ";", Change: c, Kind: k, Block: true})
@@ -92,6 +104,27 @@ func (r *renderer) change(c *diff.Change) {
 		r.emit(c.Kind, c, "ALTER ROLE %s %s;", q(c.Name), attr)
 	case diff.TableOwner:
 		r.emit(c.Kind, c, "ALTER TABLE %s OWNER TO %s;", t, q(c.New.Role))
+	case diff.ViewInvoker:
+		r.suggest(c, fmt.Sprintf("ALTER VIEW %s SET (security_invoker = true);", sqlident.Qualified(c.Schema, c.Name)))
+	case diff.MatviewReadable:
+		r.suggest(c, fmt.Sprintf("REVOKE SELECT ON %s FROM %s;", sqlident.Qualified(c.Schema, c.Name), roleList(c.Old.Exposure.Roles)))
+	case diff.FunctionDefiner:
+		// The name carries its argument types as PostgreSQL prints them: f(integer).
+		fn, args, _ := strings.Cut(c.Name, "(")
+		r.suggest(c, fmt.Sprintf("REVOKE EXECUTE ON FUNCTION %s(%s FROM %s;", sqlident.Qualified(c.Schema, fn), args, roleList(c.Old.Exposure.Roles)))
+	case diff.DefaultPrivilege:
+		dp := c.Old.Default
+		in := ""
+		if dp.Schema != "" {
+			in = " IN SCHEMA " + q(dp.Schema)
+		}
+		r.emit(c.Kind, c, "ALTER DEFAULT PRIVILEGES FOR ROLE %s%s REVOKE %s ON %s FROM %s;", q(dp.Owner), in, privileges(dp.Privileges), dp.ObjectType, grantee(dp.Grantee))
+	case diff.SchemaCreateDrop:
+		r.emit(c.Kind, c, "REVOKE CREATE ON SCHEMA %s FROM %s;", q(c.Schema), grantee(c.Role))
+	case diff.GrantOptionDrop:
+		r.emit(c.Kind, c, "REVOKE GRANT OPTION FOR %s ON %s FROM %s CASCADE;", privileges(c.Old.Privileges), t, grantee(c.Role))
+	case diff.SequenceRevoke:
+		r.emit(c.Kind, c, "REVOKE ALL ON SEQUENCE %s FROM %s;", sqlident.Qualified(c.Schema, c.Name), grantee(c.Role))
 	case diff.RoleCreate:
 		r.block(c.Kind, c, createRole(c.Name))
 	case diff.AuthSetup, diff.FunctionMissing, diff.FunctionAlter:

@@ -44,6 +44,37 @@ type Schema struct {
 	// Definitions maps the signature of each identity function rlsmigrate writes (see
 	// IdentityFunctions) to its definition, as Definition spells it; nil when not read.
 	Definitions map[string]string `json:"-"`
+	// Exposures are the views, materialized views and SECURITY DEFINER functions of the
+	// declared schemas that read a table with row-level security and that a declared
+	// role or PUBLIC may use: they read as their owner, past the policies.
+	Exposures []*Exposure `json:"-"`
+	// DefaultPrivileges are privileges that objects created later will carry for a
+	// declared role or PUBLIC.
+	DefaultPrivileges []*DefaultPrivilege `json:"-"`
+	// SchemaCreate maps each declared schema (and auth) to the declared roles, or
+	// public, that may create objects in it.
+	SchemaCreate map[string][]string `json:"-"`
+}
+
+// Exposure is an object that reads tables with row-level security as its owner and that
+// app roles may use.
+type Exposure struct {
+	Kind            string   // view, materialized view or function
+	Schema, Name    string   // for a function, Name holds its identity arguments: f(integer)
+	Reads           []string // the tables with row-level security it reads, schema.name
+	Roles           []string // the declared roles, or public, that may select or execute it
+	SecurityInvoker bool     // a view with security_invoker: it reads as its caller
+}
+
+// QualifiedName returns schema.name for messages.
+func (e *Exposure) QualifiedName() string { return e.Schema + "." + e.Name }
+
+// DefaultPrivilege is an ALTER DEFAULT PRIVILEGES grant: objects of ObjectType (TABLES,
+// SEQUENCES, FUNCTIONS, TYPES, SCHEMAS) that Owner creates, in Schema ("" for all),
+// grant Privileges to Grantee.
+type DefaultPrivilege struct {
+	Owner, Schema, ObjectType, Grantee string
+	Privileges                         []string
 }
 
 // IdentityFunction is a function rlsmigrate writes where pg_session_jwt is not
@@ -128,6 +159,18 @@ type Table struct {
 	Owner       string    `json:"owner,omitempty"`  // the ownership column, for reports
 	// OwnerRole is the role that owns the table, as a database says; "" when unknown.
 	OwnerRole string `json:"-"`
+	// GrantOptions maps a role to the privileges it may grant on to others (WITH GRANT
+	// OPTION), as a database says.
+	GrantOptions map[string][]string `json:"-"`
+	// SequenceGrants are privileges on the table's own sequences (identity, serial)
+	// held by roles other than their owner, as a database says.
+	SequenceGrants []*SequenceGrant `json:"-"`
+}
+
+// SequenceGrant is the privileges one role holds on a sequence.
+type SequenceGrant struct {
+	Sequence, Role string
+	Privileges     []string
 }
 
 // Column is one column. Type and Default are SQL text.
