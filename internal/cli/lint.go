@@ -9,6 +9,7 @@ import (
 
 	"github.com/rlsmigrate/rlsmigrate/internal/inspect"
 	"github.com/rlsmigrate/rlsmigrate/internal/lint"
+	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
 func runLint(ctx context.Context, e *env, args []string) int {
@@ -17,8 +18,11 @@ func runLint(ctx context.Context, e *env, args []string) int {
 with no rules, writes open to anyone or to anonymous, update rules that let a row be
 given away, the identity call evaluated per row, owner columns without index, NOT NULL
 or default, dead grants and rules without grants. With --database-url, also check the
-live database: roles that bypass RLS, tables owned by the connecting role without
-FORCE, policies on tables whose RLS is off, and a missing identity function.
+live database: roles that bypass RLS or are members of roles that do, tables owned by
+another role than the one that ran the migrations or by the connecting role without
+FORCE, policies on tables whose RLS is off, a missing identity function, views and
+SECURITY DEFINER functions that read RLS tables for app roles, default privileges and
+CREATE on the schemas.
 Exit 1 when a finding at or above --fail-on exists.`)
 	schemaPath := fs.String("schema", "schema.yaml", "the schema file")
 	dbURL := fs.String("database-url", "", "also check this database (DATABASE_URL is not read: lint is offline unless asked)")
@@ -45,7 +49,8 @@ Exit 1 when a finding at or above --fail-on exists.`)
 			return e.fail(err)
 		}
 		defer conn.Close(context.Background())
-		actual, err := inspect.Inspect(ctx, conn, inspect.Options{Schemas: desired.Schemas, Roles: desired.Roles, Functions: desired.Functions})
+		actual, err := inspect.Inspect(ctx, conn, inspect.Options{Schemas: desired.Schemas, Roles: desired.Roles, Functions: desired.Functions,
+			RoutineSchemas: []string{policy.FunctionSchema}, Exposures: true})
 		if err != nil {
 			return e.fail(fmt.Errorf("%s", redact(err.Error(), *dbURL)))
 		}

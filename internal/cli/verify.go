@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rlsmigrate/rlsmigrate/internal/inspect"
 	"github.com/rlsmigrate/rlsmigrate/internal/verify"
+	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
 func runVerify(ctx context.Context, e *env, args []string) int {
@@ -41,7 +43,13 @@ Exit 0: as declared; 1: a mismatch (each is named); 2: error.`)
 		return e.fail(err)
 	}
 	defer conn.Close(context.Background())
-	report, err := verify.Run(ctx, conn, f, desired, *role)
+	// The views and functions that read tables past their policies, read through too.
+	actual, err := inspect.Inspect(ctx, conn, inspect.Options{Schemas: desired.Schemas, Roles: desired.Roles,
+		RoutineSchemas: []string{policy.FunctionSchema}, Exposures: true})
+	if err != nil {
+		return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
+	}
+	report, err := verify.Run(ctx, conn, f, desired, *role, actual.Exposures)
 	if err != nil {
 		return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
 	}
@@ -233,8 +241,11 @@ func colOf(c verify.Check) matrixColumn {
 		cas = verify.Member
 	}
 	title := cas
-	if c.Role != "" {
+	switch {
+	case c.Role != "" && strings.HasPrefix(cas, verify.NoIdentity):
 		title = strings.Replace(cas, verify.NoIdentity, "as "+c.Role, 1)
+	case c.Role != "":
+		title = cas + " (" + c.Role + ")"
 	}
 	return matrixColumn{cas, c.Role, title}
 }

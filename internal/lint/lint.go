@@ -65,6 +65,12 @@ var Rules = []Rule{
 	{"RLS017", "captured-column", Error, "qualify the column with the policy's table name (table.column), so it is not read from the subquery's table"},
 	{"RLS018", "membership-per-row", Warn, "declare a group (groups:) and use {member: group, column: ...}: at 1,000,000 rows, select * took 314x the floor with IN (SELECT f()) and 668x with a correlated EXISTS, the member rule 1.13x (README, Performance)"},
 	{"RLS019", "owner-column-mutable", Error, "remove immutable: false from the owner column, so UPDATE is granted on the other columns only"},
+	{"RLS020", "member-of-bypassing-role", Error, "REVOKE the role from the app role (rlsmigrate diff --format sql prints it)"},
+	{"RLS021", "table-owner-drift", Error, "ALTER TABLE ... OWNER TO the role that ran the migrations (rlsmigrate diff --format sql prints it)"},
+	{"RLS022", "view-bypasses-rls", Error, "ALTER VIEW ... SET (security_invoker = true), or REVOKE SELECT from the app roles (a materialized view always reads as its owner)"},
+	{"RLS023", "definer-function-exposed", Error, "REVOKE EXECUTE from the app roles and PUBLIC, or make the function SECURITY INVOKER"},
+	{"RLS024", "default-privileges", Warn, "ALTER DEFAULT PRIVILEGES ... REVOKE (rlsmigrate diff --format sql prints it): grants come from schema.yaml"},
+	{"RLS025", "schema-create", Error, "REVOKE CREATE ON SCHEMA ... FROM the app role"},
 }
 
 // RuleByID returns the rule with the given id.
@@ -278,11 +284,35 @@ func (c *checker) live(l *Live) {
 			c.add("RLS016", c.f.Auth.Pos, "the identity function %s does not exist in the database: every policy that calls it fails", fn)
 		}
 	}
+	a := l.Actual
+	for _, role := range slices.Sorted(maps.Keys(a.MemberOf)) {
+		c.add("RLS020", c.f.Auth.Pos, "role %s is a member of %s, which owns tables or bypasses row-level security: it can act as it", role, strings.Join(a.MemberOf[role], ", "))
+	}
+	for _, x := range a.Exposures {
+		id := "RLS022"
+		if x.Kind == "function" {
+			id = "RLS023"
+		}
+		c.add(id, c.f.Auth.Pos, "%s %s reads %s as its owner, past row-level security, and %s may use it", x.Kind, x.QualifiedName(), strings.Join(x.Reads, ", "), strings.Join(x.Roles, ", "))
+	}
+	for _, dp := range a.DefaultPrivileges {
+		where := "every schema"
+		if dp.Schema != "" {
+			where = "schema " + dp.Schema
+		}
+		c.add("RLS024", c.f.Auth.Pos, "%s that %s creates in %s will grant %s to %s", strings.ToLower(dp.ObjectType), dp.Owner, where, strings.Join(dp.Privileges, ", "), dp.Grantee)
+	}
+	for _, name := range slices.Sorted(maps.Keys(a.SchemaCreate)) {
+		c.add("RLS025", c.f.Auth.Pos, "%s may create objects in schema %s (a view or function there can read tables past row-level security)", strings.Join(a.SchemaCreate[name], ", "), name)
+	}
 	for _, t := range c.f.Tables {
 		q := t.QualifiedName()
 		at := l.Actual.Table(t.Schema, t.Name)
 		if at == nil {
 			continue
+		}
+		if a.MigrationRole != "" && at.OwnerRole != "" && at.OwnerRole != a.MigrationRole {
+			c.add("RLS021", t.Pos, "table %s is owned by %s, not by %s, which ran the migrations: its owner bypasses row-level security", q, at.OwnerRole, a.MigrationRole)
 		}
 		if !at.RLS && len(at.Policies) > 0 {
 			c.add("RLS013", t.Pos, "table %s has %d policies in the database but row-level security is disabled: they do not apply", q, len(at.Policies))

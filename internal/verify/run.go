@@ -19,10 +19,11 @@ import (
 )
 
 // Run checks every table of s (compiled from f) that a built-in rule governs, as role,
-// which is usually authenticated. The connection must bypass row-level security (a
-// superuser, or the tables' owner where they are not forced) to insert the test rows;
+// which is usually authenticated, then reads through each view and function of exposed
+// (see schema.Exposure) as every caller. The connection must bypass row-level security
+// (a superuser, or the tables' owner where they are not forced) to insert the test rows;
 // nothing is kept.
-func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, role string) (*Report, error) {
+func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, role string, exposed []*schema.Exposure) (*Report, error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("verifying: %w", err)
@@ -60,6 +61,11 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 		tr.Tests = tests
 		report.Tables = append(report.Tables, tr)
 	}
+	through, err := v.exposures(ctx, exposed)
+	if err != nil {
+		return nil, err
+	}
+	report.Tables = append(report.Tables, through...)
 	return report, nil
 }
 

@@ -145,6 +145,9 @@ func attemptName(c Check) string {
 	case MoveGroup:
 		return "update moving its own row to another user's group"
 	}
+	if who, ok := strings.CutPrefix(c.Case, Through); ok {
+		return c.Operation + " through it, as " + who + asRole(c.Role) + ", of rows the base tables' rules deny"
+	}
 	if col, ok := strings.CutPrefix(c.Case, Immutable+" "); ok {
 		return "update of immutable column " + col + " of its own row"
 	}
