@@ -24,6 +24,7 @@ type exposures struct {
 type definerFunction struct {
 	exposure *schema.Exposure
 	body     string
+	past     []string // the tables whose row-level security its owner gets past, schema.name
 }
 
 // queueExposures adds to batch the queries for the views and materialized views of the
@@ -34,18 +35,26 @@ type definerFunction struct {
 func queueExposures(batch *pgx.Batch, s *schema.Schema, opts Options) *exposures {
 	e := &exposures{create: map[string][]string{}}
 	grantee := `CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee) END`
-	batch.Queue(`WITH RECURSIVE reads(view, tbl) AS (
-			SELECT r.ev_class, d.refobjid FROM pg_rewrite r
+	// A view reads its tables as its owner (checkAsUser), unless it is security_invoker;
+	// through another view, as that view's owner, or, through a security_invoker view,
+	// as the caller again: the chain stops there. The owner gets past a table's
+	// row-level security when it is a superuser or BYPASSRLS, or owns the table (through
+	// membership too) and the table is not forced.
+	batch.Queue(`WITH RECURSIVE reads(top, tbl, asuser) AS (
+			SELECT r.ev_class, d.refobjid, c.relowner FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
 			JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
 				AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
 			UNION
-			SELECT reads.view, d.refobjid FROM reads JOIN pg_rewrite r ON r.ev_class = reads.tbl
+			SELECT reads.top, d.refobjid, v.relowner FROM reads
+			JOIN pg_class v ON v.oid = reads.tbl AND v.relkind IN ('v', 'm')
+				AND NOT coalesce(array_to_string(v.reloptions, ',') ~* 'security_invoker=(true|on|1|yes)', false)
+			JOIN pg_rewrite r ON r.ev_class = v.oid
 			JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
 				AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class)
 		SELECT n.nspname, c.relname, c.relkind::text, coalesce(c.reloptions, '{}'),
 			array(SELECT DISTINCT tn.nspname || '.' || t.relname FROM reads
 				JOIN pg_class t ON t.oid = reads.tbl JOIN pg_namespace tn ON tn.oid = t.relnamespace
-				WHERE reads.view = c.oid AND t.relrowsecurity ORDER BY 1),
+				WHERE reads.top = c.oid AND t.relrowsecurity AND `+bypasses("reads.asuser")+` ORDER BY 1),
 			array(SELECT DISTINCT `+grantee+` FROM aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
 				WHERE a.privilege_type = 'SELECT' AND a.grantee <> c.relowner ORDER BY 1)
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -67,17 +76,20 @@ func queueExposures(batch *pgx.Batch, s *schema.Schema, opts Options) *exposures
 	})
 	batch.Queue(`SELECT n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', p.prosrc,
 			array(SELECT DISTINCT `+grantee+` FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
-				WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner ORDER BY 1)
+				WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner ORDER BY 1),
+			array(SELECT tn.nspname || '.' || t.relname FROM pg_class t JOIN pg_namespace tn ON tn.oid = t.relnamespace
+				WHERE t.relrowsecurity AND t.relkind IN ('r', 'p') AND tn.nspname = ANY($1) AND `+bypasses("p.proowner")+` ORDER BY 1)
 		FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 		WHERE p.prosecdef AND n.nspname = ANY($1) AND NOT (n.nspname = ANY($2))
 		AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
 		ORDER BY 1, 2`, opts.Schemas, opts.RoutineSchemas).Query(func(rows pgx.Rows) error {
 		var x schema.Exposure
 		var body string
-		_, err := pgx.ForEachRow(rows, []any{&x.Schema, &x.Name, &body, &x.Roles}, func() error {
+		var past []string
+		_, err := pgx.ForEachRow(rows, []any{&x.Schema, &x.Name, &body, &x.Roles, &past}, func() error {
 			f := x
 			f.Kind = "function"
-			e.functions = append(e.functions, definerFunction{&f, body})
+			e.functions = append(e.functions, definerFunction{&f, body, past})
 			return nil
 		})
 		return err
@@ -124,17 +136,11 @@ func (e *exposures) finish(s *schema.Schema, roles []string) {
 			s.Exposures = append(s.Exposures, v)
 		}
 	}
-	var rls []*schema.Table
-	for _, t := range s.Tables {
-		if t.RLS {
-			rls = append(rls, t)
-		}
-	}
 	for _, f := range e.functions {
 		f.exposure.Roles = declared(f.exposure.Roles)
-		for _, t := range rls {
-			if names(f.body, t.Name) {
-				f.exposure.Reads = append(f.exposure.Reads, t.QualifiedName())
+		for _, q := range f.past {
+			if _, name, _ := strings.Cut(q, "."); names(f.body, name) {
+				f.exposure.Reads = append(f.exposure.Reads, q)
 			}
 		}
 		if len(f.exposure.Reads) > 0 && len(f.exposure.Roles) > 0 {
@@ -152,6 +158,12 @@ func (e *exposures) finish(s *schema.Schema, roles []string) {
 			s.SchemaCreate[name] = d
 		}
 	}
+}
+
+// bypasses is the SQL condition "role gets past the row-level security of table t".
+func bypasses(role string) string {
+	return `(EXISTS (SELECT FROM pg_roles o WHERE o.oid = ` + role + ` AND (o.rolsuper OR o.rolbypassrls))
+		OR (NOT t.relforcerowsecurity AND pg_has_role(` + role + `, t.relowner, 'USAGE')))`
 }
 
 // names reports whether body names table: as a word, in any case, or quoted.
