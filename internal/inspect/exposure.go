@@ -41,7 +41,9 @@ func queueExposures(batch *pgx.Batch, s *schema.Schema, opts Options) *exposures
 	// row-level security when it is a superuser or BYPASSRLS, or owns the table (through
 	// membership too) and the table is not forced.
 	batch.Queue(`WITH RECURSIVE reads(top, tbl, asuser) AS (
-			SELECT r.ev_class, d.refobjid, c.relowner FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+			SELECT r.ev_class, d.refobjid, c.relowner FROM pg_rewrite r
+			JOIN pg_class c ON c.oid = r.ev_class AND c.relkind IN ('v', 'm')
+			JOIN pg_namespace cn ON cn.oid = c.relnamespace AND cn.nspname = ANY($1)
 			JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
 				AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class
 			UNION
