@@ -47,7 +47,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		changes := diff.Diff(&schema.Schema{}, s)
-		if out := render.Migration(changes, diff.Invert(changes), policy.DefaultLockTimeout); len(out) == 0 {
+		if out, _ := render.Migration(changes, diff.Invert(changes), policy.DefaultLockTimeout); len(out) == 0 {
 			t.Fatal("an accepted schema rendered nothing")
 		}
 		if again, _ := compile.Compile(file); len(diff.Diff(s, again)) != 0 {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
 )
 
@@ -983,6 +984,12 @@ func (c *converger) step(src string) string {
 		return err.Error()
 	}
 	common := []string{"--database-url", c.dbURL, "--dir", c.dir}
+	// A generate may write two migrations (the second outside a transaction): down
+	// goes back to the version before it.
+	before, err := migdir.Dir{Path: c.dir}.LastVersion()
+	if err != nil {
+		return err.Error()
+	}
 	r := run(t, c.work, "generate", "--schema", schemaPath, "--dir", c.dir, "--allow-destructive")
 	if r.code != 0 && strings.Contains(r.stderr, "PostgreSQL cannot convert") {
 		return errRefused
@@ -1004,7 +1011,7 @@ func (c *converger) step(src string) string {
 		if err := os.WriteFile(prevPath, []byte(c.prev), 0o644); err != nil {
 			return err.Error()
 		}
-		if r := run(t, c.work, append([]string{"down"}, common...)...); r.code != 0 {
+		if r := run(t, c.work, append([]string{"down", "--to", fmt.Sprint(before)}, common...)...); r.code != 0 {
 			return "down:\n" + r.String() + c.lastMigration()
 		}
 		if r := run(t, c.work, "diff", "--schema", prevPath, "--database-url", c.dbURL); r.code != 0 {
@@ -1025,6 +1032,14 @@ func (c *converger) lastMigration() string {
 		return ""
 	}
 	slices.Sort(files)
-	data, _ := os.ReadFile(files[len(files)-1])
-	return "\n" + filepath.Base(files[len(files)-1]) + ":\n" + string(data)
+	last := files[len(files)-1:]
+	if strings.HasSuffix(last[0], "_online.sql") && len(files) > 1 {
+		last = files[len(files)-2:] // and the migration it follows
+	}
+	var out string
+	for _, f := range last {
+		data, _ := os.ReadFile(f)
+		out += "\n" + filepath.Base(f) + ":\n" + string(data)
+	}
+	return out
 }

@@ -62,7 +62,7 @@ tables:
 		t.Fatalf("after dropping role %s, want one role.create finding:\n%s", role, r.stdout)
 	}
 	sql := run(t, "", "diff", "--format", "sql", "--schema", schemaPath, "--database-url", dbURL)
-	pgtest.MustExec(t, conn, sql.stdout)
+	pgtest.RunScript(t, conn, sql.stdout)
 	if rep, r := diffReport(t, schemaPath, dbURL); len(rep.Findings) != 0 {
 		t.Errorf("after applying diff's SQL:\n%s", r.stdout)
 	}

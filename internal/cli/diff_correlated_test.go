@@ -32,7 +32,7 @@ func TestDiffCorrelatedPolicies(t *testing.T) {
 	if sql.code != 1 || strings.Contains(sql.stdout, "rlsmigrate_n") || !strings.Contains(sql.stdout, "notes.team_id") {
 		t.Fatalf("diff --format sql after a change:\n%s", sql)
 	}
-	pgtest.MustExec(t, pgtest.Connect(t, dbURL), sql.stdout)
+	pgtest.RunScript(t, pgtest.Connect(t, dbURL), sql.stdout)
 	if rep, r := diffReport(t, b.schema, dbURL); r.code != 0 || len(rep.Findings) != 0 {
 		t.Fatalf("diff after applying its own fix:\n%s", r)
 	}

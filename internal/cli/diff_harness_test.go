@@ -103,7 +103,7 @@ func runMutations(t *testing.T, b *built, src string, muts []mutation) {
 			if sql.code != ExitFound {
 				t.Fatalf("diff --format sql: %s", sql)
 			}
-			pgtest.MustExec(t, conn, sql.stdout)
+			pgtest.RunScript(t, conn, sql.stdout)
 			if rep, r := diffReport(t, b.schema, dbURL); len(rep.Findings) != 0 {
 				t.Errorf("after applying diff's SQL the database still differs:\n%s\nSQL:\n%s", r.stdout, sql.stdout)
 			}

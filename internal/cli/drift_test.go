@@ -172,7 +172,7 @@ func TestSecurityDrift(t *testing.T) {
 				t.Errorf("verify:\n%s", v)
 			}
 			fix := run(t, "", "diff", "--schema", b.schema, "--database-url", dbURL, "--format", "sql")
-			pgtest.MustExec(t, conn, fix.stdout)
+			pgtest.RunScript(t, conn, fix.stdout)
 			var left []string
 			for _, k := range tc.kinds {
 				if slices.Contains(unowned, k) {
@@ -184,7 +184,7 @@ func TestSecurityDrift(t *testing.T) {
 			}
 			if len(left) > 0 {
 				fix = run(t, "", "diff", "--schema", b.schema, "--database-url", dbURL, "--format", "sql", "--allow-destructive")
-				pgtest.MustExec(t, conn, fix.stdout)
+				pgtest.RunScript(t, conn, fix.stdout)
 				if rep, r := diffReport(t, b.schema, dbURL); len(rep.Findings) != 0 {
 					t.Fatalf("after applying, with --allow-destructive,\n%s\n%s", fix.stdout, r)
 				}

@@ -137,12 +137,21 @@ are refused unless --allow-destructive is given. Renames come only from renamed_
 	if *name == "" {
 		*name = migrationName(changes, last == 0)
 	}
-	file := fmt.Sprintf("%05d_%s.sql", last+1, *name)
-	content := render.Migration(changes, diff.Invert(changes), f.LockTimeout)
-	if err := md.Write(file, content, desired); err != nil {
+	main, online := render.Migration(changes, diff.Invert(changes), f.LockTimeout)
+	files := []migdir.File{{Name: fmt.Sprintf("%05d_%s.sql", last+1, *name), Content: main}}
+	if online != "" {
+		files = append(files, migdir.File{Name: fmt.Sprintf("%05d_%s_online.sql", last+2, *name), Content: online})
+	}
+	if err := md.Write(files, desired); err != nil {
 		return e.fail(err)
 	}
-	fmt.Fprintf(e.stdout, "wrote %s/%s (%d change(s)):\n", *dir, file, len(changes))
+	for i, file := range files {
+		if i == 0 {
+			fmt.Fprintf(e.stdout, "wrote %s/%s (%d change(s)):\n", *dir, file.Name, len(changes))
+		} else {
+			fmt.Fprintf(e.stdout, "wrote %s/%s (index builds and validations, outside a transaction)\n", *dir, file.Name)
+		}
+	}
 	for _, c := range changes {
 		fmt.Fprintf(e.stdout, "  %s\n", c)
 	}

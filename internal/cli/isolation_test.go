@@ -52,11 +52,11 @@ func insertRow(ctx context.Context, tx pgx.Tx, t *schema.Table, owner string, n 
 		case c.Name == t.Owner && owner != "":
 			cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, sqlident.Literal(owner))
 		case c.Identity != "" || c.Default != "" || c.Name == t.Owner:
-		case c.References != nil:
+		case c.References != nil && (c.NotNull || c.Unique):
 			fk := c.References
 			cols = append(cols, sqlident.Quote(c.Name))
 			vals = append(vals, fmt.Sprintf("(SELECT %s FROM %s LIMIT 1)", sqlident.Quote(fk.Column), sqlident.Qualified(fk.Schema, fk.Table)))
-		case c.NotNull || c.Unique:
+		case c.References == nil && (c.NotNull || c.Unique):
 			cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, verify.SampleOf(categories[c.Type], c.Type, n))
 		}
 	}

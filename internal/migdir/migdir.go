@@ -161,30 +161,48 @@ func fileSum(path string) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// Write adds the migration name with content and records s as the schema the directory
-// now builds. The caller holds Lock. A crash at any point leaves a directory that Load
-// either accepts as it was before, or, once Recover has run, as it is after: the
-// migration goes to a hidden temporary file first, then the state that lists it is
-// renamed into place (the commit), then the migration is renamed into place.
-func (d Dir) Write(name, content string, s *schema.Schema) error {
+// File is a migration to write: its name and content.
+type File struct {
+	Name, Content string
+}
+
+// Write adds the migrations files and records s as the schema the directory now builds.
+// The caller holds Lock. A crash at any point leaves a directory that Load either
+// accepts as it was before, or, once Recover has run, as it is after: the migrations go
+// to hidden temporary files first, then the state that lists them is renamed into place
+// (the commit), then the migrations are renamed into place.
+func (d Dir) Write(files []File, s *schema.Schema) error {
 	if err := os.MkdirAll(d.Path, 0o755); err != nil {
 		return fmt.Errorf("creating migrations directory: %w", err)
 	}
-	path := filepath.Join(d.Path, name)
-	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("writing migration: %s already exists", path)
+	var tmps []string
+	defer func() {
+		for _, tmp := range tmps {
+			os.Remove(tmp) // once renamed, already gone
+		}
+	}()
+	var sums []FileSum
+	for _, f := range files {
+		path := filepath.Join(d.Path, f.Name)
+		if _, err := os.Stat(path); err == nil {
+			return fmt.Errorf("writing migration: %s already exists", path)
+		}
+		tmp, err := writeTemp(path, []byte(f.Content))
+		if err != nil {
+			return err
+		}
+		tmps = append(tmps, tmp)
+		sum := sha256.Sum256([]byte(f.Content))
+		sums = append(sums, FileSum{Name: f.Name, SHA256: hex.EncodeToString(sum[:])})
 	}
-	tmp, err := writeTemp(path, []byte(content))
-	if err != nil {
+	if err := d.record(s, sums...); err != nil {
 		return err
 	}
-	sum := sha256.Sum256([]byte(content))
-	if err := d.record(s, FileSum{Name: name, SHA256: hex.EncodeToString(sum[:])}); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	for i, f := range files {
+		path := filepath.Join(d.Path, f.Name)
+		if err := os.Rename(tmps[i], path); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
 	}
 	return syncDir(d.Path)
 }

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 )
 
 // EnvURL names the variable that points the tests at an existing server.
@@ -254,6 +256,22 @@ func MustExec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
 	t.Helper()
 	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("exec %q: %v", sql, err)
+	}
+}
+
+// RunScript runs the statements of a SQL script one at a time, as psql runs a file:
+// each in its own transaction unless the script opens one, so that statements that
+// cannot run in a transaction block (CREATE INDEX CONCURRENTLY) run.
+func RunScript(t testing.TB, conn *pgx.Conn, script string) {
+	t.Helper()
+	stmts, err := sqlparse.Split(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range stmts {
+		if _, err := conn.Exec(context.Background(), st); err != nil {
+			t.Fatalf("exec %q: %v", st, err)
+		}
 	}
 }
 

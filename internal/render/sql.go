@@ -23,13 +23,24 @@ type Statement struct {
 	// Block is set for statements that goose must be told not to split: DO blocks, and
 	// statements whose quoted names hold ";" or "--".
 	Block bool
+	// Online statements run after the migration's transaction, each on its own, in a
+	// migration of their own (-- +goose NO TRANSACTION): index builds CONCURRENTLY,
+	// constraint validations, which would otherwise hold a lock that stops writers for
+	// as long as they read the table.
+	Online bool
 }
 
 // Statements returns the SQL for changes, in apply order. A created table contributes
 // statements to several phases (its foreign keys after every table exists, its policies
 // after row-level security is on), so statements are gathered per phase first.
 func Statements(changes []*diff.Change) []Statement {
-	r := &renderer{byPhase: map[int][]Statement{}, lifted: map[string]bool{}}
+	return statements(changes, false)
+}
+
+// statements renders changes; inTx keeps every statement in one transaction (a
+// rollback: Down), in the forms that run there.
+func statements(changes []*diff.Change, inTx bool) []Statement {
+	r := &renderer{byPhase: map[int][]Statement{}, lifted: map[string]bool{}, inTx: inTx}
 	// Policies dropped and created by changes of their own are not lifted again.
 	for _, c := range changes {
 		if c.Kind == diff.PolicyDrop && c.NewTable != nil {
@@ -54,6 +65,7 @@ func Statements(changes []*diff.Change) []Statement {
 type renderer struct {
 	byPhase map[int][]Statement
 	lifted  map[string]bool // table and policy names lifted around type changes
+	inTx    bool            // no statement may leave the transaction
 }
 
 func (r *renderer) emit(k diff.Kind, c *diff.Change, format string, args ...any) {
@@ -75,6 +87,18 @@ func (r *renderer) suggest(c *diff.Change, sql string) {
 	p := diff.Phase(c.Kind)
 	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: "-- not applied: rlsmigrate does not own " + c.Old.Exposure.QualifiedName() +
 		" (diff --allow-destructive applies it); the fix:\n-- " + sql, Change: c, Kind: c.Kind})
+}
+
+// online emits a statement that runs outside the transaction, after it.
+func (r *renderer) online(k diff.Kind, c *diff.Change, format string, args ...any) {
+	r.emit(k, c, format, args...)
+	r.markOnline(k)
+}
+
+// markOnline moves the last statement of phase k out of the transaction.
+func (r *renderer) markOnline(k diff.Kind) {
+	p := diff.Phase(k)
+	r.byPhase[p][len(r.byPhase[p])-1].Online = true
 }
 
 func (r *renderer) block(k diff.Kind, c *diff.Change, body string) {
@@ -158,11 +182,28 @@ func (r *renderer) change(c *diff.Change) {
 			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", t, q(nc.Name), nc.Default)
 		}
 	case diff.ColumnNotNull:
-		verb := "DROP"
-		if nc.NotNull {
-			verb = "SET"
+		// SET NOT NULL reads the whole table under ACCESS EXCLUSIVE, unless a valid
+		// CHECK (col IS NOT NULL) proves it: that check is added NOT VALID here, and
+		// validated (SHARE UPDATE EXCLUSIVE: writers go on) after the transaction.
+		check := q(sqlident.Name(c.NewTable.Name, nc.Name, "not_null"))
+		if nc.NotNull && r.inTx {
+			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;", t, q(nc.Name))
+			break
 		}
-		r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s %s NOT NULL;", t, q(nc.Name), verb)
+		if !nc.NotNull {
+			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", t, q(nc.Name))
+			r.emit(c.Kind, c, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;", t, check)
+			break
+		}
+		r.emit(c.Kind, c, "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID;", t, check, q(nc.Name))
+		r.block(c.Kind, c, fmt.Sprintf(`BEGIN
+  IF EXISTS (SELECT FROM pg_constraint WHERE conrelid = %s::regclass AND conname = %s) THEN
+    ALTER TABLE %s VALIDATE CONSTRAINT %s;
+  END IF;
+END`, sqlident.Literal(t), sqlident.Literal(sqlident.Name(c.NewTable.Name, nc.Name, "not_null")), t, check))
+		r.markOnline(c.Kind)
+		r.online(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;", t, q(nc.Name))
+		r.online(c.Kind, c, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;", t, check)
 	case diff.ColumnIdentity:
 		switch {
 		case nc.Identity == "":
@@ -180,7 +221,14 @@ func (r *renderer) change(c *diff.Change) {
 		if oc != nil && oc.References != nil {
 			r.emit(diff.ForeignKeyDrop, c, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(fkName(c.OldTable, oc)))
 		}
-		r.emit(c.Kind, c, "%s", addForeignKey(c.NewTable, nc))
+		// On a table that holds rows: NOT VALID now (a brief lock), VALIDATE after the
+		// transaction, which reads the rows without stopping writers.
+		if r.inTx {
+			r.emit(c.Kind, c, "%s", addForeignKey(c.NewTable, nc))
+			break
+		}
+		r.emit(c.Kind, c, "%s", strings.TrimSuffix(addForeignKey(c.NewTable, nc), ";")+" NOT VALID;")
+		r.online(c.Kind, c, "ALTER TABLE %s VALIDATE CONSTRAINT %s;", t, q(fkName(c.NewTable, nc)))
 	case diff.ForeignKeyDrop:
 		r.emit(c.Kind, c, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(fkName(c.OldTable, oc)))
 	case diff.PrimaryKeyAdd:
@@ -188,9 +236,21 @@ func (r *renderer) change(c *diff.Change) {
 	case diff.PrimaryKeyDrop:
 		r.emit(c.Kind, c, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(pkName(c.OldTable)))
 	case diff.IndexCreate:
-		r.emit(c.Kind, c, "%s", createIndex(c.NewTable, c.New.Index))
+		// On a table that holds rows, CONCURRENTLY: writers go on while it builds. A
+		// build that failed leaves an invalid index of that name, dropped first.
+		name := sqlident.Qualified(c.Schema, c.New.Index.Name)
+		if r.inTx {
+			r.emit(c.Kind, c, "%s", createIndex(c.NewTable, c.New.Index))
+			break
+		}
+		r.online(c.Kind, c, "DROP INDEX CONCURRENTLY IF EXISTS %s;", name)
+		r.online(c.Kind, c, "%s", strings.Replace(createIndex(c.NewTable, c.New.Index), "INDEX ", "INDEX CONCURRENTLY ", 1))
 	case diff.IndexDrop:
-		r.emit(c.Kind, c, "DROP INDEX %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name))
+		if r.inTx { // a rollback: the migration after it may have dropped it already
+			r.emit(c.Kind, c, "DROP INDEX IF EXISTS %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name))
+			break
+		}
+		r.online(c.Kind, c, "DROP INDEX CONCURRENTLY IF EXISTS %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name))
 	case diff.RLSEnable:
 		r.emit(c.Kind, c, "ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", t)
 	case diff.RLSDisable:

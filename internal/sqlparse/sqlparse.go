@@ -314,3 +314,13 @@ func (c *Cache) Type(s string, quote func(string) string) (string, error) {
 	c.types[s] = cachedType{t, err}
 	return t, err
 }
+
+// Split returns the statements of a SQL script, as PostgreSQL's parser finds them, each
+// without its trailing semicolon.
+func Split(script string) ([]string, error) {
+	stmts, err := pg.SplitWithParser(script, true)
+	if err != nil {
+		return nil, fmt.Errorf("splitting the script: %w", err)
+	}
+	return stmts, nil
+}

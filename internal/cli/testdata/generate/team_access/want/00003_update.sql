@@ -15,10 +15,6 @@ DROP POLICY tasks_update_member ON public.tasks;
 -- hazard drops-policy: public.tasks.tasks_delete_member
 DROP POLICY tasks_delete_member ON public.tasks;
 
-DROP INDEX public.tasks_project_id_idx;
-
-CREATE INDEX tasks_created_by_idx ON public.tasks (created_by);
-
 CREATE POLICY tasks_select_owner ON public.tasks FOR SELECT TO authenticated USING ((select auth.user_id()) = created_by);
 
 CREATE POLICY tasks_insert_owner ON public.tasks FOR INSERT TO authenticated WITH CHECK ((select auth.user_id()) = created_by);
@@ -40,7 +36,7 @@ DROP POLICY tasks_insert_owner ON public.tasks;
 
 DROP POLICY tasks_select_owner ON public.tasks;
 
-DROP INDEX public.tasks_created_by_idx;
+DROP INDEX IF EXISTS public.tasks_created_by_idx;
 
 CREATE INDEX tasks_project_id_idx ON public.tasks (project_id);
 
