@@ -32,6 +32,7 @@ func commands() []command {
 	return []command{
 		{"validate", "check schema.yaml and report every problem with its line and column", runValidate},
 		{"generate", "write the next goose migration from the changes in schema.yaml", runGenerate},
+		{"plan", "show the statements generate would write, with their locks and hazards", runPlan},
 		{"hash", "record the current migration files as intended after a hand edit", runHash},
 		{"up", "apply pending migrations to a database", runUp},
 		{"down", "roll back the last migration, or down to a version", runDown},

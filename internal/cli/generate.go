@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/compile"
@@ -56,19 +57,29 @@ func runValidate(_ context.Context, e *env, args []string) int {
 }
 
 func runGenerate(_ context.Context, e *env, args []string) int {
-	fs := e.flags("generate", "[--schema schema.yaml] [--dir migrations] [--name NAME] [--check] [--allow-destructive]",
+	fs := e.flags("generate", "[--schema schema.yaml] [--dir migrations] [--name NAME] [--check] [--allow-hazards TYPE,...] [--allow-destructive]",
 		`Compare schema.yaml with what the migrations in --dir build and write the next goose
-migration, NNNNN_<name>.sql, holding only what changed, with a working Down section.
-Works offline and writes the same bytes for the same input. Changes that drop a table or
-column, change a column type, drop a policy, disable row-level security or widen access
-are refused unless --allow-destructive is given. Renames come only from renamed_from.`)
+migration, NNNNN_<name>.sql, holding only what changed, with a working Down section;
+index builds and validations on tables that hold rows go to a second one,
+NNNNN_<name>_online.sql, that runs outside a transaction. Works offline and writes the
+same bytes for the same input. Each statement's hazards are written above it. Changes
+that delete data (drop a table or column, change a column type), drop a policy, disable
+row-level security or widen access are refused unless --allow-hazards names their
+hazard types (deletes-data, drops-policy, disables-rls, widens-access) or
+--allow-destructive allows them all. rlsmigrate plan shows the same without writing.
+Renames come only from renamed_from.`)
 	schemaPath := fs.String("schema", "schema.yaml", "the schema file")
 	dir := fs.String("dir", "migrations", "the migrations directory")
 	name := fs.String("name", "", "the migration's name (default: derived from the changes)")
 	check := fs.Bool("check", false, "write nothing; exit 1 if schema.yaml has changes no migration holds")
-	allow := fs.Bool("allow-destructive", false, "allow hazardous changes (data loss, dropped policies, wider access)")
+	allow := fs.Bool("allow-destructive", false, "allow every hazardous change (data loss, dropped policies, wider access)")
+	allowTypes := fs.String("allow-hazards", "", "comma-separated hazard types to allow: deletes-data, drops-policy, disables-rls, widens-access")
 	if code := e.parse(fs, args); code >= 0 {
 		return code
+	}
+	allowed, err := hazardTypes(*allowTypes)
+	if err != nil {
+		return e.fail(err)
 	}
 	if *name != "" && !validName.MatchString(*name) {
 		fmt.Fprintf(e.stderr, "error: --name %q: use lower-case letters, digits and underscores\n", *name)
@@ -117,18 +128,10 @@ are refused unless --allow-destructive is given. Renames come only from renamed_
 			len(unconvertible), strings.Join(unconvertible, "\n  "))
 		return ExitError
 	}
-	if !*allow {
-		var blocked []string
-		for _, c := range changes {
-			if len(c.Blocking()) > 0 {
-				blocked = append(blocked, c.String())
-			}
-		}
-		if len(blocked) > 0 {
-			fmt.Fprintf(e.stderr, "error: refusing to write a migration with %d hazardous change(s):\n  %s\nreview them, then run again with --allow-destructive; nothing was written\n",
-				len(blocked), strings.Join(blocked, "\n  "))
-			return ExitError
-		}
+	if blocked, types := refusedChanges(changes, allowed, *allow); len(blocked) > 0 {
+		fmt.Fprintf(e.stderr, "error: refusing to write a migration with %d hazardous change(s):\n  %s\nreview them, then run again with --allow-hazards %s (or --allow-destructive); nothing was written\n",
+			len(blocked), strings.Join(blocked, "\n  "), strings.Join(types, ","))
+		return ExitError
 	}
 	last, err := md.LastVersion()
 	if err != nil {
@@ -156,6 +159,49 @@ are refused unless --allow-destructive is given. Renames come only from renamed_
 		fmt.Fprintf(e.stdout, "  %s\n", c)
 	}
 	return ExitOK
+}
+
+// hazardTypes reads --allow-hazards: the blocking hazard types it names.
+func hazardTypes(list string) ([]diff.Hazard, error) {
+	var out []diff.Hazard
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		h := diff.Hazard(s)
+		if !slices.Contains(diff.BlockingHazards, h) {
+			var names []string
+			for _, b := range diff.BlockingHazards {
+				names = append(names, string(b))
+			}
+			return nil, fmt.Errorf("--allow-hazards %q: not a hazard generate refuses (those are: %s; the others are shown, never refused)", s, strings.Join(names, ", "))
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// refusedChanges returns the changes whose blocking hazards are not allowed, and the hazard
+// types that would allow them.
+func refusedChanges(changes []*diff.Change, allowed []diff.Hazard, all bool) (blocked []string, types []string) {
+	if all {
+		return nil, nil
+	}
+	for _, c := range changes {
+		stop := false
+		for _, h := range c.Blocking() {
+			if !slices.Contains(allowed, h) {
+				stop = true
+				if !slices.Contains(types, string(h)) {
+					types = append(types, string(h))
+				}
+			}
+		}
+		if stop {
+			blocked = append(blocked, c.String())
+		}
+	}
+	return blocked, types
 }
 
 // impossibleCasts describes the type changes that have no using: expression and whose

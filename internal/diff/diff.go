@@ -4,6 +4,7 @@ package diff
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
@@ -187,8 +188,11 @@ const (
 	MayFail       Hazard = "may-fail"       // fails if existing rows break a new NOT NULL
 )
 
+// BlockingHazards are the hazards generate refuses unless they are allowed.
+var BlockingHazards = []Hazard{DeletesData, DropsPolicy, DisablesRLS, WidensAccess}
+
 // Blocking reports whether h must be allowed explicitly.
-func (h Hazard) Blocking() bool { return h != ChangesAccess && h != MayFail }
+func (h Hazard) Blocking() bool { return slices.Contains(BlockingHazards, h) }
 
 // Change is one step from the old schema to the new. OldTable and NewTable are the
 // table before and after; Old and New hold the object the change concerns on each side,

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -98,20 +97,12 @@ func Script(changes []*diff.Change) string {
 }
 
 func writeStatements(sb *strings.Builder, stmts []Statement, goose bool) {
-	noted := map[*diff.Change]bool{}
+	notes := Notes(stmts)
 	for i, st := range stmts {
 		if i > 0 {
 			sb.WriteString("\n")
 		}
-		// Hazards go above the first statement that does the change itself.
-		if st.Kind == st.Change.Kind || (st.Kind == diff.PolicyDrop && st.Change.Kind == diff.PolicyAlter) {
-			if !noted[st.Change] {
-				for _, h := range st.Change.Hazards {
-					fmt.Fprintf(sb, "-- hazard %s: %s\n", h, st.Change.Object())
-				}
-			}
-			noted[st.Change] = true
-		}
+		sb.WriteString(comments(st, notes[i]))
 		if st.Block && goose {
 			sb.WriteString("-- +goose StatementBegin\n" + st.SQL + "\n-- +goose StatementEnd\n")
 		} else {

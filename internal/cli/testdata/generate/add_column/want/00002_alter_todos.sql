@@ -9,6 +9,8 @@ ALTER TABLE public.todos ADD COLUMN priority smallint NOT NULL DEFAULT 3;
 
 ALTER TABLE public.todos ADD COLUMN slug text;
 
+-- hazard blocks-reads: reads and writes of public.todos wait while the key's index builds
+-- lock: ACCESS EXCLUSIVE on public.todos, while its index builds
 ALTER TABLE public.todos ADD CONSTRAINT todos_slug_key UNIQUE (slug);
 
 -- +goose Down

@@ -3,7 +3,7 @@
 -- +goose Up
 SET LOCAL lock_timeout = '2s';
 
--- hazard may-fail: public.todos.project
+-- hazard may-fail: fails if rows already break it: column.add public.todos.project
 ALTER TABLE public.todos ADD COLUMN project text NOT NULL;
 
 -- +goose Down

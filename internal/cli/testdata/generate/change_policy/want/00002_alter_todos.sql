@@ -5,7 +5,7 @@ SET LOCAL lock_timeout = '2s';
 
 CREATE POLICY todos_delete_done ON public.todos AS RESTRICTIVE FOR DELETE TO authenticated USING (task like 'done:%');
 
--- hazard changes-access: public.todos.todos_select_owner
+-- hazard changes-access: rewrites who may do what: policy.alter public.todos.todos_select_owner
 ALTER POLICY todos_select_owner ON public.todos TO authenticated USING ((select auth.user_id()) = user_id or task = 'shared');
 
 -- +goose Down

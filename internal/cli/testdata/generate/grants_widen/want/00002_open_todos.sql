@@ -3,10 +3,10 @@
 -- +goose Up
 SET LOCAL lock_timeout = '2s';
 
--- hazard widens-access: public.todos.todos_public
+-- hazard widens-access: lets more roles or rows through: policy.create public.todos.todos_public
 CREATE POLICY todos_public ON public.todos FOR SELECT TO anonymous USING (true);
 
--- hazard widens-access: public.todos.anonymous
+-- hazard widens-access: lets more roles or rows through: grant.add public.todos.anonymous
 GRANT SELECT ON public.todos TO anonymous;
 
 GRANT USAGE ON SCHEMA public TO anonymous;

@@ -3,21 +3,24 @@
 -- +goose Up
 SET LOCAL lock_timeout = '2s';
 
--- hazard drops-policy: public.todos.todos_delete_owner
+-- hazard drops-policy: removes a policy: policy.drop public.todos.todos_delete_owner
 DROP POLICY todos_delete_owner ON public.todos;
 
 REVOKE DELETE ON public.todos FROM authenticated;
 
--- hazard deletes-data: public.todos.task
+-- hazard deletes-data: deletes data: column.type public.todos.task
+-- hazard rewrites-table: every row of public.todos is rewritten with the new type
+-- hazard blocks-reads: reads and writes of public.todos wait for the whole rewrite
+-- lock: ACCESS EXCLUSIVE on public.todos, while it rewrites the table
 ALTER TABLE public.todos ALTER COLUMN task TYPE character varying(500) USING task::character varying(500);
 
--- hazard disables-rls: public.todos
+-- hazard disables-rls: turns row-level security (or its forcing) off: table.force_rls.disable public.todos
 ALTER TABLE public.todos NO FORCE ROW LEVEL SECURITY;
 
--- hazard deletes-data: public.todos.note
+-- hazard deletes-data: deletes data: column.drop public.todos.note
 ALTER TABLE public.todos DROP COLUMN note;
 
--- hazard deletes-data: public.scratch
+-- hazard deletes-data: deletes data: table.drop public.scratch
 DROP TABLE public.scratch;
 
 -- +goose Down
@@ -30,6 +33,9 @@ CREATE TABLE public.scratch (
 
 ALTER TABLE public.todos ADD COLUMN note text;
 
+-- hazard rewrites-table: every row of public.todos is rewritten with the new type
+-- hazard blocks-reads: reads and writes of public.todos wait for the whole rewrite
+-- lock: ACCESS EXCLUSIVE on public.todos, while it rewrites the table
 ALTER TABLE public.todos ALTER COLUMN task TYPE text USING task::text;
 
 ALTER TABLE public.scratch ENABLE ROW LEVEL SECURITY;

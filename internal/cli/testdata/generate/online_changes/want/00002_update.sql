@@ -3,13 +3,13 @@
 -- +goose Up
 SET LOCAL lock_timeout = '2s';
 
--- hazard drops-policy: public.todos.todos_select_rule
+-- hazard drops-policy: removes a policy: policy.drop public.todos.todos_select_rule
 DROP POLICY todos_select_rule ON public.todos;
 
--- hazard may-fail: public.projects.name
+-- hazard may-fail: fails if rows already break it: column.not_null public.projects.name
 ALTER TABLE public.projects ADD CONSTRAINT projects_name_not_null CHECK (name IS NOT NULL) NOT VALID;
 
--- hazard may-fail: public.todos.user_id
+-- hazard may-fail: fails if rows already break it: column.not_null public.todos.user_id
 ALTER TABLE public.todos ADD CONSTRAINT todos_user_id_not_null CHECK (user_id IS NOT NULL) NOT VALID;
 
 ALTER TABLE public.todos ADD CONSTRAINT todos_project_id_fkey FOREIGN KEY (project_id) REFERENCES public.projects (id) NOT VALID;
@@ -22,7 +22,7 @@ CREATE POLICY todos_update_owner ON public.todos FOR UPDATE TO authenticated USI
 
 CREATE POLICY todos_delete_owner ON public.todos FOR DELETE TO authenticated USING ((select auth.user_id()) = user_id);
 
--- hazard widens-access: public.todos.authenticated
+-- hazard widens-access: lets more roles or rows through: grant.add public.todos.authenticated
 GRANT INSERT, UPDATE, DELETE ON public.todos TO authenticated;
 
 -- +goose Down

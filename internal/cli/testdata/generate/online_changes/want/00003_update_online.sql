@@ -6,7 +6,9 @@
 -- +goose Up
 SET lock_timeout = '2s';
 
--- hazard may-fail: public.projects.name
+-- hazard may-fail: fails if rows already break it: column.not_null public.projects.name
+-- hazard long-validation: reads every row of public.projects to validate; writers go on, and it waits for no one once it holds its lock
+-- lock: SHARE UPDATE EXCLUSIVE on public.projects, while it reads the rows
 -- +goose StatementBegin
 DO $rls$
 BEGIN
@@ -21,7 +23,9 @@ ALTER TABLE public.projects ALTER COLUMN name SET NOT NULL;
 
 ALTER TABLE public.projects DROP CONSTRAINT IF EXISTS projects_name_not_null;
 
--- hazard may-fail: public.todos.user_id
+-- hazard may-fail: fails if rows already break it: column.not_null public.todos.user_id
+-- hazard long-validation: reads every row of public.todos to validate; writers go on, and it waits for no one once it holds its lock
+-- lock: SHARE UPDATE EXCLUSIVE on public.todos, while it reads the rows
 -- +goose StatementBegin
 DO $rls$
 BEGIN
@@ -36,14 +40,20 @@ ALTER TABLE public.todos ALTER COLUMN user_id SET NOT NULL;
 
 ALTER TABLE public.todos DROP CONSTRAINT IF EXISTS todos_user_id_not_null;
 
+-- hazard long-validation: reads every row of public.todos to validate; writers go on, and it waits for no one once it holds its lock
+-- lock: SHARE UPDATE EXCLUSIVE on public.todos, while it reads the rows
 ALTER TABLE public.todos VALIDATE CONSTRAINT todos_project_id_fkey;
 
+-- lock: SHARE UPDATE EXCLUSIVE on public.projects, until the transactions using the index end (writers go on)
 DROP INDEX CONCURRENTLY IF EXISTS public.projects_name_idx;
 
+-- lock: SHARE UPDATE EXCLUSIVE on public.projects, while it builds (writers go on)
 CREATE UNIQUE INDEX CONCURRENTLY projects_name_idx ON public.projects (name);
 
+-- lock: SHARE UPDATE EXCLUSIVE on public.todos, until the transactions using the index end (writers go on)
 DROP INDEX CONCURRENTLY IF EXISTS public.todos_user_id_idx;
 
+-- lock: SHARE UPDATE EXCLUSIVE on public.todos, while it builds (writers go on)
 CREATE INDEX CONCURRENTLY todos_user_id_idx ON public.todos (user_id);
 
 RESET lock_timeout;
@@ -51,8 +61,10 @@ RESET lock_timeout;
 -- +goose Down
 SET lock_timeout = '2s';
 
+-- lock: SHARE UPDATE EXCLUSIVE on public.todos, until the transactions using the index end (writers go on)
 DROP INDEX CONCURRENTLY IF EXISTS public.todos_user_id_idx;
 
+-- lock: SHARE UPDATE EXCLUSIVE on public.projects, until the transactions using the index end (writers go on)
 DROP INDEX CONCURRENTLY IF EXISTS public.projects_name_idx;
 
 RESET lock_timeout;

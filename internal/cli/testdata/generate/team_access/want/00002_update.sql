@@ -7,20 +7,20 @@ REVOKE UPDATE (id, project_id, title) ON public.tasks FROM authenticated;
 
 ALTER TABLE public.projects ADD COLUMN archived boolean NOT NULL DEFAULT false;
 
--- hazard changes-access: rls.org_admin()
+-- hazard changes-access: rewrites who may do what: function.replace rls.org_admin()
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION rls.org_admin() RETURNS bigint[]
   LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = ''
   AS $rls$BEGIN RETURN ARRAY(SELECT org_id FROM public.memberships WHERE user_id = auth.user_id() AND role IN ('admin', 'owner')); END$rls$;
 -- +goose StatementEnd
 
--- hazard changes-access: public.projects.projects_select_member
+-- hazard changes-access: rewrites who may do what: policy.alter public.projects.projects_select_member
 ALTER POLICY projects_select_member ON public.projects TO authenticated USING ((org_id = ANY ((SELECT rls.org_member())::bigint[])) AND (not archived));
 
--- hazard changes-access: public.audit_log.audit_log_select_claim
+-- hazard changes-access: rewrites who may do what: policy.alter public.audit_log.audit_log_select_claim
 ALTER POLICY audit_log_select_claim ON public.audit_log TO authenticated USING (((SELECT auth.session()) ->> 'role') IN ('admin', 'auditor') AND ((SELECT auth.session()) #>> '{org,plan}') = 'enterprise');
 
--- hazard widens-access: public.tasks.authenticated
+-- hazard widens-access: lets more roles or rows through: grant.add public.tasks.authenticated
 GRANT UPDATE ON public.tasks TO authenticated;
 
 -- +goose Down

@@ -3,16 +3,16 @@
 -- +goose Up
 SET LOCAL lock_timeout = '2s';
 
--- hazard drops-policy: public.tasks.tasks_select_member
+-- hazard drops-policy: removes a policy: policy.drop public.tasks.tasks_select_member
 DROP POLICY tasks_select_member ON public.tasks;
 
--- hazard drops-policy: public.tasks.tasks_insert_member
+-- hazard drops-policy: removes a policy: policy.drop public.tasks.tasks_insert_member
 DROP POLICY tasks_insert_member ON public.tasks;
 
--- hazard drops-policy: public.tasks.tasks_update_member
+-- hazard drops-policy: removes a policy: policy.drop public.tasks.tasks_update_member
 DROP POLICY tasks_update_member ON public.tasks;
 
--- hazard drops-policy: public.tasks.tasks_delete_member
+-- hazard drops-policy: removes a policy: policy.drop public.tasks.tasks_delete_member
 DROP POLICY tasks_delete_member ON public.tasks;
 
 CREATE POLICY tasks_select_owner ON public.tasks FOR SELECT TO authenticated USING ((select auth.user_id()) = created_by);
@@ -38,6 +38,8 @@ DROP POLICY tasks_select_owner ON public.tasks;
 
 DROP INDEX IF EXISTS public.tasks_created_by_idx;
 
+-- hazard blocks-writes: writes to public.tasks wait while the index builds
+-- lock: SHARE on public.tasks, while it builds
 CREATE INDEX tasks_project_id_idx ON public.tasks (project_id);
 
 -- +goose StatementBegin

@@ -6,10 +6,13 @@
 -- +goose Up
 SET lock_timeout = '2s';
 
+-- lock: SHARE UPDATE EXCLUSIVE on public.tasks, until the transactions using the index end (writers go on)
 DROP INDEX CONCURRENTLY IF EXISTS public.tasks_project_id_idx;
 
+-- lock: SHARE UPDATE EXCLUSIVE on public.tasks, until the transactions using the index end (writers go on)
 DROP INDEX CONCURRENTLY IF EXISTS public.tasks_created_by_idx;
 
+-- lock: SHARE UPDATE EXCLUSIVE on public.tasks, while it builds (writers go on)
 CREATE INDEX CONCURRENTLY tasks_created_by_idx ON public.tasks (created_by);
 
 RESET lock_timeout;
@@ -17,6 +20,7 @@ RESET lock_timeout;
 -- +goose Down
 SET lock_timeout = '2s';
 
+-- lock: SHARE UPDATE EXCLUSIVE on public.tasks, until the transactions using the index end (writers go on)
 DROP INDEX CONCURRENTLY IF EXISTS public.tasks_created_by_idx;
 
 RESET lock_timeout;
