@@ -106,11 +106,10 @@ type verifier struct {
 // columnRoles says what the columns of a table are to the rules: whose id a column
 // holds, which group ids, which filter and where values.
 type columnRoles struct {
-	users   map[string]bool              // group user columns: the row's user
-	keys    map[string]bool              // group ids (group columns, member rule columns, through columns)
-	filters map[string]string            // group filter columns: a value that passes
-	wheres  map[string][2]string         // where columns: a value that fails, one that meets
-	fails   map[string]map[string]string // group table → filter column → a value that fails
+	users   map[string]bool      // group user columns: the row's user
+	keys    map[string]bool      // group ids (group columns, member rule columns, through columns)
+	filters map[string]string    // group filter columns: a value that passes
+	wheres  map[string][2]string // where columns: a value that fails, one that meets
 }
 
 func (v *verifier) roles(t *schema.Table) columnRoles {
