@@ -131,12 +131,7 @@ func BenchmarkPolicies(b *testing.B) {
 					sql, args := fmt.Sprintf(op.floor, form.table), op.floorArgs(user, ownRow)
 					if form.name != "floor" {
 						sql, args = fmt.Sprintf(op.as, form.table), op.asArgs(user, ownRow)
-						if _, err := tx.Exec(ctx, "SET LOCAL ROLE authenticated"); err != nil {
-							b.Fatal(err)
-						}
-						if _, err := tx.Exec(ctx, "SELECT set_config('request.jwt.claims', $1, true)", fmt.Sprintf(`{"sub":%q}`, user)); err != nil {
-							b.Fatal(err)
-						}
+						actAs(b, tx, user)
 					}
 					b.StartTimer()
 					start := time.Now()
@@ -165,6 +160,15 @@ func BenchmarkPolicies(b *testing.B) {
 				b.ReportMetric(median(server), "server-p50-ms")
 			})
 		}
+	}
+}
+
+// actAs makes the rest of tx run as role authenticated with user's claims.
+func actAs(b *testing.B, tx pgx.Tx, user string) {
+	b.Helper()
+	if _, err := tx.Exec(context.Background(), "SELECT set_config('request.jwt.claims', $1, true), set_config('role', 'authenticated', true)",
+		fmt.Sprintf(`{"sub":%q}`, user)); err != nil {
+		b.Fatal(err)
 	}
 }
 

@@ -127,12 +127,7 @@ func BenchmarkTeamPolicies(b *testing.B) {
 							if err := useForm(ctx, tx, rule.table, form.items, form.task); err != nil {
 								b.Fatal(err)
 							}
-							if _, err := tx.Exec(ctx, "SET LOCAL ROLE authenticated"); err != nil {
-								b.Fatal(err)
-							}
-							if _, err := tx.Exec(ctx, "SELECT set_config('request.jwt.claims', $1, true)", fmt.Sprintf(`{"sub":%q}`, user)); err != nil {
-								b.Fatal(err)
-							}
+							actAs(b, tx, user)
 						}
 						b.StartTimer()
 						start := time.Now()
