@@ -127,10 +127,15 @@ func queueExposures(batch *pgx.Batch, s *schema.Schema, opts Options) *exposures
 
 // finish keeps, in s, what a declared role or PUBLIC can use: views (without
 // security_invoker) and materialized views that read a table with row-level security,
-// SECURITY DEFINER functions whose body names one, default privileges and CREATE.
-func (e *exposures) finish(s *schema.Schema, roles []string) {
+// SECURITY DEFINER functions whose body names one. Default privileges and CREATE are
+// kept for every role when all is set, as privileges on the tables are.
+func (e *exposures) finish(s *schema.Schema, roles []string, all bool) {
 	declared := func(list []string) []string {
 		return slices.DeleteFunc(slices.Clone(list), func(r string) bool { return r != "public" && !slices.Contains(roles, r) })
+	}
+	granted := declared
+	if all {
+		granted = slices.Clone[[]string]
 	}
 	for _, v := range e.views {
 		v.Roles = declared(v.Roles)
@@ -150,13 +155,13 @@ func (e *exposures) finish(s *schema.Schema, roles []string) {
 		}
 	}
 	for _, dp := range e.defaults {
-		if dp.Grantee == "public" || slices.Contains(roles, dp.Grantee) {
+		if len(granted([]string{dp.Grantee})) > 0 {
 			s.DefaultPrivileges = append(s.DefaultPrivileges, dp)
 		}
 	}
 	s.SchemaCreate = map[string][]string{}
 	for name, list := range e.create {
-		if d := declared(list); len(d) > 0 {
+		if d := granted(list); len(d) > 0 {
 			s.SchemaCreate[name] = d
 		}
 	}

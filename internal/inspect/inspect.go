@@ -132,7 +132,7 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 	}
 	r.finish(opts.Roles, opts.AllGrantees)
 	if exposed != nil {
-		exposed.finish(s, opts.Roles)
+		exposed.finish(s, opts.Roles, opts.AllGrantees)
 	}
 	s.Normalize()
 	return s, nil
