@@ -169,7 +169,7 @@ func table(f *policy.File, t *policy.Table) *schema.Table {
 		}
 		ct.Indexes = append(ct.Indexes, cx)
 	}
-	if t.Owner != "" && t.OwnerIndex && !leads(ct, t.Owner) {
+	if t.Owner != "" && t.OwnerIndex && !covers(ct, []string{t.Owner}) {
 		cx := &schema.Index{Columns: []string{t.Owner}}
 		cx.Name, cx.RenamedFrom = n.generated([]string{t.Owner, "idx"}, 1)
 		ct.Indexes = append(ct.Indexes, cx)
@@ -178,22 +178,6 @@ func table(f *policy.File, t *policy.Table) *schema.Table {
 	ct.Grants = grants(t, ct.Policies)
 	immutable(t, ct.Grants)
 	return ct
-}
-
-// leads reports whether an index or key of t already starts with column.
-func leads(t *schema.Table, column string) bool {
-	if len(t.PrimaryKey) > 0 && t.PrimaryKey[0] == column {
-		return true
-	}
-	if c := t.Column(column); c != nil && c.Unique {
-		return true
-	}
-	for _, ix := range t.Indexes {
-		if ix.Columns[0] == column {
-			return true
-		}
-	}
-	return false
 }
 
 // namer builds the names rlsmigrate gives indexes and policies from the table's name and

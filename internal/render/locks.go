@@ -83,8 +83,8 @@ func comments(st Statement, notes []Note) string {
 	return sb.String()
 }
 
-// ChangeNote describes hazard h of change c.
-func ChangeNote(h diff.Hazard, c *diff.Change) Note {
+// changeNote describes hazard h of change c.
+func changeNote(h diff.Hazard, c *diff.Change) Note {
 	what := map[diff.Hazard]string{
 		diff.DeletesData:   "deletes data: ",
 		diff.DropsPolicy:   "removes a policy: ",
@@ -105,7 +105,7 @@ func Notes(stmts []Statement) [][]Note {
 		if (st.Kind == st.Change.Kind || (st.Kind == diff.PolicyDrop && st.Change.Kind == diff.PolicyAlter)) && !noted[st.Change] {
 			noted[st.Change] = true
 			for _, h := range st.Change.Hazards {
-				out[i] = append(out[i], ChangeNote(h, st.Change))
+				out[i] = append(out[i], changeNote(h, st.Change))
 			}
 		}
 		_, notes := Locking(st)

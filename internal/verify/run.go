@@ -29,7 +29,8 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 		return nil, fmt.Errorf("verifying: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	v := &verifier{tx: tx, f: f, s: s, role: role, rows: map[string]map[string]row{}, met: map[string]map[string]row{}}
+	v := &verifier{tx: tx, f: f, s: s, role: role, rows: map[string]map[string]row{}, met: map[string]map[string]row{},
+		columnRoles: map[*schema.Table]columnRoles{}}
 	if v.categories, err = Categories(ctx, tx, s); err != nil {
 		return nil, err
 	}
@@ -101,6 +102,8 @@ type verifier struct {
 	count     int
 	// categories maps each column type to its pg_type.typcategory.
 	categories map[string]string
+	// columnRoles caches roles, asked for every row verify writes.
+	columnRoles map[*schema.Table]columnRoles
 }
 
 // columnRoles says what the columns of a table are to the rules: whose id a column
@@ -112,7 +115,18 @@ type columnRoles struct {
 	wheres  map[string][2]string // where columns: a value that fails, one that meets
 }
 
+// roles returns what the columns of t are to the rules, derived once per table.
 func (v *verifier) roles(t *schema.Table) columnRoles {
+	if cr, ok := v.columnRoles[t]; ok {
+		return cr
+	}
+	cr := v.findRoles(t)
+	v.columnRoles[t] = cr
+	return cr
+}
+
+// findRoles derives t's columnRoles from the groups and rules of the file.
+func (v *verifier) findRoles(t *schema.Table) columnRoles {
 	cr := columnRoles{users: map[string]bool{}, keys: map[string]bool{}, filters: map[string]string{}, wheres: map[string][2]string{}}
 	for _, g := range v.f.Groups {
 		if g.Schema != t.Schema || g.Table != t.Name {
