@@ -28,12 +28,16 @@ const FunctionSchema = "rls"
 func (g *Group) Function() string { return g.Name }
 
 // ThroughFunction returns the name, in FunctionSchema, of the function that returns the
-// ids of the rows of th's table whose group column is in the caller's group.
-func ThroughFunction(group string, th *Through) string {
-	if th.Schema != "" && th.Schema != "public" {
-		return sqlident.Name(group, "via", th.Schema, th.Table)
+// ids (column ref) of the rows of th's table whose group column is in the caller's group.
+// The name is derived from everything that defines the function: the group, the table,
+// its group column and the column returned, so two through rules that differ in any of
+// them never share a function (one would read the other's rows).
+func ThroughFunction(group string, th *Through, ref string) string {
+	schemaName := th.Schema
+	if schemaName == "" {
+		schemaName = "public"
 	}
-	return sqlident.Name(group, "via", th.Table)
+	return sqlident.Derived(group+"_via_"+th.Table, group, schemaName, th.Table, th.Column, ref)
 }
 
 // MemberCondition is the condition "column is in the set function returns": the call
@@ -74,7 +78,7 @@ func (r *Rule) memberCondition(f *File, t *Table) string {
 	if r.Through != nil {
 		tt := f.Table(r.Through.Schema, r.Through.Table)
 		ref := t.Column(col).References.Column
-		return MemberCondition(col, ThroughFunction(g.Name, r.Through), tt.Column(ref).Type)
+		return MemberCondition(col, ThroughFunction(g.Name, r.Through, ref), tt.Column(ref).Type)
 	}
 	gt := f.Table(g.Schema, g.Table)
 	return MemberCondition(col, g.Function(), gt.Column(g.GroupColumn).Type)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
 // step is one statement by a caller and its outcome: the rows it returns or touches,
@@ -94,6 +95,19 @@ var teamApps = []struct {
 			{who: "alice", sql: "INSERT INTO shares VALUES (1, 'dave', 'viewer')", rows: 1},
 			{who: "alice", sql: "UPDATE shares SET role = 'editor' WHERE user_id = 'carol'", rows: 1},
 			{who: "alice", sql: "SELECT * FROM documents", rows: 1},
+		}},
+	{"vendor", `
+		INSERT INTO orgs VALUES (1), (2);
+		INSERT INTO memberships VALUES (1, 'vera'), (2, 'cleo');
+		INSERT INTO projects VALUES (10, 1, 2);
+		INSERT INTO invoices VALUES (100, 10);
+		INSERT INTO internal_notes VALUES (200, 10);`,
+		[]step{
+			{who: "vera", sql: "SELECT * FROM internal_notes", rows: 1},
+			{who: "vera", sql: "SELECT * FROM invoices", rows: 0},
+			{who: "cleo", sql: "SELECT * FROM invoices", rows: 1},
+			// Once one function served both through rules: the client read these.
+			{who: "cleo", sql: "SELECT * FROM internal_notes", rows: 0},
 		}},
 }
 
@@ -182,7 +196,8 @@ func TestVerifyCatchesBrokenTeamRules(t *testing.T) {
 			`CREATE OR REPLACE FUNCTION rls.org_admin() RETURNS bigint[] LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$SELECT ARRAY(SELECT org_id FROM public.memberships WHERE user_id = auth.user_id())$$`,
 			"public.projects: update of a group's row by a member failing the group's filter: allowed, schema.yaml says denied"},
 		{"through function ignores the group", "saas",
-			`CREATE OR REPLACE FUNCTION rls.org_member_via_projects() RETURNS bigint[] LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$SELECT ARRAY(SELECT id FROM public.projects)$$`,
+			`CREATE OR REPLACE FUNCTION rls.` + policy.ThroughFunction("org_member", &policy.Through{Table: "projects", Column: "org_id"}, "id") +
+				`() RETURNS bigint[] LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$SELECT ARRAY(SELECT id FROM public.projects)$$`,
 			"public.tasks: select of another user's row by a user: allowed, schema.yaml says denied"},
 		{"claim ignored", "saas", `ALTER POLICY audit_log_select_claim ON audit_log USING (true)`,
 			"public.audit_log: select of another user's row by a user: allowed, schema.yaml says denied"},

@@ -32,7 +32,7 @@ func Compile(f *policy.File) (*schema.Schema, error) {
 	for _, t := range f.Tables {
 		s.Tables = append(s.Tables, table(f, t))
 	}
-	groups(f, s)
+	errs := groups(f, s)
 	for _, ct := range s.Tables {
 		if !slices.Contains(s.Schemas, ct.Schema) {
 			s.Schemas = append(s.Schemas, ct.Schema)
@@ -46,7 +46,7 @@ func Compile(f *policy.File) (*schema.Schema, error) {
 		s.SchemaUsage[ct.Schema] = usage
 	}
 	s.Normalize()
-	if errs := checkNames(f, s); len(errs) > 0 {
+	if errs = append(errs, checkNames(f, s)...); len(errs) > 0 {
 		return nil, errs
 	}
 	return s, nil

@@ -14,20 +14,32 @@ import (
 // through a table, in schema rls, executable by the roles whose policies call it; the
 // schema itself with USAGE for those roles; and the indexes that let each policy and
 // each function answer from an index: the rule's column, the group table's (user,
-// group) columns, the through table's group column.
-func groups(f *policy.File, s *schema.Schema) {
-	fns := map[string]*schema.Function{}
-	add := func(fn *schema.Function) *schema.Function {
-		if prev := fns[fn.Name]; prev != nil {
-			return prev
+// group) columns, the through table's group column. Two different functions that would
+// share a name (a group named like another group's through function) are refused, each
+// error at the rule or group that makes the second.
+func groups(f *policy.File, s *schema.Schema) policy.Errors {
+	var errs policy.Errors
+	type made struct {
+		fn  *schema.Function
+		pos policy.Pos
+	}
+	fns := map[string]made{}
+	add := func(fn *schema.Function, pos policy.Pos) *schema.Function {
+		if prev, ok := fns[fn.Name]; ok {
+			if prev.fn.Definition() != fn.Definition() {
+				errs = append(errs, &policy.Error{File: f.Path, Pos: pos, Msg: fmt.Sprintf(
+					"the function of this rule would be named %s.%s, like a different function made at line %d; rename the group",
+					policy.FunctionSchema, fn.Name, prev.pos.Line)})
+			}
+			return prev.fn
 		}
-		fns[fn.Name] = fn
+		fns[fn.Name] = made{fn, pos}
 		s.Routines = append(s.Routines, fn)
 		return fn
 	}
 	for _, g := range f.Groups {
 		gt := f.Table(g.Schema, g.Table)
-		add(groupFunction(f, g, gt))
+		add(groupFunction(f, g, gt), g.Pos)
 		ensureIndex(f, s, gt, []string{g.UserColumn, g.GroupColumn})
 	}
 	for _, t := range f.Tables {
@@ -36,11 +48,11 @@ func groups(f *policy.File, s *schema.Schema) {
 				continue
 			}
 			g := f.Group(r.Group)
-			fn := fns[g.Function()]
+			fn := fns[g.Function()].fn
 			if th := r.Through; th != nil {
 				tt := f.Table(th.Schema, th.Table)
 				ref := t.Column(r.MemberColumn(f, t)).References.Column
-				fn = add(throughFunction(g, th, tt, ref))
+				fn = add(throughFunction(g, th, tt, ref), th.Pos)
 				ensureIndex(f, s, tt, []string{th.Column})
 			}
 			fn.Execute = union(fn.Execute, r.To)
@@ -50,7 +62,7 @@ func groups(f *policy.File, s *schema.Schema) {
 		}
 	}
 	if len(s.Routines) == 0 {
-		return
+		return errs
 	}
 	s.Schemas = append(s.Schemas, policy.FunctionSchema)
 	var usage []string
@@ -58,6 +70,7 @@ func groups(f *policy.File, s *schema.Schema) {
 		usage = union(usage, fn.Execute)
 	}
 	s.SchemaUsage[policy.FunctionSchema] = usage
+	return errs
 }
 
 // groupFunction returns the function that lists the ids of g for the caller.
@@ -85,7 +98,7 @@ func throughFunction(g *policy.Group, th *policy.Through, tt *policy.Table, ref 
 	body := fmt.Sprintf("ARRAY(SELECT %s FROM %s WHERE %s = ANY (%s.%s()))",
 		sqlident.Quote(ref), sqlident.Qualified(tt.Schema, tt.Name), sqlident.Quote(th.Column),
 		policy.FunctionSchema, sqlident.Quote(g.Function()))
-	return definer(policy.ThroughFunction(g.Name, th), tt.Column(ref).Type, body)
+	return definer(policy.ThroughFunction(g.Name, th, ref), tt.Column(ref).Type, body)
 }
 
 // definer returns a STABLE SECURITY DEFINER function of schema rls that returns the

@@ -83,6 +83,25 @@ func isSimple(name string) bool {
 	return true
 }
 
+// Derived returns a name for an object defined by defining: the readable label, then
+// "_" and a hash of every defining part (each part ended by a NUL, so that no two lists
+// of parts share an encoding), cut to MaxLen bytes. Two definitions that differ in any
+// part get different names, whatever "_" their parts hold; the caller still refuses the
+// (2^-32) case where two hashes meet.
+func Derived(label string, defining ...string) string {
+	h := sha256.New()
+	for _, p := range defining {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	suffix := "_" + hex.EncodeToString(h.Sum(nil)[:4])
+	cut := min(len(label), MaxLen-len(suffix))
+	for cut > 0 && cut < len(label) && !utf8.RuneStart(label[cut]) {
+		cut--
+	}
+	return label[:cut] + suffix
+}
+
 // Name joins parts with "_" into an identifier of at most MaxLen bytes; a longer name is
 // cut and given a hash of the whole, so it stays unique and stable.
 func Name(parts ...string) string {

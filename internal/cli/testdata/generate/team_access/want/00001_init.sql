@@ -134,14 +134,14 @@ REVOKE EXECUTE ON FUNCTION rls.org_creator() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rls.org_creator() TO authenticated;
 
 -- +goose StatementBegin
-CREATE OR REPLACE FUNCTION rls.org_member_via_projects() RETURNS bigint[]
+CREATE OR REPLACE FUNCTION rls.org_member_via_projects_a4701997() RETURNS bigint[]
   LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = ''
   AS $rls$BEGIN RETURN ARRAY(SELECT id FROM public.projects WHERE org_id = ANY (rls.org_member())); END$rls$;
 -- +goose StatementEnd
 
-REVOKE EXECUTE ON FUNCTION rls.org_member_via_projects() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rls.org_member_via_projects_a4701997() FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION rls.org_member_via_projects() TO authenticated;
+GRANT EXECUTE ON FUNCTION rls.org_member_via_projects_a4701997() TO authenticated;
 
 ALTER TABLE public.organizations ENABLE ROW LEVEL SECURITY;
 
@@ -185,13 +185,13 @@ CREATE POLICY projects_update_member ON public.projects FOR UPDATE TO authentica
 
 CREATE POLICY projects_delete_member ON public.projects FOR DELETE TO authenticated USING (org_id = ANY ((SELECT rls.org_admin())::bigint[]));
 
-CREATE POLICY tasks_select_member ON public.tasks FOR SELECT TO authenticated USING (project_id = ANY ((SELECT rls.org_member_via_projects())::bigint[]));
+CREATE POLICY tasks_select_member ON public.tasks FOR SELECT TO authenticated USING (project_id = ANY ((SELECT rls.org_member_via_projects_a4701997())::bigint[]));
 
-CREATE POLICY tasks_insert_member ON public.tasks FOR INSERT TO authenticated WITH CHECK (project_id = ANY ((SELECT rls.org_member_via_projects())::bigint[]));
+CREATE POLICY tasks_insert_member ON public.tasks FOR INSERT TO authenticated WITH CHECK (project_id = ANY ((SELECT rls.org_member_via_projects_a4701997())::bigint[]));
 
-CREATE POLICY tasks_update_member ON public.tasks FOR UPDATE TO authenticated USING (project_id = ANY ((SELECT rls.org_member_via_projects())::bigint[])) WITH CHECK (project_id = ANY ((SELECT rls.org_member_via_projects())::bigint[]));
+CREATE POLICY tasks_update_member ON public.tasks FOR UPDATE TO authenticated USING (project_id = ANY ((SELECT rls.org_member_via_projects_a4701997())::bigint[])) WITH CHECK (project_id = ANY ((SELECT rls.org_member_via_projects_a4701997())::bigint[]));
 
-CREATE POLICY tasks_delete_member ON public.tasks FOR DELETE TO authenticated USING (project_id = ANY ((SELECT rls.org_member_via_projects())::bigint[]));
+CREATE POLICY tasks_delete_member ON public.tasks FOR DELETE TO authenticated USING (project_id = ANY ((SELECT rls.org_member_via_projects_a4701997())::bigint[]));
 
 CREATE POLICY audit_log_select_claim ON public.audit_log FOR SELECT TO authenticated USING (((SELECT auth.session()) ->> 'role') = 'admin');
 
@@ -246,7 +246,7 @@ DROP TABLE public.memberships;
 
 DROP TABLE public.organizations;
 
-DROP FUNCTION rls.org_member_via_projects();
+DROP FUNCTION rls.org_member_via_projects_a4701997();
 
 DROP FUNCTION rls.org_creator();
 

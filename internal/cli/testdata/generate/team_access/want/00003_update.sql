@@ -23,7 +23,7 @@ CREATE POLICY tasks_update_owner ON public.tasks FOR UPDATE TO authenticated USI
 
 CREATE POLICY tasks_delete_owner ON public.tasks FOR DELETE TO authenticated USING ((select auth.user_id()) = created_by);
 
-DROP FUNCTION rls.org_member_via_projects();
+DROP FUNCTION rls.org_member_via_projects_a4701997();
 
 -- +goose Down
 SET LOCAL lock_timeout = '2s';
@@ -43,19 +43,19 @@ DROP INDEX IF EXISTS public.tasks_created_by_idx;
 CREATE INDEX tasks_project_id_idx ON public.tasks (project_id);
 
 -- +goose StatementBegin
-CREATE OR REPLACE FUNCTION rls.org_member_via_projects() RETURNS bigint[]
+CREATE OR REPLACE FUNCTION rls.org_member_via_projects_a4701997() RETURNS bigint[]
   LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = ''
   AS $rls$BEGIN RETURN ARRAY(SELECT id FROM public.projects WHERE org_id = ANY (rls.org_member())); END$rls$;
 -- +goose StatementEnd
 
-REVOKE EXECUTE ON FUNCTION rls.org_member_via_projects() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rls.org_member_via_projects_a4701997() FROM PUBLIC;
 
-GRANT EXECUTE ON FUNCTION rls.org_member_via_projects() TO authenticated;
+GRANT EXECUTE ON FUNCTION rls.org_member_via_projects_a4701997() TO authenticated;
 
-CREATE POLICY tasks_delete_member ON public.tasks FOR DELETE TO authenticated USING (project_id = ANY ((SELECT rls.org_member_via_projects())::bigint[]));
+CREATE POLICY tasks_delete_member ON public.tasks FOR DELETE TO authenticated USING (project_id = ANY ((SELECT rls.org_member_via_projects_a4701997())::bigint[]));
 
-CREATE POLICY tasks_update_member ON public.tasks FOR UPDATE TO authenticated USING (project_id = ANY ((SELECT rls.org_member_via_projects())::bigint[])) WITH CHECK (project_id = ANY ((SELECT rls.org_member_via_projects())::bigint[]));
+CREATE POLICY tasks_update_member ON public.tasks FOR UPDATE TO authenticated USING (project_id = ANY ((SELECT rls.org_member_via_projects_a4701997())::bigint[])) WITH CHECK (project_id = ANY ((SELECT rls.org_member_via_projects_a4701997())::bigint[]));
 
-CREATE POLICY tasks_insert_member ON public.tasks FOR INSERT TO authenticated WITH CHECK (project_id = ANY ((SELECT rls.org_member_via_projects())::bigint[]));
+CREATE POLICY tasks_insert_member ON public.tasks FOR INSERT TO authenticated WITH CHECK (project_id = ANY ((SELECT rls.org_member_via_projects_a4701997())::bigint[]));
 
-CREATE POLICY tasks_select_member ON public.tasks FOR SELECT TO authenticated USING (project_id = ANY ((SELECT rls.org_member_via_projects())::bigint[]));
+CREATE POLICY tasks_select_member ON public.tasks FOR SELECT TO authenticated USING (project_id = ANY ((SELECT rls.org_member_via_projects_a4701997())::bigint[]));
