@@ -264,7 +264,27 @@ func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
 		d.errorf(n, "%s must be UTF-8 text", what)
 		return "", false
 	}
+	if off := gooseAnnotation(n.Value); off >= 0 {
+		d.at(d.posIn(n, off), "%s holds a line that goose would read as an annotation (a line starting with -- that holds +goose); rlsmigrate writes goose's annotations itself", what)
+		return "", false
+	}
 	return n.Value, true
+}
+
+// gooseAnnotation returns the byte offset of the first line of s that goose, reading a
+// migration line by line, would take for an annotation (after spaces, "--", and
+// "+goose" anywhere on the line), or -1. A string of schema.yaml that reaches a
+// migration over several lines could otherwise run a migration outside its transaction
+// (NO TRANSACTION) or expand the environment into it (ENVSUB ON).
+func gooseAnnotation(s string) int {
+	off := 0
+	for line := range strings.SplitAfterSeq(s, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "--") && strings.Contains(line, "+goose") {
+			return off + len(line) - len(strings.TrimLeftFunc(line, unicode.IsSpace))
+		}
+		off += len(line)
+	}
+	return -1
 }
 
 // name reads an identifier: non-empty, at most 63 bytes, no NUL.

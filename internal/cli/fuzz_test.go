@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -11,23 +13,27 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
 	"github.com/rlsmigrate/rlsmigrate/internal/render"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
-// FuzzIdentifiers puts arbitrary table and column names through schema.yaml: any pair
-// that validates must render SQL that PostgreSQL runs, creating exactly the names given
-// (so no name can run SQL of its own). Each run is rolled back.
+// FuzzIdentifiers puts arbitrary table and column names, and an arbitrary string as a
+// column default, through schema.yaml: any input that validates must render a migration
+// in which goose finds exactly the annotations rlsmigrate wrote, and SQL that PostgreSQL
+// runs, creating exactly the names given with exactly that default (so no string can run
+// SQL of its own, end a statement or steer goose). Each run is rolled back.
 func FuzzIdentifiers(f *testing.F) {
-	for _, seed := range [][2]string{
-		{"todos", "user_id"}, {"user", "order"}, {`a"b`, `semi;colon`}, {"Order Items", "Ünïcödé"},
-		{"x); DROP TABLE y; --", "-- +goose Down"}, {"$rls$", "$$"}, {"a\\b", "' OR 1=1"},
-		{"abcdefghij_abcdefghij_abcdefghij_abcdefghij_abcdefghij_abcdefgh", "c"},
+	for _, seed := range [][3]string{
+		{"todos", "user_id", ""}, {"user", "order", "x"}, {`a"b`, `semi;colon`, "a;\nb"}, {"Order Items", "Ünïcödé", "é"},
+		{"x); DROP TABLE y; --", "-- +goose Down", "\n-- +goose ENVSUB ON\n${HOME}"}, {"$rls$", "$$", "$rls$"}, {"a\\b", "' OR 1=1", "'; DROP TABLE t; --"},
+		{"abcdefghij_abcdefghij_abcdefghij_abcdefghij_abcdefghij_abcdefgh", "c", "\n--+goose NO TRANSACTION\n"},
+		{"notes+goose", "+goose Up", "x;\n--\n;"},
 	} {
-		f.Add(seed[0], seed[1])
+		f.Add(seed[0], seed[1], seed[2])
 	}
 	dbURL := pgtest.NewDB(f)
 	conn := pgtest.Connect(f, dbURL)
-	f.Fuzz(func(t *testing.T, table, column string) {
+	f.Fuzz(func(t *testing.T, table, column, text string) {
 		doc := map[string]any{
 			"version": 1,
 			"tables": []any{map[string]any{
@@ -35,6 +41,7 @@ func FuzzIdentifiers(f *testing.F) {
 				"columns": []any{
 					map[string]any{"name": "id", "type": "bigint", "identity": "by default", "primary_key": true},
 					map[string]any{"name": column, "type": "text", "not_null": true, "default": "auth.user_id()"},
+					map[string]any{"name": column + "_note", "type": "text", "default": "'" + strings.ReplaceAll(text, "'", "''") + "'"},
 				},
 				"owner":    column,
 				"policies": "owner",
@@ -53,6 +60,10 @@ func FuzzIdentifiers(f *testing.F) {
 			return // names that collide are refused before any SQL is written
 		}
 		changes := diff.Diff(&schema.Schema{}, desired)
+		main, _ := render.Migration(changes, diff.Invert(changes), policy.DefaultLockTimeout)
+		if msg := wellAnnotated(render.Annotations(main)); msg != "" {
+			t.Fatalf("table %q, column %q, default %q: %s\n%s", table, column, text, msg, main)
+		}
 		ctx := context.Background()
 		tx, err := conn.Begin(ctx)
 		if err != nil {
@@ -73,5 +84,35 @@ func FuzzIdentifiers(f *testing.F) {
 		if tables != 1 || columns != 1 {
 			t.Fatalf("table %q, column %q: %d tables and %d matching columns, want 1 and 1", table, column, tables, columns)
 		}
+		var got string
+		if err := tx.QueryRow(ctx, "SELECT set_config('request.jwt.claims', '{\"sub\": \"u\"}', true)").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.QueryRow(ctx, "INSERT INTO "+sqlident.Qualified("public", table)+" (id) VALUES (1) RETURNING "+sqlident.Quote(column+"_note")).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != text {
+			t.Fatalf("table %q, column %q: the default reads %q, want %q", table, column, got, text)
+		}
 	})
+}
+
+// wellAnnotated checks the annotations goose finds in a migration rlsmigrate wrote in one
+// transaction: one Up, then StatementBegin/End pairs, one Down, more pairs, and no other.
+func wellAnnotated(lines []string) string {
+	state := "start"
+	for _, l := range lines {
+		next := map[[2]string]string{
+			{"start", "-- +goose Up"}: "up", {"up", "-- +goose StatementBegin"}: "up block", {"up block", "-- +goose StatementEnd"}: "up",
+			{"up", "-- +goose Down"}: "down", {"down", "-- +goose StatementBegin"}: "down block", {"down block", "-- +goose StatementEnd"}: "down",
+		}[[2]string{state, l}]
+		if next == "" {
+			return fmt.Sprintf("goose reads %q as an annotation where rlsmigrate wrote none (after %s)", l, state)
+		}
+		state = next
+	}
+	if state != "down" {
+		return "the annotations end in state " + state
+	}
+	return ""
 }

@@ -139,6 +139,10 @@ var regressions = []regression{
 		"version: 1\ntables:\n" + tableEntry("name: folks\n    renamed_from: parents", idCol, "") +
 			tableEntry("name: kids", idCol+"\n{name: parent_id, type: bigint, references: {table: folks}}", ""),
 	}},
+	{"trust II: a table named notes+goose, in the hazard comment of a dropped column", []string{
+		table(`name: "notes+goose"`, idCol+"\n{name: body, type: text}\n{name: \"+goose Down\", type: text}", "policies: anyone"),
+		table(`name: "notes+goose"`, idCol+"\n{name: body, type: text}", "policies: anyone"),
+	}},
 	{"a policy column's type changes", []string{
 		table("name: t", idCol+"\n{name: author, type: varchar(20), default: auth.user_id()}", "owner: author\npolicies: owner"),
 		table("name: t", idCol+"\n{name: author, type: text, default: auth.user_id()}", "owner: author\npolicies: owner"),

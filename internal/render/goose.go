@@ -43,7 +43,7 @@ func Migration(up, down []*diff.Change, lockTimeout string) (main, online string
 		writeStatements(&sb, downTx, true)
 	}
 	if kept := kept(up); kept != "" {
-		sb.WriteString("-- Left in place on rollback, as other databases or migrations may use them: " + kept + ".\n")
+		sb.WriteString(Comment("Left in place on rollback, as other databases or migrations may use them: " + kept + "."))
 	}
 	if len(upOnline) == 0 && len(downOnline) == 0 {
 		return sb.String(), ""

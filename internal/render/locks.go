@@ -75,10 +75,10 @@ var (
 func comments(st Statement, notes []Note) string {
 	var sb strings.Builder
 	for _, n := range notes {
-		fmt.Fprintf(&sb, "-- hazard %s: %s\n", n.Type, n.Message)
+		sb.WriteString(Comment(fmt.Sprintf("hazard %s: %s", n.Type, n.Message)))
 	}
 	if lock, _ := Locking(st); strings.Contains(lock, "while") || strings.Contains(lock, "until") {
-		fmt.Fprintf(&sb, "-- lock: %s\n", lock)
+		sb.WriteString(Comment("lock: " + lock))
 	}
 	return sb.String()
 }

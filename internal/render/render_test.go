@@ -61,7 +61,7 @@ func TestMarkdownEscapesBackticks(t *testing.T) {
 		"plain":    "`plain`",
 		"a`b":      "``a`b``",
 		"```x":     "```` ```x ````",
-		"p|q\nr":   "`p\\|q r`",
+		"p|q\nr":   "`p\\|q\\nr`",
 		"":         "",
 		"ends in`": "`` ends in` ``",
 	} {

@@ -199,24 +199,24 @@ func Text(r *Report) string {
 		return sb.String()
 	}
 	for _, g := range groups(r.Findings) {
-		sb.WriteString(g.title + "\n")
+		sb.WriteString(Line(g.title) + "\n")
 		for _, f := range g.findings {
 			fmt.Fprintf(&sb, "  %s %s", signs[f.Change], f.Kind)
 			if f.Severity == "security" {
 				sb.WriteString(" (security)")
 			}
 			if name := strings.TrimPrefix(f.Object, f.Table+"."); name != f.Object || f.Table == "" {
-				fmt.Fprintf(&sb, " %s", name)
+				fmt.Fprintf(&sb, " %s", Line(name))
 			}
 			if len(f.Hazards) > 0 {
 				fmt.Fprintf(&sb, " [%s]", strings.Join(f.Hazards, ", "))
 			}
 			sb.WriteString("\n")
 			if f.Desired != "" || f.Change == "different" {
-				fmt.Fprintf(&sb, "      schema.yaml: %s\n", orNone(f.Desired))
+				fmt.Fprintf(&sb, "      schema.yaml: %s\n", Line(orNone(f.Desired)))
 			}
 			if f.Actual != "" || f.Change == "different" {
-				fmt.Fprintf(&sb, "      database:    %s\n", orNone(f.Actual))
+				fmt.Fprintf(&sb, "      database:    %s\n", Line(orNone(f.Actual)))
 			}
 		}
 	}
@@ -325,7 +325,7 @@ func Markdown(r *Report) string {
 	return sb.String()
 }
 
-func cell(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ") }
+func cell(s string) string { return strings.ReplaceAll(Line(s), "|", `\|`) }
 
 // code returns s as an inline code span inside a table cell: delimited by one backtick
 // more than its longest run of backticks, padded where it starts or ends with one, as

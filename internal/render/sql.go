@@ -85,8 +85,8 @@ func (r *renderer) suggest(c *diff.Change, sql string) {
 		return
 	}
 	p := diff.Phase(c.Kind)
-	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: "-- not applied: rlsmigrate does not own " + c.Old.Exposure.QualifiedName() +
-		" (diff --allow-destructive applies it); the fix:\n-- " + sql, Change: c, Kind: c.Kind})
+	text := Comment("not applied: rlsmigrate does not own "+c.Old.Exposure.QualifiedName()+" (diff --allow-destructive applies it); the fix:") + Comment(sql)
+	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: strings.TrimSuffix(text, "\n"), Change: c, Kind: c.Kind})
 }
 
 // online emits a statement that runs outside the transaction, after it.
@@ -135,7 +135,7 @@ func (r *renderer) change(c *diff.Change) {
 	case diff.FunctionDefiner:
 		// The name carries its argument types as PostgreSQL prints them: f(integer).
 		fn, args, _ := strings.Cut(c.Name, "(")
-		r.suggest(c, fmt.Sprintf("REVOKE EXECUTE ON FUNCTION %s(%s FROM %s;", sqlident.Qualified(c.Schema, fn), args, roleList(c.Old.Exposure.Roles)))
+		r.suggest(c, fmt.Sprintf("REVOKE EXECUTE ON FUNCTION %s(%s FROM %s;", sqlident.Qualified(c.Schema, fn), sqlident.RequoteControl(args), roleList(c.Old.Exposure.Roles)))
 	case diff.DefaultPrivilege:
 		dp := c.Old.Default
 		in := ""

@@ -5,6 +5,7 @@ package sqlident
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -38,12 +39,43 @@ var keywords = func() map[string]bool {
 }()
 
 // Quote returns name as a PostgreSQL identifier: bare when it is a lower-case simple name
-// that is not a keyword, otherwise in double quotes with embedded quotes doubled.
+// that is not a keyword, otherwise in double quotes with embedded quotes doubled. A name
+// holding a control character (a newline, say, in a name read from a database) is written
+// as a Unicode-escape identifier, U&"a\000ab", so that the identifier stays on one line:
+// no line of it can end a goose statement, start a goose annotation or leave a comment.
 func Quote(name string) string {
 	if isSimple(name) && !keywords[name] {
 		return name
 	}
+	if HasControl(name) {
+		return `U&"` + escapeControl(strings.ReplaceAll(name, `"`, `""`)) + `"`
+	}
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// HasControl reports whether s holds a control character: C0, DEL or C1, line and
+// paragraph separators included.
+func HasControl(s string) bool { return strings.ContainsFunc(s, isControl) }
+
+func isControl(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0x2028 || r == 0x2029
+}
+
+// escapeControl writes s for a U&” or U&"" token: the escape character \ doubled,
+// each control character as \XXXX.
+func escapeControl(s string) string {
+	var sb strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\\':
+			sb.WriteString(`\\`)
+		case isControl(r):
+			fmt.Fprintf(&sb, `\%04x`, r)
+		default:
+			sb.WriteRune(r)
+		}
+	}
+	return sb.String()
 }
 
 // Qualified returns schema.name, each part quoted as needed.
@@ -51,8 +83,13 @@ func Qualified(schema, name string) string {
 	return Quote(schema) + "." + Quote(name)
 }
 
-// Literal returns s as a standard-conforming SQL string literal.
+// Literal returns s as a standard-conforming SQL string literal; one holding a control
+// character is written as a Unicode-escape literal, U&'a\000ab', so that it stays on one
+// line (see Quote).
 func Literal(s string) string {
+	if HasControl(s) {
+		return "U&'" + escapeControl(strings.ReplaceAll(s, "'", "''")) + "'"
+	}
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
@@ -116,4 +153,55 @@ func Name(parts ...string) string {
 		cut--
 	}
 	return name[:cut] + suffix
+}
+
+// RequoteControl rewrites each double-quoted identifier of the SQL text s that holds a
+// control character in the one-line form Quote gives it. It is for SQL text that
+// PostgreSQL printed (format_type, pg_get_function_identity_arguments), whose quoted
+// names may hold newlines; string literals are left as they are.
+func RequoteControl(s string) string {
+	if !HasControl(s) {
+		return s
+	}
+	var sb strings.Builder
+	for i := 0; i < len(s); {
+		switch s[i] {
+		case '\'':
+			j := i + 1
+			for j < len(s) && (s[j] != '\'' || (j+1 < len(s) && s[j+1] == '\'')) {
+				if s[j] == '\'' {
+					j++
+				}
+				j++
+			}
+			end := min(j+1, len(s))
+			sb.WriteString(s[i:end])
+			i = end
+		case '"':
+			var name strings.Builder
+			j := i + 1
+			for j < len(s) {
+				if s[j] == '"' {
+					if j+1 < len(s) && s[j+1] == '"' {
+						name.WriteByte('"')
+						j += 2
+						continue
+					}
+					break
+				}
+				name.WriteByte(s[j])
+				j++
+			}
+			if HasControl(name.String()) {
+				sb.WriteString(Quote(name.String()))
+			} else {
+				sb.WriteString(s[i:min(j+1, len(s))])
+			}
+			i = j + 1
+		default:
+			sb.WriteByte(s[i])
+			i++
+		}
+	}
+	return sb.String()
 }

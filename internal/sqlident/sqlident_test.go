@@ -50,3 +50,31 @@ func TestNameStaysWithinLimitAndUnique(t *testing.T) {
 		t.Errorf("short name changed: %s", got)
 	}
 }
+
+// TestControlCharactersStayOnOneLine: a name or string holding a newline is written as a
+// Unicode-escape token, so no line of it can start a goose annotation or leave a comment.
+func TestControlCharactersStayOnOneLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"a\nb":          `U&"a\000ab"`,
+		"x\n-- +goose":  `U&"x\000a-- +goose"`,
+		"back\\slash\r": `U&"back\\slash\000d"`,
+		"q\"\t":         `U&"q""\0009"`,
+	} {
+		if got := Quote(in); got != want {
+			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+	if got := Literal("it's\n"); got != `U&'it''s\000a'` {
+		t.Errorf("Literal = %s", got)
+	}
+	for in, want := range map[string]string{
+		"integer, text":                 "integer, text",
+		"\"dom\nx\", 'a\nb'":            "U&\"dom\\000ax\", 'a\nb'",
+		"\"a\"\"\nb\"[]":                "U&\"a\"\"\\000ab\"[]",
+		"public.\"t\u2028\", \"plain\"": "public.U&\"t\\2028\", \"plain\"",
+	} {
+		if got := RequoteControl(in); got != want {
+			t.Errorf("RequoteControl(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
