@@ -253,6 +253,34 @@ func (r *Rule) AllowsEveryRow() bool {
 	return sqlparse.AlwaysTrueText(r.Using)
 }
 
+// AllOrNothing reports whether r is a custom rule whose conditions (with its where) read
+// no column of the row on table t, however they are spelt (true IS TRUE, 1 IN (1),
+// auth.user_id() IS NOT NULL, an EXISTS over another table): for a given caller it then
+// allows every row or none. Built-in rules that mean exactly that (anyone, claim) say
+// so by their kind and are not reported.
+func (r *Rule) AllOrNothing(t *Table) bool {
+	if r.Kind != RuleCustom {
+		return false
+	}
+	var cols []string
+	for _, c := range t.Columns {
+		cols = append(cols, c.Name)
+	}
+	using, check := r.Conditions(nil, t)
+	n := 0
+	for _, cond := range []string{using, check} {
+		if cond == "" {
+			continue
+		}
+		e, err := sqlparse.ParseExpr(cond)
+		if err != nil || e.ReadsRow(t.Name, cols) {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
 // exprs returns r's custom conditions, parsed.
 func (r *Rule) exprs() []*sqlparse.Expr {
 	var out []*sqlparse.Expr

@@ -130,7 +130,7 @@ func TestTeamApps(t *testing.T) {
 				t.Fatalf("verify:\n%s", v)
 			}
 			md := run(t, b.work, "verify", "--schema", b.schema, "--database-url", dbURL, "--format", "markdown")
-			if md.code != 0 || !strings.Contains(md.stdout, "| operation | own rows | others' rows | no identity |") ||
+			if md.code != 0 || !strings.Contains(md.stdout, "| operation | own rows | others' rows | others' rows, no WHERE | no identity |") ||
 				!strings.Contains(md.stdout, "0 mismatch(es), 0 decided by custom rules") || strings.Contains(md.stdout, "✗") {
 				t.Fatalf("verify --format markdown:\n%s", md)
 			}

@@ -35,6 +35,10 @@ func TestVerifyCatchesHoles(t *testing.T) {
 			"public.todos: delete of its own row by a user: denied, schema.yaml says allowed"},
 		{"anonymous reads todos", `GRANT SELECT ON todos TO anonymous; CREATE POLICY leak ON todos FOR SELECT TO anonymous USING (true)`,
 			"public.todos: select by a caller with no identity as role anonymous: allowed, schema.yaml says denied"},
+		// trust II: a delete by WHERE is held to the select rules too and was denied, so
+		// verify passed while DELETE FROM todos deleted every user's rows.
+		{"delete open to every row behind the select rules", `ALTER POLICY todos_delete_owner ON todos USING (true IS TRUE)`,
+			"public.todos: delete without WHERE by a user, reaching another user's row: allowed, schema.yaml says denied"},
 		{"grant missing", `REVOKE UPDATE ON todos FROM authenticated`,
 			"public.todos: update of its own row by a user: denied, schema.yaml says allowed"},
 		{"identity ignored", `CREATE OR REPLACE FUNCTION auth.user_id() RETURNS text LANGUAGE sql STABLE AS $$ SELECT '` + verify.Bob + `' $$`,
@@ -50,7 +54,7 @@ func TestVerifyCatchesHoles(t *testing.T) {
 			before := snapshot(t, dbURL)
 			r := run(t, "", "verify", "--schema", bundled.schema, "--database-url", dbURL)
 			if tc.want == "" {
-				if r.code != 0 || !strings.Contains(r.stdout, "185 check(s) and 4 test(s): 0 mismatch(es), 0 decided") {
+				if r.code != 0 || !strings.Contains(r.stdout, "201 check(s) and 4 test(s): 0 mismatch(es), 0 decided") {
 					t.Errorf("verify on an intact database:\n%s", r)
 				}
 			} else if r.code != ExitFound || !strings.Contains(r.stdout, "MISMATCH "+tc.want) {

@@ -217,7 +217,7 @@ func policies(f *policy.File, t *policy.Table, n namer) []*schema.Policy {
 		}
 	}
 	for _, r := range t.Policies {
-		p := &schema.Policy{Command: r.Operation, Restrictive: r.Restrictive, Roles: slices.Clone(r.To)}
+		p := &schema.Policy{Command: r.Operation, Restrictive: r.Restrictive, Roles: slices.Clone(r.To), Builtin: r.Kind != policy.RuleCustom}
 		p.Using, p.Check = r.Conditions(f, t)
 		p.Name = r.Name
 		if p.Name == "" {

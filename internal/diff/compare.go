@@ -600,14 +600,14 @@ func (d *differ) policies(ot, rt, nt *schema.Table) {
 		case op == nil:
 			c := on(PolicyCreate, ot, nt)
 			c.Name, c.New.Policy = np.Name, np
-			if !np.Restrictive && (sqlparse.AlwaysTrueText(np.Using) || sqlparse.AlwaysTrueText(np.Check)) {
+			if !np.Restrictive && (opensEveryRow(np.Using, np, nt) || opensEveryRow(np.Check, np, nt)) {
 				c.Hazards = []Hazard{WidensAccess}
 			}
 			d.add(c)
 		case !samePolicy(reads[i], np):
 			c := on(PolicyAlter, ot, nt)
 			c.Name, c.Old.Policy, c.New.Policy = np.Name, op, np
-			c.Hazards = policyHazards(reads[i], np)
+			c.Hazards = policyHazards(reads[i], np, nt)
 			d.add(c)
 		}
 	}
@@ -620,10 +620,35 @@ func samePolicy(a, b *schema.Policy) bool {
 		sqlparse.Equivalent(a.Using, b.Using) && sqlparse.Equivalent(a.Check, b.Check)
 }
 
-// policyHazards classifies a policy rewrite: more roles, permissive instead of
-// restrictive, another command, or a condition that becomes always true (TRUE, 1 = 1,
-// x OR true...) widen access; any other new condition changes it.
-func policyHazards(op, np *schema.Policy) []Hazard {
+// opensEveryRow reports whether cond, a condition of policy p on table t, lets a caller
+// through on every row: always true (TRUE, 1 = 1, x OR true...), or, unless a built-in
+// rule kind that means exactly that made it (anyone, claim), reading no column of the
+// row however spelt (true IS TRUE, auth.user_id() IS NOT NULL): all or nothing.
+func opensEveryRow(cond string, p *schema.Policy, t *schema.Table) bool {
+	if cond == "" {
+		return false
+	}
+	if sqlparse.AlwaysTrueText(cond) {
+		return true
+	}
+	if p.Builtin {
+		return false
+	}
+	e, err := sqlparse.ParseExpr(cond)
+	if err != nil {
+		return false
+	}
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = c.Name
+	}
+	return !e.ReadsRow(t.Name, cols)
+}
+
+// policyHazards classifies a policy rewrite of table t: more roles, permissive instead
+// of restrictive, another command, or a condition that comes to open every row (see
+// opensEveryRow) widen access; any other new condition changes it.
+func policyHazards(op, np *schema.Policy, t *schema.Table) []Hazard {
 	widens := op.Command != np.Command || (op.Restrictive && !np.Restrictive)
 	for _, r := range np.Roles {
 		if !slices.Contains(op.Roles, r) {
@@ -631,7 +656,7 @@ func policyHazards(op, np *schema.Policy) []Hazard {
 		}
 	}
 	for _, pair := range [][2]string{{op.Using, np.Using}, {op.Check, np.Check}} {
-		if !sqlparse.Equivalent(pair[0], pair[1]) && sqlparse.AlwaysTrueText(pair[1]) {
+		if !sqlparse.Equivalent(pair[0], pair[1]) && opensEveryRow(pair[1], np, t) {
 			widens = true
 		}
 	}

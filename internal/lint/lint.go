@@ -71,6 +71,7 @@ var Rules = []Rule{
 	{"RLS023", "definer-function-exposed", Error, "REVOKE EXECUTE from the app roles and PUBLIC, or make the function SECURITY INVOKER"},
 	{"RLS024", "default-privileges", Warn, "ALTER DEFAULT PRIVILEGES ... REVOKE (rlsmigrate diff --format sql prints it): grants come from schema.yaml"},
 	{"RLS025", "schema-create", Error, "REVOKE CREATE ON SCHEMA ... FROM the app role"},
+	{"RLS026", "condition-ignores-row", Error, "write anyone: [roles] (every row for those roles) or a claim rule if that is meant, or compare a column of the row (owner, member)"},
 }
 
 // RuleByID returns the rule with the given id.
@@ -176,6 +177,9 @@ func (c *checker) rule(t *policy.Table, r *policy.Rule) {
 	q := t.QualifiedName()
 	if r.AllowsEveryRow() && !r.Restrictive && r.Operation != "select" {
 		c.add("RLS003", r.Pos, "%s on %s is allowed on every row for %s", r.Operation, q, strings.Join(r.To, ", "))
+	}
+	if r.AllOrNothing(t) && !r.Restrictive && (r.Operation == "select" || !r.AllowsEveryRow()) { // else RLS003 says it
+		c.add("RLS026", r.Pos, "%s rule on %s reads no column of the row: for each caller it allows every row or none", r.Operation, q)
 	}
 	if r.Operation != "select" && slices.Contains(r.To, "anonymous") {
 		c.add("RLS004", r.Pos, "a rule lets anonymous %s on %s", r.Operation, q)

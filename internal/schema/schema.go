@@ -208,6 +208,9 @@ type Policy struct {
 	Roles       []string `json:"roles"` // sorted; "public" for PUBLIC
 	Using       string   `json:"using,omitempty"`
 	Check       string   `json:"check,omitempty"`
+	// Builtin is set when a built-in rule kind of schema.yaml (anyone, claim...) made the
+	// policy, whose conditions then mean what that kind says; never recorded.
+	Builtin bool `json:"-"`
 }
 
 // Index is a secondary index over plain columns.

@@ -192,8 +192,55 @@ func (e *Expr) Captured(outer []string, columns func(TableRef) []string) []Captu
 }
 
 // AlwaysTrue reports whether the expression is true whatever the row and caller: TRUE,
-// (true), 'true'::boolean, NOT false, 1 = 1, x OR true, true AND 2 > 1.
+// (true), 'true'::boolean, NOT false, 1 = 1, x OR true, true AND 2 > 1, true IS TRUE,
+// 1 IN (1), (SELECT true).
 func (e *Expr) AlwaysTrue() bool { return constBool(e.node) == yes }
+
+// ReadsRow reports whether the expression may read a column of the row it is a condition
+// on: a column reference of its own level (a column of the table or not: PostgreSQL
+// would refuse an unknown one), or, inside a subquery, one qualified with table or
+// unqualified and named like one of the table's columns (which a subquery's own table
+// may capture; counted as read, so that a condition is judged row-independent only
+// when nothing in it can reach the row). A condition that reads no column of its row
+// is all-or-nothing: for a given caller it allows every row or none.
+func (e *Expr) ReadsRow(table string, columns []string) bool {
+	reads := false
+	var visit func(n *pg.Node, depth int) bool
+	visit = func(n *pg.Node, depth int) bool {
+		walk(n, func(m *pg.Node) bool {
+			if reads {
+				return false
+			}
+			if sel := m.GetSelectStmt(); sel != nil && m != n {
+				visit(m, depth+1)
+				return false
+			}
+			if sl := m.GetSubLink(); sl != nil && m != n {
+				visit(sl.Testexpr, depth)
+				visit(sl.Subselect, depth+1)
+				return false
+			}
+			cr := m.GetColumnRef()
+			if cr == nil {
+				return true
+			}
+			names := stringList(cr.Fields)
+			switch {
+			case depth == 0:
+				reads = true
+			case len(names) == 1 && (slices.Contains(columns, names[0]) || names[0] == table):
+				reads = true // a column, or the whole row by the table's name
+			case len(names) >= 2 && names[len(names)-2] == table:
+				reads = true
+			case len(names) >= 1 && len(names) < len(cr.Fields) && names[len(names)-1] == table:
+				reads = true // table.*
+			}
+			return !reads
+		})
+		return reads
+	}
+	return visit(e.node, 0)
+}
 
 type tristate int
 
@@ -242,6 +289,32 @@ func constBool(n *pg.Node) tristate {
 		}
 	case n.GetAExpr() != nil:
 		return constCompare(n.GetAExpr())
+	case n.GetBooleanTest() != nil:
+		bt := n.GetBooleanTest()
+		v := constBool(bt.Arg)
+		if v == unknown {
+			return unknown
+		}
+		switch bt.Booltesttype {
+		case pg.BoolTestType_IS_TRUE, pg.BoolTestType_IS_NOT_FALSE:
+			return v
+		case pg.BoolTestType_IS_FALSE, pg.BoolTestType_IS_NOT_TRUE:
+			return truth(v == no)
+		case pg.BoolTestType_IS_UNKNOWN:
+			return no
+		case pg.BoolTestType_IS_NOT_UNKNOWN:
+			return yes
+		}
+	case n.GetSubLink() != nil:
+		// (SELECT <constant>), with nothing else in the query.
+		sl := n.GetSubLink()
+		sel := sl.Subselect.GetSelectStmt()
+		if sl.SubLinkType == pg.SubLinkType_EXPR_SUBLINK && sel != nil && len(sel.TargetList) == 1 && len(sel.FromClause) == 0 &&
+			sel.WhereClause == nil && sel.HavingClause == nil && sel.LimitCount == nil && sel.Op == pg.SetOperation_SETOP_NONE {
+			if rt := sel.TargetList[0].GetResTarget(); rt != nil {
+				return constBool(rt.Val)
+			}
+		}
 	case n.GetNullTest() != nil:
 		nt := n.GetNullTest()
 		if c := nt.Arg.GetAConst(); c != nil {
@@ -296,8 +369,25 @@ func isBoolType(tn *pg.TypeName) bool {
 	return len(names) > 0 && (names[len(names)-1] == "bool" || names[len(names)-1] == "boolean")
 }
 
-// constCompare folds a comparison of two numeric or two string constants.
+// constCompare folds a comparison of two numeric or two string constants, and a
+// constant IN a list of constants.
 func constCompare(a *pg.A_Expr) tristate {
+	if a.Kind == pg.A_Expr_Kind_AEXPR_IN && len(a.Name) == 1 && a.Name[0].GetString_() != nil && a.Rexpr.GetList() != nil {
+		in := no
+		for _, item := range a.Rexpr.GetList().Items {
+			cmp, ok := compareConsts(a.Lexpr, item)
+			if !ok {
+				return unknown
+			}
+			if cmp == 0 {
+				in = yes
+			}
+		}
+		if a.Name[0].GetString_().Sval == "<>" {
+			return truth(in == no)
+		}
+		return in
+	}
 	if a.Kind != pg.A_Expr_Kind_AEXPR_OP || len(a.Name) != 1 || a.Name[0].GetString_() == nil {
 		return unknown
 	}

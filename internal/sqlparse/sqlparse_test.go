@@ -69,6 +69,9 @@ func TestAlwaysTrue(t *testing.T) {
 		"true AND 2 > 1": true, "'a' = 'a'": true, "1.0 = 1": true, "null is null": true,
 		"false": false, "x": false, "x AND true": false, "1 = 2": false, "user_id = user_id": false,
 		"(select auth.user_id()) = user_id": false, "'a' = 'b'": false, "x or false": false,
+		// Spellings an attack used (trust II): folded too.
+		"1 IN (1)": true, "true IS TRUE": true, "(select true)": true, "1 NOT IN (2, 3)": true, "false IS NOT TRUE": true,
+		"1 IN (2)": false, "(select true from t)": false, "x IS TRUE": false, "(select x)": false,
 	} {
 		e, err := ParseExpr(s)
 		if err != nil {
@@ -76,6 +79,35 @@ func TestAlwaysTrue(t *testing.T) {
 		}
 		if got := e.AlwaysTrue(); got != want {
 			t.Errorf("AlwaysTrue(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// TestReadsRow: a condition that reads no column of its row, however spelt, is
+// row-independent; one that reaches the row, directly or from a subquery, is not.
+func TestReadsRow(t *testing.T) {
+	cols := []string{"id", "user_id", "org_id"}
+	for s, want := range map[string]bool{
+		"true": false, "true IS TRUE": false, "1 IN (1)": false, "(select true)": false,
+		"auth.user_id() IS NOT NULL": false, "(select auth.user_id()) = 'admin'": false,
+		"exists (select 1 from admins a where a.uid = auth.user_id())":   false,
+		"current_setting('app.admin', true) = 'on'":                      false,
+		"user_id = auth.user_id()":                                       true,
+		"notes.id > 0":                                                   true,
+		"x = 1":                                                          true, // an unknown column of its own level is still the row's
+		"exists (select 1 from m where m.org_id = org_id)":               true, // captured or not, it may reach the row
+		"exists (select 1 from m where m.org_id = notes.org_id)":         true,
+		"exists (select 1 from m where m.note = notes)":                  true,
+		"(select count(*) from m where m.k = (select notes.id)) > 0":     true,
+		"1 IN (select user_id from m)":                                   true,
+		"exists (select 1 from m where m.user_id = (select auth.uid()))": false,
+	} {
+		e, err := ParseExpr(s)
+		if err != nil {
+			t.Fatalf("ParseExpr(%q): %v", s, err)
+		}
+		if got := e.ReadsRow("notes", cols); got != want {
+			t.Errorf("ReadsRow(%q) = %v, want %v", s, got, want)
 		}
 	}
 }

@@ -422,7 +422,14 @@ type attempt struct {
 	new     *policy.Case
 	column  string // the column an update sets, whose UPDATE privilege it needs
 	reads   bool   // it reads a column (WHERE), so the select rules hold too
+	// gone is the row the attempt is judged on, for a statement that may touch other
+	// rows too: allowed when that row version is gone afterwards (deleted, or updated
+	// into a new version), as the connecting role sees it.
+	gone *rowAt
 }
+
+// rowAt is a row version of a table: its quoted name and the row's ctid.
+type rowAt struct{ table, ctid string }
 
 // run runs a as its caller and says what PostgreSQL allowed.
 func (v *verifier) run(ctx context.Context, a attempt) (Outcome, string, error) {
@@ -440,6 +447,18 @@ func (v *verifier) run(ctx context.Context, a attempt) (Outcome, string, error) 
 			tag, runErr = sp.Exec(ctx, a.sql)
 			n = tag.RowsAffected()
 		}
+		if a.gone == nil || runErr != nil {
+			return nil
+		}
+		// The statement is done: back to the connecting role to look at the row.
+		if _, err := sp.Exec(ctx, "RESET ROLE"); err != nil {
+			return err
+		}
+		var left int64
+		if err := sp.QueryRow(ctx, "SELECT count(*) FROM "+a.gone.table+" WHERE ctid = "+sqlident.Literal(a.gone.ctid)+"::tid").Scan(&left); err != nil {
+			return err
+		}
+		n = 1 - left
 		return nil
 	})
 	if err != nil {

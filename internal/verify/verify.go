@@ -49,6 +49,9 @@ const (
 	Member     = "member, not the owner"
 	TakeOver   = "take a group's row"
 	WithClaims = "others' rows, with the claims"
+	// Unbounded is an update or delete without WHERE, by a user, judged on another
+	// user's row: it reads no column, so the select rules do not hold.
+	Unbounded = "others' rows, no WHERE"
 	// Immutable is followed by the column's name: an update of it on one's own row.
 	Immutable = "change immutable column"
 	// WhereMet follows a case on the row that meets the rules' where conditions.
@@ -160,6 +163,8 @@ func attemptName(c Check) string {
 		return "update by a member making itself the owner of a group's row"
 	case WithClaims:
 		return c.Operation + " of another user's row by a user with the claims the rules ask for"
+	case Unbounded:
+		return c.Operation + " without WHERE by a user, reaching another user's row"
 	case Own + WhereMet:
 		return c.Operation + " of its own row meeting the where condition by a user"
 	case Others + WhereMet:
