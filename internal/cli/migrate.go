@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
+	"github.com/rlsmigrate/rlsmigrate/internal/render"
 )
 
 // migrator is a goose provider over one migrations directory and one database.
@@ -88,9 +90,25 @@ func (e *env) report(m *migrator, results []*goose.MigrationResult, err error) i
 		return ExitOK
 	}
 	if partial != nil {
-		msg := fmt.Sprintf("migration %s failed and was rolled back", filepath.Join(m.dir, filepath.Base(partial.Failed.Source.Path)))
+		file := filepath.Base(partial.Failed.Source.Path)
+		msg := fmt.Sprintf("migration %s failed and was rolled back", filepath.Join(m.dir, file))
+		ran := m.stmts.of(file)
+		noTx := outsideTransaction(filepath.Join(m.dir, file))
+		if noTx {
+			msg = fmt.Sprintf("migration %s failed; it runs outside a transaction (-- +goose NO TRANSACTION), so nothing of it was rolled back", filepath.Join(m.dir, file))
+		}
 		if len(partial.Applied) > 0 {
 			msg += fmt.Sprintf("; the %d migration(s) before it stay applied", len(partial.Applied))
+		}
+		if noTx {
+			if len(ran) > 1 {
+				msg += fmt.Sprintf("\nthe %d statement(s) it ran before the failing one stay applied (up runs the file again from the top; each statement can run twice):", len(ran)-1)
+				for _, st := range ran[:len(ran)-1] {
+					msg += "\n  " + strings.ReplaceAll(strings.TrimSpace(st), "\n", "\n  ")
+				}
+			} else {
+				msg += "\nit failed at its first statement: nothing of it was applied"
+			}
 		}
 		if stmt := m.stmts.last(); stmt != "" {
 			msg += "\nstatement:\n" + "  " + strings.ReplaceAll(strings.TrimSpace(stmt), "\n", "\n  ")
@@ -99,6 +117,18 @@ func (e *env) report(m *migrator, results []*goose.MigrationResult, err error) i
 		return e.fail(errors.New(redact(msg, m.dbURL)))
 	}
 	return e.fail(errors.New(redact(err.Error(), m.dbURL)))
+}
+
+// outsideTransaction reports whether the migration file at path runs outside a
+// transaction: goose reads the annotation -- +goose NO TRANSACTION in it.
+func outsideTransaction(path string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(render.Annotations(string(data)), func(l string) bool {
+		return strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "-- +goose")), "NO TRANSACTION")
+	})
 }
 
 func describePgError(err error) string {
@@ -285,11 +315,13 @@ func runStatus(ctx context.Context, e *env, args []string) int {
 	return ExitOK
 }
 
-// statementRecorder is a slog handler that keeps the statement goose ran last, so that a
-// failing migration can be reported with the statement that failed.
+// statementRecorder is a slog handler that keeps the statements goose ran, by migration
+// file, so that a failing migration can be reported with the statement that failed and,
+// for one that runs outside a transaction, with those that it applied before.
 type statementRecorder struct {
-	mu   sync.Mutex
-	stmt string
+	mu       sync.Mutex
+	stmt     string
+	bySource map[string][]string
 }
 
 func (r *statementRecorder) last() string {
@@ -298,19 +330,37 @@ func (r *statementRecorder) last() string {
 	return r.stmt
 }
 
+// of returns the statements goose ran of the migration file named source, in order.
+func (r *statementRecorder) of(source string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.bySource[source])
+}
+
 func (r *statementRecorder) Enabled(context.Context, slog.Level) bool { return true }
 func (r *statementRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
 func (r *statementRecorder) WithGroup(string) slog.Handler            { return r }
 
 func (r *statementRecorder) Handle(_ context.Context, rec slog.Record) error {
+	var stmt, source string
 	rec.Attrs(func(a slog.Attr) bool {
-		if a.Key == "statement" {
-			r.mu.Lock()
-			r.stmt = a.Value.String()
-			r.mu.Unlock()
-			return false
+		switch a.Key {
+		case "statement":
+			stmt = a.Value.String()
+		case "source":
+			source = a.Value.String()
 		}
 		return true
 	})
+	if stmt == "" {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stmt = stmt
+	if r.bySource == nil {
+		r.bySource = map[string][]string{}
+	}
+	r.bySource[source] = append(r.bySource[source], stmt)
 	return nil
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+	"github.com/rlsmigrate/rlsmigrate/internal/render"
 )
 
 // onlineAt builds a database at step 01 of testdata/generate/online_changes, gives it
@@ -89,6 +91,19 @@ func TestOnlineRetryDropsInvalidIndex(t *testing.T) {
 	if r.code != ExitError || !strings.Contains(r.stderr, "00003_update_online.sql") || !strings.Contains(r.stderr, "23505") {
 		t.Fatalf("up over duplicate names:\n%s", r)
 	}
+	// trust II: up said the NO TRANSACTION file "was rolled back"; it names what stays.
+	if strings.Contains(r.stderr, "00003_update_online.sql failed and was rolled back") ||
+		!strings.Contains(r.stderr, "runs outside a transaction") ||
+		!strings.Contains(r.stderr, "statement(s) it ran before the failing one stay applied") ||
+		!strings.Contains(r.stderr, "\n  ALTER TABLE public.todos VALIDATE CONSTRAINT todos_project_id_fkey;\n") {
+		t.Errorf("up does not say what the file outside a transaction applied:\n%s", r)
+	}
+	rep, d := diffReport(t, filepath.Join(work, "schema.yaml"), dbURL)
+	if !slices.ContainsFunc(rep.Findings, func(f render.Finding) bool {
+		return f.Kind == "index.create" && f.Severity == "security" && f.Object == "public.projects.projects_name_idx"
+	}) {
+		t.Errorf("diff does not report the invalid unique index as missing, a security finding:\n%s", d)
+	}
 	if n := queryInt(t, dbURL, `SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'projects_name_idx' AND NOT i.indisvalid`); n != 1 {
 		t.Fatalf("the failed build left %d invalid index(es), want 1", n)
 	}
@@ -101,6 +116,28 @@ func TestOnlineRetryDropsInvalidIndex(t *testing.T) {
 	}
 	if d := run(t, work, "diff", "--schema", filepath.Join(work, "schema.yaml"), "--database-url", dbURL); d.code != 0 {
 		t.Errorf("diff after the retry:\n%s", d)
+	}
+}
+
+// TestOnlineRetryKeepsValidIndex: a retry of the migration outside a transaction (here:
+// the version row removed after a full run, as if its last statement had failed) keeps
+// the unique index the first attempt built valid. Before, it dropped it CONCURRENTLY and
+// built it again, and duplicates got in meanwhile.
+func TestOnlineRetryKeepsValidIndex(t *testing.T) {
+	t.Parallel()
+	work, dbURL := onlineAt(t, onlineSeed)
+	dir := filepath.Join(work, "migrations")
+	if r := run(t, work, "up", "--database-url", dbURL, "--dir", dir); r.code != 0 {
+		t.Fatal(r)
+	}
+	const oid = `SELECT 'public.projects_name_idx'::regclass::oid::int`
+	before := queryInt(t, dbURL, oid)
+	pgtest.MustExec(t, pgtest.Connect(t, dbURL), `DELETE FROM goose_db_version WHERE version_id = 3`)
+	if r := run(t, work, "up", "--database-url", dbURL, "--dir", dir); r.code != 0 {
+		t.Fatalf("up again:\n%s", r)
+	}
+	if after := queryInt(t, dbURL, oid); after != before {
+		t.Errorf("the retry built projects_name_idx again (oid %d, was %d) instead of keeping the valid one", after, before)
 	}
 }
 

@@ -241,6 +241,10 @@ func (c *Change) Security() bool {
 		return c.Old.Function != nil && c.Old.Function.SecurityDefiner && len(c.Old.Function.Execute) > 0
 	case PolicyDrop:
 		return c.Old.Policy != nil && !c.Old.Policy.Restrictive
+	case IndexCreate:
+		// A unique index the database lacks (or holds invalid, after a failed
+		// concurrent build, which inspect reads as absent) enforces nothing.
+		return c.New.Index != nil && c.New.Index.Unique
 	}
 	return false
 }

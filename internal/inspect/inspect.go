@@ -243,7 +243,7 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 				JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o)
 			ELSE ARRAY[pg_get_indexdef(i.indexrelid)] END
 		FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-		WHERE i.indrelid IN (%s)
+		WHERE i.indrelid IN (%s) AND i.indisvalid
 		AND NOT EXISTS (SELECT FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x'))
 		ORDER BY i.indrelid, ic.relname`, tables), args...).Query(func(rows pgx.Rows) error {
 		var oid uint32

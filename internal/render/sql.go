@@ -243,8 +243,16 @@ END`, sqlident.Literal(t), sqlident.Literal(sqlident.Name(c.NewTable.Name, nc.Na
 			r.emit(c.Kind, c, "%s", createIndex(c.NewTable, c.New.Index))
 			break
 		}
-		r.online(c.Kind, c, "DROP INDEX CONCURRENTLY IF EXISTS %s;", name)
-		r.online(c.Kind, c, "%s", strings.Replace(createIndex(c.NewTable, c.New.Index), "INDEX ", "INDEX CONCURRENTLY ", 1))
+		// A retry after a failed build finds an invalid index of that name: only that is
+		// dropped (briefly, ACCESS EXCLUSIVE, bounded by lock_timeout); a valid one that
+		// an earlier attempt built is kept, and IF NOT EXISTS leaves it be.
+		r.block(c.Kind, c, fmt.Sprintf(`BEGIN
+  IF EXISTS (SELECT FROM pg_index WHERE indexrelid = to_regclass(%s) AND NOT indisvalid) THEN
+    DROP INDEX %s;
+  END IF;
+END`, sqlident.Literal(name), name))
+		r.markOnline(c.Kind)
+		r.online(c.Kind, c, "%s", strings.Replace(createIndex(c.NewTable, c.New.Index), "INDEX ", "INDEX CONCURRENTLY IF NOT EXISTS ", 1))
 	case diff.IndexDrop:
 		if r.inTx { // a rollback: the migration after it may have dropped it already
 			r.emit(c.Kind, c, "DROP INDEX IF EXISTS %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name))

@@ -44,17 +44,31 @@ ALTER TABLE public.todos DROP CONSTRAINT IF EXISTS todos_user_id_not_null;
 -- lock: SHARE UPDATE EXCLUSIVE on public.todos, while it reads the rows
 ALTER TABLE public.todos VALIDATE CONSTRAINT todos_project_id_fkey;
 
--- lock: SHARE UPDATE EXCLUSIVE on public.projects, until the transactions using the index end (writers go on)
-DROP INDEX CONCURRENTLY IF EXISTS public.projects_name_idx;
+-- +goose StatementBegin
+DO $rls$
+BEGIN
+  IF EXISTS (SELECT FROM pg_index WHERE indexrelid = to_regclass('public.projects_name_idx') AND NOT indisvalid) THEN
+    DROP INDEX public.projects_name_idx;
+  END IF;
+END
+$rls$;
+-- +goose StatementEnd
 
 -- lock: SHARE UPDATE EXCLUSIVE on public.projects, while it builds (writers go on)
-CREATE UNIQUE INDEX CONCURRENTLY projects_name_idx ON public.projects (name);
+CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS projects_name_idx ON public.projects (name);
 
--- lock: SHARE UPDATE EXCLUSIVE on public.todos, until the transactions using the index end (writers go on)
-DROP INDEX CONCURRENTLY IF EXISTS public.todos_user_id_idx;
+-- +goose StatementBegin
+DO $rls$
+BEGIN
+  IF EXISTS (SELECT FROM pg_index WHERE indexrelid = to_regclass('public.todos_user_id_idx') AND NOT indisvalid) THEN
+    DROP INDEX public.todos_user_id_idx;
+  END IF;
+END
+$rls$;
+-- +goose StatementEnd
 
 -- lock: SHARE UPDATE EXCLUSIVE on public.todos, while it builds (writers go on)
-CREATE INDEX CONCURRENTLY todos_user_id_idx ON public.todos (user_id);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS todos_user_id_idx ON public.todos (user_id);
 
 RESET lock_timeout;
 

@@ -9,11 +9,18 @@ SET lock_timeout = '2s';
 -- lock: SHARE UPDATE EXCLUSIVE on public.tasks, until the transactions using the index end (writers go on)
 DROP INDEX CONCURRENTLY IF EXISTS public.tasks_project_id_idx;
 
--- lock: SHARE UPDATE EXCLUSIVE on public.tasks, until the transactions using the index end (writers go on)
-DROP INDEX CONCURRENTLY IF EXISTS public.tasks_created_by_idx;
+-- +goose StatementBegin
+DO $rls$
+BEGIN
+  IF EXISTS (SELECT FROM pg_index WHERE indexrelid = to_regclass('public.tasks_created_by_idx') AND NOT indisvalid) THEN
+    DROP INDEX public.tasks_created_by_idx;
+  END IF;
+END
+$rls$;
+-- +goose StatementEnd
 
 -- lock: SHARE UPDATE EXCLUSIVE on public.tasks, while it builds (writers go on)
-CREATE INDEX CONCURRENTLY tasks_created_by_idx ON public.tasks (created_by);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_created_by_idx ON public.tasks (created_by);
 
 RESET lock_timeout;
 
