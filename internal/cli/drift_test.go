@@ -67,7 +67,7 @@ var securityDrifts = []securityDrift{
 	{name: "SECURITY DEFINER function returning the table's rows", sql: `CREATE FUNCTION all_notes() RETURNS SETOF notes LANGUAGE sql STABLE SECURITY DEFINER
 		AS 'SELECT * FROM public.notes'`,
 		kinds: []string{"function.security_definer"}, lint: "RLS023", verify: "function public.all_notes(): select through it, as alice"},
-	{name: "SECURITY DEFINER function counting the table's rows", sql: `CREATE FUNCTION note_count() RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
+	{name: "SECURITY DEFINER function counting the table's rows", sql: `CREATE FUNCTION note_count() RETURNS bigint LANGUAGE plpgsql STABLE SECURITY DEFINER
 		AS $$BEGIN RETURN (SELECT count(*) FROM public.notes); END$$; REVOKE EXECUTE ON FUNCTION note_count() FROM PUBLIC; GRANT EXECUTE ON FUNCTION note_count() TO drift_app`,
 		kinds: []string{"function.security_definer"}, lint: "RLS023", verify: "function public.note_count(): select through it, as alice"},
 	{name: "SECURITY DEFINER function taking an id", sql: `CREATE FUNCTION note_by_id(bigint) RETURNS SETOF notes LANGUAGE sql SECURITY DEFINER
@@ -118,11 +118,75 @@ var securityDrifts = []securityDrift{
 		kinds: []string{"policy.drop"}, verify: "public.notes: select of another user's row"},
 	{name: "update check dropped", sql: `ALTER POLICY notes_update_owner ON notes WITH CHECK (true)`,
 		kinds: []string{"policy.alter"}, verify: "public.notes: update giving its own row to another user"},
+
+	// Trust II: paths outside the declared schemas, in forms diff once did not read.
+	{name: "view in another schema", sql: sideSchema + `CREATE VIEW side.feed AS SELECT * FROM public.notes; GRANT SELECT ON side.feed TO drift_app`,
+		kinds: []string{"view.security_invoker"}, lint: "RLS022", verify: "view side.feed: select through it, as alice"},
+	{name: "materialized view in another schema", sql: sideSchema + `INSERT INTO notes (user_id, body) VALUES ('mallory', 'secret');
+		CREATE MATERIALIZED VIEW side.snap AS SELECT * FROM public.notes; GRANT SELECT ON side.snap TO drift_app`,
+		kinds: []string{"materialized_view.readable"}, lint: "RLS022", verify: "materialized view side.snap: select through it, as alice"},
+	{name: "SECURITY DEFINER function in another schema", sql: sideSchema + `CREATE FUNCTION side.all_notes() RETURNS SETOF public.notes
+		LANGUAGE sql STABLE SECURITY DEFINER AS 'SELECT * FROM public.notes'`,
+		kinds: []string{"function.security_definer"}, lint: "RLS023", verify: "function side.all_notes(): select through it, as alice"},
+	{name: "SECURITY DEFINER function with a BEGIN ATOMIC body", sql: `CREATE FUNCTION atomic_notes() RETURNS SETOF notes LANGUAGE sql STABLE SECURITY DEFINER
+		BEGIN ATOMIC SELECT * FROM public.notes; END`,
+		kinds: []string{"function.security_definer"}, lint: "RLS023", verify: "function public.atomic_notes(): select through it, as alice"},
+	{name: "SECURITY DEFINER function naming the table in Unicode escapes", sql: `CREATE FUNCTION escaped_notes() RETURNS SETOF notes LANGUAGE sql STABLE SECURITY DEFINER
+		AS $$SELECT * FROM public.U&"\006eotes"$$`,
+		kinds: []string{"function.security_definer"}, lint: "RLS023", verify: "function public.escaped_notes(): select through it, as alice"},
+	{name: "SECURITY DEFINER function naming the table in upper case", sql: `CREATE FUNCTION upper_notes() RETURNS SETOF notes LANGUAGE plpgsql STABLE SECURITY DEFINER
+		AS $$BEGIN RETURN QUERY SELECT * FROM PUBLIC.NOTES; END$$`,
+		kinds: []string{"function.security_definer"}, lint: "RLS023", verify: "function public.upper_notes(): select through it, as alice"},
+	{name: "SECURITY DEFINER function running dynamic SQL", sql: `CREATE FUNCTION dyn(t text) RETURNS bigint LANGUAGE plpgsql STABLE SECURITY DEFINER
+		AS $$DECLARE n bigint; BEGIN EXECUTE format('SELECT count(*) FROM %I', t) INTO n; RETURN n; END$$`,
+		kinds: []string{"function.security_definer"}, lint: "RLS023"},
+	{name: "SECURITY DEFINER function calling query_to_xml", sql: `CREATE FUNCTION as_xml() RETURNS xml LANGUAGE sql STABLE SECURITY DEFINER
+		AS $$SELECT query_to_xml('select * from public.' || 'notes', true, false, '')$$`,
+		kinds: []string{"function.security_definer"}, lint: "RLS023"},
+	{name: "SECURITY DEFINER function in another language", sql: `CREATE FUNCTION internal_len(text) RETURNS int LANGUAGE internal IMMUTABLE SECURITY DEFINER AS 'textlen'`,
+		kinds: []string{"function.security_definer"}, lint: "RLS023"},
+	{name: "SECURITY DEFINER procedure deleting the table's rows", sql: `CREATE PROCEDURE wipe_notes() LANGUAGE sql SECURITY DEFINER AS 'DELETE FROM public.notes'`,
+		kinds: []string{"function.security_definer"}, lint: "RLS023"},
+	{name: "volatile SECURITY DEFINER function (verify does not call it)", sql: `CREATE FUNCTION touch_notes() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+		AS 'SELECT count(*) FROM public.notes'`,
+		kinds: []string{"function.security_definer"}, lint: "RLS023"},
+	{name: "inheritance parent without row-level security", sql: sideSchema + `CREATE TABLE side.all_notes (id bigint, user_id text, body text);
+		ALTER TABLE notes INHERIT side.all_notes; GRANT SELECT ON side.all_notes TO drift_app`,
+		kinds: []string{"table.exposes_rls_rows"}, lint: "RLS027"},
+	{name: "rule copying rows into a readable table", sql: sideSchema + `CREATE TABLE side.copy (LIKE public.notes); GRANT SELECT ON side.copy TO drift_app;
+		CREATE RULE keep AS ON INSERT TO notes DO ALSO INSERT INTO side.copy VALUES (NEW.*)`,
+		kinds: []string{"table.exposes_rls_rows"}, lint: "RLS027"},
+	{name: "trigger copying rows into a readable table", sql: sideSchema + `CREATE TABLE side.tcopy (LIKE public.notes); GRANT SELECT, INSERT ON side.tcopy TO drift_app;
+		CREATE FUNCTION side.keep() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO side.tcopy SELECT NEW.*; RETURN NEW; END$$;
+		CREATE TRIGGER keep AFTER INSERT ON notes FOR EACH ROW EXECUTE FUNCTION side.keep()`,
+		kinds: []string{"table.exposes_rls_rows"}, lint: "RLS027"},
+	{name: "app role member of pg_read_server_files", sql: `GRANT pg_read_server_files TO drift_app`,
+		kinds: []string{"role.membership"}, lint: "RLS020", roles: true},
+	{name: "app role member of pg_write_server_files", sql: `GRANT pg_write_server_files TO drift_app`,
+		kinds: []string{"role.membership"}, lint: "RLS020", roles: true},
+	{name: "app role member of pg_execute_server_program", sql: `GRANT pg_execute_server_program TO drift_anon`,
+		kinds: []string{"role.membership"}, lint: "RLS020", roles: true},
+	{name: "app role member of pg_read_all_data", sql: `GRANT pg_read_all_data TO drift_app`,
+		kinds: []string{"role.membership"}, lint: "RLS020", roles: true},
+	{name: "app role member of pg_write_all_data", sql: `GRANT pg_write_all_data TO drift_anon`,
+		kinds: []string{"role.membership"}, lint: "RLS020", roles: true},
+	{name: "one declared role member of another", sql: `GRANT drift_app TO drift_anon`,
+		kinds: []string{"role.membership"}, lint: "RLS020", roles: true},
+	// Look-alikes: nothing reaches the rows.
+	{name: "view in a schema the app roles cannot use (no drift)", sql: `CREATE SCHEMA hidden; CREATE VIEW hidden.feed AS SELECT * FROM public.notes;
+		GRANT SELECT ON hidden.feed TO drift_app`},
+	{name: "SECURITY DEFINER trigger function (no drift)", sql: `CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+		AS $$BEGIN NEW.body := coalesce(NEW.body, ''); RETURN NEW; END$$; CREATE TRIGGER stamp BEFORE INSERT ON notes FOR EACH ROW EXECUTE FUNCTION stamp()`},
+	{name: "SECURITY DEFINER function reading another table (no drift)", sql: `CREATE FUNCTION other_count() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER AS 'SELECT count(*) FROM pg_class'`},
 }
+
+// sideSchema makes schema side, which schema.yaml does not declare, usable by the app
+// roles.
+const sideSchema = `CREATE SCHEMA side; GRANT USAGE ON SCHEMA side TO drift_app, drift_anon; `
 
 // unowned are the finding kinds for objects rlsmigrate does not own: --format sql prints
 // their fix as a comment unless --allow-destructive.
-var unowned = []string{"view.security_invoker", "materialized_view.readable", "function.security_definer"}
+var unowned = []string{"view.security_invoker", "materialized_view.readable", "function.security_definer", "table.exposes_rls_rows"}
 
 // TestSecurityDrift applies each drift to its own database built by up from
 // testdata/diff/drift.yaml, then checks: diff exits 1 and reports exactly the drift's

@@ -116,7 +116,8 @@ func (d *differ) security(from, to *schema.Schema) {
 // database) around the policies; schema.yaml declares none of it.
 func (d *differ) exposures(from *schema.Schema) {
 	for _, x := range from.Exposures {
-		k := map[string]Kind{"view": ViewInvoker, "materialized view": MatviewReadable, "function": FunctionDefiner}[x.Kind]
+		k := map[string]Kind{"view": ViewInvoker, "materialized view": MatviewReadable, "function": FunctionDefiner,
+			"procedure": FunctionDefiner, "parent table": TableExposes, "copy table": TableExposes}[x.Kind]
 		d.add(&Change{Kind: k, Schema: x.Schema, Name: x.Name, Old: Side{Exposure: x}})
 	}
 	for _, dp := range from.DefaultPrivileges {

@@ -21,6 +21,7 @@ const (
 	ViewInvoker      Kind = "view.security_invoker"
 	MatviewReadable  Kind = "materialized_view.readable"
 	FunctionDefiner  Kind = "function.security_definer"
+	TableExposes     Kind = "table.exposes_rls_rows"
 	DefaultPrivilege Kind = "default_privileges.revoke"
 	SchemaCreateDrop Kind = "schema.create.revoke"
 	GrantOptionDrop  Kind = "grant.grant_option.revoke"
@@ -106,6 +107,7 @@ var kinds = []descriptor{
 	{ViewInvoker, "", Alters, false},
 	{MatviewReadable, "", Removes, false},
 	{FunctionDefiner, "", Alters, false},
+	{TableExposes, "", Removes, false},
 	{DefaultPrivilege, "", Removes, false},
 	{SchemaCreateDrop, "", Removes, false},
 	{GrantOptionDrop, "", Removes, false},
@@ -235,7 +237,7 @@ type Side struct {
 func (c *Change) Security() bool {
 	switch c.Kind {
 	case RoleMembership, RoleBypass, TableOwner, FunctionAlter, FunctionReplace, GrantRevoke, UsageRevoke, PolicyAlter, RLSEnable, ForceRLSEnable,
-		ViewInvoker, MatviewReadable, FunctionDefiner, DefaultPrivilege, SchemaCreateDrop, GrantOptionDrop, SequenceRevoke:
+		ViewInvoker, MatviewReadable, FunctionDefiner, TableExposes, DefaultPrivilege, SchemaCreateDrop, GrantOptionDrop, SequenceRevoke:
 		return true
 	case FunctionDrop:
 		return c.Old.Function != nil && c.Old.Function.SecurityDefiner && len(c.Old.Function.Execute) > 0
@@ -254,7 +256,7 @@ func (c *Change) Security() bool {
 // unless the caller allows rewriting them.
 func (c *Change) Owned() bool {
 	switch c.Kind {
-	case ViewInvoker, MatviewReadable, FunctionDefiner:
+	case ViewInvoker, MatviewReadable, FunctionDefiner, TableExposes:
 		return false
 	}
 	return true

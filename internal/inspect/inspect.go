@@ -78,12 +78,18 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 		return err
 	})
 	// The roles each declared role acts as that own a table of the schemas or get past
-	// row-level security (a superuser is a member of every role: its bypass is reported).
+	// row-level security (a superuser is a member of every role: its bypass is reported),
+	// the predefined roles that read or write the server's files or run its programs
+	// (as good as superuser) or read or write all data, and the other declared roles
+	// (whose policies and privileges it then takes).
 	batch.Queue(`SELECT m.rolname, array_agg(g.rolname::text ORDER BY g.rolname)
 		FROM pg_roles m JOIN pg_roles g ON g.oid <> m.oid AND pg_has_role(m.oid, g.oid, 'MEMBER')
 		WHERE m.rolname = ANY($1) AND NOT m.rolsuper AND (g.rolsuper OR g.rolbypassrls OR g.oid IN (
 			SELECT c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = ANY($2) AND c.relkind IN ('r', 'p')))
+			WHERE n.nspname = ANY($2) AND c.relkind IN ('r', 'p'))
+			OR g.rolname IN ('pg_read_server_files', 'pg_write_server_files', 'pg_execute_server_program',
+				'pg_read_all_data', 'pg_write_all_data')
+			OR g.rolname = ANY($1))
 		GROUP BY m.rolname ORDER BY 1`, opts.Roles, opts.Schemas).Query(func(rows pgx.Rows) error {
 		var name string
 		var groups []string

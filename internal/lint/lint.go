@@ -71,6 +71,7 @@ var Rules = []Rule{
 	{"RLS023", "definer-function-exposed", Error, "REVOKE EXECUTE from the app roles and PUBLIC, or make the function SECURITY INVOKER"},
 	{"RLS024", "default-privileges", Warn, "ALTER DEFAULT PRIVILEGES ... REVOKE (rlsmigrate diff --format sql prints it): grants come from schema.yaml"},
 	{"RLS025", "schema-create", Error, "REVOKE CREATE ON SCHEMA ... FROM the app role"},
+	{"RLS027", "table-exposes-rls-rows", Error, "REVOKE from the app roles what they hold on the table (rlsmigrate diff --format sql prints it), or enable row-level security on it"},
 	{"RLS026", "condition-ignores-row", Error, "write anyone: [roles] (every row for those roles) or a claim rule if that is meant, or compare a column of the row (owner, member)"},
 }
 
@@ -290,12 +291,16 @@ func (c *checker) live(l *Live) {
 	}
 	a := l.Actual
 	for _, role := range slices.Sorted(maps.Keys(a.MemberOf)) {
-		c.add("RLS020", c.f.Auth.Pos, "role %s is a member of %s, which owns tables or bypasses row-level security: it can act as it", role, strings.Join(a.MemberOf[role], ", "))
+		c.add("RLS020", c.f.Auth.Pos, "role %s is a member of %s, whose power it takes (a table owner, a role that gets past row-level security, a predefined role for server files or all data, or another declared role)", role, strings.Join(a.MemberOf[role], ", "))
 	}
 	for _, x := range a.Exposures {
 		id := "RLS022"
-		if x.Kind == "function" {
+		switch x.Kind {
+		case "function", "procedure":
 			id = "RLS023"
+		case "parent table", "copy table":
+			c.add("RLS027", c.f.Auth.Pos, "%s %s, without row-level security, holds or reaches the rows of %s, and %s may use it", x.Kind, x.QualifiedName(), strings.Join(x.Reads, ", "), strings.Join(x.Roles, ", "))
+			continue
 		}
 		c.add(id, c.f.Auth.Pos, "%s %s reads %s as its owner, past row-level security, and %s may use it", x.Kind, x.QualifiedName(), strings.Join(x.Reads, ", "), strings.Join(x.Roles, ", "))
 	}

@@ -24,7 +24,7 @@ func TestEveryKindRenders(t *testing.T) {
 	for _, k := range diff.Kinds() {
 		c := &diff.Change{Kind: k, Schema: "public", Table: "todos", Name: "x", Role: "authenticated", OldTable: tbl, NewTable: tbl}
 		switch {
-		case k == diff.ViewInvoker || k == diff.MatviewReadable || k == diff.FunctionDefiner:
+		case k == diff.ViewInvoker || k == diff.MatviewReadable || k == diff.FunctionDefiner || k == diff.TableExposes:
 			c.Old.Exposure = &schema.Exposure{Kind: "view", Schema: "public", Name: "feed(integer)", Reads: []string{"public.todos"}, Roles: []string{"authenticated"}}
 		case strings.HasPrefix(string(k), "column"):
 			c.Old.Column, c.New.Column = old, col

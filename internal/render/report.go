@@ -95,18 +95,26 @@ func describe(c *diff.Change, obj diff.Side, t *schema.Table) string {
 	case diff.RoleCreate, diff.SchemaCreate, diff.FunctionMissing, diff.UsageGrant, diff.UsageRevoke:
 		return "" // existence is the whole story
 	case diff.RoleMembership:
-		return onOff(obj.Role != "", "member of "+obj.Role+", which owns tables or bypasses row-level security", "")
+		return onOff(obj.Role != "", "member of "+obj.Role+", whose power it takes (it owns tables, gets past row-level security, reads or writes the server's files or all data, or is another declared role)", "")
 	case diff.RoleBypass:
 		return onOff(obj.Role != "", obj.Role+": bypasses row-level security", "")
 	case diff.TableOwner:
 		return onOff(obj.Role != "", "owned by "+obj.Role, "")
 	case diff.FunctionAlter:
 		return obj.Definition
-	case diff.ViewInvoker, diff.MatviewReadable, diff.FunctionDefiner:
-		if x := obj.Exposure; x != nil {
-			return fmt.Sprintf("%s reading %s as its owner, usable by %s", x.Kind, strings.Join(x.Reads, ", "), strings.Join(x.Roles, ", "))
+	case diff.ViewInvoker, diff.MatviewReadable, diff.FunctionDefiner, diff.TableExposes:
+		x := obj.Exposure
+		switch {
+		case x == nil:
+			return ""
+		case x.Kind == "parent table":
+			return fmt.Sprintf("parent table, without row-level security, of %s, usable by %s", strings.Join(x.Reads, ", "), strings.Join(x.Roles, ", "))
+		case x.Kind == "copy table":
+			return fmt.Sprintf("table without row-level security that triggers or rules of %s write rows into, readable by %s", strings.Join(x.Reads, ", "), strings.Join(x.Roles, ", "))
+		case x.Opaque != "":
+			return fmt.Sprintf("%s whose body cannot be analysed (%s), so it may read %s as its owner, usable by %s", x.Kind, x.Opaque, strings.Join(x.Reads, ", "), strings.Join(x.Roles, ", "))
 		}
-		return ""
+		return fmt.Sprintf("%s reading %s as its owner, usable by %s", x.Kind, strings.Join(x.Reads, ", "), strings.Join(x.Roles, ", "))
 	case diff.DefaultPrivilege:
 		if dp := obj.Default; dp != nil {
 			return fmt.Sprintf("%s on %s that %s creates go to %s", privileges(dp.Privileges), dp.ObjectType, dp.Owner, dp.Grantee)

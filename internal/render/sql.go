@@ -135,7 +135,16 @@ func (r *renderer) change(c *diff.Change) {
 	case diff.FunctionDefiner:
 		// The name carries its argument types as PostgreSQL prints them: f(integer).
 		fn, args, _ := strings.Cut(c.Name, "(")
-		r.suggest(c, fmt.Sprintf("REVOKE EXECUTE ON FUNCTION %s(%s FROM %s;", sqlident.Qualified(c.Schema, fn), sqlident.RequoteControl(args), roleList(c.Old.Exposure.Roles)))
+		// ON ROUTINE: procedures too.
+		r.suggest(c, fmt.Sprintf("REVOKE EXECUTE ON ROUTINE %s(%s FROM %s;", sqlident.Qualified(c.Schema, fn), sqlident.RequoteControl(args), roleList(c.Old.Exposure.Roles)))
+	case diff.TableExposes:
+		// Through a parent, a role reads and writes the children under the parent's
+		// rules; a copy is only read.
+		privs := "ALL"
+		if c.Old.Exposure.Kind == "copy table" {
+			privs = "SELECT"
+		}
+		r.suggest(c, fmt.Sprintf("REVOKE %s ON TABLE %s FROM %s;", privs, sqlident.Qualified(c.Schema, c.Name), roleList(c.Old.Exposure.Roles)))
 	case diff.DefaultPrivilege:
 		dp := c.Old.Default
 		in := ""

@@ -59,11 +59,18 @@ type Schema struct {
 // Exposure is an object that reads tables with row-level security as its owner and that
 // app roles may use.
 type Exposure struct {
-	Kind            string   // view, materialized view or function
+	// Kind is view, materialized view, function, procedure, parent table (whose
+	// inheritance children or partitions have row-level security) or copy table (into
+	// which a trigger or rule of a table with it writes).
+	Kind            string
 	Schema, Name    string   // for a function, Name holds its identity arguments: f(integer)
 	Reads           []string // the tables with row-level security it reads, schema.name
-	Roles           []string // the declared roles, or public, that may select or execute it
+	Roles           []string // the declared roles, or public, that may use it
 	SecurityInvoker bool     // a view with security_invoker: it reads as its caller
+	// Opaque says why a function's body cannot be analysed (dynamic SQL...): it may then
+	// read every table in Reads, those its owner gets past.
+	Opaque   string
+	Volatile bool // a volatile function or procedure: it may act outside a transaction
 }
 
 // QualifiedName returns schema.name for messages.
