@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -987,7 +988,9 @@ func (d *decoder) through(n *yaml.Node) *Through {
 	return th
 }
 
-// claims reads {name: value | [values]}: dotted names reach nested claims.
+// claims reads {name: value | [values]}: dotted names reach nested claims, and a part in
+// double quotes is taken whole ("https://example.com/role"); values keep their YAML type
+// (a string, a number, a boolean), as the JSON value the claim must equal.
 func (d *decoder) claims(n *yaml.Node) []Claim {
 	var out []Claim
 	dn := d.deref(n)
@@ -1005,16 +1008,103 @@ func (d *decoder) claims(n *yaml.Node) []Claim {
 		if !ok {
 			continue
 		}
-		path := strings.Split(name, ".")
-		if slices.Contains(path, "") {
-			d.errorf(k, "claim name %q has an empty part; nested claims are written a.b", name)
+		path, err := ClaimPath(name)
+		if err != "" {
+			d.errorf(k, "claim name %q %s", name, err)
 			continue
 		}
-		c := Claim{Path: path, Values: d.values(v, "claim "+strconv.Quote(name))}
-		d.noRepeats(v, c.Values, "claim value")
-		out = append(out, c)
+		var values []string
+		items := []*yaml.Node{v}
+		if dv := d.deref(v); dv.Kind == yaml.SequenceNode {
+			items = dv.Content
+		}
+		for _, item := range items {
+			if js, ok := jsonScalar(d.deref(item)); ok {
+				values = append(values, js)
+			}
+		}
+		d.values(v, "claim "+strconv.Quote(name)) // reports empty lists and non-scalars
+		d.noRepeats(v, values, "claim value")
+		out = append(out, Claim{Path: path, Values: values})
 	}
 	return out
+}
+
+// ClaimPath splits a claim name into the keys of its path: parts separated by dots, a
+// part in double quotes taken whole (a doubled quote inside stands for one). It returns
+// the problem, or "".
+func ClaimPath(name string) ([]string, string) {
+	var path []string
+	for i := 0; i <= len(name); {
+		var part strings.Builder
+		if i < len(name) && name[i] == '"' {
+			j := i + 1
+			for {
+				if j >= len(name) {
+					return nil, "has a part in double quotes that does not end"
+				}
+				if name[j] == '"' {
+					if j+1 < len(name) && name[j+1] == '"' {
+						part.WriteByte('"')
+						j += 2
+						continue
+					}
+					break
+				}
+				part.WriteByte(name[j])
+				j++
+			}
+			i = j + 1
+			if i < len(name) && name[i] != '.' {
+				return nil, "has text after a part in double quotes; separate parts with dots"
+			}
+		} else {
+			j := strings.IndexByte(name[i:], '.')
+			if j < 0 {
+				j = len(name) - i
+			}
+			part.WriteString(name[i : i+j])
+			if strings.Contains(part.String(), `"`) {
+				return nil, `has a double quote inside a part; write the whole part in double quotes, with "" for a quote`
+			}
+			i += j
+		}
+		if part.Len() == 0 {
+			return nil, `has an empty part; nested claims are written a.b, and a name holding dots "a.b"`
+		}
+		path = append(path, part.String())
+		i++ // the dot
+	}
+	return path, ""
+}
+
+// jsonScalar returns a YAML scalar as the JSON value it stands for: a quoted or plain
+// string as a JSON string, a number or boolean as itself.
+func jsonScalar(n *yaml.Node) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		return "", false
+	}
+	switch n.Tag {
+	case "!!bool":
+		var b bool
+		if n.Decode(&b) != nil {
+			return "", false
+		}
+		return strconv.FormatBool(b), true
+	case "!!int", "!!float":
+		var f json.Number
+		if _, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64); err != nil {
+			break // .inf, 0x10: not JSON numbers; kept as strings
+		}
+		f = json.Number(strings.ReplaceAll(n.Value, "_", ""))
+		if data, err := json.Marshal(f); err == nil {
+			return string(data), true
+		}
+	case "!!null":
+		return "", false
+	}
+	data, _ := json.Marshal(n.Value)
+	return string(data), true
 }
 
 // values reads one scalar value or a non-empty list of them, for what (a claim, a

@@ -52,3 +52,48 @@ tables:
 		t.Error("a merge of a scalar was accepted")
 	}
 }
+
+// TestClaimPath: a claim name holding dots is written with that part in double quotes
+// (trust II: Auth0's https://myapp.example.com/role was split at its dots).
+func TestClaimPath(t *testing.T) {
+	for name, want := range map[string][]string{
+		"role":                                {"role"},
+		"app.role":                            {"app", "role"},
+		`"https://myapp.example.com/role"`:    {"https://myapp.example.com/role"},
+		`app."tier.level"`:                    {"app", "tier.level"},
+		`"say ""hi"""`:                        {`say "hi"`},
+		`"a.b"."c,d"`:                         {"a.b", "c,d"},
+		`"https://x.io/claims".roles.primary`: {"https://x.io/claims", "roles", "primary"},
+	} {
+		got, problem := policy.ClaimPath(name)
+		if problem != "" || !slices.Equal(got, want) {
+			t.Errorf("ClaimPath(%q) = %q (%s), want %q", name, got, problem, want)
+		}
+	}
+	for _, bad := range []string{"", "a..b", `"open`, `"a"b`, `a"b`, ".a", "a."} {
+		if got, problem := policy.ClaimPath(bad); problem == "" {
+			t.Errorf("ClaimPath(%q) = %q, want a problem", bad, got)
+		}
+	}
+}
+
+// TestClaimValuesKeepTheirType: a boolean or number claim value compares as that JSON
+// value, not as its text (trust II: the string "true" passed for true).
+func TestClaimValuesKeepTheirType(t *testing.T) {
+	f, err := policy.Parse("schema.yaml", []byte(`version: 1
+auth: {provider: claims}
+tables:
+  - name: t
+    columns: [{name: id, type: bigint, primary_key: true}]
+    policies:
+      select: {claim: {ok: true, n: [1, 2.5], s: "true", plain: admin}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	using, _ := f.Tables[0].Policies[0].Conditions(f, f.Tables[0])
+	want := `((SELECT auth.session()) -> 'ok') = 'true'::jsonb AND ((SELECT auth.session()) -> 'n') IN ('1'::jsonb, '2.5'::jsonb) AND ((SELECT auth.session()) -> 's') = '"true"'::jsonb AND ((SELECT auth.session()) -> 'plain') = '"admin"'::jsonb`
+	if using != want {
+		t.Errorf("condition:\n%s\nwant\n%s", using, want)
+	}
+}

@@ -54,22 +54,30 @@ func MemberCondition(column, function, elemType string) string {
 func ClaimCondition(claims string, cs []Claim) string {
 	var parts []string
 	for _, c := range cs {
-		get := fmt.Sprintf("((SELECT %s) ->> %s)", claims, sqlident.Literal(c.Path[0]))
+		get := fmt.Sprintf("((SELECT %s) -> %s)", claims, sqlident.Literal(c.Path[0]))
 		if len(c.Path) > 1 {
-			get = fmt.Sprintf("((SELECT %s) #>> %s)", claims, sqlident.Literal("{"+strings.Join(c.Path, ",")+"}"))
-		}
-		if len(c.Values) == 1 {
-			parts = append(parts, fmt.Sprintf("%s = %s", get, sqlident.Literal(c.Values[0])))
-			continue
+			keys := make([]string, len(c.Path))
+			for i, k := range c.Path {
+				keys[i] = sqlident.Literal(k)
+			}
+			get = fmt.Sprintf("((SELECT %s) #> ARRAY[%s])", claims, strings.Join(keys, ", "))
 		}
 		lits := make([]string, len(c.Values))
 		for i, v := range c.Values {
-			lits[i] = sqlident.Literal(v)
+			lits[i] = sqlident.Literal(v) + "::jsonb"
+		}
+		if len(lits) == 1 {
+			parts = append(parts, fmt.Sprintf("%s = %s", get, lits[0]))
+			continue
 		}
 		parts = append(parts, fmt.Sprintf("%s IN (%s)", get, strings.Join(lits, ", ")))
 	}
 	return strings.Join(parts, " AND ")
 }
+
+// Key returns the claim's path as one map key: its parts joined by NUL, which no part
+// holds.
+func (c Claim) Key() string { return strings.Join(c.Path, "\x00") }
 
 // memberCondition returns r's member condition on table t.
 func (r *Rule) memberCondition(f *File, t *Table) string {
@@ -136,7 +144,7 @@ type Case struct {
 	// row's group id that fails the groups' where filters: the caller is in the sets of
 	// the groups over that table without filters, and in no other.
 	PeerOf string
-	// Claims are the caller's claims by dotted name.
+	// Claims are the caller's claims, by Claim.Key, as JSON values.
 	Claims map[string]string
 	// Row holds the row's values by column name, as text; a missing column is NULL.
 	Row map[string]string
@@ -168,7 +176,7 @@ func (r *Rule) Verdict(f *File, c Case) Verdict {
 	case RuleClaim:
 		ok := c.Identity
 		for _, cl := range r.Claims {
-			ok = ok && slices.Contains(cl.Values, c.Claims[strings.Join(cl.Path, ".")])
+			ok = ok && slices.Contains(cl.Values, c.Claims[cl.Key()])
 		}
 		v = verdict(ok)
 	default:

@@ -96,6 +96,16 @@ var teamApps = []struct {
 			{who: "alice", sql: "UPDATE shares SET role = 'editor' WHERE user_id = 'carol'", rows: 1},
 			{who: "alice", sql: "SELECT * FROM documents", rows: 1},
 		}},
+	{"claims", `INSERT INTO reports VALUES (1, 'r')`,
+		[]step{
+			{who: "ann", claims: `"https://myapp.example.com/role": "admin"`, sql: "SELECT * FROM reports", rows: 1},
+			// Once split at its dots into a nested path, which never matched.
+			{who: "ann", claims: `"https": {"//myapp": {"example": {"com/role": "admin"}}}`, sql: "SELECT * FROM reports", rows: 0},
+			{who: "ann", claims: `"email_verified": true, "app": {"tier.level": 3}`, sql: "UPDATE reports SET body = 'x'", rows: 1},
+			// Once compared as text: the string "true" passed for the boolean.
+			{who: "ann", claims: `"email_verified": "true", "app": {"tier.level": 3}`, sql: "UPDATE reports SET body = 'x'", rows: 0},
+			{who: "ann", claims: `"email_verified": true, "app": {"tier.level": "3"}`, sql: "UPDATE reports SET body = 'x'", rows: 0},
+		}},
 	{"vendor", `
 		INSERT INTO orgs VALUES (1), (2);
 		INSERT INTO memberships VALUES (1, 'vera'), (2, 'cleo');

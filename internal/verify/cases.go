@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
@@ -270,14 +269,14 @@ func (v *verifier) groupTables(t *policy.Table) []*schema.Table {
 	return out
 }
 
-// claimsOf returns claims that meet t's claim rules: each claim's first value.
+// claimsOf returns claims that meet t's claim rules, by Claim.Key: each claim's first
+// value, as JSON.
 func claimsOf(t *policy.Table) map[string]string {
 	out := map[string]string{}
 	for _, r := range t.Policies {
 		for _, c := range r.Claims {
-			name := strings.Join(c.Path, ".")
-			if _, ok := out[name]; !ok {
-				out[name] = c.Values[0]
+			if _, ok := out[c.Key()]; !ok {
+				out[c.Key()] = c.Values[0]
 			}
 		}
 	}

@@ -364,15 +364,15 @@ func (v *verifier) asRole(ctx context.Context, role, user string, claims map[str
 }
 
 // claimsJSON builds the claims of user ("" for none: no claims at all) with extra
-// claims by dotted name nested as objects.
+// claims, keyed by policy.Claim.Key and holding JSON values, nested as objects.
 func claimsJSON(user string, extra map[string]string) string {
 	if user == "" {
 		return ""
 	}
 	root := map[string]any{"sub": user}
-	for _, name := range slices.Sorted(maps.Keys(extra)) {
+	for _, key := range slices.Sorted(maps.Keys(extra)) {
 		m := root
-		path := strings.Split(name, ".")
+		path := strings.Split(key, "\x00")
 		for _, p := range path[:len(path)-1] {
 			next, ok := m[p].(map[string]any)
 			if !ok {
@@ -381,7 +381,7 @@ func claimsJSON(user string, extra map[string]string) string {
 			}
 			m = next
 		}
-		m[path[len(path)-1]] = extra[name]
+		m[path[len(path)-1]] = json.RawMessage(extra[key])
 	}
 	data, _ := json.Marshal(root)
 	return string(data)

@@ -193,7 +193,7 @@ CREATE POLICY tasks_update_member ON public.tasks FOR UPDATE TO authenticated US
 
 CREATE POLICY tasks_delete_member ON public.tasks FOR DELETE TO authenticated USING (project_id = ANY ((SELECT rls.org_member_via_projects_a4701997())::bigint[]));
 
-CREATE POLICY audit_log_select_claim ON public.audit_log FOR SELECT TO authenticated USING (((SELECT auth.session()) ->> 'role') = 'admin');
+CREATE POLICY audit_log_select_claim ON public.audit_log FOR SELECT TO authenticated USING (((SELECT auth.session()) -> 'role') = '"admin"'::jsonb);
 
 CREATE POLICY posts_select_owner ON public.posts FOR SELECT TO authenticated USING ((select auth.user_id()) = user_id);
 

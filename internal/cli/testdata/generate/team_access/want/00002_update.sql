@@ -18,7 +18,7 @@ CREATE OR REPLACE FUNCTION rls.org_admin() RETURNS bigint[]
 ALTER POLICY projects_select_member ON public.projects TO authenticated USING ((org_id = ANY ((SELECT rls.org_member())::bigint[])) AND (not archived));
 
 -- hazard changes-access: rewrites who may do what: policy.alter public.audit_log.audit_log_select_claim
-ALTER POLICY audit_log_select_claim ON public.audit_log TO authenticated USING (((SELECT auth.session()) ->> 'role') IN ('admin', 'auditor') AND ((SELECT auth.session()) #>> '{org,plan}') = 'enterprise');
+ALTER POLICY audit_log_select_claim ON public.audit_log TO authenticated USING (((SELECT auth.session()) -> 'role') IN ('"admin"'::jsonb, '"auditor"'::jsonb) AND ((SELECT auth.session()) #> ARRAY['org', 'plan']) = '"enterprise"'::jsonb);
 
 -- hazard widens-access: lets more roles or rows through: grant.add public.tasks.authenticated
 GRANT UPDATE ON public.tasks TO authenticated;
@@ -34,7 +34,7 @@ CREATE OR REPLACE FUNCTION rls.org_admin() RETURNS bigint[]
   AS $rls$BEGIN RETURN ARRAY(SELECT org_id FROM public.memberships WHERE user_id = auth.user_id() AND role = 'admin'); END$rls$;
 -- +goose StatementEnd
 
-ALTER POLICY audit_log_select_claim ON public.audit_log TO authenticated USING (((SELECT auth.session()) ->> 'role') = 'admin');
+ALTER POLICY audit_log_select_claim ON public.audit_log TO authenticated USING (((SELECT auth.session()) -> 'role') = '"admin"'::jsonb);
 
 ALTER POLICY projects_select_member ON public.projects TO authenticated USING (org_id = ANY ((SELECT rls.org_member())::bigint[]));
 
