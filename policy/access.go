@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -17,6 +18,9 @@ func (d *decoder) validateAccess(f *File) {
 		d.validateGroup(f, g)
 	}
 	for _, t := range f.Tables {
+		if c := t.Column(t.Owner); c != nil && t.Owner != "" {
+			d.identityColumn(f, c.Pos, "owner column "+t.QualifiedName()+"."+c.Name, c)
+		}
 		for _, r := range t.Policies {
 			switch r.Kind {
 			case RuleMember:
@@ -30,6 +34,33 @@ func (d *decoder) validateAccess(f *File) {
 		immutableOwner(t)
 	}
 	d.recursion(f)
+}
+
+// IdentityType returns the type of the caller's identity, auth.user_id, as
+// sqlparse.ParseType spells it: the type it casts to, text for the default
+// auth.user_id(), or "" when the file does not say (another function).
+func (f *File) IdentityType() string {
+	if f.Auth.UserID == DefaultUserID {
+		return "text"
+	}
+	if e, err := sqlparse.ParseExpr(f.Auth.UserID); err == nil {
+		if typ, ok := e.CastType(); ok {
+			return typ
+		}
+	}
+	return ""
+}
+
+// identityColumn refuses, at pos, a column compared with the caller's identity whose
+// type PostgreSQL cannot compare with it (text = uuid has no operator): what is said
+// about it is what.
+func (d *decoder) identityColumn(f *File, pos Pos, what string, c *Column) {
+	id := f.IdentityType()
+	if id == "" || c.Type == "" || sqlparse.Comparable(c.Type, id) {
+		return
+	}
+	d.at(pos, "%s is %s, but the identity %s is %s, and PostgreSQL has no %s = %s: declare the column %s, or cast the identity with auth.user_id: \"(auth.user_id())::%s\"",
+		what, c.Type, f.Auth.UserID, id, c.Type, id, id, c.Type)
 }
 
 // DefaultClaims is the SQL expression for the caller's claims, as pg_session_jwt (and
@@ -48,6 +79,9 @@ func (d *decoder) validateGroup(f *File, g *Group) {
 		if c.name != "" && t.Column(c.name) == nil {
 			d.at(g.Pos, "group %q: %s column %q is not a column of table %s", g.Name, c.what, c.name, t.QualifiedName())
 		}
+	}
+	if c := t.Column(g.UserColumn); c != nil && g.UserColumn != "" {
+		d.identityColumn(f, g.Pos, fmt.Sprintf("the user column %s.%s of group %q", t.Name, c.Name, g.Name), c)
 	}
 	for _, fl := range g.Where {
 		c := t.Column(fl.Column)

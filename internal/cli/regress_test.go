@@ -143,6 +143,23 @@ var regressions = []regression{
 		table(`name: "notes+goose"`, idCol+"\n{name: body, type: text}\n{name: \"+goose Down\", type: text}", "policies: anyone"),
 		table(`name: "notes+goose"`, idCol+"\n{name: body, type: text}", "policies: anyone"),
 	}},
+	{"trust II: a uuid owner column under a uuid identity", []string{
+		"version: 1\nauth: {user_id: \"(auth.user_id())::uuid\"}\ntables:\n" +
+			tableEntry("name: todos", idCol+"\n{name: user_id, type: uuid, not_null: true, default: \"(auth.user_id())::uuid\"}", "owner: user_id\npolicies: owner"),
+	}},
+	{"trust II: a group over a varchar(n) column", []string{
+		`version: 1
+groups:
+  team: {table: memberships, group: code, user: user_id}
+tables:
+  - name: memberships
+    columns:
+      - {name: code, type: varchar(12), primary_key: true}
+      - {name: user_id, type: text, primary_key: true}
+    policies:
+      select: {member: team}
+`,
+	}},
 	{"a policy column's type changes", []string{
 		table("name: t", idCol+"\n{name: author, type: varchar(20), default: auth.user_id()}", "owner: author\npolicies: owner"),
 		table("name: t", idCol+"\n{name: author, type: text, default: auth.user_id()}", "owner: author\npolicies: owner"),

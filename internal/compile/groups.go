@@ -7,6 +7,7 @@ import (
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
@@ -112,7 +113,7 @@ func definer(name, elemType, query string) *schema.Function {
 	return &schema.Function{
 		Schema:          policy.FunctionSchema,
 		Name:            name,
-		Returns:         elemType + "[]",
+		Returns:         sqlparse.WithoutModifiers(elemType) + "[]", // as PostgreSQL keeps it: varchar(20) is varchar
 		Language:        "plpgsql",
 		Volatility:      "s",
 		SecurityDefiner: true,

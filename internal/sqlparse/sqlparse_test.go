@@ -368,3 +368,27 @@ func TestMembershipSubquery(t *testing.T) {
 		}
 	}
 }
+
+func TestCastTypeAndComparable(t *testing.T) {
+	for expr, want := range map[string]string{
+		"(auth.user_id())::uuid": "uuid", "((auth.user_id())::uuid)": "uuid", "auth.user_id()::varchar(20)": "character varying(20)",
+		"CAST(auth.uid() AS bigint)": "bigint", "auth.user_id()": "",
+	} {
+		e, err := ParseExpr(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := e.CastType(); got != want {
+			t.Errorf("CastType(%q) = %q, want %q", expr, got, want)
+		}
+	}
+	for _, c := range []struct {
+		a, b string
+		ok   bool
+	}{{"text", "character varying(20)", true}, {"text", "uuid", false}, {"uuid", "uuid", true}, {"bigint", "integer", true},
+		{"bigint", "text", false}, {"my_domain", "text", true}, {"text[]", "text", false}} {
+		if got := Comparable(c.a, c.b); got != c.ok {
+			t.Errorf("Comparable(%s, %s) = %v", c.a, c.b, got)
+		}
+	}
+}

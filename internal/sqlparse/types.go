@@ -225,3 +225,54 @@ func ValidLiteral(typ, text string) bool {
 	}
 	return true
 }
+
+// Comparable reports whether PostgreSQL has an = operator between values of types a
+// and b (as ParseType spells them) without a cast: the same type, two string types or
+// two numeric types. A type it does not know (a domain, an enum) is taken to compare
+// with its own name only, and with anything it cannot rule out (true).
+func Comparable(a, b string) bool {
+	x, xArr := baseType(a)
+	y, yArr := baseType(b)
+	switch {
+	case xArr != yArr:
+		return false
+	case x == y:
+		return true
+	case !slices.Contains(knownTypes, x) || !slices.Contains(knownTypes, y):
+		return true
+	case slices.Contains(stringTypes, x) && slices.Contains(stringTypes, y):
+		return true
+	case slices.Contains(numericTypes, x) && slices.Contains(numericTypes, y):
+		return true
+	}
+	return false
+}
+
+// CastType returns the type the expression casts to when it is a cast, x::type or
+// CAST(x AS type), as ParseType spells it.
+func (e *Expr) CastType() (string, bool) {
+	tc := e.node.GetTypeCast()
+	if tc == nil || tc.TypeName == nil {
+		return "", false
+	}
+	start := int(tc.TypeName.Location) - len(exprPrefix)
+	if start < 0 || start > len(e.Text) {
+		return "", false
+	}
+	text := strings.TrimSpace(e.Text[start:])
+	for strings.HasSuffix(text, ")") && strings.Count(text, ")") > strings.Count(text, "(") {
+		text = strings.TrimSpace(strings.TrimSuffix(text, ")"))
+	}
+	typ, err := ParseType(text, func(s string) string { return s })
+	return typ, err == nil
+}
+
+// WithoutModifiers returns type t without its modifiers, as PostgreSQL keeps the type of
+// a function's result: "character varying(20)[]" is "character varying[]".
+func WithoutModifiers(t string) string {
+	base, array := baseType(t)
+	if array {
+		return base + "[]"
+	}
+	return base
+}
