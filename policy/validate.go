@@ -46,6 +46,9 @@ func (d *decoder) validate(f *File) {
 			for _, role := range r.To {
 				roleOK(r.Pos, role, "rule for "+r.Operation+" on "+q)
 			}
+			if len(r.To) > 1 && slices.Contains(r.To, "public") {
+				add(r.Pos, "rule for %s on %s is for public and other roles; public already means every role (PostgreSQL keeps only PUBLIC): write to: public alone", r.Operation, q)
+			}
 			if r.Name != "" {
 				if names[r.Name] {
 					add(r.Pos, "policy name %q is used twice on table %s", r.Name, q)

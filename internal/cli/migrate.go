@@ -199,6 +199,10 @@ func (e *env) migrate(ctx context.Context, args []string, name, synopsis, descri
 	if code := e.parse(fs, args); code >= 0 {
 		return code
 	}
+	if *retries < 0 || *backoff < 0 {
+		fmt.Fprintf(e.stderr, "rlsmigrate %s: --lock-retries (%d) and --lock-backoff (%s) must not be negative\n", name, *retries, *backoff)
+		return ExitError
+	}
 	var target *int64
 	if *to != "" {
 		v, err := parseVersion(*to)

@@ -160,6 +160,9 @@ tables:
       select: {member: team}
 `,
 	}},
+	{"trust II: a member rule for public", []string{
+		strings.Replace(teamSchema("bigint"), "      read: {member: org_member}", "      read: {member: org_member, to: public}", 1),
+	}},
 	{"a policy column's type changes", []string{
 		table("name: t", idCol+"\n{name: author, type: varchar(20), default: auth.user_id()}", "owner: author\npolicies: owner"),
 		table("name: t", idCol+"\n{name: author, type: text, default: auth.user_id()}", "owner: author\npolicies: owner"),

@@ -86,6 +86,13 @@ func checkNames(f *policy.File, s *schema.Schema) policy.Errors {
 			if c.Unique {
 				claim(t.Schema, c.UniqueName, "the unique key on "+t.QualifiedName()+"."+c.Name, pt.Columns[j].Pos)
 			}
+			// PostgreSQL names an identity column's sequence table_column_seq (another
+			// name only when that one is taken when the table is created).
+			if c.Identity != "" {
+				if seq := t.Name + "_" + c.Name + "_seq"; len(seq) <= sqlident.MaxLen {
+					claim(t.Schema, seq, "the identity sequence of "+t.QualifiedName()+"."+c.Name, pt.Columns[j].Pos)
+				}
+			}
 		}
 		for j, ix := range t.Indexes {
 			pos := pt.Pos // the owner index has no line of its own

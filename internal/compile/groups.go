@@ -56,7 +56,7 @@ func groups(f *policy.File, s *schema.Schema) policy.Errors {
 				fn = add(throughFunction(g, th, tt, ref), th.Pos)
 				ensureIndex(f, s, tt, []string{th.Column})
 			}
-			fn.Execute = union(fn.Execute, r.To)
+			fn.Execute = union(fn.Execute, callers(f, r.To))
 			if t.OwnerIndex {
 				ensureIndex(f, s, t, []string{r.MemberColumn(f, t)})
 			}
@@ -148,6 +148,17 @@ func covers(t *schema.Table, cols []string) bool {
 		}
 	}
 	return false
+}
+
+// callers returns the roles that run the policies of a rule for roles: public stands
+// for every declared role. The functions and schema rls are granted to those, never to
+// PUBLIC, which would reach roles schema.yaml does not know (and which diff reads as
+// no one's).
+func callers(f *policy.File, roles []string) []string {
+	if slices.Contains(roles, "public") {
+		return slices.Clone(f.Auth.Roles)
+	}
+	return roles
 }
 
 // union returns the strings of a, then those of b not in a.

@@ -62,6 +62,14 @@ func ParseExpr(s string) (*Expr, error) {
 	if rt.Val.GetColumnRef() != nil && isStar(rt.Val.GetColumnRef()) {
 		return nil, &Error{Offset: -1, Msg: "must be an expression, not *"}
 	}
+	var keyword bool
+	walk(rt.Val, func(n *pg.Node) bool {
+		keyword = keyword || n.GetSetToDefault() != nil
+		return !keyword
+	})
+	if keyword {
+		return nil, &Error{Offset: -1, Msg: "DEFAULT is a keyword of INSERT and UPDATE, not a value; leave the key out, or write the value"}
+	}
 	return &Expr{Text: s, node: rt.Val}, nil
 }
 
