@@ -144,8 +144,12 @@ func (v *verifier) probes(ctx context.Context, x *schema.Exposure) (direct, invo
 // SQLSTATE it failed with (a caller without the privilege reads nothing).
 func (v *verifier) probe(ctx context.Context, role, user, prep, query string) (string, error) {
 	var out string
-	err := v.asRole(ctx, role, user, nil, prep, func(sp pgx.Tx) error {
-		err := sp.QueryRow(ctx, query).Scan(&out)
+	fn, err := v.confine(ctx, role)
+	if err != nil {
+		return "", err
+	}
+	err = v.asRole(ctx, role, user, nil, prep, func(sp pgx.Tx) error {
+		err := sp.QueryRow(ctx, "SELECT "+fn+"($1, false)", query).Scan(&out)
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) {
 			out = "0 row(s): " // refused: nothing read
