@@ -117,6 +117,9 @@ func (d *decoder) validateColumns(t *Table) {
 	}
 }
 
+// PrimaryKey returns the columns of t's primary key, in declaration order.
+func (t *Table) PrimaryKey() []string { return primaryKey(t) }
+
 func primaryKey(t *Table) []string {
 	var pk []string
 	for _, c := range t.Columns {

@@ -72,6 +72,7 @@ var Rules = []Rule{
 	{"RLS024", "default-privileges", Warn, "ALTER DEFAULT PRIVILEGES ... REVOKE (rlsmigrate diff --format sql prints it): grants come from schema.yaml"},
 	{"RLS025", "schema-create", Error, "REVOKE CREATE ON SCHEMA ... FROM the app role"},
 	{"RLS027", "table-exposes-rls-rows", Error, "REVOKE from the app roles what they hold on the table (rlsmigrate diff --format sql prints it), or enable row-level security on it"},
+	{"RLS028", "group-self-escalation", Error, "let only members of the group itself (or of a stricter group on the same table) insert or update its rows, or make the group's user, group and filter columns immutable (for update)"},
 	{"RLS026", "condition-ignores-row", Error, "write anyone: [roles] (every row for those roles) or a claim rule if that is meant, or compare a column of the row (owner, member)"},
 }
 
@@ -107,6 +108,9 @@ func Check(f *policy.File, s *schema.Schema, live *Live) []Finding {
 	c := &checker{f: f, s: s}
 	for _, t := range f.Tables {
 		c.table(t, s.Table(t.Schema, t.Name))
+	}
+	for _, g := range f.Groups {
+		c.escalation(g)
 	}
 	if live != nil {
 		c.live(live)
@@ -172,6 +176,66 @@ func (c *checker) table(t *policy.Table, ct *schema.Table) {
 	}
 	c.owner(t, ct)
 	c.grants(t, ct)
+}
+
+// escalation finds the insert and update rules of group g's table that let a caller
+// write a row that puts itself into g: rules for members of a weaker group on the same
+// table (fewer filters), for the row's owner when the owner is the group's user column,
+// or for anyone. An update cannot when the group's user, group and filter columns are
+// all immutable. Rules of groups on other tables are not affected by writes here.
+func (c *checker) escalation(g *policy.Group) {
+	t := c.f.Table(g.Schema, g.Table)
+	if t == nil {
+		return
+	}
+	cols := []string{g.UserColumn, g.GroupColumn}
+	for _, fl := range g.Where {
+		cols = append(cols, fl.Column)
+	}
+	frozen := !slices.ContainsFunc(cols, func(name string) bool { col := t.Column(name); return col == nil || !col.Immutable })
+	// A group column that is the table's key alone names each group once: a new row
+	// is a new group (an org's creator), and no row can join an existing one.
+	if pk := t.PrimaryKey(); (len(pk) == 1 && pk[0] == g.GroupColumn) || (t.Column(g.GroupColumn) != nil && t.Column(g.GroupColumn).Unique) {
+		return
+	}
+	for _, r := range t.Policies {
+		if r.Restrictive || (r.Operation != "insert" && r.Operation != "update") || (r.Operation == "update" && frozen) {
+			continue
+		}
+		var via string
+		switch r.Kind {
+		case policy.RuleAnyone:
+			via = "any caller"
+		case policy.RuleOwner:
+			if t.Owner == g.UserColumn {
+				via = "the row's owner (the group's user)"
+			}
+		case policy.RuleMember:
+			if o := c.f.Group(r.Group); o != nil && o.Schema == g.Schema && o.Table == g.Table && o.GroupColumn == g.GroupColumn && !stricter(o, g) {
+				via = "members of group " + o.Name
+			}
+		}
+		if via != "" {
+			c.add("RLS028", r.Pos, "%s rule on %s lets %s write rows of group %q's table: a caller can put itself into %s", r.Operation, t.QualifiedName(), via, g.Name, g.Name)
+		}
+	}
+}
+
+// stricter reports whether every filter of g holds for the members of o: o has each
+// of g's filters, with no more values.
+func stricter(o, g *policy.Group) bool {
+	for _, want := range g.Where {
+		i := slices.IndexFunc(o.Where, func(f policy.Filter) bool { return f.Column == want.Column })
+		if i < 0 {
+			return false
+		}
+		for _, v := range o.Where[i].Values {
+			if !slices.Contains(want.Values, v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (c *checker) rule(t *policy.Table, r *policy.Rule) {
