@@ -105,6 +105,11 @@ func (d *decoder) validate(f *File) {
 }
 
 func (d *decoder) validateColumns(t *Table) {
+	if pk := primaryKey(t); len(pk) == 1 {
+		if c := t.Column(pk[0]); c.Unique {
+			d.at(c.Pos, "column %q is the primary key, which is unique already; remove unique: true", c.Name)
+		}
+	}
 	seen := map[string]bool{}
 	for _, c := range t.Columns {
 		if seen[c.Name] && c.Name != "" {

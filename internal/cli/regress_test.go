@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -163,6 +164,36 @@ tables:
 	{"trust II: a member rule for public", []string{
 		strings.Replace(teamSchema("bigint"), "      read: {member: org_member}", "      read: {member: org_member, to: public}", 1),
 	}},
+	{"trust II: a referenced key retyped while the foreign key stays", []string{
+		"version: 1\ntables:\n" + tableEntry("name: parents", idCol, "") + tableEntry("name: kids", idCol+"\n{name: parent_id, type: bigint, references: {table: parents}}", ""),
+		"version: 1\ntables:\n" + tableEntry("name: parents", "{name: id, type: integer, primary_key: true}", "") +
+			tableEntry("name: kids", idCol+"\n{name: parent_id, type: integer, references: {table: parents}}", ""),
+	}},
+	{"trust II: a referenced key retyped while the referencing column is dropped", []string{
+		"version: 1\ntables:\n" + tableEntry("name: parents", idCol, "") + tableEntry("name: kids", idCol+"\n{name: parent_id, type: bigint, references: {table: parents}}", ""),
+		"version: 1\ntables:\n" + tableEntry("name: parents", "{name: id, type: integer, primary_key: true}", "") + tableEntry("name: kids", idCol, ""),
+	}},
+	{"trust II: a referenced key retyped while the referencing table is dropped", []string{
+		"version: 1\ntables:\n" + tableEntry("name: parents", idCol, "") + tableEntry("name: kids", idCol+"\n{name: parent_id, type: bigint, references: {table: parents}}", ""),
+		"version: 1\ntables:\n" + tableEntry("name: parents", "{name: id, type: integer, primary_key: true}", ""),
+	}},
+	{"trust II: a policy column retyped while its policy is rewritten", []string{
+		table("name: t", idCol+"\n{name: author, type: varchar(20), default: auth.user_id()}\n{name: n, type: integer}", "owner: author\npolicies: owner"),
+		table("name: t", idCol+"\n{name: author, type: text, default: auth.user_id()}\n{name: n, type: integer}", "owner: author\npolicies:\n  select: {using: \"author = (select auth.user_id()) and n > 0\"}"),
+	}},
+	{"trust II: identity added to a nullable column made not null", []string{
+		table("name: t", idCol+"\n{name: n, type: bigint}", ""),
+		table("name: t", idCol+"\n{name: n, type: bigint, identity: by default, not_null: true}", ""),
+	}},
+	{"trust II: a respelled default", []string{
+		table("name: t", idCol+"\n{name: s, type: text, default: \"'x'\"}", ""),
+		table("name: t", idCol+"\n{name: s, type: text, default: \"'x'::text\"}", ""),
+	}},
+	{"trust II: a column and the table that references it dropped together", []string{
+		"version: 1\ntables:\n" + tableEntry("name: parents", idCol+"\n{name: code, type: bigint, unique: true}", "") +
+			tableEntry("name: kids", idCol+"\n{name: parent_code, type: bigint, references: {table: parents, column: code}}", ""),
+		"version: 1\ntables:\n" + tableEntry("name: parents", idCol, ""),
+	}},
 	{"a policy column's type changes", []string{
 		table("name: t", idCol+"\n{name: author, type: varchar(20), default: auth.user_id()}", "owner: author\npolicies: owner"),
 		table("name: t", idCol+"\n{name: author, type: text, default: auth.user_id()}", "owner: author\npolicies: owner"),
@@ -183,6 +214,11 @@ var afterRegression = map[string]func(t *testing.T, c *converger){
 	"3.7 the last table leaves a schema": func(t *testing.T, c *converger) {
 		if n := queryInt(t, c.dbURL, `SELECT has_schema_privilege('authenticated', 'app', 'USAGE')::int`); n != 0 {
 			t.Error("authenticated keeps USAGE on schema app, which no table uses")
+		}
+	},
+	"trust II: a respelled default": func(t *testing.T, c *converger) {
+		if files, _ := filepath.Glob(filepath.Join(c.dir, "*.sql")); len(files) != 1 {
+			t.Errorf("respelling a default wrote a migration that changes nothing:%s", c.lastMigration())
 		}
 	},
 	"3.10 referenced table renamed": func(t *testing.T, c *converger) {

@@ -472,7 +472,7 @@ func (d *differ) columnChanges(ot, nt *schema.Table, oc, nc *schema.Column) {
 	if oc.Type != nc.Type {
 		d.column(ColumnType, ot, nt, oc, nc).Hazards = []Hazard{DeletesData}
 	}
-	if oc.Default != nc.Default {
+	if oc.Default != nc.Default && !(oc.Default != "" && nc.Default != "" && oc.Type == nc.Type && sqlparse.EquivalentDefault(oc.Default, nc.Default, nc.Type)) {
 		d.column(ColumnDefault, ot, nt, oc, nc)
 	}
 	if oc.NotNull != nc.NotNull {

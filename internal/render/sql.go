@@ -40,11 +40,15 @@ func Statements(changes []*diff.Change) []Statement {
 // statements renders changes; inTx keeps every statement in one transaction (a
 // rollback: Down), in the forms that run there.
 func statements(changes []*diff.Change, inTx bool) []Statement {
-	r := &renderer{byPhase: map[int][]Statement{}, lifted: map[string]bool{}, inTx: inTx}
-	// Policies dropped and created by changes of their own are not lifted again.
+	r := &renderer{byPhase: map[int][]Statement{}, lifted: map[string]bool{}, fkDropped: map[string]bool{}, inTx: inTx}
+	// Policies dropped and created by changes of their own are not lifted again; foreign
+	// keys dropped by changes of their own are not dropped again with their table.
 	for _, c := range changes {
 		if c.Kind == diff.PolicyDrop && c.NewTable != nil {
 			r.lifted[tableName(c.NewTable)+"\x00"+c.Old.Policy.Name] = true
+		}
+		if oc := c.Old.Column; (c.Kind == diff.ForeignKeyDrop || c.Kind == diff.ForeignKeyAdd) && oc != nil && oc.References != nil && c.OldTable != nil {
+			r.fkDropped[tableName(c.OldTable)+"\x00"+fkName(c.OldTable, oc)] = true
 		}
 	}
 	for _, c := range changes {
@@ -63,9 +67,25 @@ func statements(changes []*diff.Change, inTx bool) []Statement {
 }
 
 type renderer struct {
-	byPhase map[int][]Statement
-	lifted  map[string]bool // table and policy names lifted around type changes
-	inTx    bool            // no statement may leave the transaction
+	byPhase   map[int][]Statement
+	lifted    map[string]bool // table and policy names lifted around type changes
+	fkDropped map[string]bool // table and foreign key names dropped by a change of their own
+	inTx      bool            // no statement may leave the transaction
+}
+
+// dropForeignKey drops, in the phase of foreign key drops (before any key, column or
+// table they reference is dropped or retyped), the foreign key of column col of the
+// table t that change c drops, unless a change of its own drops it.
+func (r *renderer) dropForeignKey(c *diff.Change, t *schema.Table, col *schema.Column) {
+	if col.References == nil {
+		return
+	}
+	name := fkName(t, col)
+	if r.fkDropped[tableName(t)+"\x00"+name] {
+		return
+	}
+	r.fkDropped[tableName(t)+"\x00"+name] = true
+	r.emit(diff.ForeignKeyDrop, c, "ALTER TABLE %s DROP CONSTRAINT %s;", tableName(t), sqlident.Quote(name))
 }
 
 func (r *renderer) emit(k diff.Kind, c *diff.Change, format string, args ...any) {
@@ -177,10 +197,16 @@ func (r *renderer) change(c *diff.Change) {
 	case diff.TableCreate:
 		r.createTable(c)
 	case diff.TableDrop:
+		// Its foreign keys go first, with the others: a key or column it references
+		// may be dropped or retyped in the same migration, before the table.
+		for _, col := range c.OldTable.Columns {
+			r.dropForeignKey(c, c.OldTable, col)
+		}
 		r.emit(c.Kind, c, "DROP TABLE %s;", t)
 	case diff.ColumnAdd:
 		r.emit(c.Kind, c, "ALTER TABLE %s ADD COLUMN %s;", t, columnDef(nc, false))
 	case diff.ColumnDrop:
+		r.dropForeignKey(c, c.OldTable, oc) // first, as for a dropped table
 		r.emit(c.Kind, c, "ALTER TABLE %s DROP COLUMN %s;", t, q(oc.Name))
 	case diff.ColumnType:
 		r.columnType(c, t)
@@ -195,7 +221,9 @@ func (r *renderer) change(c *diff.Change) {
 		// CHECK (col IS NOT NULL) proves it: that check is added NOT VALID here, and
 		// validated (SHARE UPDATE EXCLUSIVE: writers go on) after the transaction.
 		check := q(sqlident.Name(c.NewTable.Name, nc.Name, "not_null"))
-		if nc.NotNull && r.inTx {
+		// An identity added in the same migration needs NOT NULL first, in the
+		// transaction (PostgreSQL refuses ADD GENERATED on a nullable column).
+		if nc.NotNull && (r.inTx || (nc.Identity != "" && (oc == nil || oc.Identity == ""))) {
 			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;", t, q(nc.Name))
 			break
 		}

@@ -463,14 +463,46 @@ func Equivalent(a, b string) bool {
 	return err == nil && bytes.Equal(ca, cb)
 }
 
+// EquivalentDefault reports whether two defaults of a column of type typ mean the same:
+// Equivalent, once a cast of a constant to typ itself is set aside on either side
+// ('x' and 'x'::text for a text column, as PostgreSQL prints the first).
+func EquivalentDefault(a, b, typ string) bool {
+	if Equivalent(a, b) {
+		return true
+	}
+	ca, err := canonicalOf(a, func(e *Expr) *pg.Node { return constantOf(e, typ) })
+	if err != nil {
+		return false
+	}
+	cb, err := canonicalOf(b, func(e *Expr) *pg.Node { return constantOf(e, typ) })
+	return err == nil && bytes.Equal(ca, cb)
+}
+
+// constantOf returns the constant that e casts to typ, or e itself.
+func constantOf(e *Expr, typ string) *pg.Node {
+	tc := e.node.GetTypeCast()
+	if tc == nil || tc.Arg.GetAConst() == nil {
+		return e.node
+	}
+	if t, ok := e.CastType(); !ok || t != typ {
+		return e.node
+	}
+	return tc.Arg
+}
+
 // canonical returns the parse tree of expr, without positions and with commutative
 // operands sorted, serialised.
 func canonical(expr string) ([]byte, error) {
+	return canonicalOf(expr, func(e *Expr) *pg.Node { return e.node })
+}
+
+// canonicalOf is canonical of the node pick chooses in expr's tree.
+func canonicalOf(expr string, pick func(*Expr) *pg.Node) ([]byte, error) {
 	e, err := ParseExpr(expr)
 	if err != nil {
 		return nil, err
 	}
-	root := e.node
+	root := pick(e)
 	clearLocations(root.ProtoReflect())
 	var ops []*pg.Node
 	walk(root, func(n *pg.Node) bool {

@@ -32,4 +32,6 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON public.tags TO authenticated;
 -- +goose Down
 SET LOCAL lock_timeout = '2s';
 
+ALTER TABLE public.tags DROP CONSTRAINT tags_todo_id_fkey;
+
 DROP TABLE public.tags;

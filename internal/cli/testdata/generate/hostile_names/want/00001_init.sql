@@ -118,6 +118,8 @@ GRANT USAGE ON SCHEMA public TO authenticated;
 -- +goose Down
 SET LOCAL lock_timeout = '2s';
 
+ALTER TABLE public.abcdefghij_abcdefghij_abcdefghij_abcdefghij_abcdefghij_abcdefgh DROP CONSTRAINT abcdefghij_abcdefghij_abcdefghij_abcdefghij_abcdefghij_73668671;
+
 REVOKE USAGE ON SCHEMA public FROM authenticated;
 
 DROP TABLE public.abcdefghij_abcdefghij_abcdefghij_abcdefghij_abcdefghij_abcdefgh;

@@ -98,6 +98,8 @@ GRANT USAGE ON SCHEMA billing TO authenticated;
 -- +goose Down
 SET LOCAL lock_timeout = '2s';
 
+ALTER TABLE billing.lines DROP CONSTRAINT lines_invoice_id_fkey;
+
 REVOKE USAGE ON SCHEMA billing FROM authenticated;
 
 DROP TABLE billing.lines;

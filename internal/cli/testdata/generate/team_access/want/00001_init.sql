@@ -228,6 +228,12 @@ GRANT USAGE ON SCHEMA rls TO authenticated;
 -- +goose Down
 SET LOCAL lock_timeout = '2s';
 
+ALTER TABLE public.tasks DROP CONSTRAINT tasks_project_id_fkey;
+
+ALTER TABLE public.projects DROP CONSTRAINT projects_org_id_fkey;
+
+ALTER TABLE public.memberships DROP CONSTRAINT memberships_org_id_fkey;
+
 REVOKE USAGE ON SCHEMA rls FROM authenticated;
 
 REVOKE USAGE ON SCHEMA public FROM authenticated;
