@@ -24,6 +24,24 @@ import (
 const MaxFileSize = 64 << 20
 
 // Load reads and validates the schema.yaml at path. A returned error is either an Errors
+// Format lists the keys schema.yaml allows in each of its mappings, by the name errors
+// give the mapping: the loader accepts these and no others, and the convergence test's
+// generator is checked against it, so a key added here is a key the generator must draw.
+var Format = map[string][]string{
+	"the file":   {"version", "auth", "lock_timeout", "groups", "tables"},
+	"auth":       {"provider", "user_id", "claims", "roles"},
+	"a group":    {"schema", "table", "group", "user", "where"},
+	"a table":    {"name", "schema", "columns", "owner", "owner_index", "rls", "force_rls", "policies", "indexes", "grants", "renamed_from", "tests"},
+	"a column":   {"name", "type", "not_null", "primary_key", "unique", "identity", "default", "references", "renamed_from", "using", "immutable"},
+	"references": {"schema", "table", "column", "on_delete"},
+	"an index":   {"name", "columns", "unique"},
+	"a test":     {"name", "as", "role", "sql", "expect"},
+	"expect":     {"rows", "error"},
+	"policies":   append(slices.Clone(Operations), "read", "write", "all"),
+	"a rule":     {"name", "to", "as", "where", "owner", "anyone", "member", "column", "through", "claim", "using", "check"},
+	"through":    {"schema", "table", "column"},
+}
+
 // (problems in the file, each with its position) or a failure to read the file.
 func Load(path string) (*File, error) {
 	info, err := os.Stat(path)
@@ -128,7 +146,7 @@ func (d *decoder) parse(data []byte) *File {
 	f := &File{Auth: Auth{Provider: "pg_session_jwt", UserID: DefaultUserID, Roles: []string{"authenticated", "anonymous"}}}
 	sawVersion := false
 	f.LockTimeout = DefaultLockTimeout
-	d.mapping(root, "the file", []string{"version", "auth", "lock_timeout", "groups", "tables"}, func(key string, k, v *yaml.Node) {
+	d.mapping(root, "the file", Format["the file"], func(key string, k, v *yaml.Node) {
 		switch key {
 		case "version":
 			sawVersion = true
@@ -446,7 +464,7 @@ func (d *decoder) names(n *yaml.Node, what string) []string {
 
 func (d *decoder) auth(n *yaml.Node, a *Auth) {
 	a.Pos = Pos{n.Line, n.Column}
-	d.mapping(n, "auth", []string{"provider", "user_id", "claims", "roles"}, func(key string, k, v *yaml.Node) {
+	d.mapping(n, "auth", Format["auth"], func(key string, k, v *yaml.Node) {
 		switch key {
 		case "provider":
 			if s, ok := d.str(v, "auth.provider"); ok {
@@ -485,12 +503,10 @@ func (d *decoder) noRepeats(n *yaml.Node, items []string, what string) {
 	}
 }
 
-var tableKeys = []string{"name", "schema", "columns", "owner", "owner_index", "rls", "force_rls", "policies", "indexes", "grants", "renamed_from", "tests"}
-
 func (d *decoder) table(n *yaml.Node) *Table {
 	t := &Table{Schema: "public", RLS: true, OwnerIndex: true, Pos: Pos{n.Line, n.Column}}
 	var policies *yaml.Node
-	ok := d.mapping(n, "a table", tableKeys, func(key string, k, v *yaml.Node) {
+	ok := d.mapping(n, "a table", Format["a table"], func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
 			t.Name, _ = d.name(v, "table name")
@@ -591,11 +607,9 @@ func (d *decoder) pairs(n *yaml.Node) [][2]*yaml.Node {
 	return own
 }
 
-var columnKeys = []string{"name", "type", "not_null", "primary_key", "unique", "identity", "default", "references", "renamed_from", "using", "immutable"}
-
 func (d *decoder) column(n *yaml.Node) *Column {
 	c := &Column{Pos: Pos{n.Line, n.Column}}
-	ok := d.mapping(n, "a column", columnKeys, func(key string, k, v *yaml.Node) {
+	ok := d.mapping(n, "a column", Format["a column"], func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
 			c.Name, _ = d.name(v, "column name")
@@ -660,7 +674,7 @@ func (d *decoder) choice(n *yaml.Node, what string, options []string) string {
 
 func (d *decoder) reference(n *yaml.Node) *Reference {
 	r := &Reference{Pos: Pos{n.Line, n.Column}}
-	d.mapping(n, "references", []string{"schema", "table", "column", "on_delete"}, func(key string, k, v *yaml.Node) {
+	d.mapping(n, "references", Format["references"], func(key string, k, v *yaml.Node) {
 		switch key {
 		case "schema":
 			r.Schema, _ = d.name(v, "references.schema")
@@ -680,7 +694,7 @@ func (d *decoder) reference(n *yaml.Node) *Reference {
 
 func (d *decoder) index(n *yaml.Node) *Index {
 	ix := &Index{Pos: Pos{n.Line, n.Column}}
-	ok := d.mapping(n, "an index", []string{"name", "columns", "unique"}, func(key string, k, v *yaml.Node) {
+	ok := d.mapping(n, "an index", Format["an index"], func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
 			ix.Name, _ = d.name(v, "index name")
@@ -702,7 +716,7 @@ var sqlState = regexp.MustCompile(`^[0-9A-Z]{5}$`)
 func (d *decoder) test(n *yaml.Node) *Test {
 	tc := &Test{Pos: Pos{n.Line, n.Column}}
 	var expect *yaml.Node
-	ok := d.mapping(n, "a test", []string{"name", "as", "role", "sql", "expect"}, func(key string, k, v *yaml.Node) {
+	ok := d.mapping(n, "a test", Format["a test"], func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
 			tc.Name, _ = d.str(v, "test name")
@@ -740,7 +754,7 @@ func (d *decoder) test(n *yaml.Node) *Test {
 		return tc
 	}
 	seen := 0
-	d.mapping(expect, "expect", []string{"rows", "error"}, func(key string, k, v *yaml.Node) {
+	d.mapping(expect, "expect", Format["expect"], func(key string, k, v *yaml.Node) {
 		seen++
 		switch key {
 		case "rows":
@@ -804,8 +818,6 @@ var Shorthands = map[string][]string{
 	"all":   Operations,
 }
 
-var policyKeys = append(slices.Clone(Operations), "read", "write", "all")
-
 func (d *decoder) policies(n *yaml.Node, t *Table) []*Rule {
 	n = d.deref(n)
 	var out []*Rule
@@ -819,7 +831,7 @@ func (d *decoder) policies(n *yaml.Node, t *Table) []*Rule {
 		return out
 	}
 	given := map[string]*yaml.Node{} // operation → the key that gave it
-	d.mapping(n, "policies", policyKeys, func(key string, k, v *yaml.Node) {
+	d.mapping(n, "policies", Format["policies"], func(key string, k, v *yaml.Node) {
 		ops := Shorthands[key]
 		if ops == nil {
 			ops = []string{key}
@@ -854,8 +866,6 @@ func (d *decoder) policies(n *yaml.Node, t *Table) []*Rule {
 // ruleKinds are the keys that say a mapping rule's kind; a rule with none is custom.
 var ruleKinds = []string{"owner", "anyone", "member", "claim"}
 
-var ruleKeys = []string{"name", "to", "as", "where", "owner", "anyone", "member", "column", "through", "claim", "using", "check"}
-
 func (d *decoder) rule(n *yaml.Node, op string, t *Table) *Rule {
 	n = d.deref(n)
 	r := &Rule{Operation: op, Pos: Pos{n.Line, n.Column}}
@@ -873,7 +883,7 @@ func (d *decoder) rule(n *yaml.Node, op string, t *Table) *Rule {
 	}
 	r.Kind = RuleCustom
 	var kindKey *yaml.Node
-	ok := d.mapping(n, "a rule", ruleKeys, func(key string, k, v *yaml.Node) {
+	ok := d.mapping(n, "a rule", Format["a rule"], func(key string, k, v *yaml.Node) {
 		if slices.Contains(ruleKinds, key) {
 			if kindKey != nil {
 				d.errorf(k, "a rule has one kind: %q and %q are both given; write two rules", kindKey.Value, key)
@@ -970,7 +980,7 @@ func (d *decoder) rule(n *yaml.Node, op string, t *Table) *Rule {
 // through reads {table, column} with an optional schema.
 func (d *decoder) through(n *yaml.Node) *Through {
 	th := &Through{Pos: Pos{d.deref(n).Line, d.deref(n).Column}}
-	d.mapping(n, "through", []string{"schema", "table", "column"}, func(key string, k, v *yaml.Node) {
+	d.mapping(n, "through", Format["through"], func(key string, k, v *yaml.Node) {
 		switch key {
 		case "schema":
 			th.Schema, _ = d.name(v, "through.schema")
@@ -1153,7 +1163,7 @@ func (d *decoder) groups(n *yaml.Node) []*Group {
 		}
 		seen[name] = true
 		g := &Group{Name: name, Schema: "public", Pos: Pos{k.Line, k.Column}}
-		d.mapping(v, "a group", []string{"schema", "table", "group", "user", "where"}, func(key string, k, v *yaml.Node) {
+		d.mapping(v, "a group", Format["a group"], func(key string, k, v *yaml.Node) {
 			switch key {
 			case "schema":
 				g.Schema, _ = d.name(v, "schema name")

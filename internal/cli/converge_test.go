@@ -25,10 +25,11 @@ import (
 // ySchema and the types below are schema.yaml as the generator writes it, as JSON (which
 // is YAML).
 type ySchema struct {
-	Version int                `json:"version"`
-	Auth    *yAuth             `json:"auth,omitempty"`
-	Groups  map[string]*yGroup `json:"groups,omitempty"`
-	Tables  []*yTable          `json:"tables"`
+	Version     int                `json:"version"`
+	LockTimeout string             `json:"lock_timeout,omitempty"`
+	Auth        *yAuth             `json:"auth,omitempty"`
+	Groups      map[string]*yGroup `json:"groups,omitempty"`
+	Tables      []*yTable          `json:"tables"`
 }
 
 // yGroup is a group over an owner table: its owner column is the user column.
@@ -41,7 +42,29 @@ type yGroup struct {
 }
 
 type yAuth struct {
-	Roles []string `json:"roles"`
+	Provider string   `json:"provider,omitempty"`
+	UserID   string   `json:"user_id,omitempty"` // "" for auth.user_id(); uuidIdentity casts it
+	Claims   string   `json:"claims,omitempty"`
+	Roles    []string `json:"roles"`
+}
+
+// uuidIdentity is the identity as uuid: owner columns are then uuid.
+const uuidIdentity = "(auth.user_id())::uuid"
+
+// ownerColumn returns a new owner column for the identity s declares.
+func ownerColumn(s *ySchema) *yColumn {
+	if s.Auth != nil && s.Auth.UserID == uuidIdentity {
+		return &yColumn{Name: "user_id", Type: "uuid", NotNull: true, Default: uuidIdentity}
+	}
+	return &yColumn{Name: "user_id", Type: "text", NotNull: true, Default: "auth.user_id()"}
+}
+
+// auth returns s's auth, made with the default roles when there is none.
+func (s *ySchema) auth() *yAuth {
+	if s.Auth == nil {
+		s.Auth = &yAuth{Roles: []string{"authenticated", "anonymous"}}
+	}
+	return s.Auth
 }
 
 type yTable struct {
@@ -50,6 +73,8 @@ type yTable struct {
 	RenamedFrom string              `json:"renamed_from,omitempty"`
 	Columns     []*yColumn          `json:"columns"`
 	Owner       string              `json:"owner,omitempty"`
+	OwnerIndex  *bool               `json:"owner_index,omitempty"`
+	RLS         *bool               `json:"rls,omitempty"`
 	ForceRLS    bool                `json:"force_rls,omitempty"`
 	Policies    map[string][]*yRule `json:"policies,omitempty"`
 	Indexes     []*yIndex           `json:"indexes,omitempty"`
@@ -66,16 +91,19 @@ type yColumn struct {
 	Default     string      `json:"default,omitempty"`
 	References  *yReference `json:"references,omitempty"`
 	RenamedFrom string      `json:"renamed_from,omitempty"`
+	Using       string      `json:"using,omitempty"`
 	Immutable   bool        `json:"immutable,omitempty"`
 }
 
 type yReference struct {
 	Schema   string `json:"schema,omitempty"`
 	Table    string `json:"table"`
+	Column   string `json:"column,omitempty"`
 	OnDelete string `json:"on_delete,omitempty"`
 }
 
 type yIndex struct {
+	Name    string   `json:"name,omitempty"`
 	Columns []string `json:"columns"`
 	Unique  bool     `json:"unique,omitempty"`
 }
@@ -89,9 +117,10 @@ type yRule struct {
 	Restrictive bool     `json:"-"`
 	Group       string   `json:"-"`
 	Through     *yThrough
-	Claim       string // a claim rule's role value
-	Where       string // a column
-	op          string // set by yaml(): the operation it governs
+	Claims      map[string]any // a claim rule's claims: names (some with dots, quoted) and typed values
+	Name        string         // a declared policy name, or ""
+	Where       string         // a column
+	op          string         // set by yaml(): the operation it governs
 }
 
 // yThrough reaches a group through a referenced table's column.
@@ -102,12 +131,18 @@ type yThrough struct {
 }
 
 func (r *yRule) MarshalJSON() ([]byte, error) {
-	if r.Kind != "custom" && r.Where == "" && r.Kind != "member" && r.Kind != "claim" {
+	if r.Kind != "custom" && r.Where == "" && r.Kind != "member" && r.Kind != "claim" && r.Name == "" && len(r.To) == 0 {
 		return json.Marshal(r.Kind)
 	}
 	m := map[string]any{}
 	if r.Where != "" {
 		m["where"] = quoteIdent(r.Where) + " IS NOT NULL"
+	}
+	if r.Name != "" {
+		m["name"] = r.Name
+	}
+	if len(r.To) > 0 && r.Kind != "custom" {
+		m["to"] = r.To
 	}
 	switch r.Kind {
 	case "owner", "anyone":
@@ -120,7 +155,7 @@ func (r *yRule) MarshalJSON() ([]byte, error) {
 		}
 		return json.Marshal(m)
 	case "claim":
-		m["claim"] = map[string]string{"app.role": r.Claim}
+		m["claim"] = r.Claims
 		return json.Marshal(m)
 	}
 	cond := quoteIdent(r.Column) + " IS NOT NULL"
@@ -165,9 +200,11 @@ func (s *ySchema) yaml() string {
 }
 
 func (s *ySchema) clone() *ySchema {
-	c := &ySchema{Version: 1}
+	c := &ySchema{Version: 1, LockTimeout: s.LockTimeout}
 	if s.Auth != nil {
-		c.Auth = &yAuth{Roles: slices.Clone(s.Auth.Roles)}
+		a := *s.Auth
+		a.Roles = slices.Clone(s.Auth.Roles)
+		c.Auth = &a
 	}
 	if s.Groups != nil {
 		c.Groups = map[string]*yGroup{}
@@ -193,6 +230,7 @@ func (s *ySchema) clone() *ySchema {
 			for _, r := range rs {
 				cr := *r
 				cr.To = slices.Clone(r.To)
+				cr.Claims = maps.Clone(r.Claims)
 				if r.Through != nil {
 					th := *r.Through
 					cr.Through = &th
@@ -202,7 +240,7 @@ func (s *ySchema) clone() *ySchema {
 		}
 		ct.Indexes = nil
 		for _, ix := range t.Indexes {
-			ct.Indexes = append(ct.Indexes, &yIndex{Columns: slices.Clone(ix.Columns), Unique: ix.Unique})
+			ct.Indexes = append(ct.Indexes, &yIndex{Name: ix.Name, Columns: slices.Clone(ix.Columns), Unique: ix.Unique})
 		}
 		if t.Grants != nil {
 			ct.Grants = map[string][]string{}
@@ -281,6 +319,9 @@ func (g *gen) column(s *ySchema, t *yTable) *yColumn {
 		if target := g.referable(s, t); target != nil {
 			c.Type, c.Default, c.Unique = "bigint", "", false
 			c.References = &yReference{Schema: schemaOf(target), Table: target.Name, OnDelete: []string{"", "cascade", "set null"}[g.pick(3)]}
+			if g.chance(0.3) {
+				c.References.Column = target.Columns[0].Name // the key, named
+			}
 		}
 	}
 	return c
@@ -311,7 +352,7 @@ func (g *gen) table(s *ySchema) *yTable {
 	}
 	t.Columns = []*yColumn{id}
 	if g.chance(0.7) {
-		owner := &yColumn{Name: "user_id", Type: "text", NotNull: true, Default: "auth.user_id()"}
+		owner := ownerColumn(s)
 		t.Columns = append(t.Columns, owner)
 		t.Owner = owner.Name
 	}
@@ -331,6 +372,13 @@ func (g *gen) rule(s *ySchema, t *yTable) *yRule {
 	if r.Kind != "custom" && g.chance(0.2) {
 		r.Where = t.Columns[g.pick(len(t.Columns))].Name
 	}
+	if g.chance(0.1) {
+		g.names++
+		r.Name = fmt.Sprintf("p%d_named", g.names)
+	}
+	if r.Kind != "custom" && r.Kind != "owner" && g.chance(0.1) {
+		r.To = []string{"public"} // every role, declared or not
+	}
 	return r
 }
 
@@ -341,7 +389,13 @@ func (g *gen) kindOf(s *ySchema, t *yTable) *yRule {
 	case k == 1:
 		return &yRule{Kind: "anyone"}
 	case k == 2:
-		return &yRule{Kind: "claim", Claim: []string{"admin", "staff"}[g.pick(2)]}
+		names := []string{"role", "app.role", `"https://myapp.example.com/role"`, `app."tier.level"`}
+		values := []any{"admin", "staff", true, 2, "true"}
+		r := &yRule{Kind: "claim", Claims: map[string]any{names[g.pick(len(names))]: values[g.pick(len(values))]}}
+		if g.chance(0.3) {
+			r.Claims[names[g.pick(len(names))]] = []any{values[g.pick(len(values))], "other"}
+		}
+		return r
 	case k == 3 && len(s.Groups) > 0:
 		if r := g.member(s, t); r != nil {
 			return r
@@ -418,6 +472,16 @@ func repair(s *ySchema) {
 		s.Groups = nil
 	}
 	for _, t := range s.Tables {
+		if t.RLS != nil {
+			t.Policies, t.ForceRLS = map[string][]*yRule{}, false // rls: false takes no rules
+		}
+		// An operation is given once: a rule added for one drops the shorthand over it.
+		covers := map[string][]string{"all": {"select", "insert", "update", "delete"}, "read": {"select"}, "write": {"insert", "update", "delete"}}
+		for short, ops := range covers {
+			if t.Policies[short] != nil && slices.ContainsFunc(ops, func(op string) bool { return t.Policies[op] != nil }) {
+				delete(t.Policies, short)
+			}
+		}
 		for op, rs := range t.Policies {
 			rs = slices.DeleteFunc(rs, func(r *yRule) bool {
 				if r.Where != "" && column(t, r.Where) == nil {
@@ -665,6 +729,16 @@ var edits = []struct {
 			if c.Default != "" {
 				c.Default = ct.def
 			}
+			if g.chance(0.3) {
+				// using: the new values computed, here the type's default (or NULL).
+				c.Using = ct.def
+				if c.Using == "" || !c.NotNull && g.chance(0.5) {
+					c.Using = "NULL"
+				}
+				if c.NotNull && c.Using == "NULL" {
+					c.Using = ct.def
+				}
+			}
 			if ct.name == "boolean" {
 				c.Unique = false
 			}
@@ -760,7 +834,12 @@ var edits = []struct {
 				return ""
 			}
 		}
-		t.Indexes = append(t.Indexes, &yIndex{Columns: []string{c.Name}})
+		ix := &yIndex{Columns: []string{c.Name}, Unique: g.chance(0.2) && c.Type != "boolean" && c.Type != "jsonb"}
+		if g.chance(0.3) {
+			g.names++
+			ix.Name = fmt.Sprintf("ix%d_named", g.names)
+		}
+		t.Indexes = append(t.Indexes, ix)
 		return "add index " + t.Name + "." + c.Name
 	}},
 	{"change policy", func(g *gen, s *ySchema) string {
@@ -768,6 +847,10 @@ var edits = []struct {
 		if t == nil {
 			return ""
 		}
+		for _, short := range []string{"all", "read", "write"} {
+			delete(t.Policies, short) // an operation may be given once
+		}
+		t.RLS = nil
 		op := []string{"select", "insert", "update", "delete"}[g.pick(4)]
 		if g.chance(0.25) {
 			delete(t.Policies, op)
@@ -775,6 +858,88 @@ var edits = []struct {
 		}
 		t.Policies[op] = []*yRule{g.rule(s, t)}
 		return "change rule for " + op + " on " + t.Name
+	}},
+	{"use shorthand", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		r := g.rule(s, t)
+		if r.Kind == "custom" || r.Kind == "member" {
+			return "" // a condition per operation, a column per table: not for shorthands
+		}
+		r.Name = ""
+		t.RLS = nil
+		switch g.pick(2) {
+		case 0:
+			t.Policies = map[string][]*yRule{"all": {r}}
+			return "all: " + r.Kind + " on " + t.Name
+		default:
+			w := *r
+			t.Policies = map[string][]*yRule{"read": {r}, "write": {&w}}
+			return "read and write: " + r.Kind + " on " + t.Name
+		}
+	}},
+	{"toggle rls", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		if t.RLS != nil {
+			t.RLS = nil
+			return "rls on " + t.Name
+		}
+		off := false
+		t.RLS, t.ForceRLS, t.Policies = &off, false, map[string][]*yRule{}
+		return "rls: false on " + t.Name
+	}},
+	{"toggle owner index", func(g *gen, s *ySchema) string {
+		t := g.anyTable(s)
+		if t == nil || t.Owner == "" {
+			return ""
+		}
+		if t.OwnerIndex != nil {
+			t.OwnerIndex = nil
+			return "owner index on " + t.Name
+		}
+		off := false
+		t.OwnerIndex = &off
+		return "owner_index: false on " + t.Name
+	}},
+	{"toggle lock timeout", func(g *gen, s *ySchema) string {
+		if s.LockTimeout != "" {
+			s.LockTimeout = ""
+			return "default lock_timeout"
+		}
+		s.LockTimeout = []string{"5s", "500ms", "1min"}[g.pick(3)]
+		return "lock_timeout " + s.LockTimeout
+	}},
+	{"toggle provider", func(g *gen, s *ySchema) string {
+		a := s.auth()
+		if a.Provider != "" {
+			a.Provider, a.Claims = "", ""
+			return "provider pg_session_jwt"
+		}
+		a.Provider = "claims"
+		if g.chance(0.5) {
+			a.Claims = "auth.session()"
+		}
+		return "provider claims"
+	}},
+	{"toggle identity type", func(g *gen, s *ySchema) string {
+		a := s.auth()
+		if a.UserID == "" {
+			a.UserID = uuidIdentity
+		} else {
+			a.UserID = ""
+		}
+		for _, t := range s.Tables {
+			if c := column(t, t.Owner); c != nil {
+				o := ownerColumn(s)
+				c.Type, c.Default = o.Type, o.Default
+			}
+		}
+		return "identity type " + map[bool]string{true: "uuid", false: "text"}[a.UserID != ""]
 	}},
 	{"toggle force rls", func(g *gen, s *ySchema) string {
 		t := g.anyTable(s)
@@ -887,7 +1052,7 @@ func forget(s *ySchema) {
 	for _, t := range s.Tables {
 		t.RenamedFrom = ""
 		for _, c := range t.Columns {
-			c.RenamedFrom = ""
+			c.RenamedFrom, c.Using = "", ""
 		}
 	}
 }
