@@ -160,3 +160,32 @@ func TestOnlineWaitsBoundedBehindALock(t *testing.T) {
 		t.Fatalf("up behind a lock released after 2.5 s:\n%s", r)
 	}
 }
+
+// TestOnlineUnvalidatedKeyIsReported: a foreign key added NOT VALID whose VALIDATE failed
+// (a row references nothing) holds for new rows only; diff once said "no differences".
+// It is now a finding, whose fix, once the row is mended, adds the key again and
+// validates it.
+func TestOnlineUnvalidatedKeyIsReported(t *testing.T) {
+	t.Parallel()
+	work, dbURL := onlineAt(t, onlineSeed+`; INSERT INTO todos (user_id, project_id, task) VALUES ('u1', 999, 'orphan')`)
+	dir, schemaPath := filepath.Join(work, "migrations"), filepath.Join(work, "schema.yaml")
+	if r := run(t, work, "up", "--database-url", dbURL, "--dir", dir); r.code != ExitError || !strings.Contains(r.stderr, "VALIDATE CONSTRAINT todos_project_id_fkey") {
+		t.Fatalf("up over an orphan row:\n%s", r)
+	}
+	rep, d := diffReport(t, schemaPath, dbURL)
+	if !slices.ContainsFunc(rep.Findings, func(f render.Finding) bool {
+		return f.Kind == "column.references.add" && f.Object == "public.todos.project_id"
+	}) {
+		t.Fatalf("diff does not report the key left unvalidated:\n%s", d)
+	}
+	conn := pgtest.Connect(t, dbURL)
+	pgtest.MustExec(t, conn, `DELETE FROM todos WHERE project_id = 999`)
+	fix := run(t, work, "diff", "--schema", schemaPath, "--database-url", dbURL, "--format", "sql")
+	pgtest.RunScript(t, conn, fix.stdout)
+	if rep, d := diffReport(t, schemaPath, dbURL); len(rep.Findings) != 0 {
+		t.Fatalf("after the fix:\n%s\n%s", fix.stdout, d)
+	}
+	if n := queryInt(t, dbURL, `SELECT count(*) FROM pg_constraint WHERE conname = 'todos_project_id_fkey' AND convalidated`); n != 1 {
+		t.Errorf("todos_project_id_fkey is not validated after the fix")
+	}
+}

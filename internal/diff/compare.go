@@ -523,7 +523,8 @@ func (d *differ) sameForeignKey(a, b *schema.ForeignKey) bool {
 	if to, ok := d.columnRenames[[3]string{a.Schema, table, a.Column}]; ok {
 		column = to
 	}
-	return a.Schema == b.Schema && table == b.Table && column == b.Column && a.OnDelete == b.OnDelete
+	// A key never validated is not the key schema.yaml declares: it is added again.
+	return a.Schema == b.Schema && table == b.Table && column == b.Column && a.OnDelete == b.OnDelete && a.NotValid == b.NotValid
 }
 
 // renamed reports whether an object of the to side was renamed from oldName: the from

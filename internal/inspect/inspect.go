@@ -228,7 +228,7 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 		coalesce(fn.nspname::text, ''), coalesce(fc.relname::text, ''),
 		coalesce(array(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
 			JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o), '{}'),
-		con.confdeltype::text
+		con.confdeltype::text, con.convalidated
 		FROM pg_constraint con
 		LEFT JOIN pg_class fc ON fc.oid = con.confrelid
 		LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
@@ -237,8 +237,9 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 		var oid uint32
 		var name, typ, fSchema, fTable, onDelete string
 		var cols, fCols []string
-		_, err := pgx.ForEachRow(rows, []any{&oid, &name, &typ, &cols, &fSchema, &fTable, &fCols, &onDelete}, func() error {
-			r.constraint(oid, name, typ, cols, fSchema, fTable, fCols, onDelete)
+		var validated bool
+		_, err := pgx.ForEachRow(rows, []any{&oid, &name, &typ, &cols, &fSchema, &fTable, &fCols, &onDelete, &validated}, func() error {
+			r.constraint(oid, name, typ, cols, fSchema, fTable, fCols, onDelete, validated)
 			return nil
 		})
 		return err
@@ -349,7 +350,7 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 
 var onDeleteActions = map[string]string{"a": "", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
 
-func (r *reader) constraint(oid uint32, name, typ string, cols []string, fSchema, fTable string, fCols []string, onDelete string) {
+func (r *reader) constraint(oid uint32, name, typ string, cols []string, fSchema, fTable string, fCols []string, onDelete string, validated bool) {
 	t := r.byOID[oid]
 	if t == nil {
 		return
@@ -366,7 +367,7 @@ func (r *reader) constraint(oid uint32, name, typ string, cols []string, fSchema
 	case "f":
 		if len(cols) == 1 && len(fCols) == 1 {
 			if c := t.Column(cols[0]); c != nil {
-				c.References = &schema.ForeignKey{Name: name, Schema: fSchema, Table: fTable, Column: fCols[0], OnDelete: onDeleteActions[onDelete]}
+				c.References = &schema.ForeignKey{Name: name, Schema: fSchema, Table: fTable, Column: fCols[0], OnDelete: onDeleteActions[onDelete], NotValid: !validated}
 			}
 		}
 	}

@@ -204,6 +204,10 @@ type ForeignKey struct {
 	Table    string `json:"table"`
 	Column   string `json:"column"`
 	OnDelete string `json:"on_delete,omitempty"` // lower case; "" means no action
+	// NotValid is set, by inspect, on a key added NOT VALID and never validated (an
+	// online migration that failed at VALIDATE): it holds for new rows only. Never
+	// recorded.
+	NotValid bool `json:"-"`
 }
 
 // Policy is one row-level-security policy.
