@@ -194,6 +194,36 @@ tables:
 			tableEntry("name: kids", idCol+"\n{name: parent_code, type: bigint, references: {table: parents, column: code}}", ""),
 		"version: 1\ntables:\n" + tableEntry("name: parents", idCol, ""),
 	}},
+	{"trust II: a subquery reading a table whose name another schema has too", []string{
+		"version: 1\ntables:\n" + tableEntry("name: notes", idCol+"\n{name: body, type: text}", "policies: anyone") +
+			tableEntry("name: notes\n    schema: app", idCol+"\n{name: secret, type: text}", "policies: anyone") +
+			tableEntry("name: items\n    schema: app", idCol+"\n{name: note_id, type: bigint}",
+				"policies:\n  select: {using: \"exists (select 1 from notes n where n.id = note_id)\"}"),
+	}},
+	{"trust II: a column renamed that a policy subquery reads", []string{
+		"version: 1\ntables:\n" + tableEntry("name: notes", idCol+"\n{name: body, type: text}", "policies: anyone") +
+			tableEntry("name: items", idCol+"\n{name: note_id, type: bigint}",
+				"policies:\n  select: {using: \"exists (select 1 from public.notes n where n.id = items.note_id and n.body is not null)\"}"),
+		"version: 1\ntables:\n" + tableEntry("name: notes", idCol+"\n{name: text, type: text, renamed_from: body}", "policies: anyone") +
+			tableEntry("name: items", idCol+"\n{name: note_id, type: bigint}",
+				"policies:\n  select: {using: \"exists (select 1 from public.notes n where n.id = items.note_id and n.text is not null)\"}"),
+	}},
+	{"trust II: a table renamed that a policy subquery reads", []string{
+		"version: 1\ntables:\n" + tableEntry("name: notes", idCol+"\n{name: body, type: text}", "policies: anyone") +
+			tableEntry("name: items", idCol+"\n{name: note_id, type: bigint}",
+				"policies:\n  select: {using: \"exists (select 1 from notes n where n.id = items.note_id)\"}"),
+		"version: 1\ntables:\n" + tableEntry("name: memos\n    renamed_from: notes", idCol+"\n{name: body, type: text}", "policies: anyone") +
+			tableEntry("name: items", idCol+"\n{name: note_id, type: bigint}",
+				"policies:\n  select: {using: \"exists (select 1 from memos n where n.id = items.note_id)\"}"),
+	}},
+	{"trust II: the policy's own column renamed, read in its subquery", []string{
+		"version: 1\ntables:\n" + tableEntry("name: notes", idCol+"\n{name: body, type: text}", "policies: anyone") +
+			tableEntry("name: items", idCol+"\n{name: note_id, type: bigint}",
+				"policies:\n  select: {using: \"exists (select 1 from notes n where n.id = items.note_id)\"}"),
+		"version: 1\ntables:\n" + tableEntry("name: notes", idCol+"\n{name: body, type: text}", "policies: anyone") +
+			tableEntry("name: items", idCol+"\n{name: ref_id, type: bigint, renamed_from: note_id}",
+				"policies:\n  select: {using: \"exists (select 1 from notes n where n.id = items.ref_id)\"}"),
+	}},
 	{"a policy column's type changes", []string{
 		table("name: t", idCol+"\n{name: author, type: varchar(20), default: auth.user_id()}", "owner: author\npolicies: owner"),
 		table("name: t", idCol+"\n{name: author, type: text, default: auth.user_id()}", "owner: author\npolicies: owner"),
