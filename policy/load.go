@@ -1048,23 +1048,12 @@ func ClaimPath(name string) ([]string, string) {
 	for i := 0; i <= len(name); {
 		var part strings.Builder
 		if i < len(name) && name[i] == '"' {
-			j := i + 1
-			for {
-				if j >= len(name) {
-					return nil, "has a part in double quotes that does not end"
-				}
-				if name[j] == '"' {
-					if j+1 < len(name) && name[j+1] == '"' {
-						part.WriteByte('"')
-						j += 2
-						continue
-					}
-					break
-				}
-				part.WriteByte(name[j])
-				j++
+			text, end, ok := sqlident.ReadQuoted(name, i)
+			if !ok {
+				return nil, "has a part in double quotes that does not end"
 			}
-			i = j + 1
+			part.WriteString(text)
+			i = end
 			if i < len(name) && name[i] != '.' {
 				return nil, "has text after a part in double quotes; separate parts with dots"
 			}

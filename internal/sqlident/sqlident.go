@@ -178,30 +178,37 @@ func RequoteControl(s string) string {
 			sb.WriteString(s[i:end])
 			i = end
 		case '"':
-			var name strings.Builder
-			j := i + 1
-			for j < len(s) {
-				if s[j] == '"' {
-					if j+1 < len(s) && s[j+1] == '"' {
-						name.WriteByte('"')
-						j += 2
-						continue
-					}
-					break
-				}
-				name.WriteByte(s[j])
-				j++
-			}
-			if HasControl(name.String()) {
-				sb.WriteString(Quote(name.String()))
+			name, end, _ := ReadQuoted(s, i)
+			if HasControl(name) {
+				sb.WriteString(Quote(name))
 			} else {
-				sb.WriteString(s[i:min(j+1, len(s))])
+				sb.WriteString(s[i:end])
 			}
-			i = j + 1
+			i = end
 		default:
 			sb.WriteByte(s[i])
 			i++
 		}
 	}
 	return sb.String()
+}
+
+// ReadQuoted reads the double-quoted token of s that starts at byte start (a '"'): its
+// text, a doubled quote inside standing for one, and the byte offset just past its
+// closing quote. ok is false when no quote closes it; end is then len(s).
+func ReadQuoted(s string, start int) (text string, end int, ok bool) {
+	var sb strings.Builder
+	for j := start + 1; j < len(s); j++ {
+		if s[j] != '"' {
+			sb.WriteByte(s[j])
+			continue
+		}
+		if j+1 < len(s) && s[j+1] == '"' {
+			sb.WriteByte('"')
+			j++
+			continue
+		}
+		return sb.String(), j + 1, true
+	}
+	return sb.String(), len(s), false
 }
