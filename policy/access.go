@@ -56,6 +56,10 @@ func (f *File) IdentityType() string {
 // about it is what.
 func (d *decoder) identityColumn(f *File, pos Pos, what string, c *Column) {
 	id := f.IdentityType()
+	if c.Type != "" && !sqlparse.GroupIDType(c.Type) && !(id != "" && sqlparse.Comparable(c.Type, id) && c.Type == id) {
+		d.at(pos, "%s is %s, which cannot hold the caller's id as it is: declare it text, varchar, uuid or an integer type, like the identity %s", what, c.Type, f.Auth.UserID)
+		return
+	}
 	if id == "" || c.Type == "" || sqlparse.Comparable(c.Type, id) {
 		return
 	}
@@ -79,6 +83,9 @@ func (d *decoder) validateGroup(f *File, g *Group) {
 		if c.name != "" && t.Column(c.name) == nil {
 			d.at(g.Pos, "group %q: %s column %q is not a column of table %s", g.Name, c.what, c.name, t.QualifiedName())
 		}
+	}
+	if c := t.Column(g.GroupColumn); c != nil && g.GroupColumn != "" && !sqlparse.GroupIDType(c.Type) {
+		d.at(g.Pos, "group %q holds ids of column %s.%s, which is %s; a group id must be an integer, numeric, text, varchar or uuid column", g.Name, t.Name, c.Name, c.Type)
 	}
 	if c := t.Column(g.UserColumn); c != nil && g.UserColumn != "" {
 		d.identityColumn(f, g.Pos, fmt.Sprintf("the user column %s.%s of group %q", t.Name, c.Name, g.Name), c)

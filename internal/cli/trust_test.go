@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 	"github.com/rlsmigrate/rlsmigrate/internal/verify"
 )
 
@@ -92,5 +93,52 @@ func TestVerifyCannotEscalate(t *testing.T) {
 	}
 	if seen != len(escapes)+1 {
 		t.Fatalf("verify ran %d test(s), want %d:\n%s", seen, len(escapes)+1, r)
+	}
+}
+
+// TestEveryTypeByRuleKind draws every column type the format knows as the owner column
+// (under a text and a uuid identity) and as a group's id (compared by a member rule):
+// each schema is either refused at validate, with a position, or generates, applies,
+// converges and verifies with no mismatch. Before, a uuid owner column passed validate
+// and failed at up.
+func TestEveryTypeByRuleKind(t *testing.T) {
+	if testing.Short() {
+		t.Skip("applies one migration per type and rule kind")
+	}
+	for _, typ := range sqlparse.KnownTypes() {
+		for _, kind := range []string{"owner/text", "owner/uuid", "member"} {
+			t.Run(kind+"/"+typ, func(t *testing.T) {
+				t.Parallel()
+				var src string
+				switch kind {
+				case "member":
+					src = "version: 1\ngroups:\n  team: {table: memberships, group: team_id, user: user_id}\ntables:\n" +
+						tableEntry("name: memberships", "{name: team_id, type: \""+typ+"\", primary_key: true}\n{name: user_id, type: text, primary_key: true}",
+							"policies:\n  select: {member: team}")
+				default:
+					auth := ""
+					if kind == "owner/uuid" {
+						auth = "auth: {user_id: \"(auth.user_id())::uuid\"}\n"
+					}
+					src = "version: 1\n" + auth + "tables:\n" + tableEntry("name: todos", idCol+"\n{name: owner_col, type: \""+typ+"\", not_null: true}", "owner: owner_col\npolicies: owner")
+				}
+				work := t.TempDir()
+				schemaPath := filepath.Join(work, "schema.yaml")
+				writeFiles(t, work, map[string]string{"schema.yaml": src})
+				if v := run(t, work, "validate", "--schema", schemaPath); v.code != 0 {
+					if v.code != ExitError || !strings.Contains(v.stderr, "schema.yaml:") {
+						t.Fatalf("validate refused without a position:\n%s", v)
+					}
+					return // refused with a position: allowed
+				}
+				c := newConverger(t)
+				if msg := c.step(src); msg != "" {
+					t.Fatalf("%s passed validate, then:\n%s\n%s", typ, msg, src)
+				}
+				if r := run(t, work, "verify", "--schema", schemaPath, "--database-url", c.dbURL); r.code != 0 {
+					t.Fatalf("%s: verify:\n%s", typ, r)
+				}
+			})
+		}
 	}
 }

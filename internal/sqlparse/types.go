@@ -78,6 +78,9 @@ func ParseType(s string, quote func(string) string) (string, error) {
 			return "", &Error{Offset: -1, Msg: fmt.Sprintf("%s is not a type a column keeps but a shorthand for a sequence; write type: %s with identity: by default", names[0], to)}
 		}
 		base = builtinTypes[names[0]]
+		if base == "" && slices.Contains(knownTypes, names[0]) {
+			base = names[0] // json, xml...: keywords of newer PostgreSQL, still bare type names
+		}
 	}
 	if base == "" {
 		quoted := make([]string, len(names))
@@ -275,4 +278,13 @@ func WithoutModifiers(t string) string {
 		return base + "[]"
 	}
 	return base
+}
+
+// GroupIDType reports whether PostgreSQL compares, indexes and lists values of type t as
+// ids: the integer and numeric types, text and varchar, and uuid. A group's id must be
+// one: others have no btree order (json, xml), or too few values to tell groups apart
+// (boolean), or pad (character).
+func GroupIDType(t string) bool {
+	base, array := baseType(t)
+	return !array && slices.Contains([]string{"smallint", "integer", "bigint", "numeric", "text", "character varying", "uuid"}, base)
 }
