@@ -19,7 +19,7 @@ import (
 // The convergence property: for random schemas and random edit sequences, every
 // migration generate writes applies, the database it builds diffs empty against the
 // schema.yaml it came from, and its Down section brings the database back to the
-// previous schema.yaml. RLSMIGRATE_CONVERGE_STEPS sets the steps per seed (default 40),
+// previous schema.yaml. RLSMIGRATE_CONVERGE_STEPS sets the steps per seed (default 60),
 // RLSMIGRATE_CONVERGE_SEEDS the number of seeds (default 6).
 
 // ySchema and the types below are schema.yaml as the generator writes it, as JSON (which
@@ -1065,7 +1065,7 @@ func envInt(name string, def int) int {
 }
 
 func TestConvergence(t *testing.T) {
-	steps := envInt("RLSMIGRATE_CONVERGE_STEPS", 40)
+	steps := envInt("RLSMIGRATE_CONVERGE_STEPS", 60)
 	seeds := envInt("RLSMIGRATE_CONVERGE_SEEDS", 6)
 	if testing.Short() {
 		steps, seeds = 10, 2
@@ -1113,7 +1113,7 @@ func TestConvergence(t *testing.T) {
 			t.Logf("seed %d: %d edits applied, %d refused by generate; schemas holding each feature: %v", seed, len(history), refused, seen)
 			// The generator must reach the rule kinds it knows, or the property says
 			// nothing of them.
-			if steps >= 40 && seen["member"] == 0 && seen["claim"] == 0 {
+			if steps >= 60 && seen["member"] == 0 && seen["claim"] == 0 {
 				t.Errorf("seed %d: no schema held a member or claim rule", seed)
 			}
 		})

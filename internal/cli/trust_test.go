@@ -142,3 +142,21 @@ func TestEveryTypeByRuleKind(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyFindsSelfEscalation: on a group table whose rules let members update their
+// rows, verify makes a plain member set its own role to admin, and reports it; lint
+// reports RLS028 at the rule.
+func TestVerifyFindsSelfEscalation(t *testing.T) {
+	t.Parallel()
+	var b built
+	b.build(t, filepath.Join("testdata", "apps", "escalate.yaml"))
+	dbURL := b.database(t)
+	r := run(t, b.work, "verify", "--schema", b.schema, "--database-url", dbURL)
+	want := "MISMATCH public.memberships: update by a member setting its own row to pass the filter of group org_admin (making itself one): allowed, schema.yaml says denied"
+	if r.code != ExitFound || !strings.Contains(r.stdout, want) {
+		t.Errorf("verify does not report the escalation:\n%s", r)
+	}
+	if l := run(t, b.work, "lint", "--schema", b.schema); !strings.Contains(l.stdout, " RLS028 ") {
+		t.Errorf("lint does not report RLS028:\n%s", l)
+	}
+}

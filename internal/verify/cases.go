@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
@@ -122,6 +123,30 @@ func (v *verifier) table(ctx context.Context, t *schema.Table, pt *policy.Table)
 		onRow(Peer, carol, mine, peer, prep)
 		insert(Peer, carol, Alice, peer, prep)
 	}
+	// A member failing a group's filter, on the group's own table, setting its own row
+	// to pass it (making itself an admin): the group's filter means it must not.
+	for _, g := range v.f.Groups {
+		if g.Schema != t.Schema || g.Table != t.Name || len(g.Where) == 0 {
+			continue
+		}
+		fails, ok := v.failing(t)
+		if !ok {
+			continue
+		}
+		set := map[string]string{}
+		for col, val := range fails {
+			set[col] = sqlident.Literal(val) + "::" + t.Column(col).Type
+		}
+		cols, vals := v.values(t, Carol, 0, set)
+		var sets []string
+		for _, fl := range g.Where {
+			sets = append(sets, fmt.Sprintf("%s = %s::%s", sqlident.Quote(fl.Column), sqlident.Literal(fl.Values[0]), t.Column(fl.Column).Type))
+		}
+		user := t.Column(g.UserColumn)
+		attempts = append(attempts, attempt{op: "update", cas: Escalate + g.Name, who: caller{user: Carol}, column: g.Where[0].Column, reads: true,
+			sql:  fmt.Sprintf("UPDATE %s SET %s WHERE %s = %s::%s", name, strings.Join(sets, ", "), sqlident.Quote(user.Name), sqlident.Literal(Carol), user.Type),
+			prep: insertSQL(t, cols, vals, false) + ";", fixed: Denied})
+	}
 	// A member of the row's groups who does not own it (an editor of a shared
 	// document): what the groups allow, and whether the member can take the row.
 	if gts := v.groupTables(pt); t.Owner != "" && len(gts) > 0 {
@@ -169,7 +194,10 @@ func (v *verifier) table(ctx context.Context, t *schema.Table, pt *policy.Table)
 		if role == "" {
 			role = v.role
 		}
-		c := Check{Operation: a.op, Case: a.cas, Role: a.who.role, Expected: v.expect(t, pt, role, a), Observed: observed}
+		c := Check{Operation: a.op, Case: a.cas, Role: a.who.role, Expected: a.fixed, Observed: observed}
+		if c.Expected == "" {
+			c.Expected = v.expect(t, pt, role, a)
+		}
 		if c.Mismatch() || observed == Failed {
 			c.Detail = msg
 		}

@@ -444,6 +444,9 @@ type attempt struct {
 	// rows too: allowed when that row version is gone afterwards (deleted, or updated
 	// into a new version), as the connecting role sees it.
 	gone *rowAt
+	// fixed is the outcome the attempt must have whatever the rules say, or "": what a
+	// group's definition implies (no member makes itself an admin).
+	fixed Outcome
 }
 
 // rowAt is a row version of a table: its quoted name and the row's ctid.

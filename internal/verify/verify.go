@@ -49,6 +49,9 @@ const (
 	Member     = "member, not the owner"
 	TakeOver   = "take a group's row"
 	WithClaims = "others' rows, with the claims"
+	// Escalate is followed by a group's name: a member failing the group's filter
+	// updating its own row of the group's table to pass it.
+	Escalate = "member passing the filter of group "
 	// Unbounded is an update or delete without WHERE, by a user, judged on another
 	// user's row: it reads no column, so the select rules do not hold.
 	Unbounded = "others' rows, no WHERE"
@@ -150,6 +153,9 @@ func attemptName(c Check) string {
 	}
 	if who, ok := strings.CutPrefix(c.Case, Through); ok {
 		return c.Operation + " through it, as " + who + asRole(c.Role) + ", of rows the base tables' rules deny"
+	}
+	if g, ok := strings.CutPrefix(c.Case, Escalate); ok {
+		return "update by a member setting its own row to pass the filter of group " + g + " (making itself one)"
 	}
 	if col, ok := strings.CutPrefix(c.Case, Immutable+" "); ok {
 		return "update of immutable column " + col + " of its own row"
