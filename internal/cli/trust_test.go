@@ -160,3 +160,35 @@ func TestVerifyFindsSelfEscalation(t *testing.T) {
 		t.Errorf("lint does not report RLS028:\n%s", l)
 	}
 }
+
+// TestVerifyDoesNotCallVolatileDefiners: verify once called every SECURITY DEFINER
+// function without arguments it found, and one that wrote a file on the server wrote
+// three. A volatile one is now listed as not exercised; a sequence it advances (which
+// no rollback takes back) shows it was not called.
+func TestVerifyDoesNotCallVolatileDefiners(t *testing.T) {
+	t.Parallel()
+	var b built
+	b.build(t, "testdata/diff/drift.yaml")
+	dbURL := b.database(t)
+	conn := pgtest.Connect(t, dbURL)
+	pgtest.MustExec(t, conn, `CREATE SEQUENCE side_effects;
+		CREATE FUNCTION act() RETURNS SETOF notes LANGUAGE plpgsql SECURITY DEFINER
+			AS $$BEGIN PERFORM nextval('public.side_effects'); RETURN QUERY SELECT * FROM public.notes; END$$`)
+	r := run(t, "", "verify", "--schema", b.schema, "--database-url", dbURL, "--role", "drift_app")
+	if !strings.Contains(r.stdout, "volatile: it may act outside verify's transaction") {
+		t.Errorf("verify does not say why it left act() out:\n%s", r)
+	}
+	if n := queryInt(t, dbURL, `SELECT last_value::int + is_called::int FROM side_effects`); n != 1 {
+		t.Errorf("verify called the volatile definer function (the sequence is at %d)", n)
+	}
+}
+
+// TestNegativeLockRetriesRefused: up --lock-retries -1 was accepted.
+func TestNegativeLockRetriesRefused(t *testing.T) {
+	for _, flag := range [][]string{{"--lock-retries", "-1"}, {"--lock-backoff", "-1s"}} {
+		r := run(t, "", append([]string{"up", "--database-url", "postgres://nobody@127.0.0.1:1/none"}, flag...)...)
+		if r.code != ExitError || !strings.Contains(r.stderr, "must not be negative") {
+			t.Errorf("up %v:\n%s", flag, r)
+		}
+	}
+}
