@@ -79,19 +79,52 @@ type decoder struct {
 	lines   []string // the file's lines, for positions inside block scalars
 	sql     sqlparse.Cache
 	errs    Errors
-	visits  int  // nodes visited, aliases expanded, to stop alias bombs
-	stopped bool // the walk was stopped by maxVisits
+	stopped bool // the walk stopped (see tooBig)
 }
 
-// maxVisits bounds the nodes one file may expand to through aliases.
-const maxVisits = 1_000_000
+// maxAliasNodes bounds the nodes aliases may add to a file, to stop alias bombs; the
+// nodes the file holds itself are bounded by its size alone.
+const maxAliasNodes = 1_000_000
+
+// aliasExpansion returns how many nodes aliases add to the tree under root once
+// expanded, counted without expanding them (each node's expanded size is computed once),
+// and saturated past maxAliasNodes.
+func aliasExpansion(root *yaml.Node) int {
+	memo := map[*yaml.Node]int{}
+	var size func(n *yaml.Node) int
+	size = func(n *yaml.Node) int {
+		if v, ok := memo[n]; ok {
+			return v
+		}
+		memo[n] = 1 // an alias cycle counts once
+		total := 1
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			total = size(n.Alias)
+		} else {
+			for _, c := range n.Content {
+				total = min(total+size(c), 4*maxAliasNodes)
+			}
+		}
+		memo[n] = total
+		return total
+	}
+	plain := 0
+	var count func(n *yaml.Node)
+	count = func(n *yaml.Node) {
+		plain++
+		for _, c := range n.Content {
+			count(c)
+		}
+	}
+	count(root)
+	return size(root) - plain
+}
 
 // deref follows an alias to the node it names.
 func (d *decoder) deref(n *yaml.Node) *yaml.Node {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
-	d.visits++
 	return n
 }
 
@@ -142,6 +175,10 @@ func (d *decoder) parse(data []byte) *File {
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
+	}
+	if added := aliasExpansion(root); added > maxAliasNodes {
+		d.errorf(root, "the file expands to over %d nodes through aliases", maxAliasNodes)
+		return nil
 	}
 	f := &File{Auth: Auth{Provider: "pg_session_jwt", UserID: DefaultUserID, Roles: []string{"authenticated", "anonymous"}}}
 	sawVersion := false
@@ -245,18 +282,9 @@ func (d *decoder) sequence(n *yaml.Node, what string, fn func(item *yaml.Node)) 
 	}
 }
 
-// tooBig reports, once, that aliases expanded the file past maxVisits nodes; from then
-// on the walk stops and no more problems are recorded.
-func (d *decoder) tooBig(n *yaml.Node) bool {
-	if d.visits <= maxVisits {
-		return false
-	}
-	if !d.stopped {
-		d.errorf(n, "the file expands to over %d nodes through aliases", maxVisits)
-		d.stopped = true
-	}
-	return true
-}
+// tooBig reports whether the walk was stopped; the file's size and its alias
+// expansion are bounded before it starts.
+func (d *decoder) tooBig(*yaml.Node) bool { return d.stopped }
 
 func kindName(n *yaml.Node) string {
 	switch n.Kind {

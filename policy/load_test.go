@@ -1,7 +1,9 @@
 package policy_test
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rlsmigrate/rlsmigrate/policy"
@@ -95,5 +97,29 @@ tables:
 	want := `((SELECT auth.session()) -> 'ok') = 'true'::jsonb AND ((SELECT auth.session()) -> 'n') IN ('1'::jsonb, '2.5'::jsonb) AND ((SELECT auth.session()) -> 's') = '"true"'::jsonb AND ((SELECT auth.session()) -> 'plain') = '"admin"'::jsonb`
 	if using != want {
 		t.Errorf("condition:\n%s\nwant\n%s", using, want)
+	}
+}
+
+// TestManyTablesAreNotAnAliasBomb: the alias guard counted every node, so a plain
+// 50,000-table file was refused as expanding "to over 1000000 nodes through aliases".
+// It counts the nodes aliases add now.
+func TestManyTablesAreNotAnAliasBomb(t *testing.T) {
+	if testing.Short() {
+		t.Skip("parses a 50,000-table file")
+	}
+	var sb strings.Builder
+	sb.WriteString("version: 1\ntables:\n")
+	for i := range 50000 {
+		fmt.Fprintf(&sb, "  - name: t%d\n    columns:\n      - {name: id, type: bigint, primary_key: true}\n", i)
+		for _, c := range []string{"a", "b", "c", "d", "e"} {
+			fmt.Fprintf(&sb, "      - {name: %s, type: text, not_null: true}\n", c)
+		}
+	}
+	f, err := policy.Parse("schema.yaml", []byte(sb.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Tables) != 50000 {
+		t.Fatalf("%d tables read", len(f.Tables))
 	}
 }
