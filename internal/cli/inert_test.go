@@ -13,7 +13,9 @@ import (
 // table with a newline and SQL: every fix script diff prints (the "not applied" comment
 // and, with --allow-destructive, the fix itself) keeps the name inside its comment or
 // its quotes, so applying the script runs no statement of the name's; the text and
-// Markdown reports keep it on its line. Before, applying the script dropped the table.
+// Markdown reports keep it on its line. Before, applying the script dropped the table;
+// a function named "paren() FROM PUBLIC; DROP TABLE ...; --" was cut at its first "("
+// and its fix, with --allow-destructive, ran the DROP.
 func TestDatabaseNamesStayInert(t *testing.T) {
 	t.Parallel()
 	var b built
@@ -26,6 +28,8 @@ func TestDatabaseNamesStayInert(t *testing.T) {
 		CREATE VIEW "`+evil+`" AS SELECT * FROM notes; GRANT SELECT ON "`+evil+`" TO drift_app;
 		CREATE DOMAIN "dom`+"\n"+`DROP TABLE elsewhere.canary; --" AS int;
 		CREATE FUNCTION "`+strings.Replace(evil, "feed", "leak", 1)+`"("dom`+"\n"+`DROP TABLE elsewhere.canary; --") RETURNS bigint
+			LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM public.notes';
+		CREATE FUNCTION "paren() FROM PUBLIC; DROP TABLE elsewhere.canary; --"() RETURNS bigint
 			LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM public.notes'`)
 	for _, format := range []string{"text", "markdown"} {
 		r := run(t, "", "diff", "--schema", b.schema, "--database-url", dbURL, "--format", format)

@@ -153,10 +153,10 @@ func (r *renderer) change(c *diff.Change) {
 	case diff.MatviewReadable:
 		r.suggest(c, fmt.Sprintf("REVOKE SELECT ON %s FROM %s;", sqlident.Qualified(c.Schema, c.Name), roleList(c.Old.Exposure.Roles)))
 	case diff.FunctionDefiner:
-		// The name carries its argument types as PostgreSQL prints them: f(integer).
-		fn, args, _ := strings.Cut(c.Name, "(")
-		// ON ROUTINE: procedures too.
-		r.suggest(c, fmt.Sprintf("REVOKE EXECUTE ON ROUTINE %s(%s FROM %s;", sqlident.Qualified(c.Schema, fn), sqlident.RequoteControl(args), roleList(c.Old.Exposure.Roles)))
+		// ON ROUTINE: procedures too. The name is quoted apart from the arguments,
+		// which PostgreSQL printed (quoted as needed): a name may hold "(" and SQL.
+		x := c.Old.Exposure
+		r.suggest(c, fmt.Sprintf("REVOKE EXECUTE ON ROUTINE %s(%s) FROM %s;", sqlident.Qualified(c.Schema, x.Routine), sqlident.RequoteControl(x.Args), roleList(x.Roles)))
 	case diff.TableExposes:
 		// Through a parent, a role reads and writes the children under the parent's
 		// rules; a copy is only read.

@@ -62,8 +62,11 @@ type Exposure struct {
 	// Kind is view, materialized view, function, procedure, parent table (whose
 	// inheritance children or partitions have row-level security) or copy table (into
 	// which a trigger or rule of a table with it writes).
-	Kind            string
-	Schema, Name    string   // for a function, Name holds its identity arguments: f(integer)
+	Kind         string
+	Schema, Name string // for a function, Name holds its identity arguments: f(integer)
+	// Routine and Args are a function's or procedure's name and identity arguments,
+	// apart: its name may hold "(" and SQL, so Name is for messages only.
+	Routine, Args   string
 	Reads           []string // the tables with row-level security it reads, schema.name
 	Roles           []string // the declared roles, or public, that may use it
 	SecurityInvoker bool     // a view with security_invoker: it reads as its caller

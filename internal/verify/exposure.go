@@ -132,11 +132,10 @@ func (v *verifier) probes(ctx context.Context, x *schema.Exposure) (direct, invo
 		}
 		return fmt.Sprintf(agg, "SELECT * FROM "+name), fmt.Sprintf(agg, strings.TrimSuffix(strings.TrimSpace(def), ";")), "", nil
 	}
-	fn, args, _ := strings.Cut(x.Name, "(")
-	if args != ")" {
+	if x.Args != "" {
 		return "", "", "", nil
 	}
-	call := sqlident.Qualified(x.Schema, fn) + "()"
+	call := sqlident.Qualified(x.Schema, x.Routine) + "()"
 	return fmt.Sprintf(agg, "SELECT * FROM "+call), fmt.Sprintf(agg, "SELECT * FROM "+call), "ALTER FUNCTION " + call + " SECURITY INVOKER", nil
 }
 
