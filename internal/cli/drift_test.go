@@ -153,6 +153,9 @@ var securityDrifts = []securityDrift{
 	{name: "inheritance parent without row-level security", sql: sideSchema + `CREATE TABLE side.all_notes (id bigint, user_id text, body text);
 		ALTER TABLE notes INHERIT side.all_notes; GRANT SELECT ON side.all_notes TO drift_app`,
 		kinds: []string{"table.exposes_rls_rows"}, lint: "RLS027"},
+	{name: "partitioned parent without row-level security", sql: sideSchema + `CREATE TABLE side.parted (id bigint NOT NULL, user_id text NOT NULL, body text)
+		PARTITION BY LIST (user_id); ALTER TABLE side.parted ATTACH PARTITION public.notes DEFAULT; GRANT SELECT ON side.parted TO drift_app`,
+		kinds: []string{"table.exposes_rls_rows"}, lint: "RLS027"},
 	{name: "rule copying rows into a readable table", sql: sideSchema + `CREATE TABLE side.copy (LIKE public.notes); GRANT SELECT ON side.copy TO drift_app;
 		CREATE RULE keep AS ON INSERT TO notes DO ALSO INSERT INTO side.copy VALUES (NEW.*)`,
 		kinds: []string{"table.exposes_rls_rows"}, lint: "RLS027"},

@@ -190,7 +190,7 @@ func newReader(s *schema.Schema) *reader {
 // grants, which normalisation does not need.
 func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess bool) {
 	tables := fmt.Sprintf(`SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND %s`, filter)
+		WHERE c.relkind IN ('r', 'p') AND %s`, filter)
 	batch.Queue(fmt.Sprintf(`SELECT c.oid, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner)
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.oid IN (%s) ORDER BY n.nspname, c.relname`, tables), args...).Query(func(rows pgx.Rows) error {
