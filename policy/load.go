@@ -637,6 +637,7 @@ func (d *decoder) pairs(n *yaml.Node) [][2]*yaml.Node {
 
 func (d *decoder) column(n *yaml.Node) *Column {
 	c := &Column{Pos: Pos{n.Line, n.Column}}
+	var values []*yaml.Node // default and using: constants must fit the type
 	ok := d.mapping(n, "a column", Format["a column"], func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
@@ -660,12 +661,14 @@ func (d *decoder) column(n *yaml.Node) *Column {
 			c.Identity = d.choice(v, "identity", identities)
 		case "default":
 			c.Default, _ = d.expr(v, "default")
+			values = append(values, k, v)
 		case "references":
 			c.References = d.reference(v)
 		case "renamed_from":
 			c.RenamedFrom, _ = d.name(v, "renamed_from")
 		case "using":
 			c.Using, _ = d.expr(v, "using")
+			values = append(values, k, v)
 		case "immutable":
 			c.Immutable, c.ImmutableSet = d.boolean(v, "immutable")
 		}
@@ -678,6 +681,14 @@ func (d *decoder) column(n *yaml.Node) *Column {
 	}
 	if !d.hasKey(n, "type") {
 		d.errorf(n, "column %q has no \"type\"", c.Name)
+	}
+	for i := 0; i+1 < len(values) && c.Type != ""; i += 2 {
+		k, v := values[i], values[i+1]
+		if e, err := d.sql.Expr(strings.TrimSpace(d.deref(v).Value)); err == nil {
+			if lit, kind, ok := e.Constant(c.Type); ok && (!sqlparse.Assignable(kind, c.Type) || !sqlparse.ValidLiteral(c.Type, lit)) {
+				d.errorf(v, "%s %s is not a value of type %s: PostgreSQL would refuse it when the migration runs", k.Value, e.Text, c.Type)
+			}
+		}
 	}
 	return c
 }

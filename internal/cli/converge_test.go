@@ -729,6 +729,7 @@ var edits = []struct {
 			if c.Default != "" {
 				c.Default = ct.def
 			}
+			c.Using = "" // a using of an earlier change does not fit this one
 			if g.chance(0.3) {
 				// using: the new values computed, here the type's default (or NULL).
 				c.Using = ct.def

@@ -288,3 +288,49 @@ func GroupIDType(t string) bool {
 	base, array := baseType(t)
 	return !array && slices.Contains([]string{"smallint", "integer", "bigint", "numeric", "text", "character varying", "uuid"}, base)
 }
+
+// Constant returns the text of the expression when it is a constant that PostgreSQL
+// must read as a value of column type typ: a string, a number or a boolean, alone or
+// cast to typ itself, and its kind (string, number or boolean).
+func (e *Expr) Constant(typ string) (text, kind string, ok bool) {
+	n := e.node
+	if tc := n.GetTypeCast(); tc != nil {
+		if t, ok := e.CastType(); !ok || t != typ {
+			return "", "", false
+		}
+		n = tc.Arg
+	}
+	c := n.GetAConst()
+	if c == nil || c.Isnull {
+		return "", "", false
+	}
+	switch v := c.Val.(type) {
+	case *pg.A_Const_Sval:
+		return v.Sval.Sval, "string", true
+	case *pg.A_Const_Ival:
+		return strconv.Itoa(int(v.Ival.Ival)), "number", true
+	case *pg.A_Const_Fval:
+		return v.Fval.Fval, "number", true
+	case *pg.A_Const_Boolval:
+		return strconv.FormatBool(v.Boolval.Boolval), "boolean", true
+	}
+	return "", "", false
+}
+
+// Assignable reports whether a constant of kind (see Expr.Constant) is stored in a
+// column of type typ without an explicit cast: a string always (PostgreSQL reads its
+// text as typ), a number into a numeric or string type, a boolean into boolean or a
+// string type. Types it does not know are taken to accept it.
+func Assignable(kind, typ string) bool {
+	base, array := baseType(typ)
+	if kind == "string" || array || !slices.Contains(knownTypes, base) || slices.Contains(stringTypes, base) {
+		return true
+	}
+	switch kind {
+	case "number":
+		return slices.Contains(numericTypes, base) || base == "money"
+	case "boolean":
+		return base == "boolean"
+	}
+	return true
+}
