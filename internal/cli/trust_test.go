@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -190,5 +193,35 @@ func TestNegativeLockRetriesRefused(t *testing.T) {
 		if r.code != ExitError || !strings.Contains(r.stderr, "must not be negative") {
 			t.Errorf("up %v:\n%s", flag, r)
 		}
+	}
+}
+
+// TestVerifyAsTableOwner runs verify as the README allows it: a login role that owns
+// the tables (not a superuser) and is a member of the verified roles. The confining
+// function, the unbounded update and delete and their savepoints must work there too.
+func TestVerifyAsTableOwner(t *testing.T) {
+	t.Parallel()
+	var b built
+	b.build(t, "testdata/apps/docs.yaml")
+	dbURL := b.database(t)
+	conn := pgtest.Connect(t, dbURL)
+	role := fmt.Sprintf("rlsm_owner_%d", os.Getpid())
+	var db string
+	if err := conn.QueryRow(context.Background(), "SELECT current_database()").Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.MustExec(t, conn, fmt.Sprintf(`CREATE ROLE %[1]s LOGIN; GRANT CONNECT, TEMPORARY ON DATABASE %[2]q TO %[1]s;
+		GRANT authenticated TO %[1]s; ALTER TABLE documents OWNER TO %[1]s; ALTER TABLE shares OWNER TO %[1]s;
+		GRANT USAGE ON SCHEMA rls TO %[1]s`, role, db))
+	t.Cleanup(func() {
+		c := pgtest.Connect(t, dbURL)
+		pgtest.MustExec(t, c, fmt.Sprintf(`ALTER TABLE documents OWNER TO CURRENT_USER; ALTER TABLE shares OWNER TO CURRENT_USER;
+			REVOKE ALL ON DATABASE %q FROM %[2]s; REVOKE USAGE ON SCHEMA rls FROM %[2]s; DROP ROLE %[2]s`, db, role))
+	})
+	u, _ := url.Parse(dbURL)
+	u.User = url.User(role)
+	r := run(t, b.work, "verify", "--schema", b.schema, "--database-url", u.String())
+	if r.code != 0 || !strings.Contains(r.stdout, "0 mismatch(es)") {
+		t.Fatalf("verify as %s:\n%s", role, r)
 	}
 }

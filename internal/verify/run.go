@@ -429,6 +429,9 @@ type caller struct {
 	role   string // "" for the verified role
 }
 
+// notRun is the outcome of an attempt that could not be judged; it is left out.
+const notRun Outcome = "not run"
+
 // attempt is one statement by a caller, and the cases it puts the rules in: old is the
 // row the statement reads or the new row of an insert, new the row an update writes.
 type attempt struct {
@@ -489,6 +492,9 @@ func (v *verifier) run(ctx context.Context, a attempt) (Outcome, string, error) 
 	switch {
 	case errors.As(runErr, &pe) && pe.Code == "42501":
 		return Denied, pe.Message, nil
+	case errors.As(runErr, &pe) && pe.Code == "23503" && a.gone != nil:
+		// A statement on every row that a reference blocked tells nothing of the row.
+		return notRun, pe.Message, nil
 	case errors.As(runErr, &pe) && pe.Code == "23503" && strings.HasPrefix(a.sql, "DELETE"):
 		// The row was visible and deletable; a referencing row then blocked it.
 		return Allowed, "", nil
