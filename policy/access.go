@@ -14,12 +14,13 @@ func (d *decoder) validateAccess(f *File) {
 	if f.Auth.Claims == "" && f.Auth.Provider != "none" {
 		f.Auth.Claims = DefaultClaims
 	}
+	id := f.IdentityType() // parsed once: a file may hold 50,000 owner columns
 	for _, g := range f.Groups {
-		d.validateGroup(f, g)
+		d.validateGroup(f, g, id)
 	}
 	for _, t := range f.Tables {
 		if c := t.Column(t.Owner); c != nil && t.Owner != "" {
-			d.identityColumn(f, c.Pos, "owner column "+t.QualifiedName()+"."+c.Name, c)
+			d.identityColumn(f, id, c.Pos, "owner column "+t.QualifiedName()+"."+c.Name, c)
 		}
 		for _, r := range t.Policies {
 			switch r.Kind {
@@ -51,12 +52,11 @@ func (f *File) IdentityType() string {
 	return ""
 }
 
-// identityColumn refuses, at pos, a column compared with the caller's identity whose
-// type PostgreSQL cannot compare with it (text = uuid has no operator): what is said
-// about it is what.
-func (d *decoder) identityColumn(f *File, pos Pos, what string, c *Column) {
-	id := f.IdentityType()
-	if c.Type != "" && !sqlparse.GroupIDType(c.Type) && !(id != "" && sqlparse.Comparable(c.Type, id) && c.Type == id) {
+// identityColumn refuses, at pos, a column compared with the caller's identity (of type
+// id, "" when unknown) that cannot hold an id, or whose type PostgreSQL cannot compare
+// with it (text = uuid has no operator): what is said about it is what.
+func (d *decoder) identityColumn(f *File, id string, pos Pos, what string, c *Column) {
+	if c.Type != "" && !sqlparse.GroupIDType(c.Type) && c.Type != id {
 		d.at(pos, "%s is %s, which cannot hold the caller's id as it is: declare it text, varchar, uuid or an integer type, like the identity %s", what, c.Type, f.Auth.UserID)
 		return
 	}
@@ -71,7 +71,7 @@ func (d *decoder) identityColumn(f *File, pos Pos, what string, c *Column) {
 // rlsmigrate's fallback of it) provides them.
 const DefaultClaims = "auth.session()"
 
-func (d *decoder) validateGroup(f *File, g *Group) {
+func (d *decoder) validateGroup(f *File, g *Group, id string) {
 	t := f.Table(g.Schema, g.Table)
 	if t == nil {
 		if g.Table != "" {
@@ -88,7 +88,7 @@ func (d *decoder) validateGroup(f *File, g *Group) {
 		d.at(g.Pos, "group %q holds ids of column %s.%s, which is %s; a group id must be an integer, numeric, text, varchar or uuid column", g.Name, t.Name, c.Name, c.Type)
 	}
 	if c := t.Column(g.UserColumn); c != nil && g.UserColumn != "" {
-		d.identityColumn(f, g.Pos, fmt.Sprintf("the user column %s.%s of group %q", t.Name, c.Name, g.Name), c)
+		d.identityColumn(f, id, g.Pos, fmt.Sprintf("the user column %s.%s of group %q", t.Name, c.Name, g.Name), c)
 	}
 	for _, fl := range g.Where {
 		c := t.Column(fl.Column)
