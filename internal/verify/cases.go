@@ -111,16 +111,10 @@ func (v *verifier) table(ctx context.Context, t *schema.Table, pt *policy.Table)
 	}
 	// A member whose row of the group table fails the groups' filters (not an admin).
 	for _, gt := range v.groupTables(pt) {
-		fails, ok := v.failing(gt)
+		prep, ok := v.peerRow(gt)
 		if !ok {
 			continue
 		}
-		set := map[string]string{}
-		for col, val := range fails {
-			set[col] = sqlident.Literal(val) + "::" + gt.Column(col).Type
-		}
-		cols, vals := v.values(gt, Carol, 0, set)
-		prep := insertSQL(gt, cols, vals, false) + ";"
 		peer := policy.Case{Identity: true, PeerOf: gt.QualifiedName()}
 		carol := caller{user: Carol}
 		onRow(Peer, carol, mine, peer, prep)
@@ -132,15 +126,10 @@ func (v *verifier) table(ctx context.Context, t *schema.Table, pt *policy.Table)
 		if g.Schema != t.Schema || g.Table != t.Name || len(g.Where) == 0 {
 			continue
 		}
-		fails, ok := v.failing(t)
+		prep, ok := v.peerRow(t)
 		if !ok {
 			continue
 		}
-		set := map[string]string{}
-		for col, val := range fails {
-			set[col] = sqlident.Literal(val) + "::" + t.Column(col).Type
-		}
-		cols, vals := v.values(t, Carol, 0, set)
 		var sets []string
 		for _, fl := range g.Where {
 			sets = append(sets, fmt.Sprintf("%s = %s::%s", sqlident.Quote(fl.Column), sqlident.Literal(fl.Values[0]), t.Column(fl.Column).Type))
@@ -148,7 +137,7 @@ func (v *verifier) table(ctx context.Context, t *schema.Table, pt *policy.Table)
 		user := t.Column(g.UserColumn)
 		attempts = append(attempts, attempt{op: "update", cas: Escalate + g.Name, who: caller{user: Carol}, column: g.Where[0].Column, reads: true,
 			sql:  fmt.Sprintf("UPDATE %s SET %s WHERE %s = %s::%s", name, strings.Join(sets, ", "), sqlident.Quote(user.Name), sqlident.Literal(Carol), user.Type),
-			prep: insertSQL(t, cols, vals, false) + ";", fixed: Denied})
+			prep: prep, fixed: Denied})
 	}
 	// A member of the row's groups who does not own it (an editor of a shared
 	// document): what the groups allow, and whether the member can take the row.
@@ -210,6 +199,21 @@ func (v *verifier) table(ctx context.Context, t *schema.Table, pt *policy.Table)
 		checks = append(checks, c)
 	}
 	return checks, nil
+}
+
+// peerRow returns the statement that gives Carol a row of group table gt failing every
+// filter of its groups (a member, not an admin), or false when no value fails them.
+func (v *verifier) peerRow(gt *schema.Table) (string, bool) {
+	fails, ok := v.failing(gt)
+	if !ok {
+		return "", false
+	}
+	set := map[string]string{}
+	for col, val := range fails {
+		set[col] = sqlident.Literal(val) + "::" + gt.Column(col).Type
+	}
+	cols, vals := v.values(gt, Carol, 0, set)
+	return insertSQL(gt, cols, vals, false) + ";", true
 }
 
 // updateColumn returns the column an update sets to itself: the owner column, or else
