@@ -79,6 +79,9 @@ func ClaimCondition(claims string, cs []Claim) string {
 // holds.
 func (c Claim) Key() string { return strings.Join(c.Path, "\x00") }
 
+// ClaimKeyPath returns the path of a claim from its Key.
+func ClaimKeyPath(key string) []string { return strings.Split(key, "\x00") }
+
 // memberCondition returns r's member condition on table t.
 func (r *Rule) memberCondition(f *File, t *Table) string {
 	g := f.Group(r.Group)

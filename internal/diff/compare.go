@@ -630,14 +630,14 @@ func opensEveryRow(cond string, p *schema.Policy, t *schema.Table) bool {
 	if cond == "" {
 		return false
 	}
-	if sqlparse.AlwaysTrueText(cond) {
+	e, err := sqlparse.ParseExpr(cond)
+	if err != nil {
+		return false
+	}
+	if e.AlwaysTrue() {
 		return true
 	}
 	if p.Builtin {
-		return false
-	}
-	e, err := sqlparse.ParseExpr(cond)
-	if err != nil {
 		return false
 	}
 	cols := make([]string, len(t.Columns))

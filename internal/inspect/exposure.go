@@ -59,7 +59,7 @@ type trigger struct {
 // them; and who may CREATE in them and in schema auth.
 func queueExposures(batch *pgx.Batch, s *schema.Schema, opts Options) *exposures {
 	e := &exposures{create: map[string][]string{}}
-	grantee := `CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee) END`
+	grantee := granteeName
 	// A view reads its tables as its owner (checkAsUser), unless it is security_invoker;
 	// through another view, as that view's owner, or, through a security_invoker view,
 	// as the caller again: the chain stops there. The owner gets past a table's
@@ -284,6 +284,9 @@ func namedIn(qualified []string, refs []sqlparse.TableRef) []string {
 	return out
 }
 
+// granteeName is the SQL name of the grantee a of an aclexplode row: public for PUBLIC.
+const granteeName = `CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee) END`
+
 // userSchema is the SQL condition "namespace n is not one of PostgreSQL's own".
 func userSchema(n string) string {
 	return n + `.nspname NOT IN ('pg_catalog', 'information_schema') AND ` + n + `.nspname NOT LIKE 'pg\_toast%' AND ` + n + `.nspname NOT LIKE 'pg\_temp\_%'`
@@ -291,7 +294,7 @@ func userSchema(n string) string {
 
 // usage is the SQL array of the roles (or public) with USAGE on namespace n.
 func usage(n string) string {
-	return `array(SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee) END
+	return `array(SELECT DISTINCT ` + granteeName + `
 		FROM aclexplode(coalesce(` + n + `.nspacl, acldefault('n', ` + n + `.nspowner))) a WHERE a.privilege_type = 'USAGE' ORDER BY 1)`
 }
 

@@ -52,7 +52,7 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 	args := []any{opts.Schemas, IgnoredTables}
 	r.queue(batch, filter, args, true)
 	batch.Queue(`SELECT n.nspname,
-		coalesce(array(SELECT CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee) END
+		coalesce(array(SELECT `+granteeName+`
 			FROM aclexplode(n.nspacl) a WHERE a.privilege_type = 'USAGE' ORDER BY 1), '{}')
 		FROM pg_namespace n WHERE n.nspname = ANY($1) ORDER BY 1`, opts.Schemas).Query(func(rows pgx.Rows) error {
 		var name string
@@ -149,7 +149,7 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 func queueRoutines(batch *pgx.Batch, s *schema.Schema, opts Options) {
 	batch.Queue(`SELECT n.nspname, p.proname, pg_get_function_result(p.oid), l.lanname, p.provolatile::text,
 		p.prosecdef, coalesce(p.proconfig, '{}'), p.prosrc,
-		array(SELECT CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee) END
+		array(SELECT `+granteeName+`
 			FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
 			WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner ORDER BY 1)
 		FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
@@ -286,7 +286,7 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 	if !withAccess {
 		return
 	}
-	batch.Queue(fmt.Sprintf(`SELECT c.oid, CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee) END,
+	batch.Queue(fmt.Sprintf(`SELECT c.oid, `+granteeName+`,
 		lower(a.privilege_type), a.is_grantable
 		FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid IN (%s) AND a.grantee <> c.relowner ORDER BY 1, 2`, tables), args...).Query(func(rows pgx.Rows) error {
 		var oid uint32
@@ -309,7 +309,7 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 	})
 	// Privileges on the table's own sequences (identity, serial) held by other roles
 	// than their owner.
-	batch.Queue(fmt.Sprintf(`SELECT d.refobjid, s.relname, CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee) END,
+	batch.Queue(fmt.Sprintf(`SELECT d.refobjid, s.relname, `+granteeName+`,
 		array_agg(lower(a.privilege_type) ORDER BY a.privilege_type)
 		FROM pg_class s JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid
 			AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'),

@@ -407,7 +407,7 @@ func claimsJSON(user string, extra map[string]string) string {
 	root := map[string]any{"sub": user}
 	for _, key := range slices.Sorted(maps.Keys(extra)) {
 		m := root
-		path := strings.Split(key, "\x00")
+		path := policy.ClaimKeyPath(key)
 		for _, p := range path[:len(path)-1] {
 			next, ok := m[p].(map[string]any)
 			if !ok {
