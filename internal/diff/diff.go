@@ -87,13 +87,26 @@ const (
 	Alters  Effect = "different" // changes an object both sides have
 )
 
-// descriptor is what the differ, the inverter and reports know of one change kind.
+// descriptor is everything the differ, the inverter and reports know of one change kind.
+// Each kind is described once, in kinds; TestEveryKindIsDescribed holds every Kind
+// constant to an entry.
 type descriptor struct {
 	kind    Kind
 	inverse Kind   // the kind that undoes it; "" when a rollback leaves it in place
 	effect  Effect // for reports
 	step    bool   // a statement step, not a change
+	// security tells whether a change of this kind, from a database to schema.yaml,
+	// means the database lets a role read or write more than the file says; nil: never.
+	security func(*Change) bool
+	foreign  bool                 // fixes an object rlsmigrate does not own (see Owned)
+	was      func(*Change) string // the old name of a renamed object
+	// left names what a change creates that a rollback leaves in place, as migrations'
+	// Down note says it; nil when a rollback removes it (or it is never generated).
+	left func(*Change) string
 }
+
+// always is the security test of kinds whose every finding is one.
+func always(*Change) bool { return true }
 
 // kinds lists every change kind in the order changes are applied: renames first, then
 // whatever must go before objects change, then creations, then access rules, and what
@@ -101,73 +114,89 @@ type descriptor struct {
 // rollback leaves them.
 var kinds = []descriptor{
 	// Found only by diff: what lets a declared role past row-level security.
-	{RoleMembership, "", Removes, false},
-	{RoleBypass, "", Alters, false},
-	{TableOwner, "", Alters, false},
-	{ViewInvoker, "", Alters, false},
-	{MatviewReadable, "", Removes, false},
-	{FunctionDefiner, "", Alters, false},
-	{TableExposes, "", Removes, false},
-	{DefaultPrivilege, "", Removes, false},
-	{SchemaCreateDrop, "", Removes, false},
-	{GrantOptionDrop, "", Removes, false},
-	{SequenceRevoke, "", Removes, false},
-	{RoleCreate, "", Adds, false},
-	{AuthSetup, "", Alters, false},
-	{FunctionMissing, "", Adds, false},
-	{FunctionAlter, "", Alters, false},
-	{SchemaCreate, "", Adds, false},
-	{TableRename, TableRename, Alters, false},
-	{ColumnRename, ColumnRename, Alters, false},
-	{PolicyRename, PolicyRename, Alters, false},
-	{IndexRename, IndexRename, Alters, false},
-	{ConstraintRename, ConstraintRename, Alters, false},
-	{PolicyDrop, PolicyCreate, Removes, false},
-	{IndexDrop, IndexCreate, Removes, false},
-	{ForeignKeyDrop, ForeignKeyAdd, Removes, false},
-	{UniqueDrop, UniqueAdd, Removes, false},
-	{PrimaryKeyDrop, PrimaryKeyAdd, Removes, false},
-	{GrantRevoke, GrantAdd, Removes, false},
-	{UsageRevoke, UsageGrant, Removes, false},
-	{TableCreate, TableDrop, Adds, false},
-	{ColumnAdd, ColumnDrop, Adds, false},
-	{ColumnIdentityDrop, "", Alters, true},
-	{ColumnDefaultDrop, "", Alters, true},
-	{PoliciesLift, "", Alters, true},
-	{ColumnType, ColumnType, Alters, false},
-	{PoliciesRestore, "", Alters, true},
-	{ColumnDefault, ColumnDefault, Alters, false},
-	{ColumnNotNull, ColumnNotNull, Alters, false},
-	{ColumnIdentity, ColumnIdentity, Alters, false},
-	{PrimaryKeyAdd, PrimaryKeyDrop, Adds, false},
-	{UniqueAdd, UniqueDrop, Adds, false},
-	{ForeignKeyAdd, ForeignKeyDrop, Adds, false},
-	{IndexCreate, IndexDrop, Adds, false},
+	{kind: RoleMembership, effect: Removes, security: always},
+	{kind: RoleBypass, effect: Alters, security: always},
+	{kind: TableOwner, effect: Alters, security: always},
+	{kind: ViewInvoker, effect: Alters, security: always, foreign: true},
+	{kind: MatviewReadable, effect: Removes, security: always, foreign: true},
+	{kind: FunctionDefiner, effect: Alters, security: always, foreign: true},
+	{kind: TableExposes, effect: Removes, security: always, foreign: true},
+	{kind: DefaultPrivilege, effect: Removes, security: always},
+	{kind: SchemaCreateDrop, effect: Removes, security: always},
+	{kind: GrantOptionDrop, effect: Removes, security: always},
+	{kind: SequenceRevoke, effect: Removes, security: always},
+	{kind: RoleCreate, effect: Adds, left: func(c *Change) string { return "role " + c.Name }},
+	{kind: AuthSetup, effect: Alters, left: identityFunctions},
+	{kind: FunctionMissing, effect: Adds, left: identityFunctions},
+	{kind: FunctionAlter, effect: Alters, security: always},
+	{kind: SchemaCreate, effect: Adds, left: func(c *Change) string { return "schema " + c.Schema }},
+	{kind: TableRename, inverse: TableRename, effect: Alters, was: func(c *Change) string { return c.OldTable.Name }},
+	{kind: ColumnRename, inverse: ColumnRename, effect: Alters, was: func(c *Change) string { return c.Old.Column.Name }},
+	{kind: PolicyRename, inverse: PolicyRename, effect: Alters, was: func(c *Change) string { return c.Old.Policy.Name }},
+	{kind: IndexRename, inverse: IndexRename, effect: Alters, was: func(c *Change) string { return c.Old.Index.Name }},
+	{kind: ConstraintRename, inverse: ConstraintRename, effect: Alters, was: func(c *Change) string { return c.Old.Constraint }},
+	// A restrictive policy only ever narrows access: the database lacking it is drift.
+	{kind: PolicyDrop, inverse: PolicyCreate, effect: Removes, security: func(c *Change) bool { return c.Old.Policy != nil && !c.Old.Policy.Restrictive }},
+	{kind: IndexDrop, inverse: IndexCreate, effect: Removes},
+	{kind: ForeignKeyDrop, inverse: ForeignKeyAdd, effect: Removes},
+	{kind: UniqueDrop, inverse: UniqueAdd, effect: Removes},
+	{kind: PrimaryKeyDrop, inverse: PrimaryKeyAdd, effect: Removes},
+	{kind: GrantRevoke, inverse: GrantAdd, effect: Removes, security: always},
+	{kind: UsageRevoke, inverse: UsageGrant, effect: Removes, security: always},
+	{kind: TableCreate, inverse: TableDrop, effect: Adds},
+	{kind: ColumnAdd, inverse: ColumnDrop, effect: Adds},
+	{kind: ColumnIdentityDrop, effect: Alters, step: true},
+	{kind: ColumnDefaultDrop, effect: Alters, step: true},
+	{kind: PoliciesLift, effect: Alters, step: true},
+	{kind: ColumnType, inverse: ColumnType, effect: Alters},
+	{kind: PoliciesRestore, effect: Alters, step: true},
+	{kind: ColumnDefault, inverse: ColumnDefault, effect: Alters},
+	{kind: ColumnNotNull, inverse: ColumnNotNull, effect: Alters},
+	{kind: ColumnIdentity, inverse: ColumnIdentity, effect: Alters},
+	{kind: PrimaryKeyAdd, inverse: PrimaryKeyDrop, effect: Adds},
+	{kind: UniqueAdd, inverse: UniqueDrop, effect: Adds},
+	{kind: ForeignKeyAdd, inverse: ForeignKeyDrop, effect: Adds},
+	// A unique index the database lacks (or holds invalid, after a failed concurrent
+	// build, which inspect reads as absent) enforces nothing.
+	{kind: IndexCreate, inverse: IndexDrop, effect: Adds, security: func(c *Change) bool { return c.New.Index != nil && c.New.Index.Unique }},
 	// Group functions read tables as they stand after every column change, and come
 	// before the policies that call them; they go after the tables whose policies call
 	// them (PostgreSQL records that dependency).
-	{FunctionCreate, FunctionDrop, Adds, false},
-	{FunctionReplace, FunctionReplace, Alters, false},
-	{RLSEnable, RLSDisable, Alters, false},
-	{ForceRLSEnable, ForceRLSDisable, Alters, false},
-	{PolicyCreate, PolicyDrop, Adds, false},
-	{PolicyAlter, PolicyAlter, Alters, false},
-	{GrantAdd, GrantRevoke, Adds, false},
-	{UsageGrant, UsageRevoke, Adds, false},
-	{ForceRLSDisable, ForceRLSEnable, Alters, false},
-	{RLSDisable, RLSEnable, Alters, false},
-	{ColumnDrop, ColumnAdd, Removes, false},
-	{TableDrop, TableCreate, Removes, false},
-	{FunctionDrop, FunctionCreate, Removes, false},
+	{kind: FunctionCreate, inverse: FunctionDrop, effect: Adds},
+	{kind: FunctionReplace, inverse: FunctionReplace, effect: Alters, security: always},
+	{kind: RLSEnable, inverse: RLSDisable, effect: Alters, security: always},
+	{kind: ForceRLSEnable, inverse: ForceRLSDisable, effect: Alters, security: always},
+	{kind: PolicyCreate, inverse: PolicyDrop, effect: Adds},
+	{kind: PolicyAlter, inverse: PolicyAlter, effect: Alters, security: always},
+	{kind: GrantAdd, inverse: GrantRevoke, effect: Adds},
+	{kind: UsageGrant, inverse: UsageRevoke, effect: Adds},
+	{kind: ForceRLSDisable, inverse: ForceRLSEnable, effect: Alters},
+	{kind: RLSDisable, inverse: RLSEnable, effect: Alters},
+	{kind: ColumnDrop, inverse: ColumnAdd, effect: Removes},
+	{kind: TableDrop, inverse: TableCreate, effect: Removes},
+	// A definer function some role may still call, which the file lacks.
+	{kind: FunctionDrop, inverse: FunctionCreate, effect: Removes, security: func(c *Change) bool {
+		return c.Old.Function != nil && c.Old.Function.SecurityDefiner && len(c.Old.Function.Execute) > 0
+	}},
 }
 
-func describeKind(k Kind) (descriptor, int) {
+func identityFunctions(*Change) string { return "the identity functions" }
+
+// byKind indexes kinds: each kind's descriptor and its place in apply order.
+var byKind = func() map[Kind]int {
+	m := make(map[Kind]int, len(kinds))
 	for i, d := range kinds {
-		if d.kind == k {
-			return d, i
-		}
+		m[d.kind] = i
 	}
-	panic(fmt.Sprintf("diff: unknown change kind %q", k))
+	return m
+}()
+
+func describeKind(k Kind) (descriptor, int) {
+	i, ok := byKind[k]
+	if !ok {
+		panic(fmt.Sprintf("diff: unknown change kind %q", k))
+	}
+	return kinds[i], i
 }
 
 // Phase returns the position of k in the apply order.
@@ -235,31 +264,25 @@ type Side struct {
 // past row-level security, a table owned by another role, a grant, a permissive policy
 // or a policy condition the file lacks, row-level security off or unforced.
 func (c *Change) Security() bool {
-	switch c.Kind {
-	case RoleMembership, RoleBypass, TableOwner, FunctionAlter, FunctionReplace, GrantRevoke, UsageRevoke, PolicyAlter, RLSEnable, ForceRLSEnable,
-		ViewInvoker, MatviewReadable, FunctionDefiner, TableExposes, DefaultPrivilege, SchemaCreateDrop, GrantOptionDrop, SequenceRevoke:
-		return true
-	case FunctionDrop:
-		return c.Old.Function != nil && c.Old.Function.SecurityDefiner && len(c.Old.Function.Execute) > 0
-	case PolicyDrop:
-		return c.Old.Policy != nil && !c.Old.Policy.Restrictive
-	case IndexCreate:
-		// A unique index the database lacks (or holds invalid, after a failed
-		// concurrent build, which inspect reads as absent) enforces nothing.
-		return c.New.Index != nil && c.New.Index.Unique
-	}
-	return false
+	d, _ := describeKind(c.Kind)
+	return d.security != nil && d.security(c)
 }
 
 // Owned reports whether rlsmigrate owns the object c changes. It does not own the views
 // and functions that expose tables (Exposure): their fix is printed as a suggestion
 // unless the caller allows rewriting them.
 func (c *Change) Owned() bool {
-	switch c.Kind {
-	case ViewInvoker, MatviewReadable, FunctionDefiner, TableExposes:
-		return false
+	d, _ := describeKind(c.Kind)
+	return !d.foreign
+}
+
+// LeftOnRollback names what c creates that a rollback leaves in place, as other
+// databases or migrations may use it (a role, the identity functions, a schema), or "".
+func (c *Change) LeftOnRollback() string {
+	if d, _ := describeKind(c.Kind); d.left != nil {
+		return d.left(c)
 	}
-	return true
+	return ""
 }
 
 // Effect returns what c does to its object: adds it, removes it, or alters it.
@@ -318,17 +341,8 @@ func (c *Change) String() string {
 
 // oldName returns the name a renamed object had, or "".
 func (c *Change) oldName() string {
-	switch c.Kind {
-	case TableRename:
-		return c.OldTable.Name
-	case ColumnRename:
-		return c.Old.Column.Name
-	case PolicyRename:
-		return c.Old.Policy.Name
-	case IndexRename:
-		return c.Old.Index.Name
-	case ConstraintRename:
-		return c.Old.Constraint
+	if d, _ := describeKind(c.Kind); d.was != nil {
+		return d.was(c)
 	}
 	return ""
 }

@@ -26,7 +26,7 @@ func Migration(up, down []*diff.Change, lockTimeout string) (main, online string
 	var downOnline []Statement
 	for _, st := range upOnline {
 		if st.Change.Kind == diff.IndexCreate && strings.HasPrefix(st.SQL, "CREATE") {
-			downOnline = append(downOnline, Statement{Change: st.Change, Kind: diff.IndexDrop, Online: true,
+			downOnline = append(downOnline, Statement{Change: st.Change, Kind: diff.IndexDrop, Online: true, hold: holdConcurrentDrop,
 				SQL: "DROP INDEX CONCURRENTLY IF EXISTS " + sqlident.Qualified(st.Change.Schema, st.Change.New.Index.Name) + ";"})
 		}
 	}
@@ -111,17 +111,12 @@ func writeStatements(sb *strings.Builder, stmts []Statement, goose bool) {
 	}
 }
 
-// kept lists what up creates that a rollback does not remove.
+// kept lists what up creates that a rollback does not remove, each once.
 func kept(up []*diff.Change) string {
 	var names []string
 	for _, c := range up {
-		switch c.Kind {
-		case diff.RoleCreate:
-			names = append(names, "role "+c.Name)
-		case diff.AuthSetup, diff.FunctionMissing:
-			names = append(names, "the identity functions")
-		case diff.SchemaCreate:
-			names = append(names, "schema "+c.Schema)
+		if left := c.LeftOnRollback(); left != "" && !slices.Contains(names, left) {
+			names = append(names, left)
 		}
 	}
 	return strings.Join(names, ", ")

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 )
 
 // The hazards of how a statement runs, beside those of what its change does (see
@@ -23,52 +24,74 @@ type Note struct {
 	Message string      `json:"message"`
 }
 
+// hold is the lock a statement takes on the table its change concerns, as PostgreSQL
+// takes it on a table that already holds rows. The renderer sets it where it writes the
+// statement.
+type hold int
+
+// The locks statements take.
+const (
+	holdNone            hold = iota // none that queries wait on: grants, objects outside tables, a new table
+	holdBrief                       // ACCESS EXCLUSIVE for an instant: a catalog change
+	holdScan                        // ACCESS EXCLUSIVE while it reads every row (SET NOT NULL unproven)
+	holdRewrite                     // ACCESS EXCLUSIVE while it rewrites the table (a type change)
+	holdDefaultRewrite              // ACCESS EXCLUSIVE while it computes a volatile default for every row
+	holdKeyBuild                    // ACCESS EXCLUSIVE while a key's index builds
+	holdBuild                       // SHARE while an index builds
+	holdConcurrentBuild             // SHARE UPDATE EXCLUSIVE while an index builds CONCURRENTLY
+	holdConcurrentDrop              // SHARE UPDATE EXCLUSIVE until the transactions using the index end
+	holdValidate                    // SHARE UPDATE EXCLUSIVE while it validates a constraint
+	holdReference                   // SHARE ROW EXCLUSIVE on both tables, briefly (NOT VALID)
+	holdReferenceScan               // SHARE ROW EXCLUSIVE on both tables while it checks every row
+)
+
+// addColumnHold is the lock ADD COLUMN takes: a volatile default is computed for every
+// row, which rewrites the table.
+func addColumnHold(c *schema.Column) hold {
+	if volatileDefault.MatchString(c.Default) {
+		return holdDefaultRewrite
+	}
+	return holdBrief
+}
+
+var volatileDefault = regexp.MustCompile(`(?i)(random|uuid|clock_timestamp|nextval)`)
+
 // Locking returns the lock st takes on a table that already holds rows (PostgreSQL's
 // name for it, and for how long), or "" when it takes none that queries wait on, and
 // the hazards of how it runs.
 func Locking(st Statement) (string, []Note) {
-	c := st.Change
-	if c.Kind == diff.TableCreate || c.Table == "" {
-		return "", nil // a new table holds no rows; roles, schemas and functions lock no table
-	}
-	t := c.Schema + "." + c.Table
-	sql := st.SQL
-	switch {
-	case strings.HasPrefix(sql, "GRANT") || strings.HasPrefix(sql, "REVOKE"):
+	t := st.Change.Schema + "." + st.Change.Table
+	switch st.hold {
+	case holdNone:
 		return "", nil
-	case strings.HasPrefix(sql, "DROP INDEX CONCURRENTLY"):
+	case holdConcurrentDrop:
 		return "SHARE UPDATE EXCLUSIVE on " + t + ", until the transactions using the index end (writers go on)", nil
-	case strings.Contains(sql, " CONCURRENTLY "):
+	case holdConcurrentBuild:
 		return "SHARE UPDATE EXCLUSIVE on " + t + ", while it builds (writers go on)", nil
-	case strings.Contains(sql, "VALIDATE CONSTRAINT"):
+	case holdValidate:
 		return "SHARE UPDATE EXCLUSIVE on " + t + ", while it reads the rows", []Note{{LongValidation,
 			"reads every row of " + t + " to validate; writers go on, and it waits for no one once it holds its lock"}}
-	case strings.HasPrefix(sql, "CREATE INDEX") || strings.HasPrefix(sql, "CREATE UNIQUE INDEX"):
+	case holdBuild:
 		return "SHARE on " + t + ", while it builds", []Note{{BlocksWrites, "writes to " + t + " wait while the index builds"}}
-	case strings.Contains(sql, " TYPE ") && strings.Contains(sql, "ALTER COLUMN"):
+	case holdRewrite:
 		return "ACCESS EXCLUSIVE on " + t + ", while it rewrites the table", []Note{
 			{RewritesTable, "every row of " + t + " is rewritten with the new type"},
 			{BlocksReads, "reads and writes of " + t + " wait for the whole rewrite"}}
-	case uniqueOrKey.MatchString(sql):
+	case holdKeyBuild:
 		return "ACCESS EXCLUSIVE on " + t + ", while its index builds", []Note{{BlocksReads, "reads and writes of " + t + " wait while the key's index builds"}}
-	case strings.Contains(sql, "FOREIGN KEY") && strings.HasSuffix(sql, "NOT VALID;"):
+	case holdReference:
 		return "SHARE ROW EXCLUSIVE on " + t + " and the table it references (brief)", nil
-	case strings.Contains(sql, "FOREIGN KEY"):
+	case holdReferenceScan:
 		return "SHARE ROW EXCLUSIVE on " + t + " and the table it references, while it reads the rows", []Note{{BlocksWrites, "writes to " + t + " wait while every row is checked"}}
-	case strings.Contains(sql, "ADD COLUMN") && volatileDefault.MatchString(sql):
+	case holdDefaultRewrite:
 		return "ACCESS EXCLUSIVE on " + t + ", while it rewrites the table", []Note{
 			{RewritesTable, "a volatile default is computed for every row of " + t},
 			{BlocksReads, "reads and writes of " + t + " wait for the whole rewrite"}}
-	case strings.Contains(sql, "SET NOT NULL") && !st.Online:
+	case holdScan:
 		return "ACCESS EXCLUSIVE on " + t + ", while it reads the rows", []Note{{BlocksReads, "reads and writes of " + t + " wait while every row is checked"}}
 	}
 	return "ACCESS EXCLUSIVE on " + t + " (brief)", nil
 }
-
-var (
-	uniqueOrKey     = regexp.MustCompile(`ADD CONSTRAINT \S+ (UNIQUE|PRIMARY KEY) `)
-	volatileDefault = regexp.MustCompile(`(?i)DEFAULT .*(random|uuid|clock_timestamp|nextval)`)
-)
 
 // comments spells a statement's hazards, and a lock it holds for more than an instant,
 // as comment lines.

@@ -79,3 +79,32 @@ func TestMarkdownEscapesBackticks(t *testing.T) {
 		t.Errorf("the table heading is not one code span:\n%s", md)
 	}
 }
+
+// TestLocksFollowTheStatementNotItsText: locks were once recovered from the rendered
+// SQL, so a quoted name holding a space hid a UNIQUE constraint's index build, and a
+// column named like a type change made a default look like a rewrite.
+func TestLocksFollowTheStatementNotItsText(t *testing.T) {
+	col := &schema.Column{Name: "Mixed c2", Type: "text", Unique: true}
+	odd := &schema.Column{Name: "x ALTER COLUMN y TYPE z", Type: "text", Default: "'a'"}
+	bare := &schema.Column{Name: "x ALTER COLUMN y TYPE z", Type: "text"}
+	tbl := &schema.Table{Schema: "public", Name: "select1", Columns: []*schema.Column{col, odd}}
+	for _, tc := range []struct {
+		change *diff.Change
+		lock   string
+	}{
+		{&diff.Change{Kind: diff.UniqueAdd, New: diff.Side{Column: col}, Old: diff.Side{Column: &schema.Column{Name: "Mixed c2", Type: "text"}}},
+			"ACCESS EXCLUSIVE on public.select1, while its index builds"},
+		{&diff.Change{Kind: diff.ColumnDefault, New: diff.Side{Column: odd}, Old: diff.Side{Column: bare}},
+			"ACCESS EXCLUSIVE on public.select1 (brief)"},
+		{&diff.Change{Kind: diff.ColumnAdd, New: diff.Side{Column: &schema.Column{Name: "at", Type: "timestamptz", Default: "clock_timestamp()"}}},
+			"ACCESS EXCLUSIVE on public.select1, while it rewrites the table"},
+		{&diff.Change{Kind: diff.GrantAdd, Role: "authenticated", New: diff.Side{Privileges: []string{"select"}}}, ""},
+	} {
+		c := tc.change
+		c.Schema, c.Table, c.OldTable, c.NewTable = "public", "select1", tbl, tbl
+		stmts := Statements([]*diff.Change{c})
+		if lock, _ := Locking(stmts[0]); lock != tc.lock {
+			t.Errorf("%s: lock %q, want %q", stmts[0].SQL, lock, tc.lock)
+		}
+	}
+}

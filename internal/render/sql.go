@@ -28,6 +28,7 @@ type Statement struct {
 	// constraint validations, which would otherwise hold a lock that stops writers for
 	// as long as they read the table.
 	Online bool
+	hold   hold // the lock it takes on its change's table, set where it is made
 }
 
 // Statements returns the SQL for changes, in apply order. A created table contributes
@@ -85,23 +86,24 @@ func (r *renderer) dropForeignKey(c *diff.Change, t *schema.Table, col *schema.C
 		return
 	}
 	r.fkDropped[tableName(t)+"\x00"+name] = true
-	r.emit(diff.ForeignKeyDrop, c, "ALTER TABLE %s DROP CONSTRAINT %s;", tableName(t), sqlident.Quote(name))
+	r.emit(diff.ForeignKeyDrop, c, holdBrief, "ALTER TABLE %s DROP CONSTRAINT %s;", tableName(t), sqlident.Quote(name))
 }
 
-func (r *renderer) emit(k diff.Kind, c *diff.Change, format string, args ...any) {
+// emit places a statement of change c in phase k; h is the lock it takes on c's table.
+func (r *renderer) emit(k diff.Kind, c *diff.Change, h hold, format string, args ...any) {
 	p := diff.Phase(k)
 	sql := fmt.Sprintf(format, args...)
 	// goose ends a statement at a line whose last word before "--" ends with ";"; a quoted
 	// name holding ";" or "--" could trip that, so such statements are marked as blocks.
 	block := strings.Contains(strings.TrimSuffix(sql, ";"), ";") || strings.Contains(sql, "--")
-	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: sql, Change: c, Kind: k, Block: block})
+	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: sql, Change: c, Kind: k, Block: block, hold: h})
 }
 
 // suggest emits the fix of a change to an object rlsmigrate does not own: as a comment
 // unless the change says to rewrite it.
 func (r *renderer) suggest(c *diff.Change, sql string) {
 	if c.Rewrite {
-		r.emit(c.Kind, c, "%s", sql)
+		r.emit(c.Kind, c, holdNone, "%s", sql)
 		return
 	}
 	p := diff.Phase(c.Kind)
@@ -110,8 +112,8 @@ func (r *renderer) suggest(c *diff.Change, sql string) {
 }
 
 // online emits a statement that runs outside the transaction, after it.
-func (r *renderer) online(k diff.Kind, c *diff.Change, format string, args ...any) {
-	r.emit(k, c, format, args...)
+func (r *renderer) online(k diff.Kind, c *diff.Change, h hold, format string, args ...any) {
+	r.emit(k, c, h, format, args...)
 	r.markOnline(k)
 }
 
@@ -121,9 +123,10 @@ func (r *renderer) markOnline(k diff.Kind) {
 	r.byPhase[p][len(r.byPhase[p])-1].Online = true
 }
 
-func (r *renderer) block(k diff.Kind, c *diff.Change, body string) {
+// block places a DO block of change c in phase k; h is the lock it takes on c's table.
+func (r *renderer) block(k diff.Kind, c *diff.Change, h hold, body string) {
 	p := diff.Phase(k)
-	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: "DO " + sqlident.DollarQuote("\n"+body+"\n") + ";", Change: c, Kind: k, Block: true})
+	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: "DO " + sqlident.DollarQuote("\n"+body+"\n") + ";", Change: c, Kind: k, Block: true, hold: h})
 }
 
 func tableName(t *schema.Table) string { return sqlident.Qualified(t.Schema, t.Name) }
@@ -139,15 +142,15 @@ func (r *renderer) change(c *diff.Change) {
 	q := sqlident.Quote
 	switch c.Kind {
 	case diff.RoleMembership:
-		r.emit(c.Kind, c, "REVOKE %s FROM %s;", q(c.Old.Role), q(c.Name))
+		r.emit(c.Kind, c, holdNone, "REVOKE %s FROM %s;", q(c.Old.Role), q(c.Name))
 	case diff.RoleBypass:
 		attr := "NOBYPASSRLS"
 		if c.Old.Role == "superuser" {
 			attr = "NOSUPERUSER"
 		}
-		r.emit(c.Kind, c, "ALTER ROLE %s %s;", q(c.Name), attr)
+		r.emit(c.Kind, c, holdNone, "ALTER ROLE %s %s;", q(c.Name), attr)
 	case diff.TableOwner:
-		r.emit(c.Kind, c, "ALTER TABLE %s OWNER TO %s;", t, q(c.New.Role))
+		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s OWNER TO %s;", t, q(c.New.Role))
 	case diff.ViewInvoker:
 		r.suggest(c, fmt.Sprintf("ALTER VIEW %s SET (security_invoker = true);", sqlident.Qualified(c.Schema, c.Name)))
 	case diff.MatviewReadable:
@@ -171,29 +174,29 @@ func (r *renderer) change(c *diff.Change) {
 		if dp.Schema != "" {
 			in = " IN SCHEMA " + q(dp.Schema)
 		}
-		r.emit(c.Kind, c, "ALTER DEFAULT PRIVILEGES FOR ROLE %s%s REVOKE %s ON %s FROM %s;", q(dp.Owner), in, privileges(dp.Privileges), dp.ObjectType, grantee(dp.Grantee))
+		r.emit(c.Kind, c, holdNone, "ALTER DEFAULT PRIVILEGES FOR ROLE %s%s REVOKE %s ON %s FROM %s;", q(dp.Owner), in, privileges(dp.Privileges), dp.ObjectType, grantee(dp.Grantee))
 	case diff.SchemaCreateDrop:
-		r.emit(c.Kind, c, "REVOKE CREATE ON SCHEMA %s FROM %s;", q(c.Schema), grantee(c.Role))
+		r.emit(c.Kind, c, holdNone, "REVOKE CREATE ON SCHEMA %s FROM %s;", q(c.Schema), grantee(c.Role))
 	case diff.GrantOptionDrop:
-		r.emit(c.Kind, c, "REVOKE GRANT OPTION FOR %s ON %s FROM %s CASCADE;", privileges(c.Old.Privileges), t, grantee(c.Role))
+		r.emit(c.Kind, c, holdNone, "REVOKE GRANT OPTION FOR %s ON %s FROM %s CASCADE;", privileges(c.Old.Privileges), t, grantee(c.Role))
 	case diff.SequenceRevoke:
-		r.emit(c.Kind, c, "REVOKE ALL ON SEQUENCE %s FROM %s;", sqlident.Qualified(c.Schema, c.Name), grantee(c.Role))
+		r.emit(c.Kind, c, holdNone, "REVOKE ALL ON SEQUENCE %s FROM %s;", sqlident.Qualified(c.Schema, c.Name), grantee(c.Role))
 	case diff.RoleCreate:
-		r.block(c.Kind, c, createRole(c.Name))
+		r.block(c.Kind, c, holdNone, createRole(c.Name))
 	case diff.AuthSetup, diff.FunctionMissing, diff.FunctionAlter:
 		r.auth(c)
 	case diff.SchemaCreate:
-		r.emit(c.Kind, c, "CREATE SCHEMA IF NOT EXISTS %s;", q(c.Schema))
+		r.emit(c.Kind, c, holdNone, "CREATE SCHEMA IF NOT EXISTS %s;", q(c.Schema))
 	case diff.TableRename:
-		r.emit(c.Kind, c, "ALTER TABLE %s RENAME TO %s;", tableName(c.OldTable), q(c.NewTable.Name))
+		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s RENAME TO %s;", tableName(c.OldTable), q(c.NewTable.Name))
 	case diff.ColumnRename:
-		r.emit(c.Kind, c, "ALTER TABLE %s RENAME COLUMN %s TO %s;", t, q(oc.Name), q(nc.Name))
+		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s RENAME COLUMN %s TO %s;", t, q(oc.Name), q(nc.Name))
 	case diff.PolicyRename:
-		r.emit(c.Kind, c, "ALTER POLICY %s ON %s RENAME TO %s;", q(c.Old.Policy.Name), t, q(c.New.Policy.Name))
+		r.emit(c.Kind, c, holdBrief, "ALTER POLICY %s ON %s RENAME TO %s;", q(c.Old.Policy.Name), t, q(c.New.Policy.Name))
 	case diff.IndexRename:
-		r.emit(c.Kind, c, "ALTER INDEX %s RENAME TO %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name), q(c.New.Index.Name))
+		r.emit(c.Kind, c, holdBrief, "ALTER INDEX %s RENAME TO %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name), q(c.New.Index.Name))
 	case diff.ConstraintRename:
-		r.emit(c.Kind, c, "ALTER TABLE %s RENAME CONSTRAINT %s TO %s;", t, q(c.Old.Constraint), q(c.New.Constraint))
+		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s RENAME CONSTRAINT %s TO %s;", t, q(c.Old.Constraint), q(c.New.Constraint))
 	case diff.TableCreate:
 		r.createTable(c)
 	case diff.TableDrop:
@@ -202,19 +205,19 @@ func (r *renderer) change(c *diff.Change) {
 		for _, col := range c.OldTable.Columns {
 			r.dropForeignKey(c, c.OldTable, col)
 		}
-		r.emit(c.Kind, c, "DROP TABLE %s;", t)
+		r.emit(c.Kind, c, holdBrief, "DROP TABLE %s;", t)
 	case diff.ColumnAdd:
-		r.emit(c.Kind, c, "ALTER TABLE %s ADD COLUMN %s;", t, columnDef(nc, false))
+		r.emit(c.Kind, c, addColumnHold(nc), "ALTER TABLE %s ADD COLUMN %s;", t, columnDef(nc, false))
 	case diff.ColumnDrop:
 		r.dropForeignKey(c, c.OldTable, oc) // first, as for a dropped table
-		r.emit(c.Kind, c, "ALTER TABLE %s DROP COLUMN %s;", t, q(oc.Name))
+		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s DROP COLUMN %s;", t, q(oc.Name))
 	case diff.ColumnType:
 		r.columnType(c, t)
 	case diff.ColumnDefault:
 		if nc.Default == "" {
-			r.emit(diff.ColumnDefaultDrop, c, "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", t, q(nc.Name))
+			r.emit(diff.ColumnDefaultDrop, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", t, q(nc.Name))
 		} else {
-			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", t, q(nc.Name), nc.Default)
+			r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", t, q(nc.Name), nc.Default)
 		}
 	case diff.ColumnNotNull:
 		// SET NOT NULL reads the whole table under ACCESS EXCLUSIVE, unless a valid
@@ -224,121 +227,121 @@ func (r *renderer) change(c *diff.Change) {
 		// An identity added in the same migration needs NOT NULL first, in the
 		// transaction (PostgreSQL refuses ADD GENERATED on a nullable column).
 		if nc.NotNull && (r.inTx || (nc.Identity != "" && (oc == nil || oc.Identity == ""))) {
-			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;", t, q(nc.Name))
+			r.emit(c.Kind, c, holdScan, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;", t, q(nc.Name))
 			break
 		}
 		if !nc.NotNull {
-			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", t, q(nc.Name))
-			r.emit(c.Kind, c, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;", t, check)
+			r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", t, q(nc.Name))
+			r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;", t, check)
 			break
 		}
-		r.emit(c.Kind, c, "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID;", t, check, q(nc.Name))
-		r.block(c.Kind, c, fmt.Sprintf(`BEGIN
+		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID;", t, check, q(nc.Name))
+		r.block(c.Kind, c, holdValidate, fmt.Sprintf(`BEGIN
   IF EXISTS (SELECT FROM pg_constraint WHERE conrelid = %s::regclass AND conname = %s) THEN
     ALTER TABLE %s VALIDATE CONSTRAINT %s;
   END IF;
 END`, sqlident.Literal(t), sqlident.Literal(sqlident.Name(c.NewTable.Name, nc.Name, "not_null")), t, check))
 		r.markOnline(c.Kind)
-		r.online(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;", t, q(nc.Name))
-		r.online(c.Kind, c, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;", t, check)
+		r.online(c.Kind, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;", t, q(nc.Name))
+		r.online(c.Kind, c, holdBrief, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;", t, check)
 	case diff.ColumnIdentity:
 		switch {
 		case nc.Identity == "":
-			r.emit(diff.ColumnIdentityDrop, c, "ALTER TABLE %s ALTER COLUMN %s DROP IDENTITY;", t, q(nc.Name))
+			r.emit(diff.ColumnIdentityDrop, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s DROP IDENTITY;", t, q(nc.Name))
 		case oc.Identity == "":
-			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s ADD GENERATED %s AS IDENTITY;", t, q(nc.Name), strings.ToUpper(nc.Identity))
+			r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s ADD GENERATED %s AS IDENTITY;", t, q(nc.Name), strings.ToUpper(nc.Identity))
 		default:
-			r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s SET GENERATED %s;", t, q(nc.Name), strings.ToUpper(nc.Identity))
+			r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s SET GENERATED %s;", t, q(nc.Name), strings.ToUpper(nc.Identity))
 		}
 	case diff.UniqueAdd:
-		r.emit(c.Kind, c, "ALTER TABLE %s ADD CONSTRAINT %s UNIQUE (%s);", t, q(uniqueName(c.NewTable, nc)), q(nc.Name))
+		r.emit(c.Kind, c, holdKeyBuild, "ALTER TABLE %s ADD CONSTRAINT %s UNIQUE (%s);", t, q(uniqueName(c.NewTable, nc)), q(nc.Name))
 	case diff.UniqueDrop:
-		r.emit(c.Kind, c, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(uniqueName(c.OldTable, oc)))
+		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(uniqueName(c.OldTable, oc)))
 	case diff.ForeignKeyAdd:
 		if oc != nil && oc.References != nil {
-			r.emit(diff.ForeignKeyDrop, c, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(fkName(c.OldTable, oc)))
+			r.emit(diff.ForeignKeyDrop, c, holdBrief, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(fkName(c.OldTable, oc)))
 		}
 		// On a table that holds rows: NOT VALID now (a brief lock), VALIDATE after the
 		// transaction, which reads the rows without stopping writers.
 		if r.inTx {
-			r.emit(c.Kind, c, "%s", addForeignKey(c.NewTable, nc))
+			r.emit(c.Kind, c, holdReferenceScan, "%s", addForeignKey(c.NewTable, nc))
 			break
 		}
-		r.emit(c.Kind, c, "%s", strings.TrimSuffix(addForeignKey(c.NewTable, nc), ";")+" NOT VALID;")
-		r.online(c.Kind, c, "ALTER TABLE %s VALIDATE CONSTRAINT %s;", t, q(fkName(c.NewTable, nc)))
+		r.emit(c.Kind, c, holdReference, "%s", strings.TrimSuffix(addForeignKey(c.NewTable, nc), ";")+" NOT VALID;")
+		r.online(c.Kind, c, holdValidate, "ALTER TABLE %s VALIDATE CONSTRAINT %s;", t, q(fkName(c.NewTable, nc)))
 	case diff.ForeignKeyDrop:
-		r.emit(c.Kind, c, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(fkName(c.OldTable, oc)))
+		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(fkName(c.OldTable, oc)))
 	case diff.PrimaryKeyAdd:
-		r.emit(c.Kind, c, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);", t, q(pkName(c.NewTable)), idents(c.NewTable.PrimaryKey))
+		r.emit(c.Kind, c, holdKeyBuild, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);", t, q(pkName(c.NewTable)), idents(c.NewTable.PrimaryKey))
 	case diff.PrimaryKeyDrop:
-		r.emit(c.Kind, c, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(pkName(c.OldTable)))
+		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(pkName(c.OldTable)))
 	case diff.IndexCreate:
 		// On a table that holds rows, CONCURRENTLY: writers go on while it builds. A
 		// build that failed leaves an invalid index of that name, dropped first.
 		name := sqlident.Qualified(c.Schema, c.New.Index.Name)
 		if r.inTx {
-			r.emit(c.Kind, c, "%s", createIndex(c.NewTable, c.New.Index))
+			r.emit(c.Kind, c, holdBuild, "%s", createIndex(c.NewTable, c.New.Index))
 			break
 		}
 		// A retry after a failed build finds an invalid index of that name: only that is
 		// dropped (briefly, ACCESS EXCLUSIVE, bounded by lock_timeout); a valid one that
 		// an earlier attempt built is kept, and IF NOT EXISTS leaves it be.
-		r.block(c.Kind, c, fmt.Sprintf(`BEGIN
+		r.block(c.Kind, c, holdBrief, fmt.Sprintf(`BEGIN
   IF EXISTS (SELECT FROM pg_index WHERE indexrelid = to_regclass(%s) AND NOT indisvalid) THEN
     DROP INDEX %s;
   END IF;
 END`, sqlident.Literal(name), name))
 		r.markOnline(c.Kind)
-		r.online(c.Kind, c, "%s", strings.Replace(createIndex(c.NewTable, c.New.Index), "INDEX ", "INDEX CONCURRENTLY IF NOT EXISTS ", 1))
+		r.online(c.Kind, c, holdConcurrentBuild, "%s", strings.Replace(createIndex(c.NewTable, c.New.Index), "INDEX ", "INDEX CONCURRENTLY IF NOT EXISTS ", 1))
 	case diff.IndexDrop:
 		if r.inTx { // a rollback: the migration after it may have dropped it already
-			r.emit(c.Kind, c, "DROP INDEX IF EXISTS %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name))
+			r.emit(c.Kind, c, holdBrief, "DROP INDEX IF EXISTS %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name))
 			break
 		}
-		r.online(c.Kind, c, "DROP INDEX CONCURRENTLY IF EXISTS %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name))
+		r.online(c.Kind, c, holdConcurrentDrop, "DROP INDEX CONCURRENTLY IF EXISTS %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name))
 	case diff.RLSEnable:
-		r.emit(c.Kind, c, "ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", t)
+		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", t)
 	case diff.RLSDisable:
-		r.emit(c.Kind, c, "ALTER TABLE %s DISABLE ROW LEVEL SECURITY;", t)
+		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s DISABLE ROW LEVEL SECURITY;", t)
 	case diff.ForceRLSEnable:
-		r.emit(c.Kind, c, "ALTER TABLE %s FORCE ROW LEVEL SECURITY;", t)
+		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s FORCE ROW LEVEL SECURITY;", t)
 	case diff.ForceRLSDisable:
-		r.emit(c.Kind, c, "ALTER TABLE %s NO FORCE ROW LEVEL SECURITY;", t)
+		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s NO FORCE ROW LEVEL SECURITY;", t)
 	case diff.PolicyCreate:
-		r.emit(c.Kind, c, "%s", createPolicy(c.NewTable, c.New.Policy))
+		r.emit(c.Kind, c, holdBrief, "%s", createPolicy(c.NewTable, c.New.Policy))
 	case diff.PolicyDrop:
-		r.emit(c.Kind, c, "DROP POLICY %s ON %s;", q(c.Old.Policy.Name), t)
+		r.emit(c.Kind, c, holdBrief, "DROP POLICY %s ON %s;", q(c.Old.Policy.Name), t)
 	case diff.PolicyAlter:
 		r.alterPolicy(c, t)
 	case diff.GrantAdd:
-		r.emit(c.Kind, c, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, grantee(c.Role))
+		r.emit(c.Kind, c, holdNone, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, grantee(c.Role))
 	case diff.GrantRevoke:
-		r.emit(c.Kind, c, "REVOKE %s ON %s FROM %s;", privileges(c.Old.Privileges), t, grantee(c.Role))
+		r.emit(c.Kind, c, holdNone, "REVOKE %s ON %s FROM %s;", privileges(c.Old.Privileges), t, grantee(c.Role))
 		if len(c.New.Privileges) > 0 { // column privileges the revoke took with it
-			r.emit(c.Kind, c, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, grantee(c.Role))
+			r.emit(c.Kind, c, holdNone, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, grantee(c.Role))
 		}
 	case diff.FunctionCreate:
-		r.emit(c.Kind, c, "%s", createFunction(c.New.Function))
+		r.emit(c.Kind, c, holdNone, "%s", createFunction(c.New.Function))
 		r.execute(c, c.New.Function, []string{"public"}, c.New.Function.Execute)
 	case diff.FunctionReplace:
 		of, nf := c.Old.Function, c.New.Function
 		if of.Returns != nf.Returns {
 			// Its policies are dropped before (see diff) and created after.
-			r.emit(diff.PoliciesLift, c, "DROP FUNCTION %s();", sqlident.Qualified(of.Schema, of.Name))
-			r.emit(c.Kind, c, "%s", createFunction(nf))
+			r.emit(diff.PoliciesLift, c, holdNone, "DROP FUNCTION %s();", sqlident.Qualified(of.Schema, of.Name))
+			r.emit(c.Kind, c, holdNone, "%s", createFunction(nf))
 			r.execute(c, nf, []string{"public"}, nf.Execute)
 			return
 		}
 		if of.Definition() != nf.Definition() {
-			r.emit(c.Kind, c, "%s", createFunction(nf))
+			r.emit(c.Kind, c, holdNone, "%s", createFunction(nf))
 		}
 		r.execute(c, nf, of.Execute, nf.Execute)
 	case diff.FunctionDrop:
-		r.emit(c.Kind, c, "DROP FUNCTION %s();", sqlident.Qualified(c.Old.Function.Schema, c.Old.Function.Name))
+		r.emit(c.Kind, c, holdNone, "DROP FUNCTION %s();", sqlident.Qualified(c.Old.Function.Schema, c.Old.Function.Name))
 	case diff.UsageGrant:
-		r.emit(c.Kind, c, "GRANT USAGE ON SCHEMA %s TO %s;", q(c.Schema), grantee(c.Role))
+		r.emit(c.Kind, c, holdNone, "GRANT USAGE ON SCHEMA %s TO %s;", q(c.Schema), grantee(c.Role))
 	case diff.UsageRevoke:
-		r.emit(c.Kind, c, "REVOKE USAGE ON SCHEMA %s FROM %s;", q(c.Schema), grantee(c.Role))
+		r.emit(c.Kind, c, holdNone, "REVOKE USAGE ON SCHEMA %s FROM %s;", q(c.Schema), grantee(c.Role))
 	default:
 		panic(fmt.Sprintf("render: no SQL for change kind %q", c.Kind))
 	}
@@ -360,27 +363,27 @@ func (r *renderer) createTable(c *diff.Change) {
 			lines = append(lines, fmt.Sprintf("  CONSTRAINT %s UNIQUE (%s)", sqlident.Quote(uniqueName(t, col)), sqlident.Quote(col.Name)))
 		}
 	}
-	r.emit(diff.TableCreate, c, "CREATE TABLE %s (\n%s\n);", tableName(t), strings.Join(lines, ",\n"))
+	r.emit(diff.TableCreate, c, holdNone, "CREATE TABLE %s (\n%s\n);", tableName(t), strings.Join(lines, ",\n"))
 	for _, col := range t.Columns {
 		if col.References != nil {
-			r.emit(diff.ForeignKeyAdd, c, "%s", addForeignKey(t, col))
+			r.emit(diff.ForeignKeyAdd, c, holdNone, "%s", addForeignKey(t, col))
 		}
 	}
 	for _, ix := range t.Indexes {
-		r.emit(diff.IndexCreate, c, "%s", createIndex(t, ix))
+		r.emit(diff.IndexCreate, c, holdNone, "%s", createIndex(t, ix))
 	}
 	if t.RLS {
-		r.emit(diff.RLSEnable, c, "ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", tableName(t))
+		r.emit(diff.RLSEnable, c, holdNone, "ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", tableName(t))
 	}
 	if t.ForceRLS {
-		r.emit(diff.ForceRLSEnable, c, "ALTER TABLE %s FORCE ROW LEVEL SECURITY;", tableName(t))
+		r.emit(diff.ForceRLSEnable, c, holdNone, "ALTER TABLE %s FORCE ROW LEVEL SECURITY;", tableName(t))
 	}
 	for _, p := range t.Policies {
-		r.emit(diff.PolicyCreate, c, "%s", createPolicy(t, p))
+		r.emit(diff.PolicyCreate, c, holdNone, "%s", createPolicy(t, p))
 	}
 	for _, g := range t.Grants {
 		privs := append(slices.Clone(g.Privileges), t.ColumnPrivileges(g.Role)...)
-		r.emit(diff.GrantAdd, c, "GRANT %s ON %s TO %s;", privileges(privs), tableName(t), grantee(g.Role))
+		r.emit(diff.GrantAdd, c, holdNone, "GRANT %s ON %s TO %s;", privileges(privs), tableName(t), grantee(g.Role))
 	}
 }
 
@@ -410,10 +413,10 @@ func (r *renderer) execute(c *diff.Change, f *schema.Function, had, want []strin
 	name := sqlident.Qualified(f.Schema, f.Name) + "()"
 	revoke, grant := schema.Without(had, want), schema.Without(want, had)
 	if len(revoke) > 0 {
-		r.emit(c.Kind, c, "REVOKE EXECUTE ON FUNCTION %s FROM %s;", name, roleList(revoke))
+		r.emit(c.Kind, c, holdNone, "REVOKE EXECUTE ON FUNCTION %s FROM %s;", name, roleList(revoke))
 	}
 	if len(grant) > 0 {
-		r.emit(c.Kind, c, "GRANT EXECUTE ON FUNCTION %s TO %s;", name, roleList(grant))
+		r.emit(c.Kind, c, holdNone, "GRANT EXECUTE ON FUNCTION %s TO %s;", name, roleList(grant))
 	}
 }
 
@@ -436,12 +439,12 @@ func (r *renderer) columnType(c *diff.Change, t string) {
 	}
 	r.liftPolicies(c, t, nc.Name)
 	if nc.Default != "" && oc.Default != "" {
-		r.emit(diff.ColumnDefaultDrop, c, "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", t, q(nc.Name))
+		r.emit(diff.ColumnDefaultDrop, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", t, q(nc.Name))
 		if nc.Default == oc.Default {
-			r.emit(diff.ColumnDefault, c, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", t, q(nc.Name), nc.Default)
+			r.emit(diff.ColumnDefault, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", t, q(nc.Name), nc.Default)
 		}
 	}
-	r.emit(c.Kind, c, "ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s;", t, q(nc.Name), nc.Type, using)
+	r.emit(c.Kind, c, holdRewrite, "ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s;", t, q(nc.Name), nc.Type, using)
 }
 
 // liftPolicies drops the policies of the table that mention column and that the table
@@ -455,8 +458,8 @@ func (r *renderer) liftPolicies(c *diff.Change, t, column string) {
 			continue // created later in the migration, or not in the way
 		}
 		r.lifted[key] = true
-		r.emit(diff.PoliciesLift, c, "DROP POLICY %s ON %s;", sqlident.Quote(np.Name), t)
-		r.emit(diff.PoliciesRestore, c, "%s", createPolicy(c.NewTable, np))
+		r.emit(diff.PoliciesLift, c, holdBrief, "DROP POLICY %s ON %s;", sqlident.Quote(np.Name), t)
+		r.emit(diff.PoliciesRestore, c, holdBrief, "%s", createPolicy(c.NewTable, np))
 	}
 }
 
@@ -479,8 +482,8 @@ func (r *renderer) alterPolicy(c *diff.Change, t string) {
 	if op.Command != np.Command || op.Restrictive != np.Restrictive ||
 		(op.Using != "" && np.Using == "") || (op.Check != "" && np.Check == "") {
 		// Renames apply first: the policy has its new name by now.
-		r.emit(diff.PolicyDrop, c, "DROP POLICY %s ON %s;", sqlident.Quote(np.Name), t)
-		r.emit(diff.PolicyCreate, c, "%s", createPolicy(c.NewTable, np))
+		r.emit(diff.PolicyDrop, c, holdBrief, "DROP POLICY %s ON %s;", sqlident.Quote(np.Name), t)
+		r.emit(diff.PolicyCreate, c, holdBrief, "%s", createPolicy(c.NewTable, np))
 		return
 	}
 	var sb strings.Builder
@@ -491,7 +494,7 @@ func (r *renderer) alterPolicy(c *diff.Change, t string) {
 	if np.Check != "" {
 		fmt.Fprintf(&sb, " WITH CHECK (%s)", np.Check)
 	}
-	r.emit(c.Kind, c, "%s;", sb.String())
+	r.emit(c.Kind, c, holdBrief, "%s;", sb.String())
 }
 
 func columnDef(c *schema.Column, inPrimaryKey bool) string {

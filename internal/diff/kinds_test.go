@@ -1,0 +1,75 @@
+package diff
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"strconv"
+	"testing"
+)
+
+// TestEveryKindIsDescribed reads diff.go's Kind constants and holds each to exactly one
+// descriptor in kinds, and each descriptor's inverse to a kind that has one: a kind added
+// without its descriptor fails here, not at run time.
+func TestEveryKindIsDescribed(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "diff.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[Kind]bool{}
+	for _, decl := range f.Decls {
+		g, ok := decl.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Kind" {
+				continue
+			}
+			for _, v := range vs.Values {
+				s, err := strconv.Unquote(v.(*ast.BasicLit).Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				declared[Kind(s)] = true
+			}
+		}
+	}
+	if len(declared) < 50 {
+		t.Fatalf("read only %d Kind constants from diff.go", len(declared))
+	}
+	seen := map[Kind]bool{}
+	for _, d := range kinds {
+		if seen[d.kind] {
+			t.Errorf("%s is described twice", d.kind)
+		}
+		seen[d.kind] = true
+		if !declared[d.kind] {
+			t.Errorf("%s is described but not a Kind constant of diff.go", d.kind)
+		}
+		if d.inverse != "" {
+			if _, ok := byKind[d.inverse]; !ok {
+				t.Errorf("%s: inverse %s has no descriptor", d.kind, d.inverse)
+			}
+		}
+		if d.step && (d.inverse != "" || d.security != nil || d.was != nil || d.left != nil) {
+			t.Errorf("%s is a statement step but describes a change", d.kind)
+		}
+	}
+	for k := range declared {
+		if !seen[k] {
+			t.Errorf("Kind constant %s has no descriptor in kinds", k)
+		}
+	}
+}
+
+// TestRenamesNameWhatTheyWere: every kind whose inverse is itself and whose name ends
+// in .rename says the name it had.
+func TestRenamesNameWhatTheyWere(t *testing.T) {
+	for _, d := range kinds {
+		if isRename := len(d.kind) > 7 && d.kind[len(d.kind)-7:] == ".rename"; isRename != (d.was != nil) {
+			t.Errorf("%s: rename %v, old name known %v", d.kind, isRename, d.was != nil)
+		}
+	}
+}
