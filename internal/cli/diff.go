@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -16,7 +15,24 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
-var formats = []string{"text", "json", "sql", "markdown"}
+// diffResult is what diff found, as its formats render it.
+type diffResult struct {
+	report  *render.Report
+	changes []*diff.Change
+}
+
+// diffFormats are diff's output formats.
+var diffFormats = []outputFormat[diffResult]{
+	{"text", func(r diffResult) string { return render.Text(r.report) }},
+	{"json", func(r diffResult) string { return render.JSON(r.report) }},
+	{"sql", func(r diffResult) string {
+		if len(r.changes) == 0 {
+			return "-- no differences: the database matches schema.yaml\n"
+		}
+		return "-- statements that bring the database to schema.yaml\n\n" + render.Script(r.changes)
+	}},
+	{"markdown", func(r diffResult) string { return render.Markdown(r.report) }},
+}
 
 func runDiff(ctx context.Context, e *env, args []string) int {
 	fs := e.flags("diff", "[--database-url URL] [--schema schema.yaml] [--format text|json|sql|markdown] [--schemas public,...] [--dir migrations]",
@@ -32,17 +48,13 @@ changes nothing (it uses temporary tables, rolled back, to normalise schema.yaml
 Exit 0: no differences; 1: differences found; 2: error.`)
 	dbURL := e.dbFlag(fs)
 	schemaPath := fs.String("schema", "schema.yaml", "the schema file")
-	format := fs.String("format", "text", "output format: text, json, sql or markdown")
+	format := formatFlag(fs, diffFormats...)
 	schemas := fs.String("schemas", "", "comma-separated database schemas to compare (default: those schema.yaml declares)")
 	dir := fs.String("dir", "migrations", "the migrations directory, to report pending migrations")
 	ignoreUndeclared := fs.Bool("ignore-undeclared-roles", false, "do not report privileges held by roles schema.yaml does not declare")
 	rewrite := fs.Bool("allow-destructive", false, "in --format sql, also rewrite the views and functions rlsmigrate does not own (by default their fix is printed as a comment)")
 	if code := e.parse(fs, args); code >= 0 {
 		return code
-	}
-	if !slices.Contains(formats, *format) {
-		fmt.Fprintf(e.stderr, "error: --format %q: use one of %s\n", *format, strings.Join(formats, ", "))
-		return ExitError
 	}
 	_, desired, ok := e.loadSchema(*schemaPath, "")
 	if !ok {
@@ -68,20 +80,7 @@ Exit 0: no differences; 1: differences found; 2: error.`)
 	if report.Goose, err = gooseStatus(ctx, conn, *dir); err != nil {
 		return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
 	}
-	switch *format {
-	case "json":
-		fmt.Fprint(e.stdout, render.JSON(report))
-	case "sql":
-		if len(changes) == 0 {
-			fmt.Fprintln(e.stdout, "-- no differences: the database matches schema.yaml")
-		} else {
-			fmt.Fprint(e.stdout, "-- statements that bring the database to schema.yaml\n\n"+render.Script(changes))
-		}
-	case "markdown":
-		fmt.Fprint(e.stdout, render.Markdown(report))
-	default:
-		fmt.Fprint(e.stdout, render.Text(report))
-	}
+	fmt.Fprint(e.stdout, format.Write(diffResult{report, changes}))
 	if len(changes) > 0 {
 		return ExitFound
 	}

@@ -43,6 +43,7 @@ func TestDiffCorrelatedPolicies(t *testing.T) {
 // panicked on a nil transaction). The stand-in policies read teams, which another session
 // holds locked, so creating them waits until the deadline.
 func TestNormalizeCancelledMidway(t *testing.T) {
+	longRun(t)
 	t.Parallel()
 	var b built
 	b.build(t, "testdata/diff/correlated.yaml")

@@ -59,6 +59,7 @@ func checkAppliedOnce(t *testing.T, dbURL string) {
 }
 
 func TestUpKilledMidMigrationThenRerun(t *testing.T) {
+	longRun(t)
 	t.Parallel()
 	bin := buildBinary(t)
 	work, dir := slowMigrations(t)
@@ -82,6 +83,7 @@ func TestUpKilledMidMigrationThenRerun(t *testing.T) {
 }
 
 func TestUpConnectionTerminatedThenRerun(t *testing.T) {
+	longRun(t)
 	t.Parallel()
 	work, dir := slowMigrations(t)
 	dbURL := pgtest.NewDB(t)

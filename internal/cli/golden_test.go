@@ -21,6 +21,15 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+// longRun skips, under -short, a test that kills, cancels or waits on purpose (faults,
+// locks, races): the full suite, which CI runs, keeps it.
+func longRun(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a fault, lock or race test of several seconds: run without -short")
+	}
+}
+
 // result is what one command run printed and returned.
 type result struct {
 	stdout, stderr string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/inspect"
@@ -26,7 +25,7 @@ CREATE on the schemas.
 Exit 1 when a finding at or above --fail-on exists.`)
 	schemaPath := fs.String("schema", "schema.yaml", "the schema file")
 	dbURL := fs.String("database-url", "", "also check this database (DATABASE_URL is not read: lint is offline unless asked)")
-	format := fs.String("format", "text", "output format: text, json, or github (workflow annotations)")
+	format := formatFlag(fs, lintFormats...)
 	failOn := fs.String("fail-on", "error", "the lowest severity that makes lint exit 1: error, warn or info")
 	if code := e.parse(fs, args); code >= 0 {
 		return code
@@ -34,9 +33,6 @@ Exit 1 when a finding at or above --fail-on exists.`)
 	threshold, err := lint.ParseSeverity(*failOn)
 	if err != nil {
 		return e.fail(fmt.Errorf("--fail-on: %w", err))
-	}
-	if !slices.Contains([]string{"text", "json", "github"}, *format) {
-		return e.fail(fmt.Errorf("--format %q: use text, json or github", *format))
 	}
 	f, desired, ok := e.loadSchema(*schemaPath, "")
 	if !ok {
@@ -61,24 +57,27 @@ Exit 1 when a finding at or above --fail-on exists.`)
 		live = &lint.Live{Actual: actual, LoginRole: access.LoginRole, BypassRoles: access.BypassRoles, TableOwners: access.TableOwners}
 	}
 	findings := lint.Check(f, desired, live)
-	switch *format {
-	case "json":
-		fmt.Fprint(e.stdout, lintJSON(findings))
-	case "github":
-		for _, fd := range findings {
-			level := map[lint.Severity]string{lint.Error: "error", lint.Warn: "warning", lint.Info: "notice"}[fd.Rule.Severity]
-			fmt.Fprintf(e.stdout, "::%s file=%s,line=%d,col=%d,title=%s::%s. Fix: %s\n", level, escapeProperty(fd.File), fd.Pos.Line, fd.Pos.Col,
-				escapeProperty(fd.Rule.ID+" "+fd.Rule.Name), escapeAnnotation(fd.Message), escapeAnnotation(fd.Rule.Fix))
-		}
-	default:
-		fmt.Fprint(e.stdout, lintText(findings))
-	}
+	fmt.Fprint(e.stdout, format.Write(findings))
 	for _, fd := range findings {
 		if fd.Rule.Severity >= threshold {
 			return ExitFound
 		}
 	}
 	return ExitOK
+}
+
+// lintFormats are lint's output formats; github writes workflow annotations.
+var lintFormats = []outputFormat[[]lint.Finding]{{"text", lintText}, {"json", lintJSON}, {"github", lintGitHub}}
+
+// lintGitHub writes each finding as a GitHub workflow annotation at its position.
+func lintGitHub(findings []lint.Finding) string {
+	var sb strings.Builder
+	for _, fd := range findings {
+		level := map[lint.Severity]string{lint.Error: "error", lint.Warn: "warning", lint.Info: "notice"}[fd.Rule.Severity]
+		fmt.Fprintf(&sb, "::%s file=%s,line=%d,col=%d,title=%s::%s. Fix: %s\n", level, escapeProperty(fd.File), fd.Pos.Line, fd.Pos.Col,
+			escapeProperty(fd.Rule.ID+" "+fd.Rule.Name), escapeAnnotation(fd.Message), escapeAnnotation(fd.Rule.Fix))
+	}
+	return sb.String()
 }
 
 func lintText(findings []lint.Finding) string {

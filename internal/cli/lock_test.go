@@ -40,6 +40,7 @@ func lockedSecondMigration(t *testing.T) (work, dbURL string, release func()) {
 // lock, and every query on the table queued behind it. Now each attempt waits at most
 // lock_timeout; up reports the wait, names the session, and retries until it gets in.
 func TestUpRetriesOnLockTimeout(t *testing.T) {
+	longRun(t)
 	t.Parallel()
 	work, dbURL, release := lockedSecondMigration(t)
 	time.AfterFunc(1500*time.Millisecond, release)
@@ -57,6 +58,7 @@ func TestUpRetriesOnLockTimeout(t *testing.T) {
 // TestUpGivesUpOnLock: with the lock never released, up stops after its retries with
 // exit 2, the statement, and the session to end.
 func TestUpGivesUpOnLock(t *testing.T) {
+	longRun(t)
 	t.Parallel()
 	work, dbURL, release := lockedSecondMigration(t)
 	defer release()

@@ -155,6 +155,7 @@ func buildBinary(t *testing.T) string {
 }
 
 func TestConcurrentUpAppliesEachMigrationOnce(t *testing.T) {
+	longRun(t)
 	t.Parallel()
 	bin := buildBinary(t)
 	work := t.TempDir()

@@ -145,6 +145,7 @@ func TestOnlineRetryKeepsValidIndex(t *testing.T) {
 // lock_timeout for its session too: behind a session that holds the table, up retries,
 // names the session, and applies once it ends.
 func TestOnlineWaitsBoundedBehindALock(t *testing.T) {
+	longRun(t)
 	t.Parallel()
 	work, dbURL := onlineAt(t, onlineSeed)
 	dir := filepath.Join(work, "migrations")

@@ -42,12 +42,9 @@ changes-access, may-fail) and how it runs (rewrites-table, blocks-writes, blocks
 long-validation). Writes nothing. Exit 0 with nothing to do, 1 with a plan, 2 on error.`)
 	schemaPath := fs.String("schema", "schema.yaml", "the schema file")
 	dir := fs.String("dir", "migrations", "the migrations directory")
-	format := fs.String("format", "text", "output format: text or json")
+	format := formatFlag(fs, planFormats...)
 	if code := e.parse(fs, args); code >= 0 {
 		return code
-	}
-	if *format != "text" && *format != "json" {
-		return e.fail(fmt.Errorf("--format %q: use text or json", *format))
 	}
 	_, desired, ok := e.loadSchema(*schemaPath, "")
 	if !ok {
@@ -86,16 +83,19 @@ long-validation). Writes nothing. Exit 0 with nothing to do, 1 with a plan, 2 on
 		}
 		p.Refused, _ = refusedChanges(changes, nil, false)
 	}
-	if *format == "json" {
-		data, _ := json.MarshalIndent(p, "", "  ")
-		fmt.Fprintln(e.stdout, string(data))
-	} else {
-		fmt.Fprint(e.stdout, planText(p))
-	}
+	fmt.Fprint(e.stdout, format.Write(p))
 	if len(changes) == 0 {
 		return ExitOK
 	}
 	return ExitFound
+}
+
+// planFormats are plan's output formats.
+var planFormats = []outputFormat[plan]{{"text", planText}, {"json", planJSON}}
+
+func planJSON(p plan) string {
+	data, _ := json.MarshalIndent(p, "", "  ")
+	return string(data) + "\n"
 }
 
 func planText(p plan) string {

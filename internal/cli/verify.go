@@ -27,12 +27,9 @@ Exit 0: as declared; 1: a mismatch (each is named); 2: error.`)
 	dbURL := e.dbFlag(fs)
 	schemaPath := fs.String("schema", "schema.yaml", "the schema file")
 	role := fs.String("role", "authenticated", "the role application queries run as")
-	format := fs.String("format", "text", "output format: text, json or markdown")
+	format := formatFlag(fs, verifyFormats...)
 	if code := e.parse(fs, args); code >= 0 {
 		return code
-	}
-	if *format != "text" && *format != "json" && *format != "markdown" {
-		return e.fail(fmt.Errorf("--format %q: use text, json or markdown", *format))
 	}
 	f, desired, ok := e.loadSchema(*schemaPath, "")
 	if !ok {
@@ -53,19 +50,15 @@ Exit 0: as declared; 1: a mismatch (each is named); 2: error.`)
 	if err != nil {
 		return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
 	}
-	switch *format {
-	case "json":
-		fmt.Fprint(e.stdout, report.JSON())
-	case "markdown":
-		fmt.Fprint(e.stdout, verifyMarkdown(report))
-	default:
-		fmt.Fprint(e.stdout, verifyText(report))
-	}
+	fmt.Fprint(e.stdout, format.Write(report))
 	if len(report.Mismatches()) > 0 {
 		return ExitFound
 	}
 	return ExitOK
 }
+
+// verifyFormats are verify's output formats.
+var verifyFormats = []outputFormat[*verify.Report]{{"text", verifyText}, {"json", (*verify.Report).JSON}, {"markdown", verifyMarkdown}}
 
 // verifyText renders each table's access matrix (rows are operations, columns the
 // caller's own rows, another user's rows, and a caller with no identity), then the tests

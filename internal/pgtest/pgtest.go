@@ -128,8 +128,23 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// clusterParent returns where a throwaway cluster's files go: /dev/shm when the machine
+// has it (a cluster the tests throw away needs no disk, and there CREATE DATABASE takes
+// 20 ms instead of 300), else the temporary directory.
+func clusterParent() string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs("/dev/shm", &st); err == nil && st.Bavail*uint64(st.Bsize) >= 2<<30 {
+		if f, err := os.CreateTemp("/dev/shm", "rlsmigrate-probe-"); err == nil {
+			f.Close()
+			os.Remove(f.Name())
+			return "/dev/shm"
+		}
+	}
+	return ""
+}
+
 func startCluster(bin string) (*Server, error) {
-	dir, err := os.MkdirTemp("", "rlsmigrate-pg-")
+	dir, err := os.MkdirTemp(clusterParent(), "rlsmigrate-pg-")
 	if err != nil {
 		return nil, err
 	}
