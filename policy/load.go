@@ -23,7 +23,6 @@ import (
 // MaxFileSize is the largest schema.yaml Load reads, in bytes.
 const MaxFileSize = 64 << 20
 
-// Load reads and validates the schema.yaml at path. A returned error is either an Errors
 // Format lists the keys schema.yaml allows in each of its mappings, by the name errors
 // give the mapping: the loader accepts these and no others, and the convergence test's
 // generator is checked against it, so a key added here is a key the generator must draw.
@@ -42,6 +41,7 @@ var Format = map[string][]string{
 	"through":    {"schema", "table", "column"},
 }
 
+// Load reads and validates the schema.yaml at path. A returned error is either an Errors
 // (problems in the file, each with its position) or a failure to read the file.
 func Load(path string) (*File, error) {
 	info, err := os.Stat(path)

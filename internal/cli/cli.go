@@ -103,6 +103,11 @@ func (e *env) flags(name, synopsis, description string) *flag.FlagSet {
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		out := fs.Output()
+		if f := fs.Lookup("format"); f != nil {
+			if c, ok := f.Value.(interface{ choices() string }); ok {
+				synopsis = strings.Replace(synopsis, "FORMATS", c.choices(), 1) // from the command's format table
+			}
+		}
 		fmt.Fprintf(out, "Usage: rlsmigrate %s %s\n\n%s\n\nFlags:\n", name, synopsis, description)
 		fs.PrintDefaults()
 	}

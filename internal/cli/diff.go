@@ -35,7 +35,7 @@ var diffFormats = []outputFormat[diffResult]{
 }
 
 func runDiff(ctx context.Context, e *env, args []string) int {
-	fs := e.flags("diff", "[--database-url URL] [--schema schema.yaml] [--format text|json|sql|markdown] [--schemas public,...] [--dir migrations]",
+	fs := e.flags("diff", "[--database-url URL] [--schema schema.yaml] [--format FORMATS] [--schemas public,...] [--dir migrations]",
 		`Compare schema.yaml with a live database and report every difference: tables,
 columns, keys, indexes, row-level security, policies, grants, roles and the identity
 function, and what lets an app role past row-level security without a policy changing

@@ -33,7 +33,7 @@ func asOwner(sql string) string {
 	return "DO $do$ BEGIN EXECUTE format(" + "'" + strings.ReplaceAll(sql, "'", "''") + "', current_user); END $do$"
 }
 
-// securityDrifts is the table behind "What diff guards" in the README.
+// securityDrifts is the table behind "What diff guards" in docs/security.md.
 var securityDrifts = []securityDrift{
 	// Handing the table back takes the app role's privileges with it: they are granted
 	// again.
@@ -311,7 +311,7 @@ func findingKinds(fs []render.Finding) []string {
 	return out
 }
 
-// TestWhatDiffGuards keeps the README's table of security drifts the one this test
+// TestWhatDiffGuards keeps docs/security.md's table of security drifts the one this test
 // applies: -update rewrites it.
 func TestWhatDiffGuards(t *testing.T) {
 	var sb strings.Builder
@@ -335,7 +335,7 @@ func TestWhatDiffGuards(t *testing.T) {
 		fmt.Fprintf(&sb, "| %s | %s | %s | %s |\n", d.name, reports, lint, verify)
 	}
 	want := sb.String()
-	path := filepath.Join("..", "..", "README.md")
+	path := filepath.Join("..", "..", "docs", "security.md")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -344,13 +344,13 @@ func TestWhatDiffGuards(t *testing.T) {
 	const start, end = "<!-- drift table: TestWhatDiffGuards -->\n", "<!-- end drift table -->"
 	i, j := strings.Index(readme, start), strings.Index(readme, end)
 	if i < 0 || j < i {
-		t.Fatalf("README.md has no %q ... %q section", start, end)
+		t.Fatalf("docs/security.md has no %q ... %q section", start, end)
 	}
 	if got := readme[i+len(start) : j]; got != want {
 		if *update {
 			os.WriteFile(path, []byte(readme[:i+len(start)]+want+readme[j:]), 0o644)
 			return
 		}
-		t.Errorf("README's drift table is not the one TestSecurityDrift applies (go test ./internal/cli -run TestWhatDiffGuards -update):\n%s", want)
+		t.Errorf("docs/security.md's drift table is not the one TestSecurityDrift applies (go test ./internal/cli -run TestWhatDiffGuards -update):\n%s", want)
 	}
 }

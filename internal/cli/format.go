@@ -35,6 +35,9 @@ func (f *formatChoice[R]) names(sep string) string {
 	return strings.Join(names, sep)
 }
 
+// choices lists the formats as a usage line shows them: text|json|....
+func (f *formatChoice[R]) choices() string { return f.names("|") }
+
 func (f *formatChoice[R]) String() string {
 	if f == nil || len(f.formats) == 0 {
 		return ""

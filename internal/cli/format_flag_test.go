@@ -7,7 +7,7 @@ import (
 
 // TestFormatFlag: every command with --format refuses an unknown one the same way,
 // before reading any file or database, names the formats it has, and lists them in
-// --help.
+// --help, in the usage line too.
 func TestFormatFlag(t *testing.T) {
 	for cmd, names := range map[string]string{
 		"diff":   "text, json, sql, markdown",
@@ -20,7 +20,8 @@ func TestFormatFlag(t *testing.T) {
 		if r.code != ExitError || !strings.HasPrefix(r.stderr, want) || r.stdout != "" {
 			t.Errorf("%s --format xml: %s\nwant stderr starting %q", cmd, r, want)
 		}
-		if h := run(t, "", cmd, "--help"); !strings.Contains(h.stdout, "the output format: "+names+" (default text)") {
+		usage := "[--format " + strings.ReplaceAll(names, ", ", "|") + "]"
+		if h := run(t, "", cmd, "--help"); !strings.Contains(h.stdout, "the output format: "+names+" (default text)") || !strings.Contains(h.stdout, usage) {
 			t.Errorf("%s --help does not list its formats:\n%s", cmd, h.stdout)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 func runLint(ctx context.Context, e *env, args []string) int {
-	fs := e.flags("lint", "[--schema schema.yaml] [--database-url URL] [--format text|json|github] [--fail-on error|warn|info]",
+	fs := e.flags("lint", "[--schema schema.yaml] [--database-url URL] [--format FORMATS] [--fail-on error|warn|info]",
 		`Check schema.yaml for row-level-security mistakes: RLS off on granted tables, tables
 with no rules, writes open to anyone or to anonymous, update rules that let a row be
 given away, the identity call evaluated per row, owner columns without index, NOT NULL

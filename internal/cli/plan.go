@@ -34,7 +34,7 @@ type plan struct {
 }
 
 func runPlan(_ context.Context, e *env, args []string) int {
-	fs := e.flags("plan", "[--schema schema.yaml] [--dir migrations] [--format text|json]",
+	fs := e.flags("plan", "[--schema schema.yaml] [--dir migrations] [--format FORMATS]",
 		`Show the statements the next generate would write, in the migrations it would write
 them to, each with the lock it takes on a table that holds rows and its hazards: what
 the change does (deletes-data, drops-policy, disables-rls, widens-access,

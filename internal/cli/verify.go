@@ -12,7 +12,7 @@ import (
 )
 
 func runVerify(ctx context.Context, e *env, args []string) int {
-	fs := e.flags("verify", "[--database-url URL] [--schema schema.yaml] [--role authenticated] [--format text|json|markdown]",
+	fs := e.flags("verify", "[--database-url URL] [--schema schema.yaml] [--role authenticated] [--format FORMATS]",
 		`Prove on a real database that the policies isolate users. For every table a built-in
 rule (owner, member, claim, anyone) governs, verify inserts a row for each of two
 synthetic users, each in its own groups, then tries select, insert, update and delete

@@ -63,7 +63,7 @@ var Rules = []Rule{
 	{"RLS015", "owner-without-force", Warn, "set force_rls: true, or run app queries as a role that does not own the tables"},
 	{"RLS016", "identity-function-missing", Error, "run rlsmigrate up (or install pg_session_jwt) so the identity function exists"},
 	{"RLS017", "captured-column", Error, "qualify the column with the policy's table name (table.column), so it is not read from the subquery's table"},
-	{"RLS018", "membership-per-row", Warn, "declare a group (groups:) and use {member: group, column: ...}: at 1,000,000 rows, select * took 314x the floor with IN (SELECT f()) and 668x with a correlated EXISTS, the member rule 1.13x (README, Performance)"},
+	{"RLS018", "membership-per-row", Warn, "declare a group (groups:) and use {member: group, column: ...}: at 1,000,000 rows, select * took 314x the floor with IN (SELECT f()) and 668x with a correlated EXISTS, the member rule 1.13x (docs/performance.md)"},
 	{"RLS019", "owner-column-mutable", Error, "remove immutable: false from the owner column, so UPDATE is granted on the other columns only"},
 	{"RLS020", "member-of-bypassing-role", Error, "REVOKE the role from the app role (rlsmigrate diff --format sql prints it)"},
 	{"RLS021", "table-owner-drift", Error, "ALTER TABLE ... OWNER TO the role that ran the migrations (rlsmigrate diff --format sql prints it)"},

@@ -52,3 +52,52 @@ func TestReadmeQuickstart(t *testing.T) {
 		t.Errorf("README step 3 shows:\n%s\nrlsmigrate prints:\n%s", shownUp, got)
 	}
 }
+
+// TestTeamAccessShowsGeneratedSQL: every statement docs/team-access.md shows as what a
+// rule compiles to is in the migration generate writes for the bundled schema.yaml into an
+// empty directory, word for word (whitespace aside), so the page cannot drift from it.
+func TestTeamAccessShowsGeneratedSQL(t *testing.T) {
+	t.Parallel()
+	page, err := os.ReadFile(filepath.Join("..", "..", "docs", "team-access.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(page), "What each rule compiles to (as generate writes it for the bundled schema.yaml):\n\n```sql\n")
+	block, _, _ := strings.Cut(rest, "```")
+	if !ok || block == "" {
+		t.Fatal("docs/team-access.md has no SQL block of what each rule compiles to")
+	}
+	dir := filepath.Join(t.TempDir(), "migrations")
+	if r := run(t, "", "generate", "--schema", filepath.Join("..", "..", "schema.yaml"), "--dir", dir); r.code != 0 {
+		t.Fatalf("generate: %s", r)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.sql"))
+	var bundled strings.Builder
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bundled.Write(data)
+	}
+	space := regexp.MustCompile(`\s+`)
+	all := space.ReplaceAllString(bundled.String(), " ")
+	var stmt strings.Builder
+	n := 0
+	for _, line := range strings.Split(block, "\n") {
+		if strings.HasPrefix(line, "--") || strings.TrimSpace(line) == "" {
+			continue
+		}
+		stmt.WriteString(line + "\n")
+		if strings.HasSuffix(strings.TrimSpace(line), ";") {
+			n++
+			if s := space.ReplaceAllString(strings.TrimSpace(stmt.String()), " "); !strings.Contains(all, s) {
+				t.Errorf("docs/team-access.md shows a statement generate does not write:\n%s", s)
+			}
+			stmt.Reset()
+		}
+	}
+	if n < 5 {
+		t.Errorf("read only %d statements from docs/team-access.md", n)
+	}
+}
