@@ -6,7 +6,6 @@ package migdir
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,22 +21,6 @@ import (
 
 // StateFile is the name of the state file inside the migrations directory.
 const StateFile = "rlsmigrate.state.json"
-
-// stateFormat is the version of the state file layout.
-const stateFormat = 1
-
-// State is what the migrations directory builds, as recorded when it was last written.
-type State struct {
-	Format int            `json:"format"`
-	Files  []FileSum      `json:"files"`
-	Schema *schema.Schema `json:"schema"`
-}
-
-// FileSum is one migration file and the SHA-256 of its content.
-type FileSum struct {
-	Name   string `json:"name"`
-	SHA256 string `json:"sha256"`
-}
 
 // Dir is a migrations directory.
 type Dir struct {
@@ -96,25 +79,19 @@ func (d Dir) Load() (*State, error) {
 		if len(names) > 0 {
 			return nil, fmt.Errorf("%s holds migrations but no %s; restore it from version control, or run \"rlsmigrate hash --schema schema.yaml\" with the schema.yaml these migrations build", d.Path, StateFile)
 		}
-		return &State{Format: stateFormat, Schema: &schema.Schema{}}, nil
+		return &State{Schema: &schema.Schema{}}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading migration state: %w", err)
 	}
-	var st State
-	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", filepath.Join(d.Path, StateFile), err)
-	}
-	if st.Format != stateFormat {
-		return nil, fmt.Errorf("%s has format %d; this rlsmigrate reads format %d", filepath.Join(d.Path, StateFile), st.Format, stateFormat)
-	}
-	if st.Schema == nil {
-		st.Schema = &schema.Schema{}
-	}
-	if err := d.verify(&st, names); err != nil {
+	st, err := decodeState(filepath.Join(d.Path, StateFile), data)
+	if err != nil {
 		return nil, err
 	}
-	return &st, nil
+	if err := d.verify(st, names); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // verify reports every migration file that differs from what the state recorded.
@@ -226,10 +203,10 @@ func (d Dir) Recover() (string, error) {
 	} else if err != nil {
 		return "", fmt.Errorf("reading migration state: %w", err)
 	}
-	var st State
+	st := &State{}
 	if data != nil {
-		if err := json.Unmarshal(data, &st); err != nil {
-			return "", fmt.Errorf("reading %s: %w", filepath.Join(d.Path, StateFile), err)
+		if st, err = decodeState(filepath.Join(d.Path, StateFile), data); err != nil {
+			return "", err
 		}
 	}
 	var notes []string
@@ -276,9 +253,9 @@ func (d Dir) Rehash(s *schema.Schema) error {
 		if err != nil {
 			return fmt.Errorf("reading migration state: %w", err)
 		}
-		st := &State{}
-		if err := json.Unmarshal(data, st); err != nil {
-			return fmt.Errorf("reading %s: %w", StateFile, err)
+		st, err := decodeState(filepath.Join(d.Path, StateFile), data)
+		if err != nil {
+			return err
 		}
 		s = st.Schema
 	}
@@ -292,7 +269,7 @@ func (d Dir) record(s *schema.Schema, extra ...FileSum) error {
 	if err != nil {
 		return err
 	}
-	st := State{Format: stateFormat, Schema: s, Files: []FileSum{}}
+	st := &State{Schema: s, Files: []FileSum{}}
 	for _, name := range names {
 		sum, err := fileSum(filepath.Join(d.Path, name))
 		if err != nil {
@@ -301,11 +278,11 @@ func (d Dir) record(s *schema.Schema, extra ...FileSum) error {
 		st.Files = append(st.Files, FileSum{Name: name, SHA256: sum})
 	}
 	st.Files = append(st.Files, extra...)
-	data, err := json.Marshal(st)
+	data, err := encodeState(st)
 	if err != nil {
-		return fmt.Errorf("encoding migration state: %w", err)
+		return err
 	}
-	return writeFileAtomic(filepath.Join(d.Path, StateFile), append(data, '\n'))
+	return writeFileAtomic(filepath.Join(d.Path, StateFile), data)
 }
 
 // writeFileAtomic writes data to a temporary file beside path and renames it into place.

@@ -12,21 +12,21 @@ import (
 // they depend on.
 type Schema struct {
 	// Auth is how the caller's identity is provided; nil when the source cannot tell.
-	Auth *Auth `json:"auth,omitempty"`
+	Auth *Auth
 	// Roles are the roles the schema declares.
-	Roles []string `json:"roles"`
+	Roles []string
 	// Functions are the signatures of the functions the policies depend on, such as
 	// auth.user_id(), sorted.
-	Functions []string `json:"functions,omitempty"`
+	Functions []string
 	// Schemas are the database schemas the tables live in, sorted.
-	Schemas []string `json:"schemas"`
+	Schemas []string
 	// SchemaUsage lists, per database schema, the roles granted USAGE on it, sorted.
-	SchemaUsage map[string][]string `json:"schema_usage,omitempty"`
+	SchemaUsage map[string][]string
 	// Tables are kept in declaration order: a table precedes the tables that reference it.
-	Tables []*Table `json:"tables"`
+	Tables []*Table
 	// Routines are the functions rlsmigrate owns besides the identity functions: one per
 	// group (and per group reached through a table), in the order they are created.
-	Routines []*Function `json:"routines,omitempty"`
+	Routines []*Function
 
 	// What a database says about who may get past row-level security, read by inspect
 	// and never recorded: schema.yaml declares none of it, so on the file's side these
@@ -34,26 +34,26 @@ type Schema struct {
 
 	// MigrationRole is the role that ran the migrations (the owner of goose's version
 	// table), whom every table should belong to; "" when unknown.
-	MigrationRole string `json:"-"`
+	MigrationRole string
 	// Bypass maps each declared role that gets past row-level security to how:
 	// "superuser" or "bypassrls".
-	Bypass map[string]string `json:"-"`
+	Bypass map[string]string
 	// MemberOf maps each declared role to the roles it is a member of that own a table
 	// of the declared schemas or get past row-level security: it acts as them.
-	MemberOf map[string][]string `json:"-"`
+	MemberOf map[string][]string
 	// Definitions maps the signature of each identity function rlsmigrate writes (see
 	// IdentityFunctions) to its definition, as Definition spells it; nil when not read.
-	Definitions map[string]string `json:"-"`
+	Definitions map[string]string
 	// Exposures are the views, materialized views and SECURITY DEFINER functions of the
 	// declared schemas that read a table with row-level security and that a declared
 	// role or PUBLIC may use: they read as their owner, past the policies.
-	Exposures []*Exposure `json:"-"`
+	Exposures []*Exposure
 	// DefaultPrivileges are privileges that objects created later will carry for a
 	// declared role or PUBLIC.
-	DefaultPrivileges []*DefaultPrivilege `json:"-"`
+	DefaultPrivileges []*DefaultPrivilege
 	// SchemaCreate maps each declared schema (and auth) to the declared roles, or
 	// public, that may create objects in it.
-	SchemaCreate map[string][]string `json:"-"`
+	SchemaCreate map[string][]string
 }
 
 // Exposure is an object that reads tables with row-level security as its owner and that
@@ -117,16 +117,16 @@ func (f IdentityFunction) Definition() string { return Definition("sql", "s", fa
 // Function is a SQL function rlsmigrate owns, such as rls.org_member(): its signature
 // takes no arguments.
 type Function struct {
-	Schema          string   `json:"schema"`
-	Name            string   `json:"name"`
-	Returns         string   `json:"returns"` // as format_type spells it
-	Language        string   `json:"language"`
-	Volatility      string   `json:"volatility"` // i, s or v, as pg_proc.provolatile
-	SecurityDefiner bool     `json:"security_definer,omitempty"`
-	Settings        []string `json:"settings,omitempty"` // as pg_proc.proconfig: search_path=""
-	Body            string   `json:"body"`               // as pg_proc.prosrc keeps it
+	Schema          string
+	Name            string
+	Returns         string // as format_type spells it
+	Language        string
+	Volatility      string // i, s or v, as pg_proc.provolatile
+	SecurityDefiner bool
+	Settings        []string // as pg_proc.proconfig: search_path=""
+	Body            string   // as pg_proc.prosrc keeps it
 	// Execute lists the roles granted EXECUTE, sorted; "public" for PUBLIC.
-	Execute []string `json:"execute,omitempty"`
+	Execute []string
 }
 
 // Signature returns schema.name(), unquoted, for messages and keys.
@@ -149,32 +149,32 @@ func (s *Schema) Routine(schemaName, name string) *Function {
 
 // Auth is the identity source.
 type Auth struct {
-	Provider string `json:"provider"` // pg_session_jwt, claims or none
-	UserID   string `json:"user_id"`  // SQL expression for the caller's id
+	Provider string // pg_session_jwt, claims or none
+	UserID   string // SQL expression for the caller's id
 }
 
 // Table is one table.
 type Table struct {
-	Schema      string    `json:"schema"`
-	Name        string    `json:"name"`
-	RenamedFrom string    `json:"renamed_from,omitempty"`
-	Columns     []*Column `json:"columns"`
-	PrimaryKey  []string  `json:"primary_key,omitempty"`
-	PKName      string    `json:"primary_key_name,omitempty"` // the constraint's name, if known
-	RLS         bool      `json:"rls"`
-	ForceRLS    bool      `json:"force_rls"`
-	Policies    []*Policy `json:"policies,omitempty"`
-	Indexes     []*Index  `json:"indexes,omitempty"`
-	Grants      []*Grant  `json:"grants,omitempty"` // sorted by role
-	Owner       string    `json:"owner,omitempty"`  // the ownership column, for reports
+	Schema      string
+	Name        string
+	RenamedFrom string
+	Columns     []*Column
+	PrimaryKey  []string
+	PKName      string // the constraint's name, if known
+	RLS         bool
+	ForceRLS    bool
+	Policies    []*Policy
+	Indexes     []*Index
+	Grants      []*Grant // sorted by role
+	Owner       string   // the ownership column, for reports
 	// OwnerRole is the role that owns the table, as a database says; "" when unknown.
-	OwnerRole string `json:"-"`
+	OwnerRole string
 	// GrantOptions maps a role to the privileges it may grant on to others (WITH GRANT
 	// OPTION), as a database says.
-	GrantOptions map[string][]string `json:"-"`
+	GrantOptions map[string][]string
 	// SequenceGrants are privileges on the table's own sequences (identity, serial)
 	// held by roles other than their owner, as a database says.
-	SequenceGrants []*SequenceGrant `json:"-"`
+	SequenceGrants []*SequenceGrant
 }
 
 // SequenceGrant is the privileges one role holds on a sequence.
@@ -185,63 +185,63 @@ type SequenceGrant struct {
 
 // Column is one column. Type and Default are SQL text.
 type Column struct {
-	Name        string      `json:"name"`
-	Type        string      `json:"type"`
-	NotNull     bool        `json:"not_null,omitempty"`
-	Default     string      `json:"default,omitempty"`
-	Identity    string      `json:"identity,omitempty"` // "", "always" or "by default"
-	Unique      bool        `json:"unique,omitempty"`
-	UniqueName  string      `json:"unique_name,omitempty"` // the constraint's name, if known
-	References  *ForeignKey `json:"references,omitempty"`
-	RenamedFrom string      `json:"renamed_from,omitempty"`
+	Name        string
+	Type        string
+	NotNull     bool
+	Default     string
+	Identity    string // "", "always" or "by default"
+	Unique      bool
+	UniqueName  string // the constraint's name, if known
+	References  *ForeignKey
+	RenamedFrom string
 	// Using converts existing values when the type changes, as ALTER COLUMN ... TYPE ...
 	// USING takes it; "" converts with a cast. It is an instruction for one migration,
 	// not a property of the column: it is neither recorded nor compared.
-	Using string `json:"-"`
+	Using string
 }
 
 // ForeignKey is a single-column foreign key.
 type ForeignKey struct {
-	Name     string `json:"name,omitempty"` // the constraint's name, if known
-	Schema   string `json:"schema"`
-	Table    string `json:"table"`
-	Column   string `json:"column"`
-	OnDelete string `json:"on_delete,omitempty"` // lower case; "" means no action
+	Name     string // the constraint's name, if known
+	Schema   string
+	Table    string
+	Column   string
+	OnDelete string // lower case; "" means no action
 	// NotValid is set, by inspect, on a key added NOT VALID and never validated (an
 	// online migration that failed at VALIDATE): it holds for new rows only. Never
 	// recorded.
-	NotValid bool `json:"-"`
+	NotValid bool
 }
 
 // Policy is one row-level-security policy.
 type Policy struct {
-	Name        string   `json:"name"`
-	RenamedFrom string   `json:"renamed_from,omitempty"`
-	Command     string   `json:"command"` // select, insert, update, delete or all
-	Restrictive bool     `json:"restrictive,omitempty"`
-	Roles       []string `json:"roles"` // sorted; "public" for PUBLIC
-	Using       string   `json:"using,omitempty"`
-	Check       string   `json:"check,omitempty"`
+	Name        string
+	RenamedFrom string
+	Command     string // select, insert, update, delete or all
+	Restrictive bool
+	Roles       []string // sorted; "public" for PUBLIC
+	Using       string
+	Check       string
 	// Builtin is set when a built-in rule kind of schema.yaml (anyone, claim...) made the
 	// policy, whose conditions then mean what that kind says; never recorded.
-	Builtin bool `json:"-"`
+	Builtin bool
 }
 
 // Index is a secondary index over plain columns.
 type Index struct {
-	Name        string   `json:"name"`
-	RenamedFrom string   `json:"renamed_from,omitempty"`
-	Columns     []string `json:"columns"`
-	Unique      bool     `json:"unique,omitempty"`
+	Name        string
+	RenamedFrom string
+	Columns     []string
+	Unique      bool
 }
 
 // Grant is the table privileges held by one role, sorted, and its column privileges.
 type Grant struct {
-	Role       string   `json:"role"`
-	Privileges []string `json:"privileges"`
+	Role       string
+	Privileges []string
 	// Columns maps a privilege held on some columns only (update) to those columns,
 	// sorted.
-	Columns map[string][]string `json:"columns,omitempty"`
+	Columns map[string][]string
 }
 
 // QualifiedName returns schema.name, unquoted, for messages and keys.

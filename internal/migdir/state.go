@@ -1,0 +1,225 @@
+package migdir
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+)
+
+// stateFormat is the version of the state file layout that this file defines. The layout
+// is its own: the types below, not the model's, so renaming a field of schema.Schema does
+// not change what is written, and a change to what is written is a new format.
+const stateFormat = 1
+
+// State is what the migrations directory builds, as recorded when it was last written.
+type State struct {
+	Files  []FileSum
+	Schema *schema.Schema
+}
+
+// FileSum is one migration file and the SHA-256 of its content.
+type FileSum struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+}
+
+// The state file, format 1.
+type (
+	savedState struct {
+		Format int          `json:"format"`
+		Files  []FileSum    `json:"files"`
+		Schema *savedSchema `json:"schema"`
+	}
+	savedSchema struct {
+		Auth        *savedAuth          `json:"auth,omitempty"`
+		Roles       []string            `json:"roles"`
+		Functions   []string            `json:"functions,omitempty"`
+		Schemas     []string            `json:"schemas"`
+		SchemaUsage map[string][]string `json:"schema_usage,omitempty"`
+		Tables      []*savedTable       `json:"tables"`
+		Routines    []*savedFunction    `json:"routines,omitempty"`
+	}
+	savedAuth struct {
+		Provider string `json:"provider"`
+		UserID   string `json:"user_id"`
+	}
+	savedTable struct {
+		Schema      string         `json:"schema"`
+		Name        string         `json:"name"`
+		RenamedFrom string         `json:"renamed_from,omitempty"`
+		Columns     []*savedColumn `json:"columns"`
+		PrimaryKey  []string       `json:"primary_key,omitempty"`
+		PKName      string         `json:"primary_key_name,omitempty"`
+		RLS         bool           `json:"rls"`
+		ForceRLS    bool           `json:"force_rls"`
+		Policies    []*savedPolicy `json:"policies,omitempty"`
+		Indexes     []*savedIndex  `json:"indexes,omitempty"`
+		Grants      []*savedGrant  `json:"grants,omitempty"`
+		Owner       string         `json:"owner,omitempty"`
+	}
+	savedColumn struct {
+		Name        string           `json:"name"`
+		Type        string           `json:"type"`
+		NotNull     bool             `json:"not_null,omitempty"`
+		Default     string           `json:"default,omitempty"`
+		Identity    string           `json:"identity,omitempty"`
+		Unique      bool             `json:"unique,omitempty"`
+		UniqueName  string           `json:"unique_name,omitempty"`
+		References  *savedForeignKey `json:"references,omitempty"`
+		RenamedFrom string           `json:"renamed_from,omitempty"`
+	}
+	savedForeignKey struct {
+		Name     string `json:"name,omitempty"`
+		Schema   string `json:"schema"`
+		Table    string `json:"table"`
+		Column   string `json:"column"`
+		OnDelete string `json:"on_delete,omitempty"`
+	}
+	savedPolicy struct {
+		Name        string   `json:"name"`
+		RenamedFrom string   `json:"renamed_from,omitempty"`
+		Command     string   `json:"command"`
+		Restrictive bool     `json:"restrictive,omitempty"`
+		Roles       []string `json:"roles"`
+		Using       string   `json:"using,omitempty"`
+		Check       string   `json:"check,omitempty"`
+	}
+	savedIndex struct {
+		Name        string   `json:"name"`
+		RenamedFrom string   `json:"renamed_from,omitempty"`
+		Columns     []string `json:"columns"`
+		Unique      bool     `json:"unique,omitempty"`
+	}
+	savedGrant struct {
+		Role       string              `json:"role"`
+		Privileges []string            `json:"privileges"`
+		Columns    map[string][]string `json:"columns,omitempty"`
+	}
+	savedFunction struct {
+		Schema          string   `json:"schema"`
+		Name            string   `json:"name"`
+		Returns         string   `json:"returns"`
+		Language        string   `json:"language"`
+		Volatility      string   `json:"volatility"`
+		SecurityDefiner bool     `json:"security_definer,omitempty"`
+		Settings        []string `json:"settings,omitempty"`
+		Body            string   `json:"body"`
+		Execute         []string `json:"execute,omitempty"`
+	}
+)
+
+// decodeState reads a state file's content; path names it in errors.
+func decodeState(path string, data []byte) (*State, error) {
+	var saved savedState
+	if err := json.Unmarshal(data, &saved); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if saved.Format != stateFormat {
+		return nil, fmt.Errorf("%s has format %d; this rlsmigrate reads format %d", path, saved.Format, stateFormat)
+	}
+	return &State{Files: saved.Files, Schema: saved.Schema.model()}, nil
+}
+
+// encodeState writes st in the current format.
+func encodeState(st *State) ([]byte, error) {
+	files := st.Files
+	if files == nil {
+		files = []FileSum{}
+	}
+	data, err := json.Marshal(savedState{Format: stateFormat, Files: files, Schema: saveSchema(st.Schema)})
+	if err != nil {
+		return nil, fmt.Errorf("encoding migration state: %w", err)
+	}
+	return append(data, '\n'), nil
+}
+
+func saveSchema(s *schema.Schema) *savedSchema {
+	if s == nil {
+		return nil
+	}
+	out := &savedSchema{Roles: s.Roles, Functions: s.Functions, Schemas: s.Schemas, SchemaUsage: s.SchemaUsage}
+	if s.Auth != nil {
+		out.Auth = &savedAuth{Provider: s.Auth.Provider, UserID: s.Auth.UserID}
+	}
+	out.Tables = each(s.Tables, saveTable)
+	out.Routines = each(s.Routines, func(f *schema.Function) *savedFunction {
+		return &savedFunction{f.Schema, f.Name, f.Returns, f.Language, f.Volatility, f.SecurityDefiner, f.Settings, f.Body, f.Execute}
+	})
+	return out
+}
+
+func saveTable(t *schema.Table) *savedTable {
+	return &savedTable{
+		Schema: t.Schema, Name: t.Name, RenamedFrom: t.RenamedFrom, PrimaryKey: t.PrimaryKey, PKName: t.PKName,
+		RLS: t.RLS, ForceRLS: t.ForceRLS, Owner: t.Owner,
+		Columns: each(t.Columns, func(c *schema.Column) *savedColumn {
+			sc := &savedColumn{c.Name, c.Type, c.NotNull, c.Default, c.Identity, c.Unique, c.UniqueName, nil, c.RenamedFrom}
+			if fk := c.References; fk != nil {
+				sc.References = &savedForeignKey{fk.Name, fk.Schema, fk.Table, fk.Column, fk.OnDelete}
+			}
+			return sc
+		}),
+		Policies: each(t.Policies, func(p *schema.Policy) *savedPolicy {
+			return &savedPolicy{p.Name, p.RenamedFrom, p.Command, p.Restrictive, p.Roles, p.Using, p.Check}
+		}),
+		Indexes: each(t.Indexes, func(ix *schema.Index) *savedIndex {
+			return &savedIndex{ix.Name, ix.RenamedFrom, ix.Columns, ix.Unique}
+		}),
+		Grants: each(t.Grants, func(g *schema.Grant) *savedGrant { return &savedGrant{g.Role, g.Privileges, g.Columns} }),
+	}
+}
+
+// model returns the schema s records; an empty one for a state without a schema.
+func (s *savedSchema) model() *schema.Schema {
+	if s == nil {
+		return &schema.Schema{}
+	}
+	out := &schema.Schema{Roles: s.Roles, Functions: s.Functions, Schemas: s.Schemas, SchemaUsage: s.SchemaUsage}
+	if s.Auth != nil {
+		out.Auth = &schema.Auth{Provider: s.Auth.Provider, UserID: s.Auth.UserID}
+	}
+	out.Tables = each(s.Tables, (*savedTable).model)
+	out.Routines = each(s.Routines, func(f *savedFunction) *schema.Function {
+		return &schema.Function{Schema: f.Schema, Name: f.Name, Returns: f.Returns, Language: f.Language, Volatility: f.Volatility,
+			SecurityDefiner: f.SecurityDefiner, Settings: f.Settings, Body: f.Body, Execute: f.Execute}
+	})
+	return out
+}
+
+func (t *savedTable) model() *schema.Table {
+	return &schema.Table{
+		Schema: t.Schema, Name: t.Name, RenamedFrom: t.RenamedFrom, PrimaryKey: t.PrimaryKey, PKName: t.PKName,
+		RLS: t.RLS, ForceRLS: t.ForceRLS, Owner: t.Owner,
+		Columns: each(t.Columns, func(c *savedColumn) *schema.Column {
+			mc := &schema.Column{Name: c.Name, Type: c.Type, NotNull: c.NotNull, Default: c.Default, Identity: c.Identity,
+				Unique: c.Unique, UniqueName: c.UniqueName, RenamedFrom: c.RenamedFrom}
+			if fk := c.References; fk != nil {
+				mc.References = &schema.ForeignKey{Name: fk.Name, Schema: fk.Schema, Table: fk.Table, Column: fk.Column, OnDelete: fk.OnDelete}
+			}
+			return mc
+		}),
+		Policies: each(t.Policies, func(p *savedPolicy) *schema.Policy {
+			return &schema.Policy{Name: p.Name, RenamedFrom: p.RenamedFrom, Command: p.Command, Restrictive: p.Restrictive,
+				Roles: p.Roles, Using: p.Using, Check: p.Check}
+		}),
+		Indexes: each(t.Indexes, func(ix *savedIndex) *schema.Index {
+			return &schema.Index{Name: ix.Name, RenamedFrom: ix.RenamedFrom, Columns: ix.Columns, Unique: ix.Unique}
+		}),
+		Grants: each(t.Grants, func(g *savedGrant) *schema.Grant {
+			return &schema.Grant{Role: g.Role, Privileges: g.Privileges, Columns: g.Columns}
+		}),
+	}
+}
+
+// each maps f over in; nil stays nil, as the model and the file both tell "none" that way.
+func each[A, B any](in []A, f func(A) B) []B {
+	if in == nil {
+		return nil
+	}
+	out := make([]B, len(in))
+	for i, a := range in {
+		out[i] = f(a)
+	}
+	return out
+}
