@@ -14,8 +14,8 @@ import (
 // nested claims as objects, values as the JSON they are; no user, no claims.
 func TestClaimsJSON(t *testing.T) {
 	extra := map[string]string{
-		policy.Claim{Path: []string{"role"}}.Key():               `"admin"`,
-		policy.Claim{Path: []string{"app", "tier"}}.Key():        `3`,
+		policy.Claim{Path: []string{"role"}}.Key():                `"admin"`,
+		policy.Claim{Path: []string{"app", "tier"}}.Key():         `3`,
 		policy.Claim{Path: []string{"app", "flags", "x.y"}}.Key(): `true`,
 	}
 	var got map[string]any
