@@ -23,13 +23,8 @@ func (d *decoder) validateAccess(f *File) {
 			d.identityColumn(f, id, c.Pos, "owner column "+t.QualifiedName()+"."+c.Name, c)
 		}
 		for _, r := range t.Policies {
-			switch r.Kind {
-			case RuleMember:
-				d.validateMember(f, t, r)
-			case RuleClaim:
-				if f.Auth.Claims == "" {
-					d.at(r.Pos, "a claim rule needs the caller's claims: auth.provider none has none; set auth.claims to a SQL expression returning them as jsonb")
-				}
+			if v := ruleKinds[r.Kind].validate; v != nil {
+				v(d, f, t, r)
 			}
 		}
 		immutableOwner(t)
@@ -257,8 +252,7 @@ func selectHasSubquery(t *Table) bool {
 
 // hasSubquery reports whether r's condition holds a subquery.
 func (r *Rule) hasSubquery() bool {
-	switch r.Kind {
-	case RuleOwner, RuleMember, RuleClaim:
+	if ruleKinds[r.Kind].callsFunction {
 		return true
 	}
 	for _, s := range []string{r.Using, r.Check, r.Where} {

@@ -902,9 +902,6 @@ func (d *decoder) policies(n *yaml.Node, t *Table) []*Rule {
 	return out
 }
 
-// ruleKinds are the keys that say a mapping rule's kind; a rule with none is custom.
-var ruleKinds = []string{"owner", "anyone", "member", "claim"}
-
 func (d *decoder) rule(n *yaml.Node, op string, t *Table) *Rule {
 	n = d.deref(n)
 	r := &Rule{Operation: op, Pos: Pos{n.Line, n.Column}}
@@ -923,13 +920,13 @@ func (d *decoder) rule(n *yaml.Node, op string, t *Table) *Rule {
 	r.Kind = RuleCustom
 	var kindKey *yaml.Node
 	ok := d.mapping(n, "a rule", Format["a rule"], func(key string, k, v *yaml.Node) {
-		if slices.Contains(ruleKinds, key) {
+		if kind, ok := kindOf(key); ok {
 			if kindKey != nil {
 				d.errorf(k, "a rule has one kind: %q and %q are both given; write two rules", kindKey.Value, key)
 				return
 			}
 			kindKey = k
-			r.Kind = RuleKind(key)
+			r.Kind = kind
 		}
 		switch key {
 		case "name":
@@ -988,10 +985,10 @@ func (d *decoder) rule(n *yaml.Node, op string, t *Table) *Rule {
 	if !ok {
 		return nil
 	}
-	if r.Kind != RuleMember {
-		for _, key := range []string{"column", "through"} {
-			if d.hasKey(n, key) {
-				d.errorf(n, "%q belongs to a member rule; this rule has no \"member\"", key)
+	for kind, rk := range ruleKinds {
+		for _, key := range rk.keys {
+			if kind != r.Kind && d.hasKey(n, key) {
+				d.errorf(n, "%q belongs to %s rule; this rule has no %q", key, article(rk.key), rk.key)
 			}
 		}
 	}

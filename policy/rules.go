@@ -9,10 +9,9 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 )
 
-// This file is the one home of what each rule kind means: the SQL condition it compiles
-// to, what a caller may do to a row under it, and what lint can ask of it. compile,
-// lint and verify ask the rule; none derives it again. A new kind adds its parsing in
-// load.go and its meaning here.
+// This file holds what every rule means whatever its kind: how its kind's condition
+// meets its where and its operation's clauses, and how verdicts combine. Each kind's
+// own meaning is its entry in ruleKinds (kinds.go).
 
 // OwnerCondition is the condition "the caller owns the row": the identity call wrapped
 // in a scalar subquery, so PostgreSQL evaluates it once per statement and can use an
@@ -98,23 +97,14 @@ func (r *Rule) memberCondition(f *File, t *Table) string {
 // Conditions returns the SQL of r's USING and WITH CHECK clauses on table t of file f;
 // either is "" where r's operation takes none.
 func (r *Rule) Conditions(f *File, t *Table) (using, check string) {
-	var cond string
-	switch r.Kind {
-	case RuleCustom:
+	k := ruleKinds[r.Kind]
+	if k.condition == nil {
 		return and(r.Using, r.Where), and(r.Check, r.Where)
-	case RuleOwner:
-		cond = OwnerCondition(f.Auth.UserID, t.Owner)
-	case RuleMember:
-		cond = r.memberCondition(f, t)
-	case RuleClaim:
-		cond = ClaimCondition(f.Auth.Claims, r.Claims)
-	case RuleAnyone:
-		cond = "true"
-		if r.Where != "" {
-			cond = r.Where
-		}
 	}
-	if r.Kind != RuleAnyone {
+	cond := k.condition(r, f, t)
+	if cond == "true" && r.Where != "" {
+		cond = r.Where // anyone: true AND where is where
+	} else {
 		cond = and(cond, r.Where)
 	}
 	switch r.Operation {
@@ -166,31 +156,18 @@ const (
 // Verdict returns what r, alone, says of its operation in case c: its kind's verdict
 // and, where it has one, its where condition's.
 func (r *Rule) Verdict(f *File, c Case) Verdict {
-	var v Verdict
-	switch r.Kind {
-	case RuleAnyone:
-		v = Allows
-	case RuleOwner:
-		v = verdict(c.Identity && c.Owned)
-	case RuleMember:
-		g := f.Group(r.Group)
-		in := c.InGroups || (c.PeerOf == g.Schema+"."+g.Table && len(g.Where) == 0)
-		v = verdict(c.Identity && in)
-	case RuleClaim:
-		ok := c.Identity
-		for _, cl := range r.Claims {
-			ok = ok && slices.Contains(cl.Values, c.Claims[cl.Key()])
-		}
-		v = verdict(ok)
-	default:
-		v = Unknown
+	k := ruleKinds[r.Kind]
+	if k.verdict == nil {
+		v := Unknown
 		if r.AllowsEveryRow() {
 			v = Allows
 		}
 		if r.Where == "" {
 			return v
 		}
+		return both(v, r.WhereVerdict(c.Row))
 	}
+	v := k.verdict(r, f, c)
 	if r.Kind == RuleAnyone && r.Where != "" && sqlparse.AlwaysTrueText(r.Where) {
 		return Allows
 	}
@@ -249,11 +226,8 @@ func (r *Rule) AllowsEveryRow() bool {
 	if r.Where != "" && !sqlparse.AlwaysTrueText(r.Where) {
 		return false
 	}
-	switch r.Kind {
-	case RuleAnyone:
-		return true
-	case RuleOwner, RuleMember, RuleClaim:
-		return false
+	if k := ruleKinds[r.Kind]; k.condition != nil {
+		return !k.callsFunction // anyone: its condition is true
 	}
 	switch r.Operation {
 	case "insert":

@@ -176,7 +176,7 @@ func union(a, b []string) []string {
 func usesClaims(f *policy.File) bool {
 	for _, t := range f.Tables {
 		for _, r := range t.Policies {
-			if r.Kind == policy.RuleClaim {
+			if r.ReadsClaims() {
 				return true
 			}
 		}

@@ -217,16 +217,19 @@ func (v *verifier) peerRow(gt *schema.Table) (string, bool) {
 }
 
 // updateColumn returns the column an update sets to itself: the owner column, or else
-// the first column every role may update (not immutable).
+// the first column every role may update (not immutable) and PostgreSQL lets an UPDATE
+// set (not GENERATED ALWAYS AS IDENTITY, which may only be set to DEFAULT and would fail
+// before any privilege or policy is looked at).
 func (v *verifier) updateColumn(t *schema.Table) string {
 	pt := v.f.Table(t.Schema, t.Name)
+	settable := func(c *policy.Column) bool { return !c.Immutable && c.Identity != "always" }
 	for _, c := range pt.Columns {
-		if c.Name == t.Owner && !c.Immutable {
+		if c.Name == t.Owner && settable(c) {
 			return c.Name
 		}
 	}
 	for _, c := range pt.Columns {
-		if !c.Immutable {
+		if settable(c) {
 			return c.Name
 		}
 	}
