@@ -33,7 +33,7 @@ func (d *decoder) validateAccess(f *File) {
 }
 
 // IdentityType returns the type of the caller's identity, auth.user_id, as
-// sqlparse.ParseType spells it: the type it casts to, text for the default
+// PostgreSQL's parser spells it: the type it casts to, text for the default
 // auth.user_id(), or "" when the file does not say (another function).
 func (f *File) IdentityType() string {
 	if f.Auth.UserID == DefaultUserID {

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,7 +15,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 )
 
@@ -24,21 +22,53 @@ import (
 const MaxFileSize = 64 << 20
 
 // Format lists the keys schema.yaml allows in each of its mappings, by the name errors
-// give the mapping: the loader accepts these and no others, and the convergence test's
-// generator is checked against it, so a key added here is a key the generator must draw.
+// give the mapping. It is read from the key tables the loader decodes with (each key
+// once, with its reader), so the loader accepts these and no others; the convergence
+// test's generator and docs/schema.md are checked against it.
 var Format = map[string][]string{
-	"the file":   {"version", "auth", "lock_timeout", "groups", "tables"},
-	"auth":       {"provider", "user_id", "claims", "roles"},
-	"a group":    {"schema", "table", "group", "user", "where"},
-	"a table":    {"name", "schema", "columns", "owner", "owner_index", "rls", "force_rls", "policies", "indexes", "grants", "renamed_from", "tests"},
-	"a column":   {"name", "type", "not_null", "primary_key", "unique", "identity", "default", "references", "renamed_from", "using", "immutable"},
-	"references": {"schema", "table", "column", "on_delete"},
-	"an index":   {"name", "columns", "unique"},
-	"a test":     {"name", "as", "role", "sql", "expect"},
-	"expect":     {"rows", "error"},
-	"policies":   append(slices.Clone(Operations), "read", "write", "all"),
-	"a rule":     {"name", "to", "as", "where", "owner", "anyone", "member", "column", "through", "claim", "using", "check"},
-	"through":    {"schema", "table", "column"},
+	"the file":   fileKeys.keys,
+	"auth":       authKeys.keys,
+	"a group":    groupKeys.keys,
+	"a table":    tableKeys.keys,
+	"a column":   columnKeys.keys,
+	"references": referenceKeys.keys,
+	"an index":   indexKeys.keys,
+	"a test":     testKeys.keys,
+	"expect":     expectKeys.keys,
+	"policies":   policyKeys,
+	"a rule":     ruleKeys.keys,
+	"through":    throughKeys.keys,
+}
+
+// field is one key of a schema.yaml mapping and how its value is read into the value
+// being decoded, T.
+type field[T any] struct {
+	key  string
+	read func(d *decoder, k, v *yaml.Node, into T)
+}
+
+// keyTable is a mapping's keys, each declared once with its reader; errors and Format
+// list the keys in its order.
+type keyTable[T any] struct {
+	keys   []string
+	fields map[string]field[T]
+}
+
+func newKeys[T any](fields ...field[T]) *keyTable[T] {
+	kt := &keyTable[T]{fields: map[string]field[T]{}}
+	for _, f := range fields {
+		kt.keys = append(kt.keys, f.key)
+		kt.fields[f.key] = f
+	}
+	return kt
+}
+
+// decode reads mapping n, named what in errors, into into: each key by its reader,
+// unknown and repeated keys reported. It returns false when n is not a mapping.
+func (kt *keyTable[T]) decode(d *decoder, n *yaml.Node, what string, into T) bool {
+	return d.mapping(n, what, kt.keys, func(key string, k, v *yaml.Node) {
+		kt.fields[key].read(d, k, v, into)
+	})
 }
 
 // Load reads and validates the schema.yaml at path. A returned error is either an Errors
@@ -180,38 +210,10 @@ func (d *decoder) parse(data []byte) *File {
 		d.errorf(root, "the file expands to over %d nodes through aliases", maxAliasNodes)
 		return nil
 	}
-	f := &File{Auth: Auth{Provider: "pg_session_jwt", UserID: DefaultUserID, Roles: []string{"authenticated", "anonymous"}}}
-	sawVersion := false
-	f.LockTimeout = DefaultLockTimeout
-	d.mapping(root, "the file", Format["the file"], func(key string, k, v *yaml.Node) {
-		switch key {
-		case "version":
-			sawVersion = true
-			if n, ok := d.integer(v); ok {
-				if n != Version {
-					d.errorf(v, "version %d is not supported; this rlsmigrate reads version %d", n, Version)
-				}
-				f.Version = n
-			}
-		case "auth":
-			d.auth(v, &f.Auth)
-		case "lock_timeout":
-			if s, ok := d.str(v, "lock_timeout"); ok {
-				if !lockTimeout.MatchString(s) {
-					d.errorf(v, "lock_timeout must be a duration such as 2s, 500ms or 1min, above zero; not %q", s)
-				}
-				f.LockTimeout = s
-			}
-		case "groups":
-			f.Groups = d.groups(v)
-		case "tables":
-			d.sequence(v, "tables", func(item *yaml.Node) {
-				if t := d.table(item); t != nil {
-					f.Tables = append(f.Tables, t)
-				}
-			})
-		}
-	})
+	fd := &fileDecoding{f: &File{Auth: Auth{Provider: "pg_session_jwt", UserID: DefaultUserID, Roles: []string{"authenticated", "anonymous"}},
+		LockTimeout: DefaultLockTimeout}}
+	fileKeys.decode(d, root, "the file", fd)
+	f, sawVersion := fd.f, fd.sawVersion
 	if root.Kind == yaml.MappingNode && !sawVersion {
 		d.errorf(root, "missing key \"version\": add \"version: 1\" at the top")
 	}
@@ -490,37 +492,6 @@ func (d *decoder) names(n *yaml.Node, what string) []string {
 	return out
 }
 
-func (d *decoder) auth(n *yaml.Node, a *Auth) {
-	a.Pos = Pos{n.Line, n.Column}
-	d.mapping(n, "auth", Format["auth"], func(key string, k, v *yaml.Node) {
-		switch key {
-		case "provider":
-			if s, ok := d.str(v, "auth.provider"); ok {
-				if !slices.Contains(Providers, s) {
-					d.errorf(v, "unknown auth.provider %q (expected one of: %s)", s, strings.Join(Providers, ", "))
-				}
-				a.Provider = s
-			}
-		case "user_id":
-			if s, ok := d.expr(v, "auth.user_id"); ok {
-				a.UserID = s
-			}
-		case "claims":
-			if s, ok := d.expr(v, "auth.claims"); ok {
-				a.Claims = s
-			}
-		case "roles":
-			a.Roles = d.names(v, "role")
-			d.noRepeats(v, a.Roles, "role")
-			for _, r := range a.Roles {
-				if r == "public" || r == "none" || strings.HasPrefix(r, "pg_") {
-					d.errorf(v, "role %q is reserved by PostgreSQL and cannot be declared in auth.roles", r)
-				}
-			}
-		}
-	})
-}
-
 func (d *decoder) noRepeats(n *yaml.Node, items []string, what string) {
 	seen := map[string]bool{}
 	for _, s := range items {
@@ -529,61 +500,6 @@ func (d *decoder) noRepeats(n *yaml.Node, items []string, what string) {
 		}
 		seen[s] = true
 	}
-}
-
-func (d *decoder) table(n *yaml.Node) *Table {
-	t := &Table{Schema: "public", RLS: true, OwnerIndex: true, Pos: Pos{n.Line, n.Column}}
-	var policies *yaml.Node
-	ok := d.mapping(n, "a table", Format["a table"], func(key string, k, v *yaml.Node) {
-		switch key {
-		case "name":
-			t.Name, _ = d.name(v, "table name")
-		case "schema":
-			t.Schema, _ = d.name(v, "schema name")
-		case "renamed_from":
-			t.RenamedFrom, _ = d.name(v, "renamed_from")
-		case "columns":
-			d.sequence(v, "columns", func(item *yaml.Node) {
-				if c := d.column(item); c != nil {
-					t.Columns = append(t.Columns, c)
-				}
-			})
-		case "owner":
-			t.Owner, _ = d.name(v, "owner column")
-		case "owner_index":
-			t.OwnerIndex, _ = d.boolean(v, "owner_index")
-		case "rls":
-			t.RLS, _ = d.boolean(v, "rls")
-		case "force_rls":
-			t.ForceRLS, _ = d.boolean(v, "force_rls")
-		case "policies":
-			policies = v
-		case "indexes":
-			d.sequence(v, "indexes", func(item *yaml.Node) {
-				if ix := d.index(item); ix != nil {
-					t.Indexes = append(t.Indexes, ix)
-				}
-			})
-		case "grants":
-			t.Grants = d.grants(v)
-		case "tests":
-			d.sequence(v, "tests", func(item *yaml.Node) {
-				if tc := d.test(item); tc != nil {
-					t.Tests = append(t.Tests, tc)
-				}
-			})
-		}
-	})
-	if !ok {
-		return nil
-	}
-	if t.Name == "" && !d.hasKey(n, "name") {
-		d.errorf(n, "table has no \"name\"")
-	}
-	if policies != nil {
-		t.Policies = d.policies(policies, t)
-	}
-	return t
 }
 
 func (d *decoder) hasKey(n *yaml.Node, key string) bool {
@@ -633,604 +549,6 @@ func (d *decoder) pairs(n *yaml.Node) [][2]*yaml.Node {
 		}
 	}
 	return own
-}
-
-func (d *decoder) column(n *yaml.Node) *Column {
-	c := &Column{Pos: Pos{n.Line, n.Column}}
-	var values []*yaml.Node // default and using: constants must fit the type
-	ok := d.mapping(n, "a column", Format["a column"], func(key string, k, v *yaml.Node) {
-		switch key {
-		case "name":
-			c.Name, _ = d.name(v, "column name")
-		case "type":
-			if s, ok := d.str(v, "column type"); ok {
-				lead := len(s) - len(strings.TrimLeftFunc(s, unicode.IsSpace))
-				typ, err := d.sql.Type(strings.TrimSpace(s), sqlident.Quote)
-				if err != nil {
-					d.sqlError(v, lead, fmt.Sprintf("column type %q", strings.TrimSpace(s)), err)
-				}
-				c.Type = typ
-			}
-		case "not_null":
-			c.NotNull, _ = d.boolean(v, "not_null")
-		case "primary_key":
-			c.PrimaryKey, _ = d.boolean(v, "primary_key")
-		case "unique":
-			c.Unique, _ = d.boolean(v, "unique")
-		case "identity":
-			c.Identity = d.choice(v, "identity", identities)
-		case "default":
-			c.Default, _ = d.expr(v, "default")
-			values = append(values, k, v)
-		case "references":
-			c.References = d.reference(v)
-		case "renamed_from":
-			c.RenamedFrom, _ = d.name(v, "renamed_from")
-		case "using":
-			c.Using, _ = d.expr(v, "using")
-			values = append(values, k, v)
-		case "immutable":
-			c.Immutable, c.ImmutableSet = d.boolean(v, "immutable")
-		}
-	})
-	if !ok {
-		return nil
-	}
-	if !d.hasKey(n, "name") {
-		d.errorf(n, "column has no \"name\"")
-	}
-	if !d.hasKey(n, "type") {
-		d.errorf(n, "column %q has no \"type\"", c.Name)
-	}
-	for i := 0; i+1 < len(values) && c.Type != ""; i += 2 {
-		k, v := values[i], values[i+1]
-		if e, err := d.sql.Expr(strings.TrimSpace(d.deref(v).Value)); err == nil {
-			if lit, kind, ok := e.Constant(c.Type); ok && (!sqlparse.Assignable(kind, c.Type) || !sqlparse.ValidLiteral(c.Type, lit)) {
-				d.errorf(v, "%s %s is not a value of type %s: PostgreSQL would refuse it when the migration runs", k.Value, e.Text, c.Type)
-			}
-		}
-	}
-	return c
-}
-
-var (
-	onDeleteActions = []string{"cascade", "restrict", "set null", "set default", "no action"}
-	identities      = []string{"always", "by default"}
-)
-
-// choice reads one of options, ignoring case and repeated spaces.
-func (d *decoder) choice(n *yaml.Node, what string, options []string) string {
-	s, ok := d.str(n, what)
-	if !ok {
-		return ""
-	}
-	s = strings.ToLower(strings.Join(strings.Fields(s), " "))
-	if !slices.Contains(options, s) {
-		d.errorf(n, "%s must be one of: %s; not %q", what, strings.Join(options, ", "), s)
-	}
-	return s
-}
-
-func (d *decoder) reference(n *yaml.Node) *Reference {
-	r := &Reference{Pos: Pos{n.Line, n.Column}}
-	d.mapping(n, "references", Format["references"], func(key string, k, v *yaml.Node) {
-		switch key {
-		case "schema":
-			r.Schema, _ = d.name(v, "references.schema")
-		case "table":
-			r.Table, _ = d.name(v, "references.table")
-		case "column":
-			r.Column, _ = d.name(v, "references.column")
-		case "on_delete":
-			r.OnDelete = d.choice(v, "on_delete", onDeleteActions)
-		}
-	})
-	if r.Table == "" && !d.hasKey(n, "table") {
-		d.errorf(n, "references needs a \"table\"")
-	}
-	return r
-}
-
-func (d *decoder) index(n *yaml.Node) *Index {
-	ix := &Index{Pos: Pos{n.Line, n.Column}}
-	ok := d.mapping(n, "an index", Format["an index"], func(key string, k, v *yaml.Node) {
-		switch key {
-		case "name":
-			ix.Name, _ = d.name(v, "index name")
-		case "columns":
-			ix.Columns = d.names(v, "index column")
-		case "unique":
-			ix.Unique, _ = d.boolean(v, "unique")
-		}
-	})
-	if ok && len(ix.Columns) == 0 {
-		d.errorf(n, "index needs \"columns\": one column or more")
-	}
-	return ix
-}
-
-var sqlState = regexp.MustCompile(`^[0-9A-Z]{5}$`)
-
-// test reads {name, as, sql, expect: {rows: N} | {error: SQLSTATE}}.
-func (d *decoder) test(n *yaml.Node) *Test {
-	tc := &Test{Pos: Pos{n.Line, n.Column}}
-	var expect *yaml.Node
-	ok := d.mapping(n, "a test", Format["a test"], func(key string, k, v *yaml.Node) {
-		switch key {
-		case "name":
-			tc.Name, _ = d.str(v, "test name")
-		case "as":
-			if s, ok := d.str(v, "as"); ok {
-				if !slices.Contains(Testers, s) {
-					d.errorf(v, "a test runs as one of: %s; not %q", strings.Join(Testers, ", "), s)
-				}
-				tc.As = s
-			}
-		case "role":
-			tc.Role, _ = d.name(v, "role")
-		case "sql":
-			if s, ok := d.str(v, "sql"); ok {
-				st, err := sqlparse.ParseStatement(s)
-				if err != nil {
-					d.sqlError(v, 0, "sql", err)
-					break
-				}
-				tc.SQL = strings.TrimSuffix(st.Text, ";")
-			}
-		case "expect":
-			expect = v
-		}
-	})
-	if !ok {
-		return nil
-	}
-	for _, key := range []string{"as", "sql", "expect"} {
-		if !d.hasKey(n, key) {
-			d.errorf(n, "a test needs %q", key)
-		}
-	}
-	if expect == nil {
-		return tc
-	}
-	seen := 0
-	d.mapping(expect, "expect", Format["expect"], func(key string, k, v *yaml.Node) {
-		seen++
-		switch key {
-		case "rows":
-			var rows int
-			if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || v.Decode(&rows) != nil || rows < 0 {
-				d.errorf(v, "rows must be a number of rows, 0 or more")
-			}
-			tc.Rows = rows
-		case "error":
-			if s, ok := d.str(v, "error"); ok {
-				if !sqlState.MatchString(s) {
-					d.errorf(v, "error must be a five-character SQLSTATE such as \"42501\", not %q", s)
-				}
-				tc.Error = s
-			}
-		}
-	})
-	if seen != 1 {
-		d.errorf(expect, "expect takes exactly one of rows or error")
-	}
-	return tc
-}
-
-func (d *decoder) grants(n *yaml.Node) []*Grant {
-	n = d.deref(n)
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "grants must be a mapping of role to privileges, not %s", kindName(n))
-		return nil
-	}
-	out := []*Grant{}
-	seen := map[string]bool{}
-	for _, kv := range d.pairs(n) {
-		k, v := kv[0], kv[1]
-		role, ok := d.name(k, "grant role")
-		if !ok {
-			continue
-		}
-		if seen[role] {
-			d.errorf(k, "role %q appears twice in grants", role)
-			continue
-		}
-		seen[role] = true
-		g := &Grant{Role: role, Pos: Pos{k.Line, k.Column}}
-		for _, p := range d.names(v, "privilege") {
-			p = strings.ToLower(p)
-			if !slices.Contains(Privileges, p) {
-				d.errorf(v, "unknown privilege %q (expected some of: %s)", p, strings.Join(Privileges, ", "))
-				continue
-			}
-			g.Privileges = append(g.Privileges, p)
-		}
-		out = append(out, g)
-	}
-	return out
-}
-
-// Shorthands are the policies keys that stand for several operations.
-var Shorthands = map[string][]string{
-	"read":  {"select"},
-	"write": {"insert", "update", "delete"},
-	"all":   Operations,
-}
-
-func (d *decoder) policies(n *yaml.Node, t *Table) []*Rule {
-	n = d.deref(n)
-	var out []*Rule
-	if n.Kind == yaml.ScalarNode {
-		// "policies: owner" (or anyone): the same rule for every operation.
-		for _, op := range Operations {
-			if r := d.rule(n, op, t); r != nil {
-				out = append(out, r)
-			}
-		}
-		return out
-	}
-	given := map[string]*yaml.Node{} // operation → the key that gave it
-	d.mapping(n, "policies", Format["policies"], func(key string, k, v *yaml.Node) {
-		ops := Shorthands[key]
-		if ops == nil {
-			ops = []string{key}
-		}
-		for _, op := range ops {
-			if prev, dup := given[op]; dup {
-				d.errorf(k, "operation %s is given twice: by %q at line %d, column %d, and by %q here; keep one", op, prev.Value, prev.Line, prev.Column, key)
-				continue
-			}
-			given[op] = k
-			items := []*yaml.Node{v}
-			if dv := d.deref(v); dv.Kind == yaml.SequenceNode {
-				if len(dv.Content) == 0 {
-					d.errorf(v, "policies.%s is an empty list; remove it to deny %s", key, op)
-				}
-				items = dv.Content
-			}
-			for _, item := range items {
-				if r := d.rule(item, op, t); r != nil {
-					out = append(out, r)
-				}
-			}
-		}
-	})
-	// Emit in operation order whatever the order of the keys.
-	sort.SliceStable(out, func(i, j int) bool {
-		return slices.Index(Operations, out[i].Operation) < slices.Index(Operations, out[j].Operation)
-	})
-	return out
-}
-
-func (d *decoder) rule(n *yaml.Node, op string, t *Table) *Rule {
-	n = d.deref(n)
-	r := &Rule{Operation: op, Pos: Pos{n.Line, n.Column}}
-	if n.Kind == yaml.ScalarNode {
-		switch n.Value {
-		case "owner":
-			r.Kind = RuleOwner
-		case "anyone":
-			r.Kind = RuleAnyone
-		default:
-			d.errorf(n, "unknown rule %q for %s (expected owner, anyone, or a mapping: {member: group}, {claim: {...}}, {using: ..., check: ...})", n.Value, op)
-			return nil
-		}
-		return r
-	}
-	r.Kind = RuleCustom
-	var kindKey *yaml.Node
-	ok := d.mapping(n, "a rule", Format["a rule"], func(key string, k, v *yaml.Node) {
-		if kind, ok := kindOf(key); ok {
-			if kindKey != nil {
-				d.errorf(k, "a rule has one kind: %q and %q are both given; write two rules", kindKey.Value, key)
-				return
-			}
-			kindKey = k
-			r.Kind = kind
-		}
-		switch key {
-		case "name":
-			r.Name, _ = d.name(v, "policy name")
-		case "to":
-			r.To = d.names(v, "role")
-			d.noRepeats(v, r.To, "role")
-		case "as":
-			if s, ok := d.str(v, "as"); ok {
-				switch s {
-				case "permissive":
-				case "restrictive":
-					r.Restrictive = true
-				default:
-					d.errorf(v, "as must be permissive or restrictive, not %q", s)
-				}
-			}
-		case "where":
-			r.Where = d.condition(v, "where", t)
-			r.reads = append(r.reads, d.tablesRead(v, r.Where)...)
-			r.WherePos = Pos{d.deref(v).Line, d.deref(v).Column}
-		case "owner":
-			if b, ok := d.boolean(v, "owner"); ok && !b {
-				d.errorf(v, "owner: false is not a rule; remove the rule to deny %s", op)
-			}
-		case "anyone":
-			// anyone: true, or the roles it lets in.
-			if dv := d.deref(v); dv.Kind == yaml.ScalarNode && dv.Tag == "!!bool" {
-				if b, _ := d.boolean(v, "anyone"); !b {
-					d.errorf(v, "anyone: false is not a rule; remove the rule to deny %s", op)
-				}
-				break
-			}
-			roles := d.names(v, "role")
-			d.noRepeats(v, roles, "role")
-			if d.hasKey(n, "to") {
-				d.errorf(v, "anyone names its roles, so \"to\" is not needed; keep one")
-			}
-			r.To = roles
-		case "member":
-			r.Group, _ = d.name(v, "member group")
-		case "column":
-			r.Column, _ = d.name(v, "column")
-		case "through":
-			r.Through = d.through(v)
-		case "claim":
-			r.Claims = d.claims(v)
-		case "using":
-			r.Using = d.condition(v, "using", t)
-			r.reads = append(r.reads, d.tablesRead(v, r.Using)...)
-		case "check":
-			r.Check = d.condition(v, "check", t)
-			r.reads = append(r.reads, d.tablesRead(v, r.Check)...)
-		}
-	})
-	if !ok {
-		return nil
-	}
-	for kind, rk := range ruleKinds {
-		for _, key := range rk.keys {
-			if kind != r.Kind && d.hasKey(n, key) {
-				d.errorf(n, "%q belongs to %s rule; this rule has no %q", key, article(rk.key), rk.key)
-			}
-		}
-	}
-	if r.Kind != RuleCustom {
-		for _, key := range []string{"using", "check"} {
-			if d.hasKey(n, key) {
-				d.errorf(n, "%s rule builds its own condition: %q is for custom rules; use \"where\" to add a condition", article(string(r.Kind)), key)
-			}
-		}
-		return r
-	}
-	switch {
-	case op == "insert" && d.hasKey(n, "using"):
-		d.errorf(n, "an insert rule takes \"check\", not \"using\"")
-	case (op == "select" || op == "delete") && d.hasKey(n, "check"):
-		d.errorf(n, "a %s rule takes \"using\", not \"check\"", op)
-	case op == "insert" && !d.hasKey(n, "check"):
-		d.errorf(n, "an insert rule needs \"check\" (the condition a new row must meet)")
-	case op != "insert" && !d.hasKey(n, "using"):
-		d.errorf(n, "a %s rule needs \"using\" (the condition a visible row must meet)", op)
-	}
-	return r
-}
-
-// through reads {table, column} with an optional schema.
-func (d *decoder) through(n *yaml.Node) *Through {
-	th := &Through{Pos: Pos{d.deref(n).Line, d.deref(n).Column}}
-	d.mapping(n, "through", Format["through"], func(key string, k, v *yaml.Node) {
-		switch key {
-		case "schema":
-			th.Schema, _ = d.name(v, "through.schema")
-		case "table":
-			th.Table, _ = d.name(v, "through.table")
-		case "column":
-			th.Column, _ = d.name(v, "through.column")
-		}
-	})
-	for _, key := range []string{"table", "column"} {
-		if !d.hasKey(n, key) {
-			d.errorf(n, "through needs %q", key)
-		}
-	}
-	return th
-}
-
-// claims reads {name: value | [values]}: dotted names reach nested claims, and a part in
-// double quotes is taken whole ("https://example.com/role"); values keep their YAML type
-// (a string, a number, a boolean), as the JSON value the claim must equal.
-func (d *decoder) claims(n *yaml.Node) []Claim {
-	var out []Claim
-	dn := d.deref(n)
-	if dn.Kind == yaml.MappingNode && len(dn.Content) == 0 {
-		d.errorf(n, "claim needs at least one claim and its value, such as {role: admin}")
-		return nil
-	}
-	if dn.Kind != yaml.MappingNode {
-		d.errorf(n, "claim must be a mapping of claim names to values, such as {role: admin}, not %s", kindName(dn))
-		return nil
-	}
-	for _, kv := range d.pairs(dn) {
-		k, v := kv[0], kv[1]
-		name, ok := d.str(k, "claim name")
-		if !ok {
-			continue
-		}
-		path, err := ClaimPath(name)
-		if err != "" {
-			d.errorf(k, "claim name %q %s", name, err)
-			continue
-		}
-		var values []string
-		items := []*yaml.Node{v}
-		if dv := d.deref(v); dv.Kind == yaml.SequenceNode {
-			items = dv.Content
-		}
-		for _, item := range items {
-			if js, ok := jsonScalar(d.deref(item)); ok {
-				values = append(values, js)
-			}
-		}
-		d.values(v, "claim "+strconv.Quote(name)) // reports empty lists and non-scalars
-		d.noRepeats(v, values, "claim value")
-		out = append(out, Claim{Path: path, Values: values})
-	}
-	return out
-}
-
-// ClaimPath splits a claim name into the keys of its path: parts separated by dots, a
-// part in double quotes taken whole (a doubled quote inside stands for one). It returns
-// the problem, or "".
-func ClaimPath(name string) ([]string, string) {
-	var path []string
-	for i := 0; i <= len(name); {
-		var part strings.Builder
-		if i < len(name) && name[i] == '"' {
-			text, end, ok := sqlident.ReadQuoted(name, i)
-			if !ok {
-				return nil, "has a part in double quotes that does not end"
-			}
-			part.WriteString(text)
-			i = end
-			if i < len(name) && name[i] != '.' {
-				return nil, "has text after a part in double quotes; separate parts with dots"
-			}
-		} else {
-			j := strings.IndexByte(name[i:], '.')
-			if j < 0 {
-				j = len(name) - i
-			}
-			part.WriteString(name[i : i+j])
-			if strings.Contains(part.String(), `"`) {
-				return nil, `has a double quote inside a part; write the whole part in double quotes, with "" for a quote`
-			}
-			i += j
-		}
-		if part.Len() == 0 {
-			return nil, `has an empty part; nested claims are written a.b, and a name holding dots "a.b"`
-		}
-		path = append(path, part.String())
-		i++ // the dot
-	}
-	return path, ""
-}
-
-// jsonScalar returns a YAML scalar as the JSON value it stands for: a quoted or plain
-// string as a JSON string, a number or boolean as itself.
-func jsonScalar(n *yaml.Node) (string, bool) {
-	if n.Kind != yaml.ScalarNode {
-		return "", false
-	}
-	switch n.Tag {
-	case "!!bool":
-		var b bool
-		if n.Decode(&b) != nil {
-			return "", false
-		}
-		return strconv.FormatBool(b), true
-	case "!!int", "!!float":
-		var f json.Number
-		if _, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64); err != nil {
-			break // .inf, 0x10: not JSON numbers; kept as strings
-		}
-		f = json.Number(strings.ReplaceAll(n.Value, "_", ""))
-		if data, err := json.Marshal(f); err == nil {
-			return string(data), true
-		}
-	case "!!null":
-		return "", false
-	}
-	data, _ := json.Marshal(n.Value)
-	return string(data), true
-}
-
-// values reads one scalar value or a non-empty list of them, for what (a claim, a
-// filter).
-func (d *decoder) values(n *yaml.Node, what string) []string {
-	items := []*yaml.Node{n}
-	if dn := d.deref(n); dn.Kind == yaml.SequenceNode {
-		items = dn.Content
-		if len(items) == 0 {
-			d.errorf(n, "%s needs at least one value", what)
-		}
-	}
-	var out []string
-	for _, item := range items {
-		item = d.deref(item)
-		if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
-			d.errorf(item, "a value of %s is a string, number or boolean, not %s", what, kindName(item))
-			continue
-		}
-		out = append(out, item.Value)
-	}
-	return out
-}
-
-// groups reads the groups mapping: name → {table, schema, group, user, where}.
-func (d *decoder) groups(n *yaml.Node) []*Group {
-	n = d.deref(n)
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "groups must be a mapping of group names to their definition, not %s", kindName(n))
-		return nil
-	}
-	var out []*Group
-	seen := map[string]bool{}
-	for _, kv := range d.pairs(n) {
-		k, v := kv[0], kv[1]
-		name, ok := d.name(k, "group name")
-		if !ok {
-			continue
-		}
-		if !groupName.MatchString(name) {
-			d.errorf(k, "group name %q must be lower-case letters, digits and underscores, starting with a letter: it names the function rls.%s()", name, name)
-		}
-		if seen[name] {
-			d.errorf(k, "group %q is declared twice", name)
-			continue
-		}
-		seen[name] = true
-		g := &Group{Name: name, Schema: "public", Pos: Pos{k.Line, k.Column}}
-		d.mapping(v, "a group", Format["a group"], func(key string, k, v *yaml.Node) {
-			switch key {
-			case "schema":
-				g.Schema, _ = d.name(v, "schema name")
-			case "table":
-				g.Table, _ = d.name(v, "group table")
-			case "group":
-				g.GroupColumn, _ = d.name(v, "group column")
-			case "user":
-				g.UserColumn, _ = d.name(v, "user column")
-			case "where":
-				g.Where = d.filters(v)
-			}
-		})
-		for _, key := range []string{"table", "group", "user"} {
-			if d.deref(v).Kind == yaml.MappingNode && !d.hasKey(v, key) {
-				d.errorf(v, "group %q needs %q", name, key)
-			}
-		}
-		out = append(out, g)
-	}
-	return out
-}
-
-var groupName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-
-// filters reads {column: value | [values]}.
-func (d *decoder) filters(n *yaml.Node) []Filter {
-	dn := d.deref(n)
-	if dn.Kind != yaml.MappingNode {
-		d.errorf(n, "where in a group is a mapping of column to value, such as {role: admin}, not %s", kindName(dn))
-		return nil
-	}
-	var out []Filter
-	for _, kv := range d.pairs(dn) {
-		k, v := kv[0], kv[1]
-		col, ok := d.name(k, "filter column")
-		if !ok {
-			continue
-		}
-		out = append(out, Filter{Column: col, Values: d.values(v, "filter "+strconv.Quote(col)), Pos: Pos{k.Line, k.Column}})
-	}
-	return out
 }
 
 // article returns word with "a" or "an" before it.

@@ -192,7 +192,7 @@ func both(a, b Verdict) Verdict {
 	return Allows
 }
 
-// WhereVerdict judges r's where condition on a row's values (see sqlparse.Comparison):
+// WhereVerdict judges r's where condition on a row's values (see Comparison):
 // Allows when there is none, Unknown when it is not a comparison of one column.
 func (r *Rule) WhereVerdict(row map[string]string) Verdict {
 	if r.Where == "" {
@@ -209,14 +209,22 @@ func (r *Rule) WhereVerdict(row map[string]string) Verdict {
 	return verdict((val == cmp.Value) == cmp.Equal)
 }
 
+// Comparison is a where condition that compares one column with a constant.
+type Comparison struct {
+	Column string
+	Value  string // the constant as text: "true" for a bare boolean column
+	Equal  bool   // false for <>, and for NOT col (Value "true")
+}
+
 // WhereComparison returns r's where condition as a comparison of one column with a
 // constant, or false.
-func (r *Rule) WhereComparison() (sqlparse.Comparison, bool) {
+func (r *Rule) WhereComparison() (Comparison, bool) {
 	e, err := sqlparse.ParseExpr(r.Where)
 	if r.Where == "" || err != nil {
-		return sqlparse.Comparison{}, false
+		return Comparison{}, false
 	}
-	return e.Comparison()
+	c, ok := e.Comparison()
+	return Comparison{Column: c.Column, Value: c.Value, Equal: c.Equal}, ok
 }
 
 // AllowsEveryRow reports whether r lets its operation through on every row: anyone
@@ -322,10 +330,18 @@ func (r *Rule) CallsPerRow(userID string) bool {
 	return false
 }
 
+// Capture is an unqualified column reference in a rule's subquery that a table of the
+// subquery resolves, while the policy's table has a column of that name too: the rule
+// then compares the subquery's row with itself.
+type Capture struct {
+	Column        string // the column as written
+	Schema, Table string // the subquery's table that captures it; Schema "" when unqualified
+}
+
 // Captured returns the column references in r's subqueries that a table of the subquery
-// captures while table t has a column of that name too (see sqlparse.Expr.Captured).
-// Tables of f answer with their columns; others are unknown.
-func (r *Rule) Captured(f *File, t *Table) []sqlparse.Capture {
+// captures while table t has a column of that name too. Tables of f answer with their
+// columns; others are unknown.
+func (r *Rule) Captured(f *File, t *Table) []Capture {
 	var cols []string
 	for _, c := range t.Columns {
 		cols = append(cols, c.Name)
@@ -343,9 +359,11 @@ func (r *Rule) Captured(f *File, t *Table) []sqlparse.Capture {
 		}
 		return out
 	}
-	var out []sqlparse.Capture
+	var out []Capture
 	for _, e := range r.exprs() {
-		out = append(out, e.Captured(cols, lookup)...)
+		for _, c := range e.Captured(cols, lookup) {
+			out = append(out, Capture{Column: c.Column, Schema: c.Table.Schema, Table: c.Table.Name})
+		}
 	}
 	return out
 }

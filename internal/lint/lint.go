@@ -271,9 +271,9 @@ func (c *checker) rule(t *policy.Table, r *policy.Rule) {
 			continue
 		}
 		seen[cp.Column] = true
-		from := cp.Table.Name
-		if cp.Table.Schema != "" {
-			from = cp.Table.Schema + "." + from
+		from := cp.Table
+		if cp.Schema != "" {
+			from = cp.Schema + "." + from
 		}
 		c.add("RLS017", r.Pos, "%s rule on %s: %q inside the subquery is %s.%s, not %s.%s; PostgreSQL compares the subquery's row with itself, so the rule does not tie the row to it",
 			r.Operation, q, cp.Column, from, cp.Column, t.Name, cp.Column)

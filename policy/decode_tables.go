@@ -1,0 +1,378 @@
+package policy
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
+)
+
+// The keys of the file, auth, tables, columns, references, indexes, tests and grants,
+// each with its reader.
+
+// fileDecoding is the file being decoded, and whether it says its version.
+type fileDecoding struct {
+	f          *File
+	sawVersion bool
+}
+
+var fileKeys = newKeys(
+	field[*fileDecoding]{"version", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) {
+		fd.sawVersion = true
+		if n, ok := d.integer(v); ok {
+			if n != Version {
+				d.errorf(v, "version %d is not supported; this rlsmigrate reads version %d", n, Version)
+			}
+			fd.f.Version = n
+		}
+	}},
+	field[*fileDecoding]{"auth", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) { d.auth(v, &fd.f.Auth) }},
+	field[*fileDecoding]{"lock_timeout", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) {
+		if s, ok := d.str(v, "lock_timeout"); ok {
+			if !lockTimeout.MatchString(s) {
+				d.errorf(v, "lock_timeout must be a duration such as 2s, 500ms or 1min, above zero; not %q", s)
+			}
+			fd.f.LockTimeout = s
+		}
+	}},
+	field[*fileDecoding]{"groups", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) { fd.f.Groups = d.groups(v) }},
+	field[*fileDecoding]{"tables", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) {
+		d.sequence(v, "tables", func(item *yaml.Node) {
+			if t := d.table(item); t != nil {
+				fd.f.Tables = append(fd.f.Tables, t)
+			}
+		})
+	}},
+)
+
+func (d *decoder) auth(n *yaml.Node, a *Auth) {
+	a.Pos = Pos{n.Line, n.Column}
+	authKeys.decode(d, n, "auth", a)
+}
+
+var authKeys = newKeys(
+	field[*Auth]{"provider", func(d *decoder, _, v *yaml.Node, a *Auth) {
+		if s, ok := d.str(v, "auth.provider"); ok {
+			if !slices.Contains(Providers, s) {
+				d.errorf(v, "unknown auth.provider %q (expected one of: %s)", s, strings.Join(Providers, ", "))
+			}
+			a.Provider = s
+		}
+	}},
+	field[*Auth]{"user_id", func(d *decoder, _, v *yaml.Node, a *Auth) {
+		if s, ok := d.expr(v, "auth.user_id"); ok {
+			a.UserID = s
+		}
+	}},
+	field[*Auth]{"claims", func(d *decoder, _, v *yaml.Node, a *Auth) {
+		if s, ok := d.expr(v, "auth.claims"); ok {
+			a.Claims = s
+		}
+	}},
+	field[*Auth]{"roles", func(d *decoder, _, v *yaml.Node, a *Auth) {
+		a.Roles = d.names(v, "role")
+		d.noRepeats(v, a.Roles, "role")
+		for _, r := range a.Roles {
+			if r == "public" || r == "none" || strings.HasPrefix(r, "pg_") {
+				d.errorf(v, "role %q is reserved by PostgreSQL and cannot be declared in auth.roles", r)
+			}
+		}
+	}},
+)
+
+// tableDecoding is the table being decoded, and its policies, read once its columns
+// are known.
+type tableDecoding struct {
+	t        *Table
+	policies *yaml.Node
+}
+
+func (d *decoder) table(n *yaml.Node) *Table {
+	td := &tableDecoding{t: &Table{Schema: "public", RLS: true, OwnerIndex: true, Pos: Pos{n.Line, n.Column}}}
+	if !tableKeys.decode(d, n, "a table", td) {
+		return nil
+	}
+	t := td.t
+	if t.Name == "" && !d.hasKey(n, "name") {
+		d.errorf(n, "table has no \"name\"")
+	}
+	if td.policies != nil {
+		t.Policies = d.policies(td.policies, t)
+	}
+	return t
+}
+
+var tableKeys = newKeys(
+	field[*tableDecoding]{"name", func(d *decoder, _, v *yaml.Node, td *tableDecoding) { td.t.Name, _ = d.name(v, "table name") }},
+	field[*tableDecoding]{"schema", func(d *decoder, _, v *yaml.Node, td *tableDecoding) { td.t.Schema, _ = d.name(v, "schema name") }},
+	field[*tableDecoding]{"columns", func(d *decoder, _, v *yaml.Node, td *tableDecoding) {
+		d.sequence(v, "columns", func(item *yaml.Node) {
+			if c := d.column(item); c != nil {
+				td.t.Columns = append(td.t.Columns, c)
+			}
+		})
+	}},
+	field[*tableDecoding]{"owner", func(d *decoder, _, v *yaml.Node, td *tableDecoding) { td.t.Owner, _ = d.name(v, "owner column") }},
+	field[*tableDecoding]{"owner_index", func(d *decoder, _, v *yaml.Node, td *tableDecoding) {
+		td.t.OwnerIndex, _ = d.boolean(v, "owner_index")
+	}},
+	field[*tableDecoding]{"rls", func(d *decoder, _, v *yaml.Node, td *tableDecoding) { td.t.RLS, _ = d.boolean(v, "rls") }},
+	field[*tableDecoding]{"force_rls", func(d *decoder, _, v *yaml.Node, td *tableDecoding) { td.t.ForceRLS, _ = d.boolean(v, "force_rls") }},
+	field[*tableDecoding]{"policies", func(_ *decoder, _, v *yaml.Node, td *tableDecoding) { td.policies = v }},
+	field[*tableDecoding]{"indexes", func(d *decoder, _, v *yaml.Node, td *tableDecoding) {
+		d.sequence(v, "indexes", func(item *yaml.Node) {
+			if ix := d.index(item); ix != nil {
+				td.t.Indexes = append(td.t.Indexes, ix)
+			}
+		})
+	}},
+	field[*tableDecoding]{"grants", func(d *decoder, _, v *yaml.Node, td *tableDecoding) { td.t.Grants = d.grants(v) }},
+	field[*tableDecoding]{"renamed_from", func(d *decoder, _, v *yaml.Node, td *tableDecoding) {
+		td.t.RenamedFrom, _ = d.name(v, "renamed_from")
+	}},
+	field[*tableDecoding]{"tests", func(d *decoder, _, v *yaml.Node, td *tableDecoding) {
+		d.sequence(v, "tests", func(item *yaml.Node) {
+			if tc := d.test(item); tc != nil {
+				td.t.Tests = append(td.t.Tests, tc)
+			}
+		})
+	}},
+)
+
+// columnDecoding is the column being decoded, and the keys and values of its default
+// and using, whose constants must fit its type.
+type columnDecoding struct {
+	c      *Column
+	values []*yaml.Node
+}
+
+func (d *decoder) column(n *yaml.Node) *Column {
+	cd := &columnDecoding{c: &Column{Pos: Pos{n.Line, n.Column}}}
+	if !columnKeys.decode(d, n, "a column", cd) {
+		return nil
+	}
+	c, values := cd.c, cd.values
+	if !d.hasKey(n, "name") {
+		d.errorf(n, "column has no \"name\"")
+	}
+	if !d.hasKey(n, "type") {
+		d.errorf(n, "column %q has no \"type\"", c.Name)
+	}
+	for i := 0; i+1 < len(values) && c.Type != ""; i += 2 {
+		k, v := values[i], values[i+1]
+		if e, err := d.sql.Expr(strings.TrimSpace(d.deref(v).Value)); err == nil {
+			if lit, kind, ok := e.Constant(c.Type); ok && (!sqlparse.Assignable(kind, c.Type) || !sqlparse.ValidLiteral(c.Type, lit)) {
+				d.errorf(v, "%s %s is not a value of type %s: PostgreSQL would refuse it when the migration runs", k.Value, e.Text, c.Type)
+			}
+		}
+	}
+	return c
+}
+
+var columnKeys = newKeys(
+	field[*columnDecoding]{"name", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) { cd.c.Name, _ = d.name(v, "column name") }},
+	field[*columnDecoding]{"type", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) {
+		if s, ok := d.str(v, "column type"); ok {
+			lead := len(s) - len(strings.TrimLeftFunc(s, unicode.IsSpace))
+			typ, err := d.sql.Type(strings.TrimSpace(s), sqlident.Quote)
+			if err != nil {
+				d.sqlError(v, lead, fmt.Sprintf("column type %q", strings.TrimSpace(s)), err)
+			}
+			cd.c.Type = typ
+		}
+	}},
+	field[*columnDecoding]{"not_null", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) { cd.c.NotNull, _ = d.boolean(v, "not_null") }},
+	field[*columnDecoding]{"primary_key", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) {
+		cd.c.PrimaryKey, _ = d.boolean(v, "primary_key")
+	}},
+	field[*columnDecoding]{"unique", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) { cd.c.Unique, _ = d.boolean(v, "unique") }},
+	field[*columnDecoding]{"identity", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) {
+		cd.c.Identity = d.choice(v, "identity", identities)
+	}},
+	field[*columnDecoding]{"default", func(d *decoder, k, v *yaml.Node, cd *columnDecoding) {
+		cd.c.Default, _ = d.expr(v, "default")
+		cd.values = append(cd.values, k, v)
+	}},
+	field[*columnDecoding]{"references", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) { cd.c.References = d.reference(v) }},
+	field[*columnDecoding]{"renamed_from", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) {
+		cd.c.RenamedFrom, _ = d.name(v, "renamed_from")
+	}},
+	field[*columnDecoding]{"using", func(d *decoder, k, v *yaml.Node, cd *columnDecoding) {
+		cd.c.Using, _ = d.expr(v, "using")
+		cd.values = append(cd.values, k, v)
+	}},
+	field[*columnDecoding]{"immutable", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) {
+		cd.c.Immutable, cd.c.ImmutableSet = d.boolean(v, "immutable")
+	}},
+)
+
+var (
+	onDeleteActions = []string{"cascade", "restrict", "set null", "set default", "no action"}
+	identities      = []string{"always", "by default"}
+)
+
+// choice reads one of options, ignoring case and repeated spaces.
+func (d *decoder) choice(n *yaml.Node, what string, options []string) string {
+	s, ok := d.str(n, what)
+	if !ok {
+		return ""
+	}
+	s = strings.ToLower(strings.Join(strings.Fields(s), " "))
+	if !slices.Contains(options, s) {
+		d.errorf(n, "%s must be one of: %s; not %q", what, strings.Join(options, ", "), s)
+	}
+	return s
+}
+
+func (d *decoder) reference(n *yaml.Node) *Reference {
+	r := &Reference{Pos: Pos{n.Line, n.Column}}
+	referenceKeys.decode(d, n, "references", r)
+	if r.Table == "" && !d.hasKey(n, "table") {
+		d.errorf(n, "references needs a \"table\"")
+	}
+	return r
+}
+
+var referenceKeys = newKeys(
+	field[*Reference]{"schema", func(d *decoder, _, v *yaml.Node, r *Reference) { r.Schema, _ = d.name(v, "references.schema") }},
+	field[*Reference]{"table", func(d *decoder, _, v *yaml.Node, r *Reference) { r.Table, _ = d.name(v, "references.table") }},
+	field[*Reference]{"column", func(d *decoder, _, v *yaml.Node, r *Reference) { r.Column, _ = d.name(v, "references.column") }},
+	field[*Reference]{"on_delete", func(d *decoder, _, v *yaml.Node, r *Reference) {
+		r.OnDelete = d.choice(v, "on_delete", onDeleteActions)
+	}},
+)
+
+func (d *decoder) index(n *yaml.Node) *Index {
+	ix := &Index{Pos: Pos{n.Line, n.Column}}
+	if indexKeys.decode(d, n, "an index", ix) && len(ix.Columns) == 0 {
+		d.errorf(n, "index needs \"columns\": one column or more")
+	}
+	return ix
+}
+
+var indexKeys = newKeys(
+	field[*Index]{"name", func(d *decoder, _, v *yaml.Node, ix *Index) { ix.Name, _ = d.name(v, "index name") }},
+	field[*Index]{"columns", func(d *decoder, _, v *yaml.Node, ix *Index) { ix.Columns = d.names(v, "index column") }},
+	field[*Index]{"unique", func(d *decoder, _, v *yaml.Node, ix *Index) { ix.Unique, _ = d.boolean(v, "unique") }},
+)
+
+var sqlState = regexp.MustCompile(`^[0-9A-Z]{5}$`)
+
+// testDecoding is the test being decoded, and its expect mapping, read after its keys.
+type testDecoding struct {
+	tc     *Test
+	expect *yaml.Node
+}
+
+// test reads {name, as, sql, expect: {rows: N} | {error: SQLSTATE}}.
+func (d *decoder) test(n *yaml.Node) *Test {
+	td := &testDecoding{tc: &Test{Pos: Pos{n.Line, n.Column}}}
+	if !testKeys.decode(d, n, "a test", td) {
+		return nil
+	}
+	tc := td.tc
+	for _, key := range []string{"as", "sql", "expect"} {
+		if !d.hasKey(n, key) {
+			d.errorf(n, "a test needs %q", key)
+		}
+	}
+	if td.expect == nil {
+		return tc
+	}
+	ed := &expectDecoding{tc: tc}
+	expectKeys.decode(d, td.expect, "expect", ed)
+	if ed.seen != 1 {
+		d.errorf(td.expect, "expect takes exactly one of rows or error")
+	}
+	return tc
+}
+
+// expectDecoding is the test whose expect is being decoded, and how many of its keys
+// were read.
+type expectDecoding struct {
+	tc   *Test
+	seen int
+}
+
+var testKeys = newKeys(
+	field[*testDecoding]{"name", func(d *decoder, _, v *yaml.Node, td *testDecoding) { td.tc.Name, _ = d.str(v, "test name") }},
+	field[*testDecoding]{"as", func(d *decoder, _, v *yaml.Node, td *testDecoding) {
+		if s, ok := d.str(v, "as"); ok {
+			if !slices.Contains(Testers, s) {
+				d.errorf(v, "a test runs as one of: %s; not %q", strings.Join(Testers, ", "), s)
+			}
+			td.tc.As = s
+		}
+	}},
+	field[*testDecoding]{"role", func(d *decoder, _, v *yaml.Node, td *testDecoding) { td.tc.Role, _ = d.name(v, "role") }},
+	field[*testDecoding]{"sql", func(d *decoder, _, v *yaml.Node, td *testDecoding) {
+		if s, ok := d.str(v, "sql"); ok {
+			st, err := sqlparse.ParseStatement(s)
+			if err != nil {
+				d.sqlError(v, 0, "sql", err)
+				return
+			}
+			td.tc.SQL = strings.TrimSuffix(st.Text, ";")
+		}
+	}},
+	field[*testDecoding]{"expect", func(_ *decoder, _, v *yaml.Node, td *testDecoding) { td.expect = v }},
+)
+
+var expectKeys = newKeys(
+	field[*expectDecoding]{"rows", func(d *decoder, _, v *yaml.Node, ed *expectDecoding) {
+		ed.seen++
+		var rows int
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || v.Decode(&rows) != nil || rows < 0 {
+			d.errorf(v, "rows must be a number of rows, 0 or more")
+		}
+		ed.tc.Rows = rows
+	}},
+	field[*expectDecoding]{"error", func(d *decoder, _, v *yaml.Node, ed *expectDecoding) {
+		ed.seen++
+		if s, ok := d.str(v, "error"); ok {
+			if !sqlState.MatchString(s) {
+				d.errorf(v, "error must be a five-character SQLSTATE such as \"42501\", not %q", s)
+			}
+			ed.tc.Error = s
+		}
+	}},
+)
+
+func (d *decoder) grants(n *yaml.Node) []*Grant {
+	n = d.deref(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "grants must be a mapping of role to privileges, not %s", kindName(n))
+		return nil
+	}
+	out := []*Grant{}
+	seen := map[string]bool{}
+	for _, kv := range d.pairs(n) {
+		k, v := kv[0], kv[1]
+		role, ok := d.name(k, "grant role")
+		if !ok {
+			continue
+		}
+		if seen[role] {
+			d.errorf(k, "role %q appears twice in grants", role)
+			continue
+		}
+		seen[role] = true
+		g := &Grant{Role: role, Pos: Pos{k.Line, k.Column}}
+		for _, p := range d.names(v, "privilege") {
+			p = strings.ToLower(p)
+			if !slices.Contains(Privileges, p) {
+				d.errorf(v, "unknown privilege %q (expected some of: %s)", p, strings.Join(Privileges, ", "))
+				continue
+			}
+			g.Privileges = append(g.Privileges, p)
+		}
+		out = append(out, g)
+	}
+	return out
+}
