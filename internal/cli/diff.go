@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rlsmigrate/rlsmigrate/internal/compile"
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
 	"github.com/rlsmigrate/rlsmigrate/internal/inspect"
 	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
@@ -56,10 +57,11 @@ Exit 0: no differences; 1: differences found; 2: error.`)
 	if code := e.parse(fs, args); code >= 0 {
 		return code
 	}
-	_, desired, ok := e.loadSchema(*schemaPath, "")
+	f, desired, ok := e.loadSchema(*schemaPath, "")
 	if !ok {
 		return ExitError
 	}
+	sources := compile.SourcesOf(f, desired)
 	conn, url, err := e.connectTo(ctx, *dbURL)
 	if err != nil {
 		return e.fail(err)
@@ -76,7 +78,7 @@ Exit 0: no differences; 1: differences found; 2: error.`)
 	for _, c := range changes {
 		c.Rewrite = *rewrite && !c.Owned()
 	}
-	report := &render.Report{Findings: render.Findings(changes)}
+	report := &render.Report{Findings: render.FindingsAt(changes, func(c *diff.Change) string { return source(sources, c) })}
 	if report.Goose, err = gooseStatus(ctx, conn, *dir); err != nil {
 		return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
 	}
@@ -85,6 +87,26 @@ Exit 0: no differences; 1: differences found; 2: error.`)
 		return ExitFound
 	}
 	return ExitOK
+}
+
+// source returns where schema.yaml declares the object c concerns, or its table, as
+// file:line:col; "" when the file declares neither.
+func source(s compile.Sources, c *diff.Change) string {
+	what, _, _ := strings.Cut(string(c.Kind), ".")
+	name := c.Name // a rename names the old name: the file declares the new one
+	switch {
+	case c.New.Column != nil:
+		name = c.New.Column.Name
+	case c.New.Policy != nil:
+		name = c.New.Policy.Name
+	case c.New.Index != nil:
+		name = c.New.Index.Name
+	}
+	p, ok := s.Of(what, c.Schema, c.Table, name)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d:%d", s.File, p.Line, p.Col)
 }
 
 // diffDatabase inspects the database and returns the changes that would bring it to

@@ -44,7 +44,7 @@ func TestDiffFormatsGolden(t *testing.T) {
 		ALTER TABLE tasks ADD COLUMN notes text; DROP INDEX tasks_project_id_idx`)
 	var got string
 	for _, format := range []string{"text", "markdown", "sql"} {
-		r := run(t, "", "diff", "--format", format, "--schema", baseSchema.schema, "--database-url", dbURL)
+		r := run(t, baseSchema.work, "diff", "--format", format, "--schema", baseSchema.schema, "--database-url", dbURL)
 		got += "$ rlsmigrate diff --format " + format + "\n" + r.String()
 	}
 	compareGolden(t, "testdata/diff/formats.txt", got)

@@ -19,6 +19,7 @@ type Finding struct {
 	Change   string   `json:"change"`   // missing (in the database), extra, or different
 	Object   string   `json:"object"`   // qualified name
 	Table    string   `json:"table,omitempty"`
+	Source   string   `json:"source,omitempty"`  // where schema.yaml declares the object, or its table: file:line:col
 	Desired  string   `json:"desired,omitempty"` // as schema.yaml declares it
 	Actual   string   `json:"actual,omitempty"`  // as the database has it
 	Hazards  []string `json:"hazards,omitempty"` // of the statements that fix it
@@ -43,10 +44,17 @@ type GooseStatus struct {
 
 // Findings describes changes (from the database to schema.yaml) as findings, security
 // findings first.
-func Findings(changes []*diff.Change) []Finding {
+func Findings(changes []*diff.Change) []Finding { return FindingsAt(changes, nil) }
+
+// FindingsAt is Findings with each finding's Source set by at ("" where it has none);
+// at may be nil.
+func FindingsAt(changes []*diff.Change, at func(*diff.Change) string) []Finding {
 	out := make([]Finding, 0, len(changes))
 	for _, c := range changes {
 		f := Finding{Kind: string(c.Kind), Severity: "drift", Change: string(c.Effect()), Object: c.Object(), SQL: []string{}, order: len(out)}
+		if at != nil {
+			f.Source = at(c)
+		}
 		if c.Security() {
 			f.Severity = "security"
 		}
@@ -219,6 +227,9 @@ func Text(r *Report) string {
 			if len(f.Hazards) > 0 {
 				fmt.Fprintf(&sb, " [%s]", strings.Join(f.Hazards, ", "))
 			}
+			if f.Source != "" {
+				fmt.Fprintf(&sb, "  at %s", Line(f.Source))
+			}
 			sb.WriteString("\n")
 			if f.Desired != "" || f.Change == "different" {
 				fmt.Fprintf(&sb, "      schema.yaml: %s\n", Line(orNone(f.Desired)))
@@ -310,7 +321,11 @@ func Markdown(r *Report) string {
 				if len(f.Hazards) > 0 {
 					hazard += " ⚠️ " + strings.Join(f.Hazards, ", ")
 				}
-				fmt.Fprintf(&sb, "| %s | %s%s | %s | %s | %s |\n", signs[f.Change], f.Kind, hazard, code(f.Object), code(f.Desired), code(f.Actual))
+				object := code(f.Object)
+				if f.Source != "" {
+					object += " at " + code(f.Source)
+				}
+				fmt.Fprintf(&sb, "| %s | %s%s | %s | %s | %s |\n", signs[f.Change], f.Kind, hazard, object, code(f.Desired), code(f.Actual))
 			}
 			// The statements in the order they apply, whatever the order of the rows.
 			inOrder := slices.Clone(g.findings)

@@ -53,6 +53,9 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 			if err != nil {
 				return nil, err
 			}
+			for i := range checks {
+				checks[i].Source = ruleSource(f, pt, checks[i].Operation)
+			}
 			tr.Checks = checks
 		}
 		tests, err := v.tests(ctx, pt)
@@ -68,6 +71,16 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 	}
 	report.Tables = append(report.Tables, through...)
 	return report, nil
+}
+
+// ruleSource returns where f says what op may do on t: its first rule for op, else the
+// table, as file:line:col.
+func ruleSource(f *policy.File, t *policy.Table, op string) string {
+	p := t.Pos
+	if i := slices.IndexFunc(t.Policies, func(r *policy.Rule) bool { return r.Operation == op }); i >= 0 {
+		p = t.Policies[i].Pos
+	}
+	return fmt.Sprintf("%s:%d:%d", f.Path, p.Line, p.Col)
 }
 
 // derivable reports whether a built-in rule governs some operation on t.

@@ -69,6 +69,9 @@ type Check struct {
 	Expected  Outcome `json:"expected"`
 	Observed  Outcome `json:"observed"`
 	Detail    string  `json:"detail,omitempty"`
+	// Source is where schema.yaml says what the operation may do: its first rule on the
+	// table, or the table when it has none (file:line:col).
+	Source string `json:"source,omitempty"`
 }
 
 // Mismatch reports whether the observed outcome contradicts the expected one. An
@@ -114,12 +117,12 @@ func (r *Report) Mismatches() []string {
 	for _, t := range r.Tables {
 		for _, c := range t.Checks {
 			if c.Observed == Failed {
-				out = append(out, fmt.Sprintf("%s: %s: failed, where schema.yaml says %s%s", t.Table, attemptName(c), c.Expected, detail(c.Detail)))
+				out = append(out, fmt.Sprintf("%s: %s: failed, where schema.yaml says %s%s%s", t.Table, attemptName(c), c.Expected, detail(c.Detail), at(c.Source)))
 				continue
 			}
 			if c.Mismatch() {
-				out = append(out, fmt.Sprintf("%s: %s: %s, schema.yaml says %s%s",
-					t.Table, attemptName(c), c.Observed, c.Expected, detail(c.Detail)))
+				out = append(out, fmt.Sprintf("%s: %s: %s, schema.yaml says %s%s%s",
+					t.Table, attemptName(c), c.Observed, c.Expected, detail(c.Detail), at(c.Source)))
 			}
 		}
 		for _, tr := range t.Tests {
@@ -130,6 +133,14 @@ func (r *Report) Mismatches() []string {
 		}
 	}
 	return out
+}
+
+// at names a source position after a mismatch, or nothing.
+func at(source string) string {
+	if source == "" {
+		return ""
+	}
+	return " at " + source
 }
 
 func detail(d string) string {

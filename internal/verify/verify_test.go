@@ -2,6 +2,7 @@ package verify
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -50,5 +51,18 @@ func TestSamplesAreSQL(t *testing.T) {
 	}
 	if _, ok := otherValue("N", "1.5"); ok {
 		t.Error("otherValue of a non-integer number")
+	}
+}
+
+// TestMismatchNamesItsRule: a mismatch line ends with where schema.yaml says what the
+// operation may do.
+func TestMismatchNamesItsRule(t *testing.T) {
+	r := &Report{Tables: []TableReport{{Table: "public.notes", Checks: []Check{
+		{Operation: "select", Case: "other", Expected: Denied, Observed: Allowed, Source: "schema.yaml:12:15"},
+		{Operation: "delete", Case: "own", Expected: Allowed, Observed: Allowed, Source: "schema.yaml:14:15"},
+	}}}}
+	m := r.Mismatches()
+	if len(m) != 1 || !strings.HasSuffix(m[0], " at schema.yaml:12:15") || !strings.HasPrefix(m[0], "public.notes: ") {
+		t.Errorf("mismatches: %q", m)
 	}
 }
