@@ -8,7 +8,7 @@ import (
 // Sources maps the objects Compile makes back to where schema.yaml declares them, so
 // that a finding about an object can point at its line.
 type Sources struct {
-	File string // the schema.yaml path, as errors name it
+	File string                   // the schema.yaml path, as errors name it
 	at   map[[4]string]policy.Pos // by kind of object (table, column, index, policy, function, role), schema, table, name
 }
 
