@@ -125,7 +125,7 @@ func diffDatabase(ctx context.Context, conn *pgx.Conn, desired *schema.Schema, s
 			opts.Definitions = append(opts.Definitions, f.Signature)
 		}
 	}
-	actual, err := inspect.Inspect(ctx, conn, opts)
+	actual, access, err := inspect.Inspect(ctx, conn, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -136,17 +136,13 @@ func diffDatabase(ctx context.Context, conn *pgx.Conn, desired *schema.Schema, s
 	// Which provider installed the identity function cannot be read back; whether the
 	// function exists is compared instead.
 	actual.Auth = want.Auth
-	// Every table should belong to the role that ran the migrations, and the identity
-	// functions rlsmigrate wrote (those pg_session_jwt does not provide) should read as
-	// it wrote them.
-	want.MigrationRole = actual.MigrationRole
-	if actual.Definitions != nil {
-		want.Definitions = map[string]string{}
-		for _, f := range schema.IdentityFunctions {
-			want.Definitions[f.Signature] = f.Definition()
-		}
+	// The identity functions rlsmigrate wrote (those pg_session_jwt does not provide)
+	// should read as it wrote them.
+	definitions := map[string]string{}
+	for _, f := range schema.IdentityFunctions {
+		definitions[f.Signature] = f.Definition()
 	}
-	return diff.Diff(actual, want), nil
+	return diff.Database(actual, access, want, definitions), nil
 }
 
 // gooseStatus compares the database's goose version with the migrations directory; nil

@@ -45,7 +45,7 @@ Exit 1 when a finding at or above --fail-on exists.`)
 			return e.fail(err)
 		}
 		defer conn.Close(context.Background())
-		actual, err := inspect.Inspect(ctx, conn, inspect.Options{Schemas: desired.Schemas, Roles: desired.Roles, Functions: desired.Functions,
+		actual, drift, err := inspect.Inspect(ctx, conn, inspect.Options{Schemas: desired.Schemas, Roles: desired.Roles, Functions: desired.Functions,
 			RoutineSchemas: []string{policy.FunctionSchema}, Exposures: true})
 		if err != nil {
 			return e.fail(fmt.Errorf("%s", redact(err.Error(), *dbURL)))
@@ -54,7 +54,7 @@ Exit 1 when a finding at or above --fail-on exists.`)
 		if err != nil {
 			return e.fail(fmt.Errorf("%s", redact(err.Error(), *dbURL)))
 		}
-		live = &lint.Live{Actual: actual, LoginRole: access.LoginRole, BypassRoles: access.BypassRoles, TableOwners: access.TableOwners}
+		live = &lint.Live{Actual: actual, Access: drift, LoginRole: access.LoginRole, BypassRoles: access.BypassRoles, TableOwners: access.TableOwners}
 	}
 	findings := lint.Check(f, desired, live)
 	fmt.Fprint(e.stdout, format.Write(findings))

@@ -41,12 +41,12 @@ Exit 0: as declared; 1: a mismatch (each is named); 2: error.`)
 	}
 	defer conn.Close(context.Background())
 	// The views and functions that read tables past their policies, read through too.
-	actual, err := inspect.Inspect(ctx, conn, inspect.Options{Schemas: desired.Schemas, Roles: desired.Roles,
+	_, access, err := inspect.Inspect(ctx, conn, inspect.Options{Schemas: desired.Schemas, Roles: desired.Roles,
 		RoutineSchemas: []string{policy.FunctionSchema}, Exposures: true})
 	if err != nil {
 		return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
 	}
-	report, err := verify.Run(ctx, conn, f, desired, *role, actual.Exposures)
+	report, err := verify.Run(ctx, conn, f, desired, *role, access.Exposures)
 	if err != nil {
 		return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
 	}

@@ -14,10 +14,18 @@ import (
 // Diff returns the changes that turn from into to, in apply order. Both schemas must be
 // normalised the same way: type names are compared as text, policy conditions by parse
 // tree (see sqlparse.Equivalent). Renames are taken only from RenamedFrom on the to side.
-func Diff(from, to *schema.Schema) []*Change {
+func Diff(from, to *schema.Schema) []*Change { return Database(from, nil, to, nil) }
+
+// Database returns the changes that bring a database to to: its schema from, and what
+// access says about who gets past row-level security there, all of which is drift.
+// definitions holds the definition each identity function should have (see
+// schema.IdentityFunctions); those the database defines otherwise are reported.
+func Database(from *schema.Schema, access *schema.Access, to *schema.Schema, definitions map[string]string) []*Change {
 	d := &differ{tableRenames: map[[2]string]string{}, columnRenames: map[[3]string]string{}, ownerFixed: map[[2]string]string{}}
 	d.findRenames(from, to)
-	d.security(from, to)
+	if access != nil {
+		d.security(from, access, to, definitions)
+	}
 	for _, r := range to.Roles {
 		if !slices.Contains(from.Roles, r) {
 			d.add(&Change{Kind: RoleCreate, Name: r})
@@ -77,64 +85,65 @@ func Diff(from, to *schema.Schema) []*Change {
 	return Sorted(d.changes)
 }
 
-// security reports what lets a declared role past row-level security in from (a
-// database): schema.yaml's side has none of it. A table owned by another role than the
-// one that ran the migrations is reported when that role is known; its fix comes before
-// the grants', which are compared as they stand after it.
-func (d *differ) security(from, to *schema.Schema) {
+// security reports what lets a declared role past row-level security in a database
+// (from, and what access says of it): schema.yaml's side has none of it. A table owned
+// by another role than the one that ran the migrations is reported when that role is
+// known; its fix comes before the grants', which are compared as they stand after it.
+func (d *differ) security(from *schema.Schema, access *schema.Access, to *schema.Schema, definitions map[string]string) {
 	for _, role := range to.Roles {
-		for _, g := range from.MemberOf[role] {
+		for _, g := range access.MemberOf[role] {
 			c := &Change{Kind: RoleMembership, Name: role, Old: Side{Role: g}}
 			d.add(c)
 		}
-		if how := from.Bypass[role]; how != "" {
+		if how := access.Bypass[role]; how != "" {
 			d.add(&Change{Kind: RoleBypass, Name: role, Old: Side{Role: how}})
 		}
 	}
 	// Identity functions redefined in place (one that returns another user's id lets a
 	// caller read that user's rows): compared only where both sides know them.
-	for _, sig := range slices.Sorted(maps.Keys(from.Definitions)) {
-		if want, ok := to.Definitions[sig]; ok && from.Definitions[sig] != want {
-			d.add(&Change{Kind: FunctionAlter, Name: sig, Old: Side{Definition: from.Definitions[sig]},
+	for _, sig := range slices.Sorted(maps.Keys(access.Definitions)) {
+		if want, ok := definitions[sig]; ok && access.Definitions[sig] != want {
+			d.add(&Change{Kind: FunctionAlter, Name: sig, Old: Side{Definition: access.Definitions[sig]},
 				New: Side{Definition: want, Auth: to.Auth}})
 		}
 	}
-	d.exposures(from)
-	if to.MigrationRole == "" {
+	d.exposures(from, access)
+	if access.MigrationRole == "" {
 		return
 	}
 	for _, ot := range from.Tables {
-		if ot.OwnerRole != "" && ot.OwnerRole != to.MigrationRole {
-			d.ownerFixed[[2]string{ot.Schema, ot.Name}] = ot.OwnerRole
+		if owner := access.Table(ot.Schema, ot.Name).OwnerRole; owner != "" && owner != access.MigrationRole {
+			d.ownerFixed[[2]string{ot.Schema, ot.Name}] = owner
 			d.add(&Change{Kind: TableOwner, Schema: ot.Schema, Table: ot.Name, OldTable: ot, NewTable: ot,
-				Old: Side{Role: ot.OwnerRole}, New: Side{Role: to.MigrationRole}})
+				Old: Side{Role: owner}, New: Side{Role: access.MigrationRole}})
 		}
 	}
 }
 
-// exposures reports what lets a declared role past row-level security in from (a
-// database) around the policies; schema.yaml declares none of it.
-func (d *differ) exposures(from *schema.Schema) {
-	for _, x := range from.Exposures {
+// exposures reports what lets a declared role past row-level security in a database
+// around the policies; schema.yaml declares none of it.
+func (d *differ) exposures(from *schema.Schema, access *schema.Access) {
+	for _, x := range access.Exposures {
 		k := map[string]Kind{"view": ViewInvoker, "materialized view": MatviewReadable, "function": FunctionDefiner,
 			"procedure": FunctionDefiner, "parent table": TableExposes, "copy table": TableExposes}[x.Kind]
 		d.add(&Change{Kind: k, Schema: x.Schema, Name: x.Name, Old: Side{Exposure: x}})
 	}
-	for _, dp := range from.DefaultPrivileges {
+	for _, dp := range access.DefaultPrivileges {
 		d.add(&Change{Kind: DefaultPrivilege, Schema: dp.Schema, Name: strings.ToLower(dp.ObjectType) + "." + dp.Grantee, Role: dp.Grantee, Old: Side{Default: dp}})
 	}
-	for _, s := range slices.Sorted(maps.Keys(from.SchemaCreate)) {
-		for _, r := range from.SchemaCreate[s] {
+	for _, s := range slices.Sorted(maps.Keys(access.SchemaCreate)) {
+		for _, r := range access.SchemaCreate[s] {
 			d.add(&Change{Kind: SchemaCreateDrop, Schema: s, Role: r, Old: Side{Role: r}})
 		}
 	}
 	for _, ot := range from.Tables {
-		for _, role := range slices.Sorted(maps.Keys(ot.GrantOptions)) {
+		ta := access.Table(ot.Schema, ot.Name)
+		for _, role := range slices.Sorted(maps.Keys(ta.GrantOptions)) {
 			c := &Change{Kind: GrantOptionDrop, Schema: ot.Schema, Table: ot.Name, Role: role, OldTable: ot, NewTable: ot}
-			c.Old.Privileges = ot.GrantOptions[role]
+			c.Old.Privileges = ta.GrantOptions[role]
 			d.add(c)
 		}
-		for _, g := range ot.SequenceGrants {
+		for _, g := range ta.SequenceGrants {
 			c := &Change{Kind: SequenceRevoke, Schema: ot.Schema, Table: ot.Name, Name: g.Sequence, Role: g.Role, OldTable: ot, NewTable: ot}
 			c.Old.Privileges = g.Privileges
 			d.add(c)

@@ -204,7 +204,7 @@ func queueExposures(batch *pgx.Batch, s *schema.Schema, opts Options) *exposures
 // body names one, or cannot be analysed; tables without it that are the parents of one,
 // or that a trigger or rule of one writes its rows into. Default privileges and CREATE
 // are kept for every role when all is set, as privileges on the tables are.
-func (e *exposures) finish(s *schema.Schema, roles []string, all bool) {
+func (e *exposures) finish(a *schema.Access, roles []string, all bool) {
 	declared := func(list []string) []string {
 		return slices.DeleteFunc(slices.Clone(list), func(r string) bool { return r != "public" && !slices.Contains(roles, r) })
 	}
@@ -225,7 +225,7 @@ func (e *exposures) finish(s *schema.Schema, roles []string, all bool) {
 	for _, v := range e.views {
 		v.x.Roles = reachable(v.x.Roles, v.usage)
 		if len(v.x.Reads) > 0 && len(v.x.Roles) > 0 && (v.x.Kind == "materialized view" || !v.x.SecurityInvoker) {
-			s.Exposures = append(s.Exposures, v.x)
+			a.Exposures = append(a.Exposures, v.x)
 		}
 	}
 	for _, f := range e.functions {
@@ -236,14 +236,14 @@ func (e *exposures) finish(s *schema.Schema, roles []string, all bool) {
 			f.x.Reads = namedIn(f.past, f.body.Tables)
 		}
 		if len(f.x.Reads) > 0 && len(f.x.Roles) > 0 {
-			s.Exposures = append(s.Exposures, f.x)
+			a.Exposures = append(a.Exposures, f.x)
 		}
 	}
 	for _, u := range e.unprotected {
 		q := u.schema + "." + u.name
 		parent := &schema.Exposure{Kind: "parent table", Schema: u.schema, Name: u.name, Reads: u.children, Roles: reachable(u.roles, u.usage)}
 		if len(parent.Reads) > 0 && len(parent.Roles) > 0 {
-			s.Exposures = append(s.Exposures, parent)
+			a.Exposures = append(a.Exposures, parent)
 			continue
 		}
 		copies := slices.Clone(u.ruled)
@@ -255,18 +255,18 @@ func (e *exposures) finish(s *schema.Schema, roles []string, all bool) {
 		slices.Sort(copies)
 		copied := &schema.Exposure{Kind: "copy table", Schema: u.schema, Name: u.name, Reads: copies, Roles: reachable(u.readers, u.usage)}
 		if len(copied.Reads) > 0 && len(copied.Roles) > 0 {
-			s.Exposures = append(s.Exposures, copied)
+			a.Exposures = append(a.Exposures, copied)
 		}
 	}
 	for _, dp := range e.defaults {
 		if len(granted([]string{dp.Grantee})) > 0 {
-			s.DefaultPrivileges = append(s.DefaultPrivileges, dp)
+			a.DefaultPrivileges = append(a.DefaultPrivileges, dp)
 		}
 	}
-	s.SchemaCreate = map[string][]string{}
+	a.SchemaCreate = map[string][]string{}
 	for name, list := range e.create {
 		if d := granted(list); len(d) > 0 {
-			s.SchemaCreate[name] = d
+			a.SchemaCreate[name] = d
 		}
 	}
 }

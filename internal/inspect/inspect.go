@@ -39,14 +39,16 @@ var IgnoredTables = []string{"goose_db_version"}
 // Inspect reads the tables of opts.Schemas with their columns, keys, indexes, row-level
 // security, policies and grants, plus the roles, schemas and functions named in opts, in
 // one read-only repeatable-read transaction: three round trips in all.
-func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema, error) {
+func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema, *schema.Access, error) {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, fmt.Errorf("inspecting the database: %w", err)
+		return nil, nil, fmt.Errorf("inspecting the database: %w", err)
 	}
 	defer tx.Rollback(ctx)
 	s := &schema.Schema{SchemaUsage: map[string][]string{}}
+	a := &schema.Access{Bypass: map[string]string{}, MemberOf: map[string][]string{}, Tables: map[string]*schema.TableAccess{}}
 	r := newReader(s)
+	r.access = a
 	batch := &pgx.Batch{}
 	filter := "n.nspname = ANY($1) AND NOT (c.relname = ANY($2))"
 	args := []any{opts.Schemas, IgnoredTables}
@@ -64,14 +66,13 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 		})
 		return err
 	})
-	s.Bypass, s.MemberOf = map[string]string{}, map[string][]string{}
 	batch.Queue(`SELECT rolname, CASE WHEN rolsuper THEN 'superuser' WHEN rolbypassrls THEN 'bypassrls' ELSE '' END
 		FROM pg_roles WHERE rolname = ANY($1) ORDER BY 1`, opts.Roles).Query(func(rows pgx.Rows) error {
 		var name, bypass string
 		_, err := pgx.ForEachRow(rows, []any{&name, &bypass}, func() error {
 			s.Roles = append(s.Roles, name)
 			if bypass != "" {
-				s.Bypass[name] = bypass
+				a.Bypass[name] = bypass
 			}
 			return nil
 		})
@@ -94,13 +95,13 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 		var name string
 		var groups []string
 		_, err := pgx.ForEachRow(rows, []any{&name, &groups}, func() error {
-			s.MemberOf[name] = groups
+			a.MemberOf[name] = groups
 			return nil
 		})
 		return err
 	})
 	if len(opts.Definitions) > 0 {
-		s.Definitions = map[string]string{}
+		a.Definitions = map[string]string{}
 		batch.Queue(`SELECT f, l.lanname, p.provolatile::text, p.prosecdef, coalesce(p.proconfig, '{}'), p.prosrc
 			FROM unnest($1::text[]) f JOIN pg_proc p ON p.oid = to_regprocedure(f) JOIN pg_language l ON l.oid = p.prolang
 			WHERE NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')`,
@@ -109,7 +110,7 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 			var definer bool
 			var settings []string
 			_, err := pgx.ForEachRow(rows, []any{&sig, &lang, &volatility, &definer, &settings, &body}, func() error {
-				s.Definitions[sig] = schema.Definition(lang, volatility, definer, settings, body)
+				a.Definitions[sig] = schema.Definition(lang, volatility, definer, settings, body)
 				return nil
 			})
 			return err
@@ -123,7 +124,7 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 		exposed = queueExposures(batch, s, opts)
 	}
 	batch.Queue(`SELECT coalesce((SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass('goose_db_version')), '')`).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&s.MigrationRole)
+		return row.Scan(&a.MigrationRole)
 	})
 	batch.Queue(`SELECT f FROM unnest($1::text[]) f WHERE to_regprocedure(f) IS NOT NULL ORDER BY 1`, opts.Functions).Query(func(rows pgx.Rows) error {
 		var err error
@@ -131,17 +132,17 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 		return err
 	})
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return nil, fmt.Errorf("inspecting the database: %w", err)
+		return nil, nil, fmt.Errorf("inspecting the database: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("inspecting the database: %w", err)
+		return nil, nil, fmt.Errorf("inspecting the database: %w", err)
 	}
 	r.finish(opts.Roles, opts.AllGrantees)
 	if exposed != nil {
-		exposed.finish(s, opts.Roles, opts.AllGrantees)
+		exposed.finish(a, opts.Roles, opts.AllGrantees)
 	}
 	s.Normalize()
-	return s, nil
+	return s, a, nil
 }
 
 // queueRoutines reads the functions without arguments of opts.RoutineSchemas, with the
@@ -174,10 +175,20 @@ func queueRoutines(batch *pgx.Batch, s *schema.Schema, opts Options) {
 // reader gathers the rows of the catalog queries into tables, keyed by table OID.
 type reader struct {
 	s      *schema.Schema
+	access *schema.Access // nil when only the schema is read (normalisation)
 	byOID  map[uint32]*schema.Table
 	grants map[uint32]map[string][]string
 	// columns maps table, role and privilege to the columns it is held on.
 	columns map[uint32]map[string]map[string][]string
+}
+
+// tableAccess returns what the database says about the access to the table of oid, or
+// nil when it is not read.
+func (r *reader) tableAccess(oid uint32) *schema.TableAccess {
+	if t := r.byOID[oid]; t != nil && r.access != nil {
+		return r.access.Tables[t.QualifiedName()]
+	}
+	return nil
 }
 
 func newReader(s *schema.Schema) *reader {
@@ -196,10 +207,14 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 		WHERE c.oid IN (%s) ORDER BY n.nspname, c.relname`, tables), args...).Query(func(rows pgx.Rows) error {
 		var oid uint32
 		var t schema.Table
-		_, err := pgx.ForEachRow(rows, []any{&oid, &t.Schema, &t.Name, &t.RLS, &t.ForceRLS, &t.OwnerRole}, func() error {
+		var owner string
+		_, err := pgx.ForEachRow(rows, []any{&oid, &t.Schema, &t.Name, &t.RLS, &t.ForceRLS, &owner}, func() error {
 			tb := t
 			r.byOID[oid] = &tb
 			r.s.Tables = append(r.s.Tables, &tb)
+			if r.access != nil {
+				r.access.Tables[tb.QualifiedName()] = &schema.TableAccess{OwnerRole: owner}
+			}
 			return nil
 		})
 		return err
@@ -297,11 +312,11 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 				r.grants[oid] = map[string][]string{}
 			}
 			r.grants[oid][role] = append(r.grants[oid][role], priv)
-			if t := r.byOID[oid]; t != nil && grantable {
-				if t.GrantOptions == nil {
-					t.GrantOptions = map[string][]string{}
+			if ta := r.tableAccess(oid); ta != nil && grantable {
+				if ta.GrantOptions == nil {
+					ta.GrantOptions = map[string][]string{}
 				}
-				t.GrantOptions[role] = append(t.GrantOptions[role], priv)
+				ta.GrantOptions[role] = append(ta.GrantOptions[role], priv)
 			}
 			return nil
 		})
@@ -319,9 +334,9 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 		var oid uint32
 		var g schema.SequenceGrant
 		_, err := pgx.ForEachRow(rows, []any{&oid, &g.Sequence, &g.Role, &g.Privileges}, func() error {
-			if t := r.byOID[oid]; t != nil {
+			if ta := r.tableAccess(oid); ta != nil {
 				sg := g
-				t.SequenceGrants = append(t.SequenceGrants, &sg)
+				ta.SequenceGrants = append(ta.SequenceGrants, &sg)
 			}
 			return nil
 		})

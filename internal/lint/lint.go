@@ -97,6 +97,7 @@ type Finding struct {
 // Live is what a database says about the tables and roles the schema names.
 type Live struct {
 	Actual      *schema.Schema // from inspect.Inspect
+	Access      *schema.Access // from inspect.Inspect
 	LoginRole   string         // the role the connection runs as
 	BypassRoles []string       // roles among the declared and login roles that bypass RLS (BYPASSRLS or superuser)
 	TableOwners map[string]string
@@ -353,7 +354,7 @@ func (c *checker) live(l *Live) {
 			c.add("RLS016", c.f.Auth.Pos, "the identity function %s does not exist in the database: every policy that calls it fails", fn)
 		}
 	}
-	a := l.Actual
+	a := l.Access
 	for _, role := range slices.Sorted(maps.Keys(a.MemberOf)) {
 		c.add("RLS020", c.f.Auth.Pos, "role %s is a member of %s, whose power it takes (a table owner, a role that gets past row-level security, a predefined role for server files or all data, or another declared role)", role, strings.Join(a.MemberOf[role], ", "))
 	}
@@ -384,8 +385,8 @@ func (c *checker) live(l *Live) {
 		if at == nil {
 			continue
 		}
-		if a.MigrationRole != "" && at.OwnerRole != "" && at.OwnerRole != a.MigrationRole {
-			c.add("RLS021", t.Pos, "table %s is owned by %s, not by %s, which ran the migrations: its owner bypasses row-level security", q, at.OwnerRole, a.MigrationRole)
+		if owner := a.Table(t.Schema, t.Name).OwnerRole; a.MigrationRole != "" && owner != "" && owner != a.MigrationRole {
+			c.add("RLS021", t.Pos, "table %s is owned by %s, not by %s, which ran the migrations: its owner bypasses row-level security", q, owner, a.MigrationRole)
 		}
 		if !at.RLS && len(at.Policies) > 0 {
 			c.add("RLS013", t.Pos, "table %s has %d policies in the database but row-level security is disabled: they do not apply", q, len(at.Policies))

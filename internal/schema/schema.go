@@ -27,11 +27,12 @@ type Schema struct {
 	// Routines are the functions rlsmigrate owns besides the identity functions: one per
 	// group (and per group reached through a table), in the order they are created.
 	Routines []*Function
+}
 
-	// What a database says about who may get past row-level security, read by inspect
-	// and never recorded: schema.yaml declares none of it, so on the file's side these
-	// are empty, and whatever a database has is drift.
-
+// Access is what a database says about who may get past row-level security, beside the
+// schema it holds. inspect reads it; schema.yaml declares none of it and no migration
+// builds it, so whatever a database has is drift.
+type Access struct {
 	// MigrationRole is the role that ran the migrations (the owner of goose's version
 	// table), whom every table should belong to; "" when unknown.
 	MigrationRole string
@@ -54,6 +55,31 @@ type Schema struct {
 	// SchemaCreate maps each declared schema (and auth) to the declared roles, or
 	// public, that may create objects in it.
 	SchemaCreate map[string][]string
+	// Tables holds what each table read says, by schema.name.
+	Tables map[string]*TableAccess
+}
+
+// TableAccess is what a database says about who may get past one table's row-level
+// security.
+type TableAccess struct {
+	// OwnerRole is the role that owns the table: it bypasses row-level security unless
+	// it is forced.
+	OwnerRole string
+	// GrantOptions maps each role to the privileges it may grant on to others.
+	GrantOptions map[string][]string
+	// SequenceGrants are the privileges held on the table's own sequences.
+	SequenceGrants []*SequenceGrant
+}
+
+// Table returns what a says about table schemaName.name; an empty value when it says
+// nothing (or a is nil).
+func (a *Access) Table(schemaName, name string) *TableAccess {
+	if a != nil {
+		if ta := a.Tables[schemaName+"."+name]; ta != nil {
+			return ta
+		}
+	}
+	return &TableAccess{}
 }
 
 // Exposure is an object that reads tables with row-level security as its owner and that
@@ -167,14 +193,6 @@ type Table struct {
 	Indexes     []*Index
 	Grants      []*Grant // sorted by role
 	Owner       string   // the ownership column, for reports
-	// OwnerRole is the role that owns the table, as a database says; "" when unknown.
-	OwnerRole string
-	// GrantOptions maps a role to the privileges it may grant on to others (WITH GRANT
-	// OPTION), as a database says.
-	GrantOptions map[string][]string
-	// SequenceGrants are privileges on the table's own sequences (identity, serial)
-	// held by roles other than their owner, as a database says.
-	SequenceGrants []*SequenceGrant
 }
 
 // SequenceGrant is the privileges one role holds on a sequence.
