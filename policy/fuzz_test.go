@@ -16,7 +16,7 @@ import (
 // FuzzParse feeds arbitrary bytes to the loader: it must never panic; a rejected file
 // reports problems with positions; an accepted one compiles and renders.
 func FuzzParse(f *testing.F) {
-	for _, pattern := range []string{"../schema.yaml", "../internal/cli/testdata/generate/*/steps/*.yaml", "../internal/cli/testdata/bad/*.yaml"} {
+	for _, pattern := range []string{"../schema.yaml", "../internal/cli/testdata/generate/*/steps/*.yaml", "testdata/bad/*.yaml"} {
 		files, _ := filepath.Glob(pattern)
 		for _, file := range files {
 			if data, err := os.ReadFile(file); err == nil {

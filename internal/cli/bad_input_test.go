@@ -10,12 +10,14 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
-// TestBadInputCorpus feeds every broken schema.yaml under testdata/bad (and one over the
-// size limit) to validate and generate: each must exit 2, print an error with
-// file:line:col, not panic, and write nothing into migrations/. What validate prints is
-// compared with NAME.stderr beside the file (-update rewrites it).
+// TestBadInputCorpus feeds every broken schema.yaml of the loader's corpus,
+// policy/testdata/bad (and one over the size limit), to validate, generate and lint:
+// each must exit 2, print an error with file:line:col, not panic, and write nothing into
+// migrations/. What validate prints is compared with NAME.stderr beside the file
+// (-update rewrites it); the loader's own test reads the same goldens.
 func TestBadInputCorpus(t *testing.T) {
-	files, _ := filepath.Glob("testdata/bad/*.yaml")
+	const home = "../../policy" // the corpus's paths print from there, as in its goldens
+	files, _ := filepath.Glob(home + "/testdata/bad/*.yaml")
 	if len(files) < 50 {
 		t.Fatalf("the bad-input corpus has %d files, want at least 50", len(files))
 	}
@@ -28,13 +30,14 @@ func TestBadInputCorpus(t *testing.T) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			t.Parallel()
 			dir := filepath.Join(t.TempDir(), "migrations")
-			position := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(file) + `:\d+:\d+: \S`)
+			shown := strings.TrimPrefix(file, home+"/")
+			position := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(shown) + `:\d+:\d+: \S`)
 			for _, args := range [][]string{
 				{"validate", "--schema", file},
 				{"generate", "--schema", file, "--dir", dir},
 				{"lint", "--schema", file},
 			} {
-				r := run(t, "", args...)
+				r := run(t, home, args...)
 				if r.code != ExitError {
 					t.Errorf("%s: exit %d, want 2\n%s", args[0], r.code, r)
 				}
