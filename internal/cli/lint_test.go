@@ -10,10 +10,12 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
 )
 
-// TestLintGolden runs lint on testdata/lint/RLSnnn.yaml, each written to trip rule
-// RLSnnn, and compares the text and GitHub outputs with the golden .txt beside it.
+// TestLintGolden runs lint on internal/lint/testdata/lint/RLSnnn.yaml, each written to
+// trip rule RLSnnn, and compares the text and GitHub outputs with the golden .txt beside
+// it (the lint package's own test reads the same cases).
 func TestLintGolden(t *testing.T) {
-	files, _ := filepath.Glob("testdata/lint/RLS*.yaml")
+	const home = "../lint" // the cases' paths print from there, as in their goldens
+	files, _ := filepath.Glob(home + "/testdata/lint/RLS*.yaml")
 	if len(files) < 12 {
 		t.Fatalf("want a lint case per schema rule, found %d", len(files))
 	}
@@ -22,11 +24,11 @@ func TestLintGolden(t *testing.T) {
 		id, _, _ := strings.Cut(name, "_") // RLS003_tree is another case of RLS003
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			text := run(t, "", "lint", "--schema", file, "--fail-on", "info")
+			text := run(t, home, "lint", "--schema", file, "--fail-on", "info")
 			if text.code != ExitFound || !strings.Contains(text.stdout, " "+id+" ") {
 				t.Errorf("lint did not report %s with exit 1:\n%s", id, text)
 			}
-			gh := run(t, "", "lint", "--schema", file, "--format", "github")
+			gh := run(t, home, "lint", "--schema", file, "--format", "github")
 			compareGolden(t, strings.TrimSuffix(file, ".yaml")+".txt",
 				fmt.Sprintf("$ rlsmigrate lint --fail-on info\n%s$ rlsmigrate lint --format github\n%s", text, gh))
 		})
@@ -76,7 +78,7 @@ func TestLintGithubEscapesProperties(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "a,b:c.yaml")
-	data, err := os.ReadFile("testdata/lint/RLS002.yaml")
+	data, err := os.ReadFile("../lint/testdata/lint/RLS002.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

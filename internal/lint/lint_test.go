@@ -93,3 +93,37 @@ func TestRuleTable(t *testing.T) {
 		t.Error("ParseSeverity accepts fatal")
 	}
 }
+
+// TestCases: every case of testdata/lint (RLSnnn.yaml, or RLSnnn_more.yaml), which
+// internal/cli's TestLintGolden also renders, trips its rule at a position in the file,
+// and every rule that needs no database has a case.
+func TestCases(t *testing.T) {
+	files, _ := filepath.Glob("testdata/lint/RLS*.yaml")
+	covered := map[string]bool{}
+	for _, file := range files {
+		id, _, _ := strings.Cut(strings.TrimSuffix(filepath.Base(file), ".yaml"), "_")
+		covered[id] = true
+		f, err := policy.Load(file)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		s, err := compile.Compile(f)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		found := false
+		for _, fd := range Check(f, s, nil) {
+			found = found || (fd.Rule.ID == id && fd.Pos.Line > 0 && fd.File == file)
+		}
+		if !found {
+			t.Errorf("%s does not trip %s", file, id)
+		}
+	}
+	// Rules that only a live database can trip (lint --database-url) have no case here.
+	live := []string{"RLS013", "RLS014", "RLS015", "RLS016", "RLS020", "RLS021", "RLS022", "RLS023", "RLS024", "RLS025", "RLS027"}
+	for _, r := range Rules {
+		if !covered[r.ID] && !slices.Contains(live, r.ID) {
+			t.Errorf("rule %s has no case in testdata/lint", r.ID)
+		}
+	}
+}
