@@ -10,6 +10,7 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
 	"github.com/rlsmigrate/rlsmigrate/internal/render"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/schemagen"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
@@ -21,6 +22,19 @@ func FuzzParse(f *testing.F) {
 		for _, file := range files {
 			if data, err := os.ReadFile(file); err == nil {
 				f.Add(data)
+			}
+		}
+	}
+	// Schemas the convergence test's generator draws, and their edits: every key the
+	// format allows, in any combination.
+	for seed := uint64(1); seed <= 3; seed++ {
+		g := schemagen.New(seed)
+		cur := g.Schema()
+		f.Add([]byte(cur.YAML()))
+		for range 20 {
+			if next, what := g.Step(cur); what != "" {
+				f.Add([]byte(next.YAML()))
+				cur = next
 			}
 		}
 	}

@@ -1,8 +1,7 @@
-package cli
+package schemagen
 
 import (
 	"encoding/json"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -19,26 +18,22 @@ var notDrawn = map[string]string{
 	"expect.rows": "tests run in verify", "expect.error": "tests run in verify",
 }
 
-// TestGeneratorDrawsTheFormat runs the convergence generator (no database) and checks
+// TestGeneratorDrawsTheFormat runs the generator (no database) and checks
 // that over its seeds it writes every key schema.yaml allows (policy.Format), in every
 // mapping, but those notDrawn excuses: a key the loader gains is a key the generator
 // must learn, or the convergence property says nothing of it.
 func TestGeneratorDrawsTheFormat(t *testing.T) {
 	seen := map[string]bool{}
 	for seed := 1; seed <= 30; seed++ {
-		g := &gen{r: rand.New(rand.NewPCG(uint64(seed), 7))}
-		cur := g.schema()
+		g := New(uint64(seed))
+		cur := g.Schema()
 		for range 150 {
-			next := cur.clone()
-			if g.chance(0.5) {
-				forget(next)
-			}
-			if edits[g.pick(len(edits))].fn(g, next) == "" {
+			next, what := g.Step(cur)
+			if what == "" {
 				continue
 			}
-			repair(next)
 			var doc map[string]any
-			if err := json.Unmarshal([]byte(next.yaml()), &doc); err != nil {
+			if err := json.Unmarshal([]byte(next.YAML()), &doc); err != nil {
 				t.Fatalf("the generator wrote invalid JSON: %v", err)
 			}
 			formatKeys(doc, seen)

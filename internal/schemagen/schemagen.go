@@ -1,0 +1,1076 @@
+// Package schemagen draws random schema.yaml files and random edits of them, everything
+// the format allows in any combination: the convergence property test applies its
+// sequences to a database, and the loader's fuzz target starts from them. It is a test
+// helper, never imported by rlsmigrate itself; TestGeneratorDrawsTheFormat (in
+// internal/cli) fails when policy.Format holds a key it never writes.
+package schemagen
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Schema and the types below are schema.yaml as the generator writes it, as JSON (which
+// is YAML).
+type Schema struct {
+	Version     int                `json:"version"`
+	LockTimeout string             `json:"lock_timeout,omitempty"`
+	Auth        *yAuth             `json:"auth,omitempty"`
+	Groups      map[string]*yGroup `json:"groups,omitempty"`
+	Tables      []*yTable          `json:"tables"`
+}
+
+// yGroup is a group over an owner table: its owner column is the user column.
+type yGroup struct {
+	Schema string            `json:"schema,omitempty"`
+	Table  string            `json:"table"`
+	Group  string            `json:"group"`
+	User   string            `json:"user"`
+	Where  map[string]string `json:"where,omitempty"`
+}
+
+type yAuth struct {
+	Provider string   `json:"provider,omitempty"`
+	UserID   string   `json:"user_id,omitempty"` // "" for auth.user_id(); uuidIdentity casts it
+	Claims   string   `json:"claims,omitempty"`
+	Roles    []string `json:"roles"`
+}
+
+// uuidIdentity is the identity as uuid: owner columns are then uuid.
+const uuidIdentity = "(auth.user_id())::uuid"
+
+// ownerColumn returns a new owner column for the identity s declares.
+func ownerColumn(s *Schema) *yColumn {
+	if s.Auth != nil && s.Auth.UserID == uuidIdentity {
+		return &yColumn{Name: "user_id", Type: "uuid", NotNull: true, Default: uuidIdentity}
+	}
+	return &yColumn{Name: "user_id", Type: "text", NotNull: true, Default: "auth.user_id()"}
+}
+
+// auth returns s's auth, made with the default roles when there is none.
+func (s *Schema) auth() *yAuth {
+	if s.Auth == nil {
+		s.Auth = &yAuth{Roles: []string{"authenticated", "anonymous"}}
+	}
+	return s.Auth
+}
+
+type yTable struct {
+	Name        string              `json:"name"`
+	Schema      string              `json:"schema,omitempty"`
+	RenamedFrom string              `json:"renamed_from,omitempty"`
+	Columns     []*yColumn          `json:"columns"`
+	Owner       string              `json:"owner,omitempty"`
+	OwnerIndex  *bool               `json:"owner_index,omitempty"`
+	RLS         *bool               `json:"rls,omitempty"`
+	ForceRLS    bool                `json:"force_rls,omitempty"`
+	Policies    map[string][]*yRule `json:"policies,omitempty"`
+	Indexes     []*yIndex           `json:"indexes,omitempty"`
+	Grants      map[string][]string `json:"grants,omitempty"`
+}
+
+type yColumn struct {
+	Name        string      `json:"name"`
+	Type        string      `json:"type"`
+	NotNull     bool        `json:"not_null,omitempty"`
+	PrimaryKey  bool        `json:"primary_key,omitempty"`
+	Unique      bool        `json:"unique,omitempty"`
+	Identity    string      `json:"identity,omitempty"`
+	Default     string      `json:"default,omitempty"`
+	References  *yReference `json:"references,omitempty"`
+	RenamedFrom string      `json:"renamed_from,omitempty"`
+	Using       string      `json:"using,omitempty"`
+	Immutable   bool        `json:"immutable,omitempty"`
+}
+
+type yReference struct {
+	Schema   string `json:"schema,omitempty"`
+	Table    string `json:"table"`
+	Column   string `json:"column,omitempty"`
+	OnDelete string `json:"on_delete,omitempty"`
+}
+
+type yIndex struct {
+	Name    string   `json:"name,omitempty"`
+	Columns []string `json:"columns"`
+	Unique  bool     `json:"unique,omitempty"`
+}
+
+// yRule is a rule: Kind owner, anyone, member (of Group, on Column, maybe Through),
+// claim, or a custom rule on Column; Where, on Column too, adds "<Where> IS NOT NULL".
+type yRule struct {
+	Kind        string   `json:"-"`
+	Column      string   `json:"-"` // for custom rules: the column the condition tests
+	To          []string `json:"-"`
+	Restrictive bool     `json:"-"`
+	Group       string   `json:"-"`
+	Through     *yThrough
+	Claims      map[string]any // a claim rule's claims: names (some with dots, quoted) and typed values
+	Name        string         // a declared policy name, or ""
+	Where       string         // a column
+	op          string         // set by yaml(): the operation it governs
+}
+
+// yThrough reaches a group through a referenced table's column.
+type yThrough struct {
+	Schema string `json:"schema,omitempty"`
+	Table  string `json:"table"`
+	Column string `json:"column"`
+}
+
+func (r *yRule) MarshalJSON() ([]byte, error) {
+	if r.Kind != "custom" && r.Where == "" && r.Kind != "member" && r.Kind != "claim" && r.Name == "" && len(r.To) == 0 {
+		return json.Marshal(r.Kind)
+	}
+	m := map[string]any{}
+	if r.Where != "" {
+		m["where"] = quoteIdent(r.Where) + " IS NOT NULL"
+	}
+	if r.Name != "" {
+		m["name"] = r.Name
+	}
+	if len(r.To) > 0 && r.Kind != "custom" {
+		m["to"] = r.To
+	}
+	switch r.Kind {
+	case "owner", "anyone":
+		m[r.Kind] = true
+		return json.Marshal(m)
+	case "member":
+		m["member"], m["column"] = r.Group, r.Column
+		if r.Through != nil {
+			m["through"] = r.Through
+		}
+		return json.Marshal(m)
+	case "claim":
+		m["claim"] = r.Claims
+		return json.Marshal(m)
+	}
+	cond := quoteIdent(r.Column) + " IS NOT NULL"
+	if r.op != "insert" {
+		m["using"] = cond
+	}
+	if r.op == "insert" || r.op == "update" {
+		m["check"] = cond
+	}
+	if len(r.To) > 0 {
+		m["to"] = r.To
+	}
+	if r.Restrictive {
+		m["as"] = "restrictive"
+	}
+	return json.Marshal(m)
+}
+
+// schemaOf returns the database schema t lives in.
+func schemaOf(t *yTable) string {
+	if t.Schema == "" {
+		return "public"
+	}
+	return t.Schema
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func (s *Schema) yaml() string {
+	for _, t := range s.Tables {
+		for op, rs := range t.Policies {
+			for _, r := range rs {
+				r.op = op
+			}
+		}
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	return string(data) + "\n"
+}
+
+func (s *Schema) clone() *Schema {
+	c := &Schema{Version: 1, LockTimeout: s.LockTimeout}
+	if s.Auth != nil {
+		a := *s.Auth
+		a.Roles = slices.Clone(s.Auth.Roles)
+		c.Auth = &a
+	}
+	if s.Groups != nil {
+		c.Groups = map[string]*yGroup{}
+		for name, g := range s.Groups {
+			cg := *g
+			cg.Where = maps.Clone(g.Where)
+			c.Groups[name] = &cg
+		}
+	}
+	for _, t := range s.Tables {
+		ct := *t
+		ct.Columns = nil
+		for _, col := range t.Columns {
+			cc := *col
+			if col.References != nil {
+				r := *col.References
+				cc.References = &r
+			}
+			ct.Columns = append(ct.Columns, &cc)
+		}
+		ct.Policies = map[string][]*yRule{}
+		for op, rs := range t.Policies {
+			for _, r := range rs {
+				cr := *r
+				cr.To = slices.Clone(r.To)
+				cr.Claims = maps.Clone(r.Claims)
+				if r.Through != nil {
+					th := *r.Through
+					cr.Through = &th
+				}
+				ct.Policies[op] = append(ct.Policies[op], &cr)
+			}
+		}
+		ct.Indexes = nil
+		for _, ix := range t.Indexes {
+			ct.Indexes = append(ct.Indexes, &yIndex{Name: ix.Name, Columns: slices.Clone(ix.Columns), Unique: ix.Unique})
+		}
+		if t.Grants != nil {
+			ct.Grants = map[string][]string{}
+			for r, p := range t.Grants {
+				ct.Grants[r] = slices.Clone(p)
+			}
+		}
+		c.Tables = append(c.Tables, &ct)
+	}
+	return c
+}
+
+// colType is a column type the generator uses, with a default of that type.
+type colType struct{ name, def string }
+
+var colTypes = []colType{
+	{"bigint", "0"}, {"integer", "42"}, {"text", "''"}, {"boolean", "false"},
+	{"timestamptz", "now()"}, {"numeric(10,2)", "0"}, {"varchar(20)", "'a'"},
+	{"uuid", "gen_random_uuid()"}, {"jsonb", "'{}'::jsonb"}, {"smallint", "1"}, {"date", "current_date"},
+}
+
+func defaultFor(typ string) string {
+	for _, t := range colTypes {
+		if t.name == typ {
+			return t.def
+		}
+	}
+	return ""
+}
+
+// Gen makes random schemas and edits with a seeded source.
+type Gen struct {
+	r     *rand.Rand
+	names int
+}
+
+func (g *Gen) pick(n int) int { return g.r.IntN(n) }
+func (g *Gen) chance(p float64) bool {
+	return g.r.Float64() < p
+}
+
+// name returns a fresh identifier, now and then an odd one: upper case, spaces, quotes,
+// a keyword, or 63 bytes long.
+func (g *Gen) name(prefix string) string {
+	g.names++
+	n := fmt.Sprintf("%s%d", prefix, g.names)
+	switch g.pick(12) {
+	case 0:
+		return "Mixed " + n
+	case 1:
+		return n + `"q`
+	case 2:
+		return (n + "_" + strings.Repeat("x", 63))[:63]
+	case 3:
+		return "select" + strconv.Itoa(g.names)
+	}
+	return n
+}
+
+func (g *Gen) column(s *Schema, t *yTable) *yColumn {
+	ct := colTypes[g.pick(len(colTypes))]
+	c := &yColumn{Name: g.name("c"), Type: ct.name}
+	if g.chance(0.3) {
+		c.Default = ct.def
+	}
+	if g.chance(0.3) {
+		c.NotNull = true
+		if c.Default == "" {
+			c.Default = ct.def // tables may hold rows in real life; keep adds safe
+		}
+	}
+	if g.chance(0.1) && ct.name != "boolean" {
+		c.Unique = true
+	}
+	if g.chance(0.15) {
+		if target := g.referable(s, t); target != nil {
+			c.Type, c.Default, c.Unique = "bigint", "", false
+			c.References = &yReference{Schema: schemaOf(target), Table: target.Name, OnDelete: []string{"", "cascade", "set null"}[g.pick(3)]}
+			if g.chance(0.3) {
+				c.References.Column = target.Columns[0].Name // the key, named
+			}
+		}
+	}
+	return c
+}
+
+// referable returns a table other than t with a bigint primary key, or nil.
+func (g *Gen) referable(s *Schema, t *yTable) *yTable {
+	var out []*yTable
+	for _, o := range s.Tables {
+		if o != t && o.Columns[0].PrimaryKey && o.Columns[0].Type == "bigint" {
+			out = append(out, o)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out[g.pick(len(out))]
+}
+
+func (g *Gen) table(s *Schema) *yTable {
+	t := &yTable{Name: g.name("t"), Policies: map[string][]*yRule{}}
+	if g.chance(0.2) {
+		t.Schema = "app"
+	}
+	id := &yColumn{Name: "id", Type: "bigint", PrimaryKey: true}
+	if g.chance(0.5) {
+		id.Identity = []string{"always", "by default"}[g.pick(2)]
+	}
+	t.Columns = []*yColumn{id}
+	if g.chance(0.7) {
+		owner := ownerColumn(s)
+		t.Columns = append(t.Columns, owner)
+		t.Owner = owner.Name
+	}
+	for i := g.pick(3); i >= 0; i-- {
+		t.Columns = append(t.Columns, g.column(s, t))
+	}
+	for _, op := range []string{"select", "insert", "update", "delete"} {
+		if g.chance(0.8) {
+			t.Policies[op] = []*yRule{g.rule(s, t)}
+		}
+	}
+	return t
+}
+
+func (g *Gen) rule(s *Schema, t *yTable) *yRule {
+	r := g.kindOf(s, t)
+	if r.Kind != "custom" && g.chance(0.2) {
+		r.Where = t.Columns[g.pick(len(t.Columns))].Name
+	}
+	if g.chance(0.1) {
+		g.names++
+		r.Name = fmt.Sprintf("p%d_named", g.names)
+	}
+	if r.Kind != "custom" && r.Kind != "owner" && g.chance(0.1) {
+		r.To = []string{"public"} // every role, declared or not
+	}
+	return r
+}
+
+func (g *Gen) kindOf(s *Schema, t *yTable) *yRule {
+	switch k := g.pick(7); {
+	case k == 0 && t.Owner != "":
+		return &yRule{Kind: "owner"}
+	case k == 1:
+		return &yRule{Kind: "anyone"}
+	case k == 2:
+		names := []string{"role", "app.role", `"https://myapp.example.com/role"`, `app."tier.level"`}
+		values := []any{"admin", "staff", true, 2, "true"}
+		r := &yRule{Kind: "claim", Claims: map[string]any{names[g.pick(len(names))]: values[g.pick(len(values))]}}
+		if g.chance(0.3) {
+			r.Claims[names[g.pick(len(names))]] = []any{values[g.pick(len(values))], "other"}
+		}
+		return r
+	case k == 3 && len(s.Groups) > 0:
+		if r := g.member(s, t); r != nil {
+			return r
+		}
+	}
+	r := &yRule{Kind: "custom", Column: t.Columns[g.pick(len(t.Columns))].Name, Restrictive: g.chance(0.2)}
+	if s.Auth != nil && len(s.Auth.Roles) > 2 && g.chance(0.5) {
+		r.To = []string{s.Auth.Roles[2+g.pick(len(s.Auth.Roles)-2)]}
+	}
+	return r
+}
+
+// member returns a member rule of a random group on a bigint column of t, half the time
+// through a table that column references; nil when t has no such column.
+func (g *Gen) member(s *Schema, t *yTable) *yRule {
+	names := slices.Sorted(maps.Keys(s.Groups))
+	r := &yRule{Kind: "member", Group: names[g.pick(len(names))]}
+	var cols []*yColumn
+	for _, c := range t.Columns {
+		if c.Type == "bigint" {
+			cols = append(cols, c)
+		}
+	}
+	if len(cols) == 0 {
+		return nil
+	}
+	c := cols[g.pick(len(cols))]
+	r.Column = c.Name
+	if ref := c.References; ref != nil && g.chance(0.5) {
+		if target := tableNamed(s, ref.Schema, ref.Table); target != nil && !target.ForceRLS {
+			var ys []string
+			for _, tc := range target.Columns {
+				if tc.Type == "bigint" {
+					ys = append(ys, tc.Name)
+				}
+			}
+			r.Through = &yThrough{Schema: schemaOf(target), Table: target.Name, Column: ys[g.pick(len(ys))]}
+		}
+	}
+	return r
+}
+
+// tableNamed returns the table schema.name of s, or nil.
+func tableNamed(s *Schema, schema, name string) *yTable {
+	for _, t := range s.Tables {
+		if schemaOf(t) == schema && t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// repair removes what an edit left invalid: groups over a table that is gone, forced or
+// lacks their columns; member rules of such groups, or on a column that is no longer a
+// bigint, or through a table the column no longer references; where conditions on
+// columns that are gone.
+func repair(s *Schema) {
+	for name, gr := range s.Groups {
+		t := tableNamed(s, gr.Schema, gr.Table)
+		if gr.Schema == "" && t == nil {
+			t = tableNamed(s, "public", gr.Table)
+		}
+		if t == nil || t.ForceRLS || t.Owner != gr.User || column(t, gr.Group) == nil || column(t, gr.Group).Type != "bigint" {
+			delete(s.Groups, name)
+			continue
+		}
+		for col := range gr.Where {
+			if c := column(t, col); c == nil || c.Type != "text" {
+				delete(gr.Where, col)
+			}
+		}
+	}
+	if len(s.Groups) == 0 {
+		s.Groups = nil
+	}
+	for _, t := range s.Tables {
+		if t.RLS != nil {
+			t.Policies, t.ForceRLS = map[string][]*yRule{}, false // rls: false takes no rules
+		}
+		// An operation is given once: a rule added for one drops the shorthand over it.
+		covers := map[string][]string{"all": {"select", "insert", "update", "delete"}, "read": {"select"}, "write": {"insert", "update", "delete"}}
+		for short, ops := range covers {
+			if t.Policies[short] != nil && slices.ContainsFunc(ops, func(op string) bool { return t.Policies[op] != nil }) {
+				delete(t.Policies, short)
+			}
+		}
+		for op, rs := range t.Policies {
+			rs = slices.DeleteFunc(rs, func(r *yRule) bool {
+				if r.Where != "" && column(t, r.Where) == nil {
+					r.Where = ""
+				}
+				if r.Kind != "member" {
+					return false
+				}
+				c := column(t, r.Column)
+				if s.Groups[r.Group] == nil || c == nil || c.Type != "bigint" {
+					return true
+				}
+				if th := r.Through; th != nil {
+					target := tableNamed(s, th.Schema, th.Table)
+					return target == nil || target.ForceRLS || c.References == nil || c.References.Table != th.Table ||
+						schemaOfRef(c.References, t) != th.Schema || column(target, th.Column) == nil || column(target, th.Column).Type != "bigint"
+				}
+				return false
+			})
+			if len(rs) == 0 {
+				delete(t.Policies, op)
+			} else {
+				t.Policies[op] = rs
+			}
+		}
+	}
+}
+
+func schemaOfRef(r *yReference, t *yTable) string {
+	if r.Schema != "" {
+		return r.Schema
+	}
+	return schemaOf(t)
+}
+
+// column returns the column of t named name, or nil.
+func column(t *yTable, name string) *yColumn {
+	for _, c := range t.Columns {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (g *Gen) schema() *Schema {
+	s := &Schema{Version: 1}
+	for i := 1 + g.pick(3); i > 0; i-- {
+		s.Tables = append(s.Tables, g.table(s))
+	}
+	return s
+}
+
+// edit is one random change to a schema; it returns a short description, or "" when it
+// did not apply to the schema drawn.
+type edit func(g *Gen, s *Schema) string
+
+func (g *Gen) anyTable(s *Schema) *yTable {
+	if len(s.Tables) == 0 {
+		return nil
+	}
+	return s.Tables[g.pick(len(s.Tables))]
+}
+
+// onColumn applies fn to a plain column (see plainColumn) of a random table of s, and
+// returns what fn says it did, or "" when there is none.
+func (g *Gen) onColumn(s *Schema, fn func(t *yTable, c *yColumn) string) string {
+	t := g.anyTable(s)
+	if t == nil {
+		return ""
+	}
+	c := g.plainColumn(t)
+	if c == nil {
+		return ""
+	}
+	return fn(t, c)
+}
+
+// plainColumn returns a column of t that is neither the key, the owner, nor a foreign
+// key, or nil.
+func (g *Gen) plainColumn(t *yTable) *yColumn {
+	var out []*yColumn
+	for _, c := range t.Columns {
+		if !c.PrimaryKey && c.Name != t.Owner && c.References == nil {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out[g.pick(len(out))]
+}
+
+// referencedBy lists the columns of s that reference t.
+func referencedBy(s *Schema, t *yTable) []*yColumn {
+	var out []*yColumn
+	for _, o := range s.Tables {
+		for _, c := range o.Columns {
+			if r := c.References; r != nil && r.Table == t.Name && r.Schema == schemaOf(t) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// renameColumnRefs follows a column rename in t's owner, indexes and custom rules.
+func renameColumnRefs(t *yTable, from, to string) {
+	if t.Owner == from {
+		t.Owner = to
+	}
+	for _, ix := range t.Indexes {
+		for i, c := range ix.Columns {
+			if c == from {
+				ix.Columns[i] = to
+			}
+		}
+	}
+	for _, rs := range t.Policies {
+		for _, r := range rs {
+			if r.Column == from {
+				r.Column = to
+			}
+			if r.Where == from {
+				r.Where = to
+			}
+		}
+	}
+}
+
+// renameInGroups follows a rename of column from of table t in the groups over t and
+// the member rules through t.
+func renameInGroups(s *Schema, t *yTable, from, to string) {
+	for _, gr := range s.Groups {
+		if gr.Table == t.Name && (gr.Schema == "" || gr.Schema == schemaOf(t)) {
+			if gr.Group == from {
+				gr.Group = to
+			}
+			if gr.User == from {
+				gr.User = to
+			}
+			if v, ok := gr.Where[from]; ok {
+				delete(gr.Where, from)
+				gr.Where[to] = v
+			}
+		}
+	}
+	for _, o := range s.Tables {
+		for _, rs := range o.Policies {
+			for _, r := range rs {
+				if th := r.Through; th != nil && th.Table == t.Name && th.Schema == schemaOf(t) && th.Column == from {
+					th.Column = to
+				}
+			}
+		}
+	}
+}
+
+var edits = []struct {
+	name string
+	fn   edit
+}{
+	{"add table", func(g *Gen, s *Schema) string {
+		t := g.table(s)
+		s.Tables = append(s.Tables, t)
+		return "add table " + t.Name
+	}},
+	{"drop table", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil || len(s.Tables) == 1 {
+			return ""
+		}
+		for _, c := range referencedBy(s, t) {
+			c.References = nil
+		}
+		s.Tables = slices.DeleteFunc(s.Tables, func(o *yTable) bool { return o == t })
+		return "drop table " + t.Name
+	}},
+	{"rename table", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		old := t.Name
+		t.RenamedFrom, t.Name = old, g.name("t")
+		for _, c := range referencedBy(s, &yTable{Name: old, Schema: t.Schema}) {
+			c.References.Table = t.Name
+		}
+		for _, gr := range s.Groups {
+			if gr.Table == old && (gr.Schema == "" || gr.Schema == schemaOf(t)) {
+				gr.Table = t.Name
+			}
+		}
+		for _, o := range s.Tables {
+			for _, rs := range o.Policies {
+				for _, r := range rs {
+					if th := r.Through; th != nil && th.Table == old && th.Schema == schemaOf(t) {
+						th.Table = t.Name
+					}
+				}
+			}
+		}
+		return "rename table " + old + " to " + t.Name
+	}},
+	{"add column", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		c := g.column(s, t)
+		t.Columns = append(t.Columns, c)
+		return "add column " + t.Name + "." + c.Name
+	}},
+	{"drop column", func(g *Gen, s *Schema) string {
+		return g.onColumn(s, func(t *yTable, c *yColumn) string {
+			t.Columns = slices.DeleteFunc(t.Columns, func(o *yColumn) bool { return o == c })
+			t.Indexes = slices.DeleteFunc(t.Indexes, func(ix *yIndex) bool { return slices.Contains(ix.Columns, c.Name) })
+			renameColumnRefs(t, c.Name, t.Columns[0].Name)
+			return "drop column " + t.Name + "." + c.Name
+		})
+	}},
+	{"rename column", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		c := t.Columns[g.pick(len(t.Columns))]
+		if c.PrimaryKey && len(referencedBy(s, t)) > 0 {
+			return "" // references name the key column implicitly
+		}
+		old := c.Name
+		c.RenamedFrom, c.Name = old, g.name("c")
+		renameColumnRefs(t, old, c.Name)
+		renameInGroups(s, t, old, c.Name)
+		return "rename column " + t.Name + "." + old + " to " + c.Name
+	}},
+	{"change type", func(g *Gen, s *Schema) string {
+		return g.onColumn(s, func(t *yTable, c *yColumn) string {
+			ct := colTypes[g.pick(len(colTypes))]
+			if ct.name == c.Type || c.Identity != "" {
+				return ""
+			}
+			old := c.Type
+			c.Type = ct.name
+			if c.Default != "" {
+				c.Default = ct.def
+			}
+			c.Using = "" // a using of an earlier change does not fit this one
+			if g.chance(0.3) {
+				// using: the new values computed, here the type's default (or NULL).
+				c.Using = ct.def
+				if c.Using == "" || !c.NotNull && g.chance(0.5) {
+					c.Using = "NULL"
+				}
+				if c.NotNull && c.Using == "NULL" {
+					c.Using = ct.def
+				}
+			}
+			if ct.name == "boolean" {
+				c.Unique = false
+			}
+			return "change type " + t.Name + "." + c.Name + " " + old + " -> " + ct.name
+		})
+	}},
+	{"toggle default", func(g *Gen, s *Schema) string {
+		return g.onColumn(s, func(t *yTable, c *yColumn) string {
+			if c.Identity != "" {
+				return ""
+			}
+			if c.Default == "" {
+				c.Default = defaultFor(c.Type)
+			} else {
+				c.Default = ""
+			}
+			return "toggle default " + t.Name + "." + c.Name
+		})
+	}},
+	{"toggle not null", func(g *Gen, s *Schema) string {
+		return g.onColumn(s, func(t *yTable, c *yColumn) string {
+			if c.Identity != "" {
+				return ""
+			}
+			c.NotNull = !c.NotNull
+			return "toggle not null " + t.Name + "." + c.Name
+		})
+	}},
+	{"toggle unique", func(g *Gen, s *Schema) string {
+		return g.onColumn(s, func(t *yTable, c *yColumn) string {
+			if c.Type == "boolean" {
+				return ""
+			}
+			c.Unique = !c.Unique
+			return "toggle unique " + t.Name + "." + c.Name
+		})
+	}},
+	{"toggle reference", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		for _, c := range t.Columns {
+			if c.References != nil {
+				c.References = nil
+				return "drop reference " + t.Name + "." + c.Name
+			}
+		}
+		target := g.referable(s, t)
+		if target == nil {
+			return ""
+		}
+		for _, c := range t.Columns {
+			if c.Type == "bigint" && !c.PrimaryKey && c.Identity == "" {
+				c.References = &yReference{Schema: schemaOf(target), Table: target.Name}
+				return "add reference " + t.Name + "." + c.Name
+			}
+		}
+		return ""
+	}},
+	{"toggle identity", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		for _, c := range t.Columns {
+			if (c.Type == "bigint" || c.Type == "integer") && c.References == nil {
+				if c.Identity != "" {
+					c.Identity = ""
+					if g.chance(0.5) {
+						c.Default = "0"
+					}
+				} else {
+					c.Identity, c.Default = []string{"always", "by default"}[g.pick(2)], ""
+				}
+				return "toggle identity " + t.Name + "." + c.Name
+			}
+		}
+		return ""
+	}},
+	{"toggle index", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		if len(t.Indexes) > 0 && g.chance(0.5) {
+			t.Indexes = t.Indexes[1:]
+			return "drop index on " + t.Name
+		}
+		c := t.Columns[g.pick(len(t.Columns))]
+		for _, ix := range t.Indexes {
+			if slices.Equal(ix.Columns, []string{c.Name}) {
+				return ""
+			}
+		}
+		ix := &yIndex{Columns: []string{c.Name}, Unique: g.chance(0.2) && c.Type != "boolean" && c.Type != "jsonb"}
+		if g.chance(0.3) {
+			g.names++
+			ix.Name = fmt.Sprintf("ix%d_named", g.names)
+		}
+		t.Indexes = append(t.Indexes, ix)
+		return "add index " + t.Name + "." + c.Name
+	}},
+	{"change policy", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		for _, short := range []string{"all", "read", "write"} {
+			delete(t.Policies, short) // an operation may be given once
+		}
+		t.RLS = nil
+		op := []string{"select", "insert", "update", "delete"}[g.pick(4)]
+		if g.chance(0.25) {
+			delete(t.Policies, op)
+			return "drop rules for " + op + " on " + t.Name
+		}
+		t.Policies[op] = []*yRule{g.rule(s, t)}
+		return "change rule for " + op + " on " + t.Name
+	}},
+	{"use shorthand", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		r := g.rule(s, t)
+		if r.Kind == "custom" || r.Kind == "member" {
+			return "" // a condition per operation, a column per table: not for shorthands
+		}
+		r.Name = ""
+		t.RLS = nil
+		switch g.pick(2) {
+		case 0:
+			t.Policies = map[string][]*yRule{"all": {r}}
+			return "all: " + r.Kind + " on " + t.Name
+		default:
+			w := *r
+			t.Policies = map[string][]*yRule{"read": {r}, "write": {&w}}
+			return "read and write: " + r.Kind + " on " + t.Name
+		}
+	}},
+	{"toggle rls", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		if t.RLS != nil {
+			t.RLS = nil
+			return "rls on " + t.Name
+		}
+		off := false
+		t.RLS, t.ForceRLS, t.Policies = &off, false, map[string][]*yRule{}
+		return "rls: false on " + t.Name
+	}},
+	{"toggle owner index", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil || t.Owner == "" {
+			return ""
+		}
+		if t.OwnerIndex != nil {
+			t.OwnerIndex = nil
+			return "owner index on " + t.Name
+		}
+		off := false
+		t.OwnerIndex = &off
+		return "owner_index: false on " + t.Name
+	}},
+	{"toggle lock timeout", func(g *Gen, s *Schema) string {
+		if s.LockTimeout != "" {
+			s.LockTimeout = ""
+			return "default lock_timeout"
+		}
+		s.LockTimeout = []string{"5s", "500ms", "1min"}[g.pick(3)]
+		return "lock_timeout " + s.LockTimeout
+	}},
+	{"toggle provider", func(g *Gen, s *Schema) string {
+		a := s.auth()
+		if a.Provider != "" {
+			a.Provider, a.Claims = "", ""
+			return "provider pg_session_jwt"
+		}
+		a.Provider = "claims"
+		if g.chance(0.5) {
+			a.Claims = "auth.session()"
+		}
+		return "provider claims"
+	}},
+	{"toggle identity type", func(g *Gen, s *Schema) string {
+		a := s.auth()
+		if a.UserID == "" {
+			a.UserID = uuidIdentity
+		} else {
+			a.UserID = ""
+		}
+		for _, t := range s.Tables {
+			if c := column(t, t.Owner); c != nil {
+				o := ownerColumn(s)
+				c.Type, c.Default = o.Type, o.Default
+			}
+		}
+		return "identity type " + map[bool]string{true: "uuid", false: "text"}[a.UserID != ""]
+	}},
+	{"toggle force rls", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		t.ForceRLS = !t.ForceRLS
+		return "toggle force_rls " + t.Name
+	}},
+	{"toggle grants", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		if t.Grants != nil {
+			t.Grants = nil
+			return "derive grants on " + t.Name
+		}
+		t.Grants = map[string][]string{"authenticated": {"select", "insert"}}
+		if s.Auth != nil && len(s.Auth.Roles) > 2 {
+			t.Grants[s.Auth.Roles[2]] = []string{"select"}
+		}
+		return "explicit grants on " + t.Name
+	}},
+	{"add group", func(g *Gen, s *Schema) string {
+		var owners []*yTable
+		for _, t := range s.Tables {
+			if t.Owner != "" && !t.ForceRLS {
+				owners = append(owners, t)
+			}
+		}
+		if len(owners) == 0 {
+			return ""
+		}
+		t := owners[g.pick(len(owners))]
+		var groupCols []string
+		for _, c := range t.Columns {
+			if c.Type == "bigint" {
+				groupCols = append(groupCols, c.Name)
+			}
+		}
+		g.names++
+		name := fmt.Sprintf("g%d", g.names)
+		gr := &yGroup{Schema: schemaOf(t), Table: t.Name, Group: groupCols[g.pick(len(groupCols))], User: t.Owner}
+		for _, c := range t.Columns {
+			if c.Type == "text" && c.Name != t.Owner && g.chance(0.5) {
+				gr.Where = map[string]string{c.Name: "admin"}
+				break
+			}
+		}
+		if s.Groups == nil {
+			s.Groups = map[string]*yGroup{}
+		}
+		s.Groups[name] = gr
+		// And a rule that uses it.
+		o := g.anyTable(s)
+		op := []string{"select", "insert", "update", "delete"}[g.pick(4)]
+		if r := g.member(s, o); r != nil {
+			r.Group = name
+			o.Policies[op] = append(o.Policies[op], r)
+		}
+		return "add group " + name + " over " + t.Name
+	}},
+	{"drop group", func(g *Gen, s *Schema) string {
+		if len(s.Groups) == 0 {
+			return ""
+		}
+		names := slices.Sorted(maps.Keys(s.Groups))
+		name := names[g.pick(len(names))]
+		delete(s.Groups, name)
+		return "drop group " + name
+	}},
+	{"toggle immutable", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		c := t.Columns[g.pick(len(t.Columns))]
+		c.Immutable = !c.Immutable
+		return "toggle immutable " + t.Name + "." + c.Name
+	}},
+	{"toggle role", func(g *Gen, s *Schema) string {
+		if s.Auth == nil {
+			s.Auth = &yAuth{Roles: []string{"authenticated", "anonymous"}}
+		}
+		if len(s.Auth.Roles) > 2 && g.chance(0.5) {
+			gone := s.Auth.Roles[len(s.Auth.Roles)-1]
+			s.Auth.Roles = s.Auth.Roles[:len(s.Auth.Roles)-1]
+			for _, t := range s.Tables {
+				delete(t.Grants, gone)
+				for _, rs := range t.Policies {
+					for _, r := range rs {
+						r.To = slices.DeleteFunc(r.To, func(x string) bool { return x == gone })
+					}
+				}
+			}
+			return "remove role " + gone
+		}
+		role := fmt.Sprintf("rlsm_role_%d", g.pick(3))
+		if slices.Contains(s.Auth.Roles, role) {
+			return ""
+		}
+		s.Auth.Roles = append(s.Auth.Roles, role)
+		return "add role " + role
+	}},
+}
+
+// forget clears last step's renamed_from marks, as a user may once a rename is applied.
+func forget(s *Schema) {
+	for _, t := range s.Tables {
+		t.RenamedFrom = ""
+		for _, c := range t.Columns {
+			c.RenamedFrom, c.Using = "", ""
+		}
+	}
+}
+
+// New returns a generator drawing from the seeded source seed.
+func New(seed uint64) *Gen { return &Gen{r: rand.New(rand.NewPCG(seed, 7))} }
+
+// Schema returns a random schema.yaml.
+func (g *Gen) Schema() *Schema { return g.schema() }
+
+// Step returns a random edit of s (s is left as it was) and what it did, or "" when the
+// edit it drew did not apply.
+func (g *Gen) Step(s *Schema) (*Schema, string) {
+	next := s.clone()
+	if g.chance(0.5) {
+		forget(next)
+	}
+	what := edits[g.pick(len(edits))].fn(g, next)
+	if what == "" {
+		return nil, ""
+	}
+	repair(next)
+	return next, what
+}
+
+// YAML returns s as schema.yaml text (JSON, which is YAML).
+func (s *Schema) YAML() string { return s.yaml() }
