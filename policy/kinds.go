@@ -2,6 +2,18 @@ package policy
 
 import "slices"
 
+// RuleKind says how a rule decides access.
+type RuleKind string
+
+// The rule kinds.
+const (
+	RuleOwner  RuleKind = "owner"  // the caller owns the row
+	RuleAnyone RuleKind = "anyone" // every caller in the rule's roles
+	RuleMember RuleKind = "member" // the row's column is in a group of the caller
+	RuleClaim  RuleKind = "claim"  // the caller's claims hold given values
+	RuleCustom RuleKind = "custom" // SQL in using/check
+)
+
 // ruleKind is everything rlsmigrate knows of one rule kind, in one place: the condition
 // its policies compile to, the verdict verify expects of them, the functions they call,
 // and what validation checks. compile, lint and verify ask the rule (Conditions,

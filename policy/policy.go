@@ -149,18 +149,6 @@ type Reference struct {
 	Pos      Pos
 }
 
-// RuleKind says how a rule decides access.
-type RuleKind string
-
-// The rule kinds.
-const (
-	RuleOwner  RuleKind = "owner"  // the caller owns the row
-	RuleAnyone RuleKind = "anyone" // every caller in the rule's roles
-	RuleMember RuleKind = "member" // the row's column is in a group of the caller
-	RuleClaim  RuleKind = "claim"  // the caller's claims hold given values
-	RuleCustom RuleKind = "custom" // SQL in using/check
-)
-
 // Rule is one policy for one operation.
 type Rule struct {
 	Operation   string
