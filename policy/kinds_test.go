@@ -42,3 +42,17 @@ func TestRuleKindsFile(t *testing.T) {
 		}
 	}
 }
+
+// TestNearestKey: an unknown key names the key it most likely misspells, and only one.
+func TestNearestKey(t *testing.T) {
+	table := Format["a table"]
+	for key, want := range map[string]string{
+		"colums": "columns", "ower": "owner", "polices": "policies", "index": "indexes", "renamed": "renamed_from",
+		"nullable": "", "x": "",
+		"owner_idx": "owner_index", "owner_": "", // owner_ is near owner and begins owner_index
+	} {
+		if got := nearest(key, table); got != want {
+			t.Errorf("nearest(%q) = %q, want %q", key, got, want)
+		}
+	}
+}

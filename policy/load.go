@@ -257,7 +257,11 @@ func (d *decoder) mapping(n *yaml.Node, what string, allowed []string, fn func(k
 			continue // extension keys hold anchors for reuse elsewhere
 		}
 		if !slices.Contains(allowed, key) {
-			d.errorf(k, "unknown key %q in %s (expected one of: %s)", key, what, strings.Join(allowed, ", "))
+			if near := nearest(key, allowed); near != "" {
+				d.errorf(k, "unknown key %q in %s: did you mean %q?", key, what, near)
+			} else {
+				d.errorf(k, "unknown key %q in %s (expected one of: %s)", key, what, strings.Join(allowed, ", "))
+			}
 			continue
 		}
 		if seen[key] {
@@ -268,6 +272,42 @@ func (d *decoder) mapping(n *yaml.Node, what string, allowed []string, fn func(k
 		fn(key, k, v)
 	}
 	return true
+}
+
+// nearest returns the key of keys that key most likely misspells: the one within two
+// edits of it, or that it begins (primary for primary_key); "" when none or several are.
+func nearest(key string, keys []string) string {
+	var found []string
+	for _, k := range keys {
+		if editDistance(key, k) <= 2 || (len(key) >= 4 && strings.HasPrefix(k, key)) {
+			found = append(found, k)
+		}
+	}
+	if len(found) != 1 {
+		return ""
+	}
+	return found[0]
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 func (d *decoder) sequence(n *yaml.Node, what string, fn func(item *yaml.Node)) {
