@@ -84,16 +84,16 @@ func (d *decoder) rule(n *yaml.Node, op string, t *Table) *Rule {
 	n = d.deref(n)
 	r := &Rule{Operation: op, Pos: Pos{n.Line, n.Column}}
 	if n.Kind == yaml.ScalarNode {
-		switch n.Value {
-		case "owner":
-			r.Kind = RuleOwner
-		case "anyone":
-			r.Kind = RuleAnyone
-		default:
-			d.errorf(n, "unknown rule %q for %s (expected owner, anyone, or a mapping: {member: group}, {claim: {...}}, {using: ..., check: ...})", n.Value, op)
-			return nil
+		if k, ok := kindOf(n.Value); ok && ruleKinds[k].bare {
+			r.Kind = k
+			return r
 		}
-		return r
+		var words []string
+		for _, k := range bareKinds {
+			words = append(words, ruleKinds[k].key)
+		}
+		d.errorf(n, "unknown rule %q for %s (expected %s, or a mapping: {member: group}, {claim: {...}}, {using: ..., check: ...})", n.Value, op, strings.Join(words, ", "))
+		return nil
 	}
 	r.Kind = RuleCustom
 	ok := ruleKeys.decode(d, n, "a rule", &ruleDecoding{r: r, n: n, op: op, t: t})
@@ -188,6 +188,14 @@ var ruleKeys = newKeys(
 			d.errorf(v, "anyone names its roles, so \"to\" is not needed; keep one")
 		}
 		rd.r.To = roles
+	}},
+	field[*ruleDecoding]{"signed_in", func(d *decoder, k, v *yaml.Node, rd *ruleDecoding) {
+		if !rd.kind(d, k) {
+			return
+		}
+		if b, ok := d.boolean(v, "signed_in"); ok && !b {
+			d.errorf(v, "signed_in: false is not a rule; remove the rule to deny %s", rd.op)
+		}
 	}},
 	field[*ruleDecoding]{"member", func(d *decoder, k, v *yaml.Node, rd *ruleDecoding) {
 		if !rd.kind(d, k) {

@@ -7,11 +7,12 @@ type RuleKind string
 
 // The rule kinds.
 const (
-	RuleOwner  RuleKind = "owner"  // the caller owns the row
-	RuleAnyone RuleKind = "anyone" // every caller in the rule's roles
-	RuleMember RuleKind = "member" // the row's column is in a group of the caller
-	RuleClaim  RuleKind = "claim"  // the caller's claims hold given values
-	RuleCustom RuleKind = "custom" // SQL in using/check
+	RuleOwner    RuleKind = "owner"     // the caller owns the row
+	RuleAnyone   RuleKind = "anyone"    // every caller in the rule's roles
+	RuleMember   RuleKind = "member"    // the row's column is in a group of the caller
+	RuleClaim    RuleKind = "claim"     // the caller's claims hold given values
+	RuleSignedIn RuleKind = "signed_in" // the caller has an identity, whatever it is
+	RuleCustom   RuleKind = "custom"    // SQL in using/check
 )
 
 // ruleKind is everything rlsmigrate knows of one rule kind, in one place: the condition
@@ -40,18 +41,23 @@ type ruleKind struct {
 	validate func(d *decoder, f *File, t *Table, r *Rule)
 	// keys are the rule mapping's keys that only this kind takes.
 	keys []string
+	// bare: the kind may be written as its key alone ("select: owner"); it takes no
+	// argument.
+	bare bool
 }
 
 // ruleKinds describes every rule kind.
 var ruleKinds = map[RuleKind]ruleKind{
 	RuleOwner: {
 		key:           "owner",
+		bare:          true,
 		condition:     func(_ *Rule, f *File, t *Table) string { return OwnerCondition(f.Auth.UserID, t.Owner) },
 		verdict:       func(_ *Rule, _ *File, c Case) Verdict { return verdict(c.Identity && c.Owned) },
 		callsFunction: true,
 	},
 	RuleAnyone: {
 		key:       "anyone",
+		bare:      true,
 		condition: func(*Rule, *File, *Table) string { return "true" },
 		verdict:   func(*Rule, *File, Case) Verdict { return Allows },
 	},
@@ -85,8 +91,20 @@ var ruleKinds = map[RuleKind]ruleKind{
 			}
 		},
 	},
+	RuleSignedIn: {
+		key:  "signed_in",
+		bare: true,
+		condition: func(_ *Rule, f *File, _ *Table) string {
+			return "(SELECT " + f.Auth.UserID + ") IS NOT NULL"
+		},
+		verdict:       func(_ *Rule, _ *File, c Case) Verdict { return verdict(c.Identity) },
+		callsFunction: true,
+	},
 	RuleCustom: {},
 }
+
+// bareKinds are the kinds written as a word alone, in the order errors list them.
+var bareKinds = []RuleKind{RuleOwner, RuleAnyone, RuleSignedIn}
 
 // RuleKinds returns every rule kind, sorted.
 func RuleKinds() []RuleKind {

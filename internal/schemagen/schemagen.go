@@ -138,7 +138,7 @@ func (r *yRule) MarshalJSON() ([]byte, error) {
 		m["to"] = r.To
 	}
 	switch r.Kind {
-	case "owner", "anyone":
+	case "owner", "anyone", "signed_in":
 		m[r.Kind] = true
 		return json.Marshal(m)
 	case "member":
@@ -393,6 +393,8 @@ func (g *Gen) kindOf(s *Schema, t *yTable) *yRule {
 		if r := g.member(s, t); r != nil {
 			return r
 		}
+	case k == 4 && g.chance(0.5):
+		return &yRule{Kind: "signed_in"}
 	}
 	r := &yRule{Kind: "custom", Column: t.Columns[g.pick(len(t.Columns))].Name, Restrictive: g.chance(0.2)}
 	if s.Auth != nil && len(s.Auth.Roles) > 2 && g.chance(0.5) {
