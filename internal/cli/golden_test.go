@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,11 +12,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rlsmigrate/rlsmigrate/internal/golden"
 	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+var update = golden.Update
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
@@ -138,19 +138,7 @@ func TestGenerateGolden(t *testing.T) {
 
 func compareGolden(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run with -update to create it): %v", err)
-	}
-	if d := cmp.Diff(string(want), got); d != "" {
-		t.Errorf("%s differs (-want +got; run go test ./internal/cli -update to accept):\n%s", path, d)
-	}
+	golden.Compare(t, path, got)
 }
 
 // compareDir compares the .sql files of dir with the golden directory want.

@@ -1,17 +1,12 @@
 package render
 
 import (
-	"flag"
-	"os"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
+	"github.com/rlsmigrate/rlsmigrate/internal/golden"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 // TestReportGolden renders one report of every shape a finding takes (security first,
 // missing, extra and different, hazards, a source line, objects outside tables, pending
@@ -41,18 +36,5 @@ func TestReportGolden(t *testing.T) {
 	main, online := Migration(changes[1:], diff.Invert(changes[1:]), "2s")
 	got := "== text\n" + Text(r) + "== json\n" + JSON(r) + "== markdown\n" + Markdown(r) +
 		"== migration\n" + main + "== online\n" + online
-	path := "testdata/report.golden"
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading %s (run go test ./internal/render -update to create it): %v", path, err)
-	}
-	if d := cmp.Diff(string(want), got); d != "" {
-		t.Errorf("%s differs (-want +got; run go test ./internal/render -update to accept):\n%s", path, d)
-	}
+	golden.Compare(t, "testdata/report.golden", got)
 }
