@@ -286,17 +286,18 @@ func checkDriftReports(t *testing.T, schemaPath, dbURL string, tc securityDrift)
 			t.Errorf("%s %s is %s", f.Kind, f.Object, f.Severity)
 		}
 	}
-	text := run(t, "", "diff", "--schema", schemaPath, "--database-url", dbURL)
-	md := run(t, "", "diff", "--schema", schemaPath, "--database-url", dbURL, "--format", "markdown")
+	// The same findings as text and Markdown (TestDiffFormatsGolden runs those formats
+	// through the command).
+	text, md := render.Text(rep), render.Markdown(rep)
 	for _, k := range tc.kinds {
-		if !strings.Contains(text.stdout, k+" (security)") {
-			t.Errorf("text output lacks %s (security):\n%s", k, text.stdout)
+		if !strings.Contains(text, k+" (security)") {
+			t.Errorf("text output lacks %s (security):\n%s", k, text)
 		}
-		if !strings.Contains(md.stdout, "| "+k+" (security)") {
-			t.Errorf("Markdown output lacks %s (security):\n%s", k, md.stdout)
+		if !strings.Contains(md, "| "+k+" (security)") {
+			t.Errorf("Markdown output lacks %s (security):\n%s", k, md)
 		}
 	}
-	if m := summaryLine.FindStringSubmatch(text.stdout); text.code != ExitFound || m == nil || m[1] != fmt.Sprint(len(tc.kinds)) {
+	if m := summaryLine.FindStringSubmatch(text); r.code != ExitFound || m == nil || m[1] != fmt.Sprint(len(tc.kinds)) {
 		t.Errorf("text output's summary does not count %d security finding(s):\n%s", len(tc.kinds), text)
 	}
 }
