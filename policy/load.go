@@ -117,16 +117,19 @@ type decoder struct {
 const maxAliasNodes = 1_000_000
 
 // aliasExpansion returns how many nodes aliases add to the tree under root once
-// expanded, counted without expanding them (each node's expanded size is computed once),
-// and saturated past maxAliasNodes.
+// expanded, counted without expanding them (each anchored node's expanded size is
+// computed once; only an anchor can be an alias's target), and saturated past
+// maxAliasNodes.
 func aliasExpansion(root *yaml.Node) int {
 	memo := map[*yaml.Node]int{}
 	var size func(n *yaml.Node) int
 	size = func(n *yaml.Node) int {
-		if v, ok := memo[n]; ok {
-			return v
+		if n.Anchor != "" {
+			if v, ok := memo[n]; ok {
+				return v
+			}
+			memo[n] = 1 // an alias cycle counts once
 		}
-		memo[n] = 1 // an alias cycle counts once
 		total := 1
 		if n.Kind == yaml.AliasNode && n.Alias != nil {
 			total = size(n.Alias)
@@ -135,7 +138,9 @@ func aliasExpansion(root *yaml.Node) int {
 				total = min(total+size(c), 4*maxAliasNodes)
 			}
 		}
-		memo[n] = total
+		if n.Anchor != "" {
+			memo[n] = total
+		}
 		return total
 	}
 	plain := 0
