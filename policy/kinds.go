@@ -126,5 +126,10 @@ func kindOf(key string) (RuleKind, bool) {
 	return "", false
 }
 
+// RequiresIdentity reports whether r lets a caller through only when it has an identity
+// (owner, member, claim and signed_in rules): its roles are the roles signed-in callers
+// use.
+func (r *Rule) RequiresIdentity() bool { return ruleKinds[r.Kind].callsFunction }
+
 // ReadsClaims reports whether r's policies call the claims function.
 func (r *Rule) ReadsClaims() bool { return ruleKinds[r.Kind].readsClaims }

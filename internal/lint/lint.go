@@ -73,6 +73,7 @@ var Rules = []Rule{
 	{"RLS025", "schema-create", Error, "REVOKE CREATE ON SCHEMA ... FROM the app role"},
 	{"RLS027", "table-exposes-rls-rows", Error, "REVOKE from the app roles what they hold on the table (rlsmigrate diff --format sql prints it), or enable row-level security on it"},
 	{"RLS028", "group-self-escalation", Error, "let only members of the group itself (or of a stricter group on the same table) insert or update its rows, or make the group's user, group and filter columns immutable (for update)"},
+	{"RLS029", "anyone-admits-no-identity", Warn, "write signed_in (every caller with an identity) if only signed-in callers are meant, or name only the roles that callers without an identity use (anonymous)"},
 	{"RLS026", "condition-ignores-row", Error, "write anyone: [roles] (every row for those roles) or a claim rule if that is meant, or compare a column of the row (owner, member)"},
 }
 
@@ -106,7 +107,16 @@ type Live struct {
 // Check runs every rule on f (compiled as s) and, when live is not nil, on the database.
 // Findings are sorted by position, then rule.
 func Check(f *policy.File, s *schema.Schema, live *Live) []Finding {
-	c := &checker{f: f, s: s}
+	c := &checker{f: f, s: s, signedIn: map[string]*policy.Rule{}}
+	for _, t := range f.Tables {
+		for _, r := range t.Policies {
+			for _, role := range r.To {
+				if r.RequiresIdentity() && c.signedIn[role] == nil {
+					c.signedIn[role] = r
+				}
+			}
+		}
+	}
 	for _, t := range f.Tables {
 		c.table(t, s.Table(t.Schema, t.Name))
 	}
@@ -130,9 +140,12 @@ func Check(f *policy.File, s *schema.Schema, live *Live) []Finding {
 }
 
 type checker struct {
-	f   *policy.File
-	s   *schema.Schema
-	out []Finding
+	// signedIn maps each role that rules requiring an identity name to the first such
+	// rule: the roles signed-in callers use.
+	signedIn map[string]*policy.Rule
+	f        *policy.File
+	s        *schema.Schema
+	out      []Finding
 }
 
 func (c *checker) add(id string, pos policy.Pos, format string, args ...any) {
@@ -249,6 +262,13 @@ func (c *checker) rule(t *policy.Table, r *policy.Rule) {
 	}
 	if r.Operation != "select" && slices.Contains(r.To, "anonymous") {
 		c.add("RLS004", r.Pos, "a rule lets anonymous %s on %s", r.Operation, q)
+	}
+	// An anyone rule for the roles of signed-in callers alone (not also for anonymous
+	// ones, whom it would let in anyway) was likely meant for signed-in callers.
+	if r.Kind == policy.RuleAnyone && !r.Restrictive && !slices.ContainsFunc(r.To, func(role string) bool { return c.signedIn[role] == nil }) {
+		by := c.signedIn[r.To[0]]
+		c.add("RLS029", r.Pos, "anyone rule for %s on %s lets every connection in role %s through, with an identity or without one, where the %s rule at line %d asks that role's callers for an identity",
+			r.Operation, q, strings.Join(r.To, ", "), by.Kind, by.Pos.Line)
 	}
 	if r.Operation == "update" && r.Kind == policy.RuleCustom && t.Owner != "" && r.Check != "" &&
 		r.UsingMentions(t.Owner) && !r.CheckMentions(t.Owner) {
