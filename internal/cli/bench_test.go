@@ -145,6 +145,26 @@ func BenchmarkDiff(b *testing.B) {
 	}
 }
 
+// BenchmarkVerify measures verify, the whole command, on databases of 100 and 1,000
+// tables of the README's shape that up built: rows for the synthetic users, every
+// operation as each caller, all rolled back.
+func BenchmarkVerify(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
+			dbURL := pgtest.NewDB(b)
+			schemaPath, _ := builtMany(b, n, dbURL)
+			var out, errOut strings.Builder
+			for b.Loop() {
+				out.Reset()
+				if code := Run(context.Background(), []string{"verify", "--schema", schemaPath, "--database-url", dbURL}, &out, &errOut); code != 0 {
+					b.Fatalf("verify exit %d: %s%s", code, out.String(), errOut.String())
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/table")
+		})
+	}
+}
+
 // BenchmarkGenerate measures generate, from reading schema.yaml to writing the migration,
 // for schemas of 10 to 10,000 tables of the README's shape.
 func BenchmarkGenerate(b *testing.B) {
