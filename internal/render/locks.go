@@ -45,10 +45,10 @@ const (
 	holdReferenceScan               // SHARE ROW EXCLUSIVE on both tables while it checks every row
 )
 
-// addColumnHold is the lock ADD COLUMN takes: a volatile default is computed for every
-// row, which rewrites the table.
+// addColumnHold is the lock ADD COLUMN takes: a volatile default (an identity's next
+// value among them) is computed for every row, which rewrites the table.
 func addColumnHold(c *schema.Column) hold {
-	if volatileDefault.MatchString(c.Default) {
+	if c.Identity != "" || volatileDefault.MatchString(c.Default) {
 		return holdDefaultRewrite
 	}
 	return holdBrief

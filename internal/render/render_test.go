@@ -82,7 +82,9 @@ func TestMarkdownEscapesBackticks(t *testing.T) {
 
 // TestLocksFollowTheStatementNotItsText: locks were once recovered from the rendered
 // SQL, so a quoted name holding a space hid a UNIQUE constraint's index build, and a
-// column named like a type change made a default look like a rewrite.
+// column named like a type change made a default look like a rewrite; an identity
+// column added to a table was labelled brief, where PostgreSQL rewrites the table to
+// number its rows.
 func TestLocksFollowTheStatementNotItsText(t *testing.T) {
 	col := &schema.Column{Name: "Mixed c2", Type: "text", Unique: true}
 	odd := &schema.Column{Name: "x ALTER COLUMN y TYPE z", Type: "text", Default: "'a'"}
@@ -97,6 +99,8 @@ func TestLocksFollowTheStatementNotItsText(t *testing.T) {
 		{&diff.Change{Kind: diff.ColumnDefault, New: diff.Side{Column: odd}, Old: diff.Side{Column: bare}},
 			"ACCESS EXCLUSIVE on public.select1 (brief)"},
 		{&diff.Change{Kind: diff.ColumnAdd, New: diff.Side{Column: &schema.Column{Name: "at", Type: "timestamptz", Default: "clock_timestamp()"}}},
+			"ACCESS EXCLUSIVE on public.select1, while it rewrites the table"},
+		{&diff.Change{Kind: diff.ColumnAdd, New: diff.Side{Column: &schema.Column{Name: "n", Type: "bigint", NotNull: true, Identity: "always"}}},
 			"ACCESS EXCLUSIVE on public.select1, while it rewrites the table"},
 		{&diff.Change{Kind: diff.GrantAdd, Role: "authenticated", New: diff.Side{Privileges: []string{"select"}}}, ""},
 	} {
