@@ -2,11 +2,12 @@ package render
 
 import (
 	"fmt"
-	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 )
 
 // The hazards of how a statement runs, beside those of what its change does (see
@@ -48,13 +49,34 @@ const (
 // addColumnHold is the lock ADD COLUMN takes: a volatile default (an identity's next
 // value among them) is computed for every row, which rewrites the table.
 func addColumnHold(c *schema.Column) hold {
-	if c.Identity != "" || volatileDefault.MatchString(c.Default) {
+	if c.Identity != "" || volatileDefault(c.Default) {
 		return holdDefaultRewrite
 	}
 	return holdBrief
 }
 
-var volatileDefault = regexp.MustCompile(`(?i)(random|uuid|clock_timestamp|nextval)`)
+// steadyFunctions are functions PostgreSQL marks stable or immutable that defaults often
+// call: a default calling only these is computed once for the existing rows.
+var steadyFunctions = []string{"now", "transaction_timestamp", "statement_timestamp", "current_setting",
+	"auth.user_id", "auth.session", "auth.uid", "auth.jwt", "lower", "upper", "btrim", "concat", "format",
+	"to_jsonb", "jsonb_build_object", "json_build_object", "jsonb_build_array", "make_interval", "to_char", "length"}
+
+// volatileDefault reports whether a default may give each row its own value: it calls a
+// function not known to be stable (a sequence, a random value, a user's function, which
+// PostgreSQL makes volatile unless declared otherwise), so ADD COLUMN fills every row
+// by rewriting the table. A default that does not parse counts as volatile.
+func volatileDefault(def string) bool {
+	if def == "" {
+		return false
+	}
+	e, err := sqlparse.ParseExpr(def)
+	if err != nil {
+		return true
+	}
+	return slices.ContainsFunc(e.Functions(), func(fn string) bool {
+		return !slices.Contains(steadyFunctions, strings.TrimPrefix(strings.ToLower(fn), "pg_catalog."))
+	})
+}
 
 // Locking returns the lock st takes on a table that already holds rows (PostgreSQL's
 // name for it, and for how long), or "" when it takes none that queries wait on, and

@@ -84,7 +84,8 @@ func TestMarkdownEscapesBackticks(t *testing.T) {
 // SQL, so a quoted name holding a space hid a UNIQUE constraint's index build, and a
 // column named like a type change made a default look like a rewrite; an identity
 // column added to a table was labelled brief, where PostgreSQL rewrites the table to
-// number its rows.
+// number its rows; a default calling a user's function (volatile unless declared
+// otherwise) was labelled brief, and a string holding "random" a rewrite.
 func TestLocksFollowTheStatementNotItsText(t *testing.T) {
 	col := &schema.Column{Name: "Mixed c2", Type: "text", Unique: true}
 	odd := &schema.Column{Name: "x ALTER COLUMN y TYPE z", Type: "text", Default: "'a'"}
@@ -102,6 +103,12 @@ func TestLocksFollowTheStatementNotItsText(t *testing.T) {
 			"ACCESS EXCLUSIVE on public.select1, while it rewrites the table"},
 		{&diff.Change{Kind: diff.ColumnAdd, New: diff.Side{Column: &schema.Column{Name: "n", Type: "bigint", NotNull: true, Identity: "always"}}},
 			"ACCESS EXCLUSIVE on public.select1, while it rewrites the table"},
+		{&diff.Change{Kind: diff.ColumnAdd, New: diff.Side{Column: &schema.Column{Name: "n", Type: "text", Default: "public.next_code()"}}},
+			"ACCESS EXCLUSIVE on public.select1, while it rewrites the table"},
+		{&diff.Change{Kind: diff.ColumnAdd, New: diff.Side{Column: &schema.Column{Name: "at", Type: "timestamptz", Default: "now()"}}},
+			"ACCESS EXCLUSIVE on public.select1 (brief)"},
+		{&diff.Change{Kind: diff.ColumnAdd, New: diff.Side{Column: &schema.Column{Name: "random_uuid_note", Type: "text", Default: "'random uuid'"}}},
+			"ACCESS EXCLUSIVE on public.select1 (brief)"},
 		{&diff.Change{Kind: diff.GrantAdd, Role: "authenticated", New: diff.Side{Privileges: []string{"select"}}}, ""},
 	} {
 		c := tc.change
