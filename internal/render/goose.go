@@ -25,7 +25,7 @@ func Migration(up, down []*diff.Change, lockTimeout string) (main, online string
 	downTx := statements(down, true)
 	var downOnline []Statement
 	for _, st := range upOnline {
-		if st.Change.Kind == diff.IndexCreate && strings.HasPrefix(st.SQL, "CREATE") {
+		if st.Change.Kind == diff.IndexCreate && st.hold == holdConcurrentBuild { // the build, not the DO block before it
 			downOnline = append(downOnline, Statement{Change: st.Change, Kind: diff.IndexDrop, Online: true, hold: holdConcurrentDrop,
 				SQL: "DROP INDEX CONCURRENTLY IF EXISTS " + sqlident.Qualified(st.Change.Schema, st.Change.New.Index.Name) + ";"})
 		}
