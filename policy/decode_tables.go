@@ -136,6 +136,7 @@ var tableKeys = newKeys(
 	field[*tableDecoding]{"renamed_from", func(d *decoder, _, v *yaml.Node, td *tableDecoding) {
 		td.t.RenamedFrom, _ = d.name(v, "renamed_from")
 	}},
+	field[*tableDecoding]{"comment", func(d *decoder, _, v *yaml.Node, td *tableDecoding) { td.t.Comment, _ = d.str(v, "comment") }},
 	field[*tableDecoding]{"tests", func(d *decoder, _, v *yaml.Node, td *tableDecoding) {
 		d.sequence(v, "tests", func(item *yaml.Node) {
 			if tc := d.test(item); tc != nil {
@@ -207,6 +208,7 @@ var columnKeys = newKeys(
 		cd.c.Using, _ = d.expr(v, "using")
 		cd.values = append(cd.values, k, v)
 	}},
+	field[*columnDecoding]{"comment", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) { cd.c.Comment, _ = d.str(v, "comment") }},
 	field[*columnDecoding]{"immutable", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) {
 		cd.c.Immutable, cd.c.ImmutableSet = d.boolean(v, "immutable")
 	}},

@@ -103,6 +103,7 @@ type Table struct {
 	Indexes     []*Index
 	Grants      []*Grant // nil: derived from the policies
 	Tests       []*Test  // checks rlsmigrate verify runs
+	Comment     string   // COMMENT ON TABLE, or ""
 	Pos         Pos
 }
 
@@ -133,6 +134,7 @@ type Column struct {
 	References  *Reference
 	RenamedFrom string
 	Using       string // SQL converting existing values when the type changes, or ""
+	Comment     string // COMMENT ON COLUMN, or ""
 	// Immutable columns cannot be changed by UPDATE: the roles get UPDATE on the other
 	// columns only. ImmutableSet says the file wrote the key (false overrides a default).
 	Immutable    bool

@@ -21,5 +21,7 @@ func TestDiffColumns(t *testing.T) {
 		{"foreign key dropped", `ALTER TABLE tasks DROP CONSTRAINT tasks_project_id_fkey`, "column.references.add", "public.tasks.project_id"},
 		{"unique dropped", `ALTER TABLE projects DROP CONSTRAINT projects_name_key`, "column.unique.add", "public.projects.name"},
 		{"extra unique", `ALTER TABLE tasks ADD CONSTRAINT tasks_title_key UNIQUE (title)`, "column.unique.drop", "public.tasks.title"},
+		{"column comment added", `COMMENT ON COLUMN tasks.title IS 'set by hand'`, "column.comment", "public.tasks.title"},
+		{"table comment added", `COMMENT ON TABLE tasks IS 'set by hand'`, "table.comment", "public.tasks"},
 	})
 }

@@ -133,6 +133,7 @@ func table(f *policy.File, t *policy.Table) *schema.Table {
 		RLS:         t.RLS,
 		ForceRLS:    t.ForceRLS,
 		Owner:       t.Owner,
+		Comment:     t.Comment,
 	}
 	for _, c := range t.Columns {
 		cc := &schema.Column{
@@ -144,6 +145,7 @@ func table(f *policy.File, t *policy.Table) *schema.Table {
 			Unique:      c.Unique,
 			RenamedFrom: c.RenamedFrom,
 			Using:       c.Using,
+			Comment:     c.Comment,
 		}
 		if c.Unique {
 			cc.UniqueName = sqlident.Name(t.Name, c.Name, "key")

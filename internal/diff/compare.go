@@ -383,6 +383,9 @@ func (d *differ) table(from, to *schema.Schema, ot, nt *schema.Table) {
 		c.Hazards = []Hazard{DisablesRLS}
 		d.add(c)
 	}
+	if ot.Comment != nt.Comment {
+		d.add(on(TableComment, ot, nt))
+	}
 	d.indexes(ot, rt, nt)
 	d.policies(ot, rt, nt)
 	d.grants(from, to, ot, nt)
@@ -491,6 +494,9 @@ func (d *differ) columnChanges(ot, nt *schema.Table, oc, nc *schema.Column) {
 	}
 	if oc.Identity != nc.Identity {
 		d.column(ColumnIdentity, ot, nt, oc, nc)
+	}
+	if oc.Comment != nc.Comment {
+		d.column(ColumnComment, ot, nt, oc, nc)
 	}
 	if oc.Unique != nc.Unique {
 		if oc.Unique {

@@ -52,6 +52,8 @@ const (
 	ColumnDefault    Kind = "column.default"
 	ColumnNotNull    Kind = "column.not_null"
 	ColumnIdentity   Kind = "column.identity"
+	TableComment     Kind = "table.comment"
+	ColumnComment    Kind = "column.comment"
 	PrimaryKeyAdd    Kind = "table.primary_key.add"
 	UniqueAdd        Kind = "column.unique.add"
 	ForeignKeyAdd    Kind = "column.references.add"
@@ -153,6 +155,8 @@ var kinds = []descriptor{
 	{kind: ColumnDefault, inverse: ColumnDefault, effect: Alters},
 	{kind: ColumnNotNull, inverse: ColumnNotNull, effect: Alters},
 	{kind: ColumnIdentity, inverse: ColumnIdentity, effect: Alters},
+	{kind: TableComment, inverse: TableComment, effect: Alters},
+	{kind: ColumnComment, inverse: ColumnComment, effect: Alters},
 	{kind: PrimaryKeyAdd, inverse: PrimaryKeyDrop, effect: Adds},
 	{kind: UniqueAdd, inverse: UniqueDrop, effect: Adds},
 	{kind: ForeignKeyAdd, inverse: ForeignKeyDrop, effect: Adds},

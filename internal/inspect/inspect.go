@@ -202,13 +202,14 @@ func newReader(s *schema.Schema) *reader {
 func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess bool) {
 	tables := fmt.Sprintf(`SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN ('r', 'p') AND %s`, filter)
-	batch.Queue(fmt.Sprintf(`SELECT c.oid, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner)
+	batch.Queue(fmt.Sprintf(`SELECT c.oid, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner),
+		coalesce(obj_description(c.oid, 'pg_class'), '')
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.oid IN (%s) ORDER BY n.nspname, c.relname`, tables), args...).Query(func(rows pgx.Rows) error {
 		var oid uint32
 		var t schema.Table
 		var owner string
-		_, err := pgx.ForEachRow(rows, []any{&oid, &t.Schema, &t.Name, &t.RLS, &t.ForceRLS, &owner}, func() error {
+		_, err := pgx.ForEachRow(rows, []any{&oid, &t.Schema, &t.Name, &t.RLS, &t.ForceRLS, &owner, &t.Comment}, func() error {
 			tb := t
 			r.byOID[oid] = &tb
 			r.s.Tables = append(r.s.Tables, &tb)
@@ -220,14 +221,14 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 		return err
 	})
 	batch.Queue(fmt.Sprintf(`SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-		coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity::text
+		coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity::text, coalesce(col_description(a.attrelid, a.attnum), '')
 		FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 		WHERE a.attrelid IN (%s) AND a.attnum > 0 AND NOT a.attisdropped
 		ORDER BY a.attrelid, a.attnum`, tables), args...).Query(func(rows pgx.Rows) error {
 		var oid uint32
 		var c schema.Column
 		var identity string
-		_, err := pgx.ForEachRow(rows, []any{&oid, &c.Name, &c.Type, &c.NotNull, &c.Default, &identity}, func() error {
+		_, err := pgx.ForEachRow(rows, []any{&oid, &c.Name, &c.Type, &c.NotNull, &c.Default, &identity, &c.Comment}, func() error {
 			col := c
 			col.Identity = map[string]string{"a": "always", "d": "by default"}[identity]
 			if t := r.byOID[oid]; t != nil {

@@ -57,6 +57,7 @@ type (
 		Indexes     []*savedIndex  `json:"indexes,omitempty"`
 		Grants      []*savedGrant  `json:"grants,omitempty"`
 		Owner       string         `json:"owner,omitempty"`
+		Comment     string         `json:"comment,omitempty"`
 	}
 	savedColumn struct {
 		Name        string           `json:"name"`
@@ -68,6 +69,7 @@ type (
 		UniqueName  string           `json:"unique_name,omitempty"`
 		References  *savedForeignKey `json:"references,omitempty"`
 		RenamedFrom string           `json:"renamed_from,omitempty"`
+		Comment     string           `json:"comment,omitempty"`
 	}
 	savedForeignKey struct {
 		Name     string `json:"name,omitempty"`
@@ -152,9 +154,9 @@ func saveSchema(s *schema.Schema) *savedSchema {
 func saveTable(t *schema.Table) *savedTable {
 	return &savedTable{
 		Schema: t.Schema, Name: t.Name, RenamedFrom: t.RenamedFrom, PrimaryKey: t.PrimaryKey, PKName: t.PKName,
-		RLS: t.RLS, ForceRLS: t.ForceRLS, Owner: t.Owner,
+		RLS: t.RLS, ForceRLS: t.ForceRLS, Owner: t.Owner, Comment: t.Comment,
 		Columns: each(t.Columns, func(c *schema.Column) *savedColumn {
-			sc := &savedColumn{c.Name, c.Type, c.NotNull, c.Default, c.Identity, c.Unique, c.UniqueName, nil, c.RenamedFrom}
+			sc := &savedColumn{c.Name, c.Type, c.NotNull, c.Default, c.Identity, c.Unique, c.UniqueName, nil, c.RenamedFrom, c.Comment}
 			if fk := c.References; fk != nil {
 				sc.References = &savedForeignKey{fk.Name, fk.Schema, fk.Table, fk.Column, fk.OnDelete}
 			}
@@ -190,10 +192,10 @@ func (s *savedSchema) model() *schema.Schema {
 func (t *savedTable) model() *schema.Table {
 	return &schema.Table{
 		Schema: t.Schema, Name: t.Name, RenamedFrom: t.RenamedFrom, PrimaryKey: t.PrimaryKey, PKName: t.PKName,
-		RLS: t.RLS, ForceRLS: t.ForceRLS, Owner: t.Owner,
+		RLS: t.RLS, ForceRLS: t.ForceRLS, Owner: t.Owner, Comment: t.Comment,
 		Columns: each(t.Columns, func(c *savedColumn) *schema.Column {
 			mc := &schema.Column{Name: c.Name, Type: c.Type, NotNull: c.NotNull, Default: c.Default, Identity: c.Identity,
-				Unique: c.Unique, UniqueName: c.UniqueName, RenamedFrom: c.RenamedFrom}
+				Unique: c.Unique, UniqueName: c.UniqueName, RenamedFrom: c.RenamedFrom, Comment: c.Comment}
 			if fk := c.References; fk != nil {
 				mc.References = &schema.ForeignKey{Name: fk.Name, Schema: fk.Schema, Table: fk.Table, Column: fk.Column, OnDelete: fk.OnDelete}
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 )
 
 // Finding is one difference between schema.yaml (desired) and a database (actual), as
@@ -81,6 +82,8 @@ func describe(c *diff.Change, obj diff.Side, t *schema.Table) string {
 		return onOff(t != nil && t.RLS, "enabled", "disabled")
 	case diff.ForceRLSEnable, diff.ForceRLSDisable:
 		return onOff(t != nil && t.ForceRLS, "forced", "not forced")
+	case diff.TableComment:
+		return onOff(t != nil && t.Comment != "", "COMMENT "+quoted(t), "no comment")
 	case diff.PrimaryKeyAdd, diff.PrimaryKeyDrop:
 		if t == nil || len(t.PrimaryKey) == 0 {
 			return "none"
@@ -151,6 +154,14 @@ func describe(c *diff.Change, obj diff.Side, t *schema.Table) string {
 	return ""
 }
 
+// quoted returns t's comment as a SQL literal, or "" when t is nil.
+func quoted(t *schema.Table) string {
+	if t == nil {
+		return ""
+	}
+	return sqlident.Literal(t.Comment)
+}
+
 func onOff(b bool, on, off string) string {
 	if b {
 		return on
@@ -169,6 +180,8 @@ func columnSummary(k diff.Kind, c *schema.Column) string {
 		return onOff(c.NotNull, "NOT NULL", "nullable")
 	case diff.ColumnIdentity:
 		return onOff(c.Identity != "", "GENERATED "+strings.ToUpper(c.Identity)+" AS IDENTITY", "no identity")
+	case diff.ColumnComment:
+		return onOff(c.Comment != "", "COMMENT "+sqlident.Literal(c.Comment), "no comment")
 	case diff.UniqueAdd, diff.UniqueDrop:
 		return onOff(c.Unique, "UNIQUE", "not unique")
 	case diff.ForeignKeyAdd, diff.ForeignKeyDrop:

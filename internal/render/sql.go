@@ -208,6 +208,13 @@ func (r *renderer) change(c *diff.Change) {
 		r.emit(c.Kind, c, holdBrief, "DROP TABLE %s;", t)
 	case diff.ColumnAdd:
 		r.emit(c.Kind, c, addColumnHold(nc), "ALTER TABLE %s ADD COLUMN %s;", t, columnDef(nc, false))
+		if nc.Comment != "" {
+			r.emit(c.Kind, c, holdNone, "%s", commentOn("COLUMN "+t+"."+q(nc.Name), nc.Comment))
+		}
+	case diff.ColumnComment:
+		r.emit(c.Kind, c, holdNone, "%s", commentOn("COLUMN "+t+"."+q(nc.Name), nc.Comment))
+	case diff.TableComment:
+		r.emit(c.Kind, c, holdNone, "%s", commentOn("TABLE "+t, c.NewTable.Comment))
 	case diff.ColumnDrop:
 		r.dropForeignKey(c, c.OldTable, oc) // first, as for a dropped table
 		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s DROP COLUMN %s;", t, q(oc.Name))
@@ -364,6 +371,14 @@ func (r *renderer) createTable(c *diff.Change) {
 		}
 	}
 	r.emit(diff.TableCreate, c, holdNone, "CREATE TABLE %s (\n%s\n);", tableName(t), strings.Join(lines, ",\n"))
+	if t.Comment != "" {
+		r.emit(diff.TableCreate, c, holdNone, "%s", commentOn("TABLE "+tableName(t), t.Comment))
+	}
+	for _, col := range t.Columns {
+		if col.Comment != "" {
+			r.emit(diff.TableCreate, c, holdNone, "%s", commentOn("COLUMN "+tableName(t)+"."+sqlident.Quote(col.Name), col.Comment))
+		}
+	}
 	for _, col := range t.Columns {
 		if col.References != nil {
 			r.emit(diff.ForeignKeyAdd, c, holdNone, "%s", addForeignKey(t, col))
@@ -385,6 +400,16 @@ func (r *renderer) createTable(c *diff.Change) {
 		privs := append(slices.Clone(g.Privileges), t.ColumnPrivileges(g.Role)...)
 		r.emit(diff.GrantAdd, c, holdNone, "GRANT %s ON %s TO %s;", privileges(privs), tableName(t), grantee(g.Role))
 	}
+}
+
+// commentOn sets the comment of object (TABLE t, COLUMN t.c); "" removes it. COMMENT
+// takes a SHARE UPDATE EXCLUSIVE lock: reads and writes go on.
+func commentOn(object, comment string) string {
+	text := "NULL"
+	if comment != "" {
+		text = sqlident.Literal(comment)
+	}
+	return "COMMENT ON " + object + " IS " + text + ";"
 }
 
 // createFunction writes a function rlsmigrate owns. CREATE OR REPLACE keeps its grants.

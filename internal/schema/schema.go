@@ -193,6 +193,7 @@ type Table struct {
 	Indexes     []*Index
 	Grants      []*Grant // sorted by role
 	Owner       string   // the ownership column, for reports
+	Comment     string   // COMMENT ON TABLE; "" for none
 }
 
 // SequenceGrant is the privileges one role holds on a sequence.
@@ -212,6 +213,7 @@ type Column struct {
 	UniqueName  string // the constraint's name, if known
 	References  *ForeignKey
 	RenamedFrom string
+	Comment     string // COMMENT ON COLUMN; "" for none
 	// Using converts existing values when the type changes, as ALTER COLUMN ... TYPE ...
 	// USING takes it; "" converts with a cast. It is an instruction for one migration,
 	// not a property of the column: it is neither recorded nor compared.

@@ -72,6 +72,7 @@ type yTable struct {
 	Policies    map[string][]*yRule `json:"policies,omitempty"`
 	Indexes     []*yIndex           `json:"indexes,omitempty"`
 	Grants      map[string][]string `json:"grants,omitempty"`
+	Comment     string              `json:"comment,omitempty"`
 }
 
 type yColumn struct {
@@ -86,6 +87,7 @@ type yColumn struct {
 	RenamedFrom string      `json:"renamed_from,omitempty"`
 	Using       string      `json:"using,omitempty"`
 	Immutable   bool        `json:"immutable,omitempty"`
+	Comment     string      `json:"comment,omitempty"`
 }
 
 type yReference struct {
@@ -357,8 +359,18 @@ func (g *Gen) table(s *Schema) *yTable {
 			t.Policies[op] = []*yRule{g.rule(s, t)}
 		}
 	}
+	if g.chance(0.2) {
+		t.Comment = g.comment()
+		t.Columns[len(t.Columns)-1].Comment = g.comment()
+	}
 	return t
 }
+
+// comments are the texts comments are drawn from: quotes, lines, letters beyond ASCII,
+// and "" (none).
+var comments = []string{"a note", "it's quoted", "two\nlines", "Ünïcödé -- not SQL; DROP TABLE x", ""}
+
+func (g *Gen) comment() string { return comments[g.pick(len(comments))] }
 
 func (g *Gen) rule(s *Schema, t *yTable) *yRule {
 	r := g.kindOf(s, t)
@@ -680,6 +692,19 @@ var edits = []struct {
 			}
 		}
 		return "rename table " + old + " to " + t.Name
+	}},
+	{"comment", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		if g.chance(0.5) {
+			t.Comment = g.comment()
+			return "comment on table " + t.Name
+		}
+		c := t.Columns[g.pick(len(t.Columns))]
+		c.Comment = g.comment()
+		return "comment on column " + t.Name + "." + c.Name
 	}},
 	{"add column", func(g *Gen, s *Schema) string {
 		t := g.anyTable(s)
