@@ -359,56 +359,69 @@ func (v *verifier) insertAs(ctx context.Context, t *schema.Table, user string, w
 	if _, err := v.tx.Exec(ctx, "SELECT set_config('request.jwt.claims', $1, true)", fmt.Sprintf(`{"sub":%q}`, user)); err != nil {
 		return row{}, fmt.Errorf("setting the test user's claims: %w", err)
 	}
-	sp, err := v.tx.Begin(ctx)
-	if err != nil {
-		return row{}, err
-	}
-	defer sp.Rollback(ctx)
 	var r row
-	var js string
-	if err := sp.QueryRow(ctx, insertSQL(t, cols, vals, true)).Scan(&r.ctid, &js); err != nil {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "42501" {
-			return row{}, fmt.Errorf("inserting test rows into %s as the connecting role, which row-level security stopped (connect as a superuser or the tables' owner): %w",
-				t.QualifiedName(), err)
+	err := v.savepoint(ctx, false, func() error {
+		var js string
+		if err := v.tx.QueryRow(ctx, insertSQL(t, cols, vals, true)).Scan(&r.ctid, &js); err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "42501" {
+				return fmt.Errorf("inserting test rows into %s as the connecting role, which row-level security stopped (connect as a superuser or the tables' owner): %w",
+					t.QualifiedName(), err)
+			}
+			return fmt.Errorf("inserting test rows into %s as the connecting role: %w", t.QualifiedName(), err)
 		}
-		return row{}, fmt.Errorf("inserting test rows into %s as the connecting role: %w", t.QualifiedName(), err)
-	}
-	var values map[string]any
-	dec := json.NewDecoder(strings.NewReader(js))
-	dec.UseNumber()
-	if err := dec.Decode(&values); err != nil {
-		return row{}, fmt.Errorf("reading test row of %s: %w", t.QualifiedName(), err)
-	}
-	r.values = map[string]string{}
-	for k, val := range values {
-		if val != nil {
-			r.values[k] = fmt.Sprint(val)
+		var values map[string]any
+		dec := json.NewDecoder(strings.NewReader(js))
+		dec.UseNumber()
+		if err := dec.Decode(&values); err != nil {
+			return fmt.Errorf("reading test row of %s: %w", t.QualifiedName(), err)
 		}
-	}
-	return r, sp.Commit(ctx)
+		r.values = map[string]string{}
+		for k, val := range values {
+			if val != nil {
+				r.values[k] = fmt.Sprint(val)
+			}
+		}
+		return nil
+	})
+	return r, err
 }
 
 // asRole runs fn inside a savepoint that is then rolled back, as role with the claims
 // of user ("" for none) plus claims. prep, if any, runs first as the connecting role.
 func (v *verifier) asRole(ctx context.Context, role, user string, claims map[string]string, prep string, fn func(pgx.Tx) error) error {
-	sp, err := v.tx.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer sp.Rollback(ctx)
-	if prep != "" {
-		if _, err := sp.Exec(ctx, prep); err != nil {
-			return fmt.Errorf("preparing the attempt: %w", err)
+	return v.savepoint(ctx, true, func() error {
+		if prep != "" {
+			if _, err := v.tx.Exec(ctx, prep); err != nil {
+				return fmt.Errorf("preparing the attempt: %w", err)
+			}
 		}
-	}
-	if _, err := sp.Exec(ctx, "SELECT set_config('request.jwt.claims', $1, true)", claimsJSON(user, claims)); err != nil {
+		// One round trip: the caller's claims, then its role.
+		if _, err := v.tx.Exec(ctx, "SELECT set_config('request.jwt.claims', "+sqlident.Literal(claimsJSON(user, claims))+", true); SET LOCAL ROLE "+sqlident.Quote(role)); err != nil {
+			return fmt.Errorf("switching to role %s (the connecting role must be a superuser or a member of it): %w", role, err)
+		}
+		return fn(v.tx)
+	})
+}
+
+// savepoint runs fn inside a savepoint that it then releases, rolled back first when
+// discard is set or fn fails. A savepoint only rolled back stays established, and the
+// next one nests inside it: thousands of attempts then nest thousands of
+// subtransactions, each making PostgreSQL's visibility checks longer.
+func (v *verifier) savepoint(ctx context.Context, discard bool, fn func() error) error {
+	const name = "rlsmigrate_attempt"
+	if _, err := v.tx.Exec(ctx, "SAVEPOINT "+name); err != nil {
 		return err
 	}
-	if _, err := sp.Exec(ctx, "SET LOCAL ROLE "+sqlident.Quote(role)); err != nil {
-		return fmt.Errorf("switching to role %s (the connecting role must be a superuser or a member of it): %w", role, err)
+	err := fn()
+	end := "RELEASE SAVEPOINT " + name
+	if discard || err != nil {
+		end = "ROLLBACK TO SAVEPOINT " + name + "; " + end
 	}
-	return fn(sp)
+	if _, endErr := v.tx.Exec(context.WithoutCancel(ctx), end); endErr != nil && err == nil {
+		err = endErr
+	}
+	return err
 }
 
 // claimsJSON builds the claims of user ("" for none: no claims at all) with extra
