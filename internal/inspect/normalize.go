@@ -169,18 +169,21 @@ func createEach(ctx context.Context, conn *pgx.Conn, stmts []string) (pgx.Tx, er
 	if err != nil {
 		return nil, fmt.Errorf("normalising schema.yaml: %w", err)
 	}
+	// Each savepoint is released, also after it is rolled back: one only rolled back
+	// stays established, and the next would nest inside it.
 	for _, st := range stmts {
-		sp, err := tx.Begin(ctx)
+		_, err := tx.Exec(ctx, "SAVEPOINT rlsmigrate_stmt")
 		if err == nil {
-			if _, execErr := sp.Exec(ctx, st); execErr != nil {
+			end := "RELEASE SAVEPOINT rlsmigrate_stmt"
+			if _, execErr := tx.Exec(ctx, st); execErr != nil {
 				var pe *pgconn.PgError
 				if !errors.As(execErr, &pe) {
 					err = execErr
-				} else {
-					err = sp.Rollback(ctx)
 				}
-			} else {
-				err = sp.Commit(ctx)
+				end = "ROLLBACK TO SAVEPOINT rlsmigrate_stmt; " + end
+			}
+			if err == nil {
+				_, err = tx.Exec(ctx, end)
 			}
 		}
 		if err != nil {
