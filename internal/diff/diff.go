@@ -105,6 +105,9 @@ type descriptor struct {
 	// left names what a change creates that a rollback leaves in place, as migrations'
 	// Down note says it; nil when a rollback removes it (or it is never generated).
 	left func(*Change) string
+	// namesRole: the object's name alone does not tell one change from another, its
+	// role does (a sequence's privileges, one change per role).
+	namesRole bool
 }
 
 // always is the security test of kinds whose every finding is one.
@@ -126,7 +129,7 @@ var kinds = []descriptor{
 	{kind: DefaultPrivilege, effect: Removes, security: always},
 	{kind: SchemaCreateDrop, effect: Removes, security: always},
 	{kind: GrantOptionDrop, effect: Removes, security: always},
-	{kind: SequenceRevoke, effect: Removes, security: always},
+	{kind: SequenceRevoke, effect: Removes, security: always, namesRole: true},
 	{kind: RoleCreate, effect: Adds, left: func(c *Change) string { return "role " + c.Name }},
 	{kind: AuthSetup, effect: Alters, left: identityFunctions},
 	{kind: FunctionMissing, effect: Adds, left: identityFunctions},
@@ -310,7 +313,7 @@ func (c *Change) Object() string {
 	if c.Name != "" {
 		parts = append(parts, c.Name)
 	}
-	if c.Role != "" && c.Name == "" {
+	if d, _ := describeKind(c.Kind); c.Role != "" && (c.Name == "" || d.namesRole) {
 		parts = append(parts, c.Role)
 	}
 

@@ -6,6 +6,8 @@ import (
 	"go/token"
 	"strconv"
 	"testing"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 )
 
 // TestEveryKindIsDescribed reads diff.go's Kind constants and holds each to exactly one
@@ -71,5 +73,31 @@ func TestRenamesNameWhatTheyWere(t *testing.T) {
 		if isRename := len(d.kind) > 7 && d.kind[len(d.kind)-7:] == ".rename"; isRename != (d.was != nil) {
 			t.Errorf("%s: rename %v, old name known %v", d.kind, isRename, d.was != nil)
 		}
+	}
+}
+
+// TestSequenceFindingsNameTheirRole: privileges on a table's sequence held by three
+// roles were three findings printed alike; each names its role.
+func TestSequenceFindingsNameTheirRole(t *testing.T) {
+	tb := &schema.Table{Schema: "public", Name: "channels", RLS: true}
+	access := &schema.Access{Tables: map[string]*schema.TableAccess{"public.channels": {SequenceGrants: []*schema.SequenceGrant{
+		{Sequence: "channels_id_seq", Role: "anon", Privileges: []string{"usage"}},
+		{Sequence: "channels_id_seq", Role: "authenticated", Privileges: []string{"usage"}},
+		{Sequence: "channels_id_seq", Role: "service_role", Privileges: []string{"usage"}},
+	}}}}
+	from := &schema.Schema{Tables: []*schema.Table{tb}}
+	to := &schema.Schema{Tables: []*schema.Table{tb}}
+	seen := map[string]bool{}
+	for _, c := range Database(from, access, to, nil) {
+		if c.Kind != SequenceRevoke {
+			continue
+		}
+		if seen[c.Object()] {
+			t.Errorf("two findings named %s", c.Object())
+		}
+		seen[c.Object()] = true
+	}
+	if len(seen) != 3 || !seen["public.channels.channels_id_seq.anon"] {
+		t.Errorf("sequence findings: %v", seen)
 	}
 }
