@@ -141,6 +141,18 @@ func (rd *ruleDecoding) kind(d *decoder, k *yaml.Node) bool {
 	return true
 }
 
+// flagRule reads a rule kind written key: true (owner, signed_in); false is refused.
+func flagRule(key string) field[*ruleDecoding] {
+	return field[*ruleDecoding]{key, func(d *decoder, k, v *yaml.Node, rd *ruleDecoding) {
+		if !rd.kind(d, k) {
+			return
+		}
+		if b, ok := d.boolean(v, key); ok && !b {
+			d.errorf(v, "%s: false is not a rule; remove the rule to deny %s", key, rd.op)
+		}
+	}}
+}
+
 var ruleKeys = newKeys(
 	field[*ruleDecoding]{"name", func(d *decoder, _, v *yaml.Node, rd *ruleDecoding) { rd.r.Name, _ = d.name(v, "policy name") }},
 	field[*ruleDecoding]{"to", func(d *decoder, _, v *yaml.Node, rd *ruleDecoding) {
@@ -163,14 +175,7 @@ var ruleKeys = newKeys(
 		rd.r.reads = append(rd.r.reads, d.tablesRead(v, rd.r.Where)...)
 		rd.r.WherePos = Pos{d.deref(v).Line, d.deref(v).Column}
 	}},
-	field[*ruleDecoding]{"owner", func(d *decoder, k, v *yaml.Node, rd *ruleDecoding) {
-		if !rd.kind(d, k) {
-			return
-		}
-		if b, ok := d.boolean(v, "owner"); ok && !b {
-			d.errorf(v, "owner: false is not a rule; remove the rule to deny %s", rd.op)
-		}
-	}},
+	flagRule("owner"),
 	field[*ruleDecoding]{"anyone", func(d *decoder, k, v *yaml.Node, rd *ruleDecoding) {
 		if !rd.kind(d, k) {
 			return
@@ -189,14 +194,7 @@ var ruleKeys = newKeys(
 		}
 		rd.r.To = roles
 	}},
-	field[*ruleDecoding]{"signed_in", func(d *decoder, k, v *yaml.Node, rd *ruleDecoding) {
-		if !rd.kind(d, k) {
-			return
-		}
-		if b, ok := d.boolean(v, "signed_in"); ok && !b {
-			d.errorf(v, "signed_in: false is not a rule; remove the rule to deny %s", rd.op)
-		}
-	}},
+	flagRule("signed_in"),
 	field[*ruleDecoding]{"member", func(d *decoder, k, v *yaml.Node, rd *ruleDecoding) {
 		if !rd.kind(d, k) {
 			return
