@@ -18,9 +18,9 @@ import (
 )
 
 // FuzzIdentifiers puts arbitrary table and column names, and an arbitrary string as a
-// column default, through schema.yaml: any input that validates must render a migration
+// column default and as the table's comment, through schema.yaml: any input that validates must render a migration
 // in which goose finds exactly the annotations rlsmigrate wrote, and SQL that PostgreSQL
-// runs, creating exactly the names given with exactly that default (so no string can run
+// runs, creating exactly the names given with exactly that default and comment (so no string can run
 // SQL of its own, end a statement or steer goose). Each run is rolled back.
 func FuzzIdentifiers(f *testing.F) {
 	for _, seed := range [][3]string{
@@ -45,6 +45,7 @@ func FuzzIdentifiers(f *testing.F) {
 				},
 				"owner":    column,
 				"policies": "owner",
+				"comment":  text,
 			}},
 		}
 		data, err := yaml.Marshal(doc)
@@ -93,6 +94,14 @@ func FuzzIdentifiers(f *testing.F) {
 		}
 		if got != text {
 			t.Fatalf("table %q, column %q: the default reads %q, want %q", table, column, got, text)
+		}
+		if err := tx.QueryRow(ctx, "SELECT coalesce(obj_description(to_regclass(quote_ident($1)), 'pg_class'), '')", table).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		// The comment the loader read (YAML itself writes some strings, "\n" alone, in a
+		// form it reads back otherwise) is the one PostgreSQL must keep.
+		if want := file.Tables[0].Comment; got != want {
+			t.Fatalf("table %q: the comment reads %q, want %q", table, got, want)
 		}
 	})
 }
