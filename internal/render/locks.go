@@ -46,6 +46,10 @@ const (
 	holdReferenceScan               // SHARE ROW EXCLUSIVE on both tables while it checks every row
 )
 
+// lasts reports whether h is held for longer than an instant: while the statement
+// reads, rewrites or builds, or until other transactions end.
+func (h hold) lasts() bool { return h != holdNone && h != holdBrief && h != holdReference }
+
 // addColumnHold is the lock ADD COLUMN takes: a volatile default (an identity's next
 // value among them) is computed for every row, which rewrites the table.
 func addColumnHold(c *schema.Column) hold {
@@ -122,7 +126,8 @@ func comments(st Statement, notes []Note) string {
 	for _, n := range notes {
 		sb.WriteString(Comment(fmt.Sprintf("hazard %s: %s", n.Type, n.Message)))
 	}
-	if lock, _ := Locking(st); strings.Contains(lock, "while") || strings.Contains(lock, "until") {
+	if st.hold.lasts() {
+		lock, _ := Locking(st)
 		sb.WriteString(Comment("lock: " + lock))
 	}
 	return sb.String()

@@ -83,7 +83,10 @@ func describe(c *diff.Change, obj diff.Side, t *schema.Table) string {
 	case diff.ForceRLSEnable, diff.ForceRLSDisable:
 		return onOff(t != nil && t.ForceRLS, "forced", "not forced")
 	case diff.TableComment:
-		return onOff(t != nil && t.Comment != "", "COMMENT "+quoted(t), "no comment")
+		if t == nil {
+			return commentSummary("")
+		}
+		return commentSummary(t.Comment)
 	case diff.PrimaryKeyAdd, diff.PrimaryKeyDrop:
 		if t == nil || len(t.PrimaryKey) == 0 {
 			return "none"
@@ -154,12 +157,9 @@ func describe(c *diff.Change, obj diff.Side, t *schema.Table) string {
 	return ""
 }
 
-// quoted returns t's comment as a SQL literal, or "" when t is nil.
-func quoted(t *schema.Table) string {
-	if t == nil {
-		return ""
-	}
-	return sqlident.Literal(t.Comment)
+// commentSummary shows a comment, or that there is none.
+func commentSummary(text string) string {
+	return onOff(text != "", "COMMENT "+sqlident.Literal(text), "no comment")
 }
 
 func onOff(b bool, on, off string) string {
@@ -181,7 +181,7 @@ func columnSummary(k diff.Kind, c *schema.Column) string {
 	case diff.ColumnIdentity:
 		return onOff(c.Identity != "", "GENERATED "+strings.ToUpper(c.Identity)+" AS IDENTITY", "no identity")
 	case diff.ColumnComment:
-		return onOff(c.Comment != "", "COMMENT "+sqlident.Literal(c.Comment), "no comment")
+		return commentSummary(c.Comment)
 	case diff.UniqueAdd, diff.UniqueDrop:
 		return onOff(c.Unique, "UNIQUE", "not unique")
 	case diff.ForeignKeyAdd, diff.ForeignKeyDrop:

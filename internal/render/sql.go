@@ -209,10 +209,10 @@ func (r *renderer) change(c *diff.Change) {
 	case diff.ColumnAdd:
 		r.emit(c.Kind, c, addColumnHold(nc), "ALTER TABLE %s ADD COLUMN %s;", t, columnDef(nc, false))
 		if nc.Comment != "" {
-			r.emit(c.Kind, c, holdNone, "%s", commentOn("COLUMN "+t+"."+q(nc.Name), nc.Comment))
+			r.emit(c.Kind, c, holdNone, "%s", columnComment(t, nc))
 		}
 	case diff.ColumnComment:
-		r.emit(c.Kind, c, holdNone, "%s", commentOn("COLUMN "+t+"."+q(nc.Name), nc.Comment))
+		r.emit(c.Kind, c, holdNone, "%s", columnComment(t, nc))
 	case diff.TableComment:
 		r.emit(c.Kind, c, holdNone, "%s", commentOn("TABLE "+t, c.NewTable.Comment))
 	case diff.ColumnDrop:
@@ -376,7 +376,7 @@ func (r *renderer) createTable(c *diff.Change) {
 	}
 	for _, col := range t.Columns {
 		if col.Comment != "" {
-			r.emit(diff.TableCreate, c, holdNone, "%s", commentOn("COLUMN "+tableName(t)+"."+sqlident.Quote(col.Name), col.Comment))
+			r.emit(diff.TableCreate, c, holdNone, "%s", columnComment(tableName(t), col))
 		}
 	}
 	for _, col := range t.Columns {
@@ -410,6 +410,11 @@ func commentOn(object, comment string) string {
 		text = sqlident.Literal(comment)
 	}
 	return "COMMENT ON " + object + " IS " + text + ";"
+}
+
+// columnComment sets the comment of column c of table t (qualified and quoted).
+func columnComment(t string, c *schema.Column) string {
+	return commentOn("COLUMN "+t+"."+sqlident.Quote(c.Name), c.Comment)
 }
 
 // createFunction writes a function rlsmigrate owns. CREATE OR REPLACE keeps its grants.
