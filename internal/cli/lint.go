@@ -50,11 +50,11 @@ Exit 1 when a finding at or above --fail-on exists.`)
 		if err != nil {
 			return e.fail(fmt.Errorf("%s", redact(err.Error(), *dbURL)))
 		}
-		access, err := inspect.ReadAccess(ctx, conn, desired.Roles, desired.Schemas)
+		access, err := inspect.ReadAccess(ctx, conn, desired.Roles)
 		if err != nil {
 			return e.fail(fmt.Errorf("%s", redact(err.Error(), *dbURL)))
 		}
-		live = &lint.Live{Actual: actual, Access: drift, LoginRole: access.LoginRole, BypassRoles: access.BypassRoles, TableOwners: access.TableOwners}
+		live = &lint.Live{Actual: actual, Access: drift, LoginRole: access.LoginRole, BypassRoles: access.BypassRoles}
 	}
 	findings := lint.Check(f, desired, live)
 	fmt.Fprint(e.stdout, format.Write(findings))

@@ -436,15 +436,14 @@ func GooseVersion(ctx context.Context, conn *pgx.Conn) (int64, bool, error) {
 
 // Access is what the database says about the roles that run queries.
 type Access struct {
-	LoginRole   string            // the role the connection runs as
-	BypassRoles []string          // of the roles asked and the login role: superusers and BYPASSRLS roles
-	TableOwners map[string]string // schema.table → owning role, for the schemas asked
+	LoginRole   string   // the role the connection runs as
+	BypassRoles []string // of the roles asked and the login role: superusers and BYPASSRLS roles
 }
 
 // ReadAccess reads, in one round trip, which of roles (and the connection's own role)
-// bypass row-level security, and who owns the tables of schemas.
-func ReadAccess(ctx context.Context, conn *pgx.Conn, roles, schemas []string) (*Access, error) {
-	a := &Access{TableOwners: map[string]string{}}
+// bypass row-level security. Who owns each table, Inspect reads (schema.Access).
+func ReadAccess(ctx context.Context, conn *pgx.Conn, roles []string) (*Access, error) {
+	a := &Access{}
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT current_user::text`).QueryRow(func(row pgx.Row) error { return row.Scan(&a.LoginRole) })
 	batch.Queue(`SELECT rolname::text FROM pg_roles WHERE (rolname = ANY($1) OR rolname = current_user)
@@ -453,18 +452,8 @@ func ReadAccess(ctx context.Context, conn *pgx.Conn, roles, schemas []string) (*
 		a.BypassRoles, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
 	})
-	batch.Queue(`SELECT n.nspname || '.' || c.relname, pg_get_userbyid(c.relowner)::text
-		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1)`, schemas).Query(func(rows pgx.Rows) error {
-		var table, owner string
-		_, err := pgx.ForEachRow(rows, []any{&table, &owner}, func() error {
-			a.TableOwners[table] = owner
-			return nil
-		})
-		return err
-	})
 	if err := conn.SendBatch(ctx, batch).Close(); err != nil {
-		return nil, fmt.Errorf("reading roles and table owners: %w", err)
+		return nil, fmt.Errorf("reading the roles that bypass row-level security: %w", err)
 	}
 	return a, nil
 }

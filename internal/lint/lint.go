@@ -101,7 +101,6 @@ type Live struct {
 	Access      *schema.Access // from inspect.Inspect
 	LoginRole   string         // the role the connection runs as
 	BypassRoles []string       // roles among the declared and login roles that bypass RLS (BYPASSRLS or superuser)
-	TableOwners map[string]string
 }
 
 // Check runs every rule on f (compiled as s) and, when live is not nil, on the database.
@@ -411,7 +410,7 @@ func (c *checker) live(l *Live) {
 		if !at.RLS && len(at.Policies) > 0 {
 			c.add("RLS013", t.Pos, "table %s has %d policies in the database but row-level security is disabled: they do not apply", q, len(at.Policies))
 		}
-		if at.RLS && !at.ForceRLS && l.TableOwners[q] == l.LoginRole {
+		if at.RLS && !at.ForceRLS && a.Table(t.Schema, t.Name).OwnerRole == l.LoginRole {
 			c.add("RLS015", t.Pos, "table %s is owned by %s, the role of --database-url, without FORCE: its queries skip the policies", q, l.LoginRole)
 		}
 	}
