@@ -156,18 +156,12 @@ const (
 // Verdict returns what r, alone, says of its operation in case c: its kind's verdict
 // and, where it has one, its where condition's.
 func (r *Rule) Verdict(f *File, c Case) Verdict {
-	k := ruleKinds[r.Kind]
-	if k.verdict == nil {
-		v := Unknown
-		if r.AllowsEveryRow() {
-			v = Allows
-		}
-		if r.Where == "" {
-			return v
-		}
-		return both(v, r.WhereVerdict(c.Row))
+	v := Unknown // a custom rule's SQL decides, unless it allows every row
+	if k := ruleKinds[r.Kind]; k.verdict != nil {
+		v = k.verdict(r, f, c)
+	} else if r.AllowsEveryRow() {
+		v = Allows
 	}
-	v := k.verdict(r, f, c)
 	if r.Kind == RuleAnyone && r.Where != "" && sqlparse.AlwaysTrueText(r.Where) {
 		return Allows
 	}
