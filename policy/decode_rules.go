@@ -96,7 +96,7 @@ func (d *decoder) rule(n *yaml.Node, op string, t *Table) *Rule {
 		return nil
 	}
 	r.Kind = RuleCustom
-	ok := ruleKeys.decode(d, n, "a rule", &ruleDecoding{r: r, n: n, op: op, t: t})
+	ok := ruleKeys.decode(d, n, &ruleDecoding{r: r, n: n, op: op, t: t})
 	if !ok {
 		return nil
 	}
@@ -153,7 +153,7 @@ func flagRule(key string) field[*ruleDecoding] {
 	}}
 }
 
-var ruleKeys = newKeys(
+var ruleKeys = newKeys("a rule",
 	field[*ruleDecoding]{"name", func(d *decoder, _, v *yaml.Node, rd *ruleDecoding) { rd.r.Name, _ = d.name(v, "policy name") }},
 	field[*ruleDecoding]{"to", func(d *decoder, _, v *yaml.Node, rd *ruleDecoding) {
 		rd.r.To = d.names(v, "role")
@@ -222,7 +222,7 @@ var ruleKeys = newKeys(
 // through reads {table, column} with an optional schema.
 func (d *decoder) through(n *yaml.Node) *Through {
 	th := &Through{Pos: Pos{d.deref(n).Line, d.deref(n).Column}}
-	throughKeys.decode(d, n, "through", th)
+	throughKeys.decode(d, n, th)
 	for _, key := range []string{"table", "column"} {
 		if !d.hasKey(n, key) {
 			d.errorf(n, "through needs %q", key)
@@ -231,7 +231,7 @@ func (d *decoder) through(n *yaml.Node) *Through {
 	return th
 }
 
-var throughKeys = newKeys(
+var throughKeys = newKeys("through",
 	field[*Through]{"schema", func(d *decoder, _, v *yaml.Node, th *Through) { th.Schema, _ = d.name(v, "through.schema") }},
 	field[*Through]{"table", func(d *decoder, _, v *yaml.Node, th *Through) { th.Table, _ = d.name(v, "through.table") }},
 	field[*Through]{"column", func(d *decoder, _, v *yaml.Node, th *Through) { th.Column, _ = d.name(v, "through.column") }},
@@ -391,7 +391,7 @@ func (d *decoder) groups(n *yaml.Node) []*Group {
 		}
 		seen[name] = true
 		g := &Group{Name: name, Schema: "public", Pos: Pos{k.Line, k.Column}}
-		groupKeys.decode(d, v, "a group", g)
+		groupKeys.decode(d, v, g)
 		for _, key := range []string{"table", "group", "user"} {
 			if d.deref(v).Kind == yaml.MappingNode && !d.hasKey(v, key) {
 				d.errorf(v, "group %q needs %q", name, key)
@@ -402,7 +402,7 @@ func (d *decoder) groups(n *yaml.Node) []*Group {
 	return out
 }
 
-var groupKeys = newKeys(
+var groupKeys = newKeys("a group",
 	field[*Group]{"schema", func(d *decoder, _, v *yaml.Node, g *Group) { g.Schema, _ = d.name(v, "schema name") }},
 	field[*Group]{"table", func(d *decoder, _, v *yaml.Node, g *Group) { g.Table, _ = d.name(v, "group table") }},
 	field[*Group]{"group", func(d *decoder, _, v *yaml.Node, g *Group) { g.GroupColumn, _ = d.name(v, "group column") }},

@@ -22,7 +22,7 @@ type fileDecoding struct {
 	sawVersion bool
 }
 
-var fileKeys = newKeys(
+var fileKeys = newKeys("the file",
 	field[*fileDecoding]{"version", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) {
 		fd.sawVersion = true
 		if n, ok := d.integer(v); ok {
@@ -53,10 +53,10 @@ var fileKeys = newKeys(
 
 func (d *decoder) auth(n *yaml.Node, a *Auth) {
 	a.Pos = Pos{n.Line, n.Column}
-	authKeys.decode(d, n, "auth", a)
+	authKeys.decode(d, n, a)
 }
 
-var authKeys = newKeys(
+var authKeys = newKeys("auth",
 	field[*Auth]{"provider", func(d *decoder, _, v *yaml.Node, a *Auth) {
 		if s, ok := d.str(v, "auth.provider"); ok {
 			if !slices.Contains(Providers, s) {
@@ -91,11 +91,12 @@ var authKeys = newKeys(
 type tableDecoding struct {
 	t        *Table
 	policies *yaml.Node
+	checks   *yaml.Node
 }
 
 func (d *decoder) table(n *yaml.Node) *Table {
 	td := &tableDecoding{t: &Table{Schema: "public", RLS: true, OwnerIndex: true, Pos: Pos{n.Line, n.Column}}}
-	if !tableKeys.decode(d, n, "a table", td) {
+	if !tableKeys.decode(d, n, td) {
 		return nil
 	}
 	t := td.t
@@ -105,10 +106,71 @@ func (d *decoder) table(n *yaml.Node) *Table {
 	if td.policies != nil {
 		t.Policies = d.policies(td.policies, t)
 	}
+	if td.checks != nil {
+		d.sequence(td.checks, "checks", func(item *yaml.Node) {
+			if c := d.check(item, t); c != nil {
+				t.Checks = append(t.Checks, c)
+			}
+		})
+	}
 	return t
 }
 
-var tableKeys = newKeys(
+// checkDecoding is the CHECK constraint being decoded, on its table.
+type checkDecoding struct {
+	c *Check
+	t *Table
+}
+
+// check reads {name, expr}: one expression over t's columns, unqualified and without
+// subqueries, as PostgreSQL takes a CHECK constraint.
+func (d *decoder) check(n *yaml.Node, t *Table) *Check {
+	cd := &checkDecoding{c: &Check{Pos: Pos{n.Line, n.Column}}, t: t}
+	if !checkKeys.decode(d, n, cd) {
+		return nil
+	}
+	for _, key := range []string{"name", "expr"} {
+		if !d.hasKey(n, key) {
+			d.errorf(n, "a check needs %q", key)
+		}
+	}
+	for _, prev := range t.Checks {
+		if prev.Name == cd.c.Name && cd.c.Name != "" {
+			d.errorf(n, "check %q is declared twice on table %s (first at line %d)", cd.c.Name, t.QualifiedName(), prev.Pos.Line)
+		}
+	}
+	return cd.c
+}
+
+var checkKeys = newKeys("a check",
+	field[*checkDecoding]{"name", func(d *decoder, _, v *yaml.Node, cd *checkDecoding) { cd.c.Name, _ = d.name(v, "check name") }},
+	field[*checkDecoding]{"expr", func(d *decoder, _, v *yaml.Node, cd *checkDecoding) {
+		s := d.condition(v, "check", cd.t)
+		e, err := d.sql.Expr(s)
+		if s == "" || err != nil {
+			return
+		}
+		raw := d.deref(v).Value
+		lead := len(raw) - len(strings.TrimLeftFunc(raw, unicode.IsSpace))
+		switch {
+		case e.HasSubquery():
+			d.errorf(v, "check %q holds a subquery, which PostgreSQL refuses in a CHECK constraint: a check reads only its own row", s)
+			return
+		case len(e.Tables()) > 0:
+			d.errorf(v, "check %q reads a table: a check reads only its own row", s)
+			return
+		}
+		for _, ref := range e.ColumnRefs() {
+			if ref.Table != "" {
+				d.at(d.posIn(d.deref(v), lead+ref.Offset), "check names column %s.%s; write the column alone (%s): a check reads only its own row", ref.Table, ref.Column, ref.Column)
+				return
+			}
+		}
+		cd.c.Expr = s
+	}},
+)
+
+var tableKeys = newKeys("a table",
 	field[*tableDecoding]{"name", func(d *decoder, _, v *yaml.Node, td *tableDecoding) { td.t.Name, _ = d.name(v, "table name") }},
 	field[*tableDecoding]{"schema", func(d *decoder, _, v *yaml.Node, td *tableDecoding) { td.t.Schema, _ = d.name(v, "schema name") }},
 	field[*tableDecoding]{"columns", func(d *decoder, _, v *yaml.Node, td *tableDecoding) {
@@ -137,6 +199,7 @@ var tableKeys = newKeys(
 		td.t.RenamedFrom, _ = d.name(v, "renamed_from")
 	}},
 	field[*tableDecoding]{"comment", func(d *decoder, _, v *yaml.Node, td *tableDecoding) { td.t.Comment, _ = d.str(v, "comment") }},
+	field[*tableDecoding]{"checks", func(_ *decoder, _, v *yaml.Node, td *tableDecoding) { td.checks = v }},
 	field[*tableDecoding]{"tests", func(d *decoder, _, v *yaml.Node, td *tableDecoding) {
 		d.sequence(v, "tests", func(item *yaml.Node) {
 			if tc := d.test(item); tc != nil {
@@ -155,7 +218,7 @@ type columnDecoding struct {
 
 func (d *decoder) column(n *yaml.Node) *Column {
 	cd := &columnDecoding{c: &Column{Pos: Pos{n.Line, n.Column}}}
-	if !columnKeys.decode(d, n, "a column", cd) {
+	if !columnKeys.decode(d, n, cd) {
 		return nil
 	}
 	c, values := cd.c, cd.values
@@ -176,7 +239,7 @@ func (d *decoder) column(n *yaml.Node) *Column {
 	return c
 }
 
-var columnKeys = newKeys(
+var columnKeys = newKeys("a column",
 	field[*columnDecoding]{"name", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) { cd.c.Name, _ = d.name(v, "column name") }},
 	field[*columnDecoding]{"type", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) {
 		if s, ok := d.str(v, "column type"); ok {
@@ -234,14 +297,14 @@ func (d *decoder) choice(n *yaml.Node, what string, options []string) string {
 
 func (d *decoder) reference(n *yaml.Node) *Reference {
 	r := &Reference{Pos: Pos{n.Line, n.Column}}
-	referenceKeys.decode(d, n, "references", r)
+	referenceKeys.decode(d, n, r)
 	if r.Table == "" && !d.hasKey(n, "table") {
 		d.errorf(n, "references needs a \"table\"")
 	}
 	return r
 }
 
-var referenceKeys = newKeys(
+var referenceKeys = newKeys("references",
 	field[*Reference]{"schema", func(d *decoder, _, v *yaml.Node, r *Reference) { r.Schema, _ = d.name(v, "references.schema") }},
 	field[*Reference]{"table", func(d *decoder, _, v *yaml.Node, r *Reference) { r.Table, _ = d.name(v, "references.table") }},
 	field[*Reference]{"column", func(d *decoder, _, v *yaml.Node, r *Reference) { r.Column, _ = d.name(v, "references.column") }},
@@ -252,13 +315,13 @@ var referenceKeys = newKeys(
 
 func (d *decoder) index(n *yaml.Node) *Index {
 	ix := &Index{Pos: Pos{n.Line, n.Column}}
-	if indexKeys.decode(d, n, "an index", ix) && len(ix.Columns) == 0 {
+	if indexKeys.decode(d, n, ix) && len(ix.Columns) == 0 {
 		d.errorf(n, "index needs \"columns\": one column or more")
 	}
 	return ix
 }
 
-var indexKeys = newKeys(
+var indexKeys = newKeys("an index",
 	field[*Index]{"name", func(d *decoder, _, v *yaml.Node, ix *Index) { ix.Name, _ = d.name(v, "index name") }},
 	field[*Index]{"columns", func(d *decoder, _, v *yaml.Node, ix *Index) { ix.Columns = d.names(v, "index column") }},
 	field[*Index]{"unique", func(d *decoder, _, v *yaml.Node, ix *Index) { ix.Unique, _ = d.boolean(v, "unique") }},
@@ -275,7 +338,7 @@ type testDecoding struct {
 // test reads {name, as, sql, expect: {rows: N} | {error: SQLSTATE}}.
 func (d *decoder) test(n *yaml.Node) *Test {
 	td := &testDecoding{tc: &Test{Pos: Pos{n.Line, n.Column}}}
-	if !testKeys.decode(d, n, "a test", td) {
+	if !testKeys.decode(d, n, td) {
 		return nil
 	}
 	tc := td.tc
@@ -288,7 +351,7 @@ func (d *decoder) test(n *yaml.Node) *Test {
 		return tc
 	}
 	ed := &expectDecoding{tc: tc}
-	expectKeys.decode(d, td.expect, "expect", ed)
+	expectKeys.decode(d, td.expect, ed)
 	if ed.seen != 1 {
 		d.errorf(td.expect, "expect takes exactly one of rows or error")
 	}
@@ -302,7 +365,7 @@ type expectDecoding struct {
 	seen int
 }
 
-var testKeys = newKeys(
+var testKeys = newKeys("a test",
 	field[*testDecoding]{"name", func(d *decoder, _, v *yaml.Node, td *testDecoding) { td.tc.Name, _ = d.str(v, "test name") }},
 	field[*testDecoding]{"as", func(d *decoder, _, v *yaml.Node, td *testDecoding) {
 		if s, ok := d.str(v, "as"); ok {
@@ -326,7 +389,7 @@ var testKeys = newKeys(
 	field[*testDecoding]{"expect", func(_ *decoder, _, v *yaml.Node, td *testDecoding) { td.expect = v }},
 )
 
-var expectKeys = newKeys(
+var expectKeys = newKeys("expect",
 	field[*expectDecoding]{"rows", func(d *decoder, _, v *yaml.Node, ed *expectDecoding) {
 		ed.seen++
 		var rows int

@@ -25,20 +25,7 @@ const MaxFileSize = 64 << 20
 // give the mapping. It is read from the key tables the loader decodes with (each key
 // once, with its reader), so the loader accepts these and no others; the convergence
 // test's generator and docs/schema.md are checked against it.
-var Format = map[string][]string{
-	"the file":   fileKeys.keys,
-	"auth":       authKeys.keys,
-	"a group":    groupKeys.keys,
-	"a table":    tableKeys.keys,
-	"a column":   columnKeys.keys,
-	"references": referenceKeys.keys,
-	"an index":   indexKeys.keys,
-	"a test":     testKeys.keys,
-	"expect":     expectKeys.keys,
-	"policies":   policyKeys,
-	"a rule":     ruleKeys.keys,
-	"through":    throughKeys.keys,
-}
+var Format = map[string][]string{"policies": policyKeys}
 
 // field is one key of a schema.yaml mapping and how its value is read into the value
 // being decoded, T.
@@ -50,23 +37,26 @@ type field[T any] struct {
 // keyTable is a mapping's keys, each declared once with its reader; errors and Format
 // list the keys in its order.
 type keyTable[T any] struct {
+	what   string // the mapping, as errors and Format name it
 	keys   []string
 	fields map[string]field[T]
 }
 
-func newKeys[T any](fields ...field[T]) *keyTable[T] {
-	kt := &keyTable[T]{fields: map[string]field[T]{}}
+// newKeys returns the key table of the mapping named what, and lists it in Format.
+func newKeys[T any](what string, fields ...field[T]) *keyTable[T] {
+	kt := &keyTable[T]{what: what, fields: map[string]field[T]{}}
 	for _, f := range fields {
 		kt.keys = append(kt.keys, f.key)
 		kt.fields[f.key] = f
 	}
+	Format[what] = kt.keys
 	return kt
 }
 
-// decode reads mapping n, named what in errors, into into: each key by its reader,
-// unknown and repeated keys reported. It returns false when n is not a mapping.
-func (kt *keyTable[T]) decode(d *decoder, n *yaml.Node, what string, into T) bool {
-	return d.mapping(n, what, kt.keys, func(key string, k, v *yaml.Node) {
+// decode reads mapping n into into: each key by its reader, unknown and repeated keys
+// reported. It returns false when n is not a mapping.
+func (kt *keyTable[T]) decode(d *decoder, n *yaml.Node, into T) bool {
+	return d.mapping(n, kt.what, kt.keys, func(key string, k, v *yaml.Node) {
 		kt.fields[key].read(d, k, v, into)
 	})
 }
@@ -217,7 +207,7 @@ func (d *decoder) parse(data []byte) *File {
 	}
 	fd := &fileDecoding{f: &File{Auth: Auth{Provider: "pg_session_jwt", UserID: DefaultUserID, Roles: []string{"authenticated", "anonymous"}},
 		LockTimeout: DefaultLockTimeout}}
-	fileKeys.decode(d, root, "the file", fd)
+	fileKeys.decode(d, root, fd)
 	f, sawVersion := fd.f, fd.sawVersion
 	if root.Kind == yaml.MappingNode && !sawVersion {
 		d.errorf(root, "missing key \"version\": add \"version: 1\" at the top")

@@ -104,7 +104,15 @@ type Table struct {
 	Grants      []*Grant // nil: derived from the policies
 	Tests       []*Test  // checks rlsmigrate verify runs
 	Comment     string   // COMMENT ON TABLE, or ""
+	Checks      []*Check // CHECK constraints
 	Pos         Pos
+}
+
+// Check is a table's CHECK constraint: rows for which Expr is false are refused.
+type Check struct {
+	Name string
+	Expr string // one SQL expression over the table's columns
+	Pos  Pos
 }
 
 // Testers are the callers a test can run as: the two synthetic users verify creates, and

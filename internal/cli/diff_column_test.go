@@ -4,7 +4,7 @@ import "testing"
 
 func TestDiffColumns(t *testing.T) {
 	runMutations(t, &baseSchema, "testdata/diff/base.yaml", []mutation{
-		{"type changed", `ALTER TABLE tasks ALTER title TYPE varchar(50)`, "column.type", "public.tasks.title"},
+		{"type changed", `ALTER TABLE tasks ALTER due TYPE date`, "column.type", "public.tasks.due"},
 		{"typmod changed", `ALTER TABLE tasks ALTER due TYPE timestamptz(3)`, "column.type", "public.tasks.due"},
 		{"nullable", `ALTER TABLE tasks ALTER title DROP NOT NULL`, "column.not_null", "public.tasks.title"},
 		{"not null added", `ALTER TABLE tasks ALTER due SET NOT NULL`, "column.not_null", "public.tasks.due"},

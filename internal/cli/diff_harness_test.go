@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -88,25 +89,32 @@ func runMutations(t *testing.T, b *built, src string, muts []mutation) {
 	for _, m := range muts {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
-			dbURL := b.database(t)
-			conn := pgtest.Connect(t, dbURL)
-			pgtest.MustExec(t, conn, m.sql)
-			rep, r := diffReport(t, b.schema, dbURL)
-			if len(rep.Findings) != 1 || rep.Findings[0].Kind != m.kind || rep.Findings[0].Object != m.object {
-				var got []string
-				for _, f := range rep.Findings {
-					got = append(got, f.Kind+" "+f.Object)
-				}
-				t.Fatalf("after %q diff found [%s], want [%s %s]\n%s", m.sql, strings.Join(got, "; "), m.kind, m.object, r.stdout)
-			}
-			sql := run(t, "", "diff", "--format", "sql", "--schema", b.schema, "--database-url", dbURL)
-			if sql.code != ExitFound {
-				t.Fatalf("diff --format sql: %s", sql)
-			}
-			pgtest.RunScript(t, conn, sql.stdout)
-			if rep, r := diffReport(t, b.schema, dbURL); len(rep.Findings) != 0 {
-				t.Errorf("after applying diff's SQL the database still differs:\n%s\nSQL:\n%s", r.stdout, sql.stdout)
-			}
+			runMutation(t, b, m.sql, m.kind+" "+m.object)
 		})
+	}
+}
+
+// runMutation applies sql to a database built from b, checks that diff reports exactly
+// the findings want ("kind object", in report order), then applies diff's SQL and checks
+// that the database matches again.
+func runMutation(t *testing.T, b *built, sql string, want ...string) {
+	dbURL := b.database(t)
+	conn := pgtest.Connect(t, dbURL)
+	pgtest.MustExec(t, conn, sql)
+	rep, r := diffReport(t, b.schema, dbURL)
+	var got []string
+	for _, f := range rep.Findings {
+		got = append(got, f.Kind+" "+f.Object)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("after %q diff found [%s], want [%s]\n%s", sql, strings.Join(got, "; "), strings.Join(want, "; "), r.stdout)
+	}
+	fix := run(t, "", "diff", "--format", "sql", "--schema", b.schema, "--database-url", dbURL)
+	if fix.code != ExitFound {
+		t.Fatalf("diff --format sql: %s", fix)
+	}
+	pgtest.RunScript(t, conn, fix.stdout)
+	if rep, r := diffReport(t, b.schema, dbURL); len(rep.Findings) != 0 {
+		t.Errorf("after applying diff's SQL the database still differs:\n%s\nSQL:\n%s", r.stdout, fix.stdout)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
@@ -31,6 +32,13 @@ func Compile(f *policy.File) (*schema.Schema, error) {
 	}
 	for _, t := range f.Tables {
 		s.Tables = append(s.Tables, table(f, t))
+	}
+	for _, k := range objects.Kinds {
+		if !k.OnTable {
+			for _, d := range k.Declare(f, nil) {
+				s.Objects = append(s.Objects, d.Object)
+			}
+		}
 	}
 	errs := groups(f, s)
 	for _, ct := range s.Tables {
@@ -100,6 +108,26 @@ func checkNames(f *policy.File, s *schema.Schema) policy.Errors {
 				pos = pt.Indexes[j].Pos
 			}
 			claim(t.Schema, ix.Name, "the index on "+t.QualifiedName()+" ("+strings.Join(ix.Columns, ", ")+")", pos)
+		}
+		// Constraints share one namespace per table; an online NOT NULL holds a check
+		// of its own for a while.
+		constraints := map[string]string{t.PKName: "the primary key"}
+		for _, c := range t.Columns {
+			constraints[c.UniqueName] = "the unique key on " + c.Name
+			if c.References != nil {
+				constraints[c.References.Name] = "the foreign key of " + c.Name
+			}
+			constraints[sqlident.Name(t.Name, c.Name, "not_null")] = "the check that sets " + c.Name + " NOT NULL online"
+		}
+		delete(constraints, "")
+		for _, k := range objects.Kinds {
+			if k.OnTable && k.Namespace == "constraint" {
+				for _, d := range k.Declare(f, pt) {
+					if what, ok := constraints[d.Object.Name]; ok {
+						add(d.Pos, "%s %q on %s has the name rlsmigrate gives %s; name the %s differently", k.Name, d.Object.Name, t.QualifiedName(), what, k.Name)
+					}
+				}
+			}
 		}
 		policies := map[string]policy.Pos{}
 		for j, p := range t.Policies {
@@ -182,6 +210,13 @@ func table(f *policy.File, t *policy.Table) *schema.Table {
 		cx := &schema.Index{Columns: []string{t.Owner}}
 		cx.Name, cx.RenamedFrom = n.generated([]string{t.Owner, "idx"}, 1)
 		ct.Indexes = append(ct.Indexes, cx)
+	}
+	for _, k := range objects.Kinds {
+		if k.OnTable {
+			for _, d := range k.Declare(f, t) {
+				ct.Objects = append(ct.Objects, d.Object)
+			}
+		}
 	}
 	ct.Policies = policies(f, t, n)
 	ct.Grants = grants(t, ct.Policies)

@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
@@ -39,6 +40,13 @@ func SourcesOf(f *policy.File, s *schema.Schema) Sources {
 		for j, p := range t.Policies {
 			put("policy", t.Schema, t.Name, p.Name, pt.Policies[j].Pos)
 		}
+		for _, k := range objects.Kinds {
+			if k.OnTable {
+				for _, d := range k.Declare(f, pt) {
+					put(k.Name, t.Schema, t.Name, d.Object.Name, d.Pos)
+				}
+			}
+		}
 		for _, r := range pt.Policies {
 			if th := r.Through; th != nil && r.Kind == policy.RuleMember {
 				if c := pt.Column(r.MemberColumn(f, pt)); c != nil && c.References != nil {
@@ -49,6 +57,13 @@ func SourcesOf(f *policy.File, s *schema.Schema) Sources {
 	}
 	for _, g := range f.Groups {
 		put("function", policy.FunctionSchema, "", g.Function()+"()", g.Pos)
+	}
+	for _, k := range objects.Kinds {
+		if !k.OnTable {
+			for _, d := range k.Declare(f, nil) {
+				put(k.Name, d.Object.Schema, "", d.Object.Name, d.Pos)
+			}
+		}
 	}
 	for _, r := range s.Roles {
 		put("role", "", "", r, f.Auth.Pos)

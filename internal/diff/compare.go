@@ -67,6 +67,7 @@ func Database(from *schema.Schema, access *schema.Access, to *schema.Schema, def
 		}
 	}
 	d.routines(from, to)
+	d.schemaObjects(from, to)
 	d.recreateDependents(from, to)
 	// A schema the last table left, and a role that left the file, lose their USAGE too.
 	for _, s := range union(from.Schemas, to.Schemas) {
@@ -387,6 +388,7 @@ func (d *differ) table(from, to *schema.Schema, ot, nt *schema.Table) {
 		d.add(on(TableComment, ot, nt))
 	}
 	d.indexes(ot, rt, nt)
+	d.tableObjects(ot, rt, nt)
 	d.policies(ot, rt, nt)
 	d.grants(from, to, ot, nt)
 }
@@ -446,6 +448,7 @@ func (d *differ) afterRenames(ot, nt *schema.Table) *schema.Table {
 		}
 		rt.Policies[i] = &cp
 	}
+	rt.Objects = renamedObjects(ot.Objects, nt.Name, renames)
 	return &rt
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 )
 
@@ -108,6 +109,44 @@ type descriptor struct {
 	// namesRole: the object's name alone does not tell one change from another, its
 	// role does (a sequence's privileges, one change per role).
 	namesRole bool
+	// object and op are the object kind and operation of a change to a schema.Object.
+	object *objects.Kind
+	op     ObjectOp
+}
+
+// ObjectOp is what a change does to an object of a kind package objects describes.
+type ObjectOp string
+
+// The operations on objects: an alteration drops the object and creates it anew.
+const (
+	ObjectCreate ObjectOp = "create"
+	ObjectDrop   ObjectOp = "drop"
+	ObjectAlter  ObjectOp = "alter"
+)
+
+// ObjectKind returns the kind of change to an object of kind k that does op.
+func ObjectKind(k *objects.Kind, op ObjectOp) Kind { return Kind(k.Name + "." + string(op)) }
+
+// withObjects returns base with the changes of every object kind placed in apply order:
+// creations and alterations after the kind their CreateAfter names, drops after the one
+// DropAfter names.
+func withObjects(base []descriptor) []descriptor {
+	out := slices.Clone(base)
+	insertAfter := func(anchor string, ds ...descriptor) {
+		i := slices.IndexFunc(out, func(d descriptor) bool { return string(d.kind) == anchor })
+		if i < 0 {
+			panic(fmt.Sprintf("diff: object kind %s is placed after %q, which is no change kind", ds[0].object.Name, anchor))
+		}
+		out = slices.Insert(out, i+1, ds...)
+	}
+	for _, k := range objects.Kinds {
+		create, drop, alter := ObjectKind(k, ObjectCreate), ObjectKind(k, ObjectDrop), ObjectKind(k, ObjectAlter)
+		insertAfter(k.DropAfter, descriptor{kind: drop, inverse: create, effect: Removes, object: k, op: ObjectDrop})
+		insertAfter(k.CreateAfter,
+			descriptor{kind: create, inverse: drop, effect: Adds, object: k, op: ObjectCreate},
+			descriptor{kind: alter, inverse: alter, effect: Alters, object: k, op: ObjectAlter})
+	}
+	return out
 }
 
 // always is the security test of kinds whose every finding is one.
@@ -116,8 +155,8 @@ func always(*Change) bool { return true }
 // kinds lists every change kind in the order changes are applied: renames first, then
 // whatever must go before objects change, then creations, then access rules, and what
 // destroys data last. Roles, the identity functions and schemas may be shared, so a
-// rollback leaves them.
-var kinds = []descriptor{
+// rollback leaves them. The changes of object kinds are placed among them (withObjects).
+var kinds = withObjects([]descriptor{
 	// Found only by diff: what lets a declared role past row-level security.
 	{kind: RoleMembership, effect: Removes, security: always},
 	{kind: RoleBypass, effect: Alters, security: always},
@@ -185,7 +224,7 @@ var kinds = []descriptor{
 	{kind: FunctionDrop, inverse: FunctionCreate, effect: Removes, security: func(c *Change) bool {
 		return c.Old.Function != nil && c.Old.Function.SecurityDefiner && len(c.Old.Function.Execute) > 0
 	}},
-}
+})
 
 func identityFunctions(*Change) string { return "the identity functions" }
 
@@ -264,6 +303,7 @@ type Side struct {
 	Function   *schema.Function
 	Exposure   *schema.Exposure
 	Default    *schema.DefaultPrivilege
+	Object     *schema.Object // an object of a kind package objects describes
 }
 
 // Security reports whether c, found by comparing a database (from) with schema.yaml
@@ -273,6 +313,13 @@ type Side struct {
 func (c *Change) Security() bool {
 	d, _ := describeKind(c.Kind)
 	return d.security != nil && d.security(c)
+}
+
+// ObjectChange returns the object kind c changes and what it does, or nil when c
+// concerns no schema.Object.
+func (c *Change) ObjectChange() (*objects.Kind, ObjectOp) {
+	d, _ := describeKind(c.Kind)
+	return d.object, d.op
 }
 
 // Owned reports whether rlsmigrate owns the object c changes. It does not own the views

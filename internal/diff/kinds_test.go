@@ -7,11 +7,12 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 )
 
-// TestEveryKindIsDescribed reads diff.go's Kind constants and holds each to exactly one
-// descriptor in kinds, and each descriptor's inverse to a kind that has one: a kind added
+// TestEveryKindIsDescribed reads diff.go's Kind constants, and the kinds of every object
+// kind's changes, and holds each to exactly one descriptor in kinds, and each descriptor's inverse to a kind that has one: a kind added
 // without its descriptor fails here, not at run time.
 func TestEveryKindIsDescribed(t *testing.T) {
 	f, err := parser.ParseFile(token.NewFileSet(), "diff.go", nil, 0)
@@ -40,6 +41,11 @@ func TestEveryKindIsDescribed(t *testing.T) {
 	}
 	if len(declared) < 50 {
 		t.Fatalf("read only %d Kind constants from diff.go", len(declared))
+	}
+	for _, k := range objects.Kinds {
+		for _, op := range []ObjectOp{ObjectCreate, ObjectDrop, ObjectAlter} {
+			declared[ObjectKind(k, op)] = true
+		}
 	}
 	seen := map[Kind]bool{}
 	for _, d := range kinds {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 )
 
@@ -119,6 +120,13 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 	if len(opts.RoutineSchemas) > 0 {
 		queueRoutines(batch, s, opts)
 	}
+	for _, k := range objects.Kinds {
+		if !k.OnTable {
+			batch.Queue(k.Query, opts.Schemas).Query(func(rows pgx.Rows) error {
+				return scanObjects(rows, k, func(_ uint32, o *schema.Object) { s.Objects = append(s.Objects, o) })
+			})
+		}
+	}
 	var exposed *exposures
 	if opts.Exposures {
 		exposed = queueExposures(batch, s, opts)
@@ -143,6 +151,28 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 	}
 	s.Normalize()
 	return s, a, nil
+}
+
+// scanObjects reads rows of (table oid or schema, name, attrs, items) of object kind k,
+// as Kind.Query returns them, and hands each object to add with its table's oid (0 for
+// an object of a database schema, whose Schema is then set).
+func scanObjects(rows pgx.Rows, k *objects.Kind, add func(oid uint32, o *schema.Object)) error {
+	for rows.Next() {
+		var owner any
+		o := &schema.Object{Kind: k.Name}
+		if err := rows.Scan(&owner, &o.Name, &o.Attrs, &o.Items); err != nil {
+			return fmt.Errorf("reading %s objects: %w", k.Name, err)
+		}
+		var oid uint32
+		switch v := owner.(type) {
+		case uint32:
+			oid = v
+		case string:
+			o.Schema = v
+		}
+		add(oid, o)
+	}
+	return rows.Err()
 }
 
 // queueRoutines reads the functions without arguments of opts.RoutineSchemas, with the
@@ -280,6 +310,18 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 		})
 		return err
 	})
+	for _, k := range objects.Kinds {
+		if k.OnTable {
+			batch.Queue(fmt.Sprintf(k.Query, tables), args...).Query(func(rows pgx.Rows) error {
+				return scanObjects(rows, k, func(oid uint32, o *schema.Object) {
+					if t := r.byOID[oid]; t != nil {
+						o.Schema, o.Table = t.Schema, t.Name
+						t.Objects = append(t.Objects, o)
+					}
+				})
+			})
+		}
+	}
 	batch.Queue(fmt.Sprintf(`SELECT p.polrelid, p.polname, p.polcmd::text, p.polpermissive,
 		array(SELECT CASE WHEN x = 0 THEN 'public' ELSE pg_get_userbyid(x) END FROM unnest(p.polroles) x ORDER BY 1),
 		coalesce(pg_get_expr(p.polqual, p.polrelid), ''), coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '')

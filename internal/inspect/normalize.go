@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
@@ -206,6 +208,9 @@ func shapeKey(t *schema.Table) string {
 	for _, p := range t.Policies {
 		fmt.Fprintf(&sb, "%q %q %q\n", p.Command, p.Using, p.Check)
 	}
+	for _, o := range t.Objects {
+		fmt.Fprintf(&sb, "%q %q %q %q\n", o.Kind, o.Name, o.Attrs, o.Items)
+	}
 	return sb.String()
 }
 
@@ -243,11 +248,24 @@ func standIn(name string, t *schema.Table) []string {
 		}
 		out = append(out, sb.String()+";")
 	}
+	for _, o := range t.Objects {
+		for _, st := range objects.Of(o).Create("pg_temp."+sqlident.Quote(name), o, objects.NewTable) {
+			out = append(out, st.SQL)
+		}
+	}
 	return out
 }
 
-// adopt takes the catalog forms of the stand-in n into t.
+// adopt takes the catalog forms of the stand-in n into t: its columns' types and
+// defaults, its policies' conditions, its objects' expressions.
 func adopt(t, n *schema.Table) {
+	for _, o := range t.Objects {
+		if no := n.Object(o.Kind, o.Name); no != nil {
+			for _, key := range objects.Of(o).Exprs {
+				o.Attrs[key] = no.Attrs[key]
+			}
+		}
+	}
 	for _, c := range t.Columns {
 		if nc := n.Column(c.Name); nc != nil {
 			c.Type, c.Default = nc.Type, nc.Default
@@ -270,6 +288,12 @@ func clone(s *schema.Schema) *schema.Schema {
 		for j, c := range t.Columns {
 			cc := *c
 			ct.Columns[j] = &cc
+		}
+		ct.Objects = make([]*schema.Object, len(t.Objects))
+		for j, o := range t.Objects {
+			co := *o
+			co.Attrs = maps.Clone(o.Attrs)
+			ct.Objects[j] = &co
 		}
 		ct.Policies = make([]*schema.Policy, len(t.Policies))
 		for j, p := range t.Policies {

@@ -39,6 +39,7 @@ type (
 		SchemaUsage map[string][]string `json:"schema_usage,omitempty"`
 		Tables      []*savedTable       `json:"tables"`
 		Routines    []*savedFunction    `json:"routines,omitempty"`
+		Objects     []*savedObject      `json:"objects,omitempty"`
 	}
 	savedAuth struct {
 		Provider string `json:"provider"`
@@ -58,6 +59,16 @@ type (
 		Grants      []*savedGrant  `json:"grants,omitempty"`
 		Owner       string         `json:"owner,omitempty"`
 		Comment     string         `json:"comment,omitempty"`
+		Objects     []*savedObject `json:"objects,omitempty"`
+	}
+	// savedObject is an object of a kind package objects describes.
+	savedObject struct {
+		Kind   string            `json:"kind"`
+		Schema string            `json:"schema"`
+		Table  string            `json:"table,omitempty"`
+		Name   string            `json:"name"`
+		Attrs  map[string]string `json:"attrs,omitempty"`
+		Items  []string          `json:"items,omitempty"`
 	}
 	savedColumn struct {
 		Name        string           `json:"name"`
@@ -148,7 +159,20 @@ func saveSchema(s *schema.Schema) *savedSchema {
 	out.Routines = each(s.Routines, func(f *schema.Function) *savedFunction {
 		return &savedFunction{f.Schema, f.Name, f.Returns, f.Language, f.Volatility, f.SecurityDefiner, f.Settings, f.Body, f.Execute}
 	})
+	out.Objects = saveObjects(s.Objects)
 	return out
+}
+
+func saveObjects(objs []*schema.Object) []*savedObject {
+	return each(objs, func(o *schema.Object) *savedObject {
+		return &savedObject{o.Kind, o.Schema, o.Table, o.Name, o.Attrs, o.Items}
+	})
+}
+
+func objectsOf(saved []*savedObject) []*schema.Object {
+	return each(saved, func(o *savedObject) *schema.Object {
+		return &schema.Object{Kind: o.Kind, Schema: o.Schema, Table: o.Table, Name: o.Name, Attrs: o.Attrs, Items: o.Items}
+	})
 }
 
 func saveTable(t *schema.Table) *savedTable {
@@ -168,7 +192,8 @@ func saveTable(t *schema.Table) *savedTable {
 		Indexes: each(t.Indexes, func(ix *schema.Index) *savedIndex {
 			return &savedIndex{ix.Name, ix.RenamedFrom, ix.Columns, ix.Unique}
 		}),
-		Grants: each(t.Grants, func(g *schema.Grant) *savedGrant { return &savedGrant{g.Role, g.Privileges, g.Columns} }),
+		Grants:  each(t.Grants, func(g *schema.Grant) *savedGrant { return &savedGrant{g.Role, g.Privileges, g.Columns} }),
+		Objects: saveObjects(t.Objects),
 	}
 }
 
@@ -186,6 +211,7 @@ func (s *savedSchema) model() *schema.Schema {
 		return &schema.Function{Schema: f.Schema, Name: f.Name, Returns: f.Returns, Language: f.Language, Volatility: f.Volatility,
 			SecurityDefiner: f.SecurityDefiner, Settings: f.Settings, Body: f.Body, Execute: f.Execute}
 	})
+	out.Objects = objectsOf(s.Objects)
 	return out
 }
 
@@ -211,6 +237,7 @@ func (t *savedTable) model() *schema.Table {
 		Grants: each(t.Grants, func(g *savedGrant) *schema.Grant {
 			return &schema.Grant{Role: g.Role, Privileges: g.Privileges, Columns: g.Columns}
 		}),
+		Objects: objectsOf(t.Objects),
 	}
 }
 

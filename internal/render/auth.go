@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
+	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 )
@@ -30,7 +31,7 @@ func (r *renderer) auth(c *diff.Change) {
 	}
 	switch a.Provider {
 	case "pg_session_jwt":
-		r.block(c.Kind, c, holdNone, fmt.Sprintf(`BEGIN
+		r.block(c.Kind, c, objects.LockNone, fmt.Sprintf(`BEGIN
   IF EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_session_jwt') THEN
     CREATE EXTENSION IF NOT EXISTS pg_session_jwt;
     CREATE SCHEMA IF NOT EXISTS auth;
@@ -41,7 +42,7 @@ func (r *renderer) auth(c *diff.Change) {
   END IF;
 END`, indent(fallbackFunctions(), "    "), sqlident.Literal(notice)))
 	case "claims":
-		r.block(c.Kind, c, holdNone, "BEGIN\n"+indent(fallbackFunctions(), "  ")+"\nEND")
+		r.block(c.Kind, c, objects.LockNone, "BEGIN\n"+indent(fallbackFunctions(), "  ")+"\nEND")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
+	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 )
 
@@ -25,8 +26,8 @@ func Migration(up, down []*diff.Change, lockTimeout string) (main, online string
 	downTx := statements(down, true)
 	var downOnline []Statement
 	for _, st := range upOnline {
-		if st.Change.Kind == diff.IndexCreate && st.hold == holdConcurrentBuild { // the build, not the DO block before it
-			downOnline = append(downOnline, Statement{Change: st.Change, Kind: diff.IndexDrop, Online: true, hold: holdConcurrentDrop,
+		if st.Change.Kind == diff.IndexCreate && st.hold == objects.LockConcurrentBuild { // the build, not the DO block before it
+			downOnline = append(downOnline, Statement{Change: st.Change, Kind: diff.IndexDrop, Online: true, hold: objects.LockConcurrentDrop,
 				SQL: "DROP INDEX CONCURRENTLY IF EXISTS " + sqlident.Qualified(st.Change.Schema, st.Change.New.Index.Name) + ";"})
 		}
 	}

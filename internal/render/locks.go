@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
+	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 )
@@ -25,38 +26,13 @@ type Note struct {
 	Message string      `json:"message"`
 }
 
-// hold is the lock a statement takes on the table its change concerns, as PostgreSQL
-// takes it on a table that already holds rows. The renderer sets it where it writes the
-// statement.
-type hold int
-
-// The locks statements take.
-const (
-	holdNone            hold = iota // none that queries wait on: grants, objects outside tables, a new table
-	holdBrief                       // ACCESS EXCLUSIVE for an instant: a catalog change
-	holdScan                        // ACCESS EXCLUSIVE while it reads every row (SET NOT NULL unproven)
-	holdRewrite                     // ACCESS EXCLUSIVE while it rewrites the table (a type change)
-	holdDefaultRewrite              // ACCESS EXCLUSIVE while it computes a volatile default for every row
-	holdKeyBuild                    // ACCESS EXCLUSIVE while a key's index builds
-	holdBuild                       // SHARE while an index builds
-	holdConcurrentBuild             // SHARE UPDATE EXCLUSIVE while an index builds CONCURRENTLY
-	holdConcurrentDrop              // SHARE UPDATE EXCLUSIVE until the transactions using the index end
-	holdValidate                    // SHARE UPDATE EXCLUSIVE while it validates a constraint
-	holdReference                   // SHARE ROW EXCLUSIVE on both tables, briefly (NOT VALID)
-	holdReferenceScan               // SHARE ROW EXCLUSIVE on both tables while it checks every row
-)
-
-// lasts reports whether h is held for longer than an instant: while the statement
-// reads, rewrites or builds, or until other transactions end.
-func (h hold) lasts() bool { return h != holdNone && h != holdBrief && h != holdReference }
-
 // addColumnHold is the lock ADD COLUMN takes: a volatile default (an identity's next
 // value among them) is computed for every row, which rewrites the table.
-func addColumnHold(c *schema.Column) hold {
+func addColumnHold(c *schema.Column) objects.Lock {
 	if c.Identity != "" || volatileDefault(c.Default) {
-		return holdDefaultRewrite
+		return objects.LockDefaultRewrite
 	}
-	return holdBrief
+	return objects.LockBrief
 }
 
 // steadyFunctions are functions PostgreSQL marks stable or immutable that defaults often
@@ -88,32 +64,32 @@ func volatileDefault(def string) bool {
 func Locking(st Statement) (string, []Note) {
 	t := st.Change.Schema + "." + st.Change.Table
 	switch st.hold {
-	case holdNone:
+	case objects.LockNone:
 		return "", nil
-	case holdConcurrentDrop:
+	case objects.LockConcurrentDrop:
 		return "SHARE UPDATE EXCLUSIVE on " + t + ", until the transactions using the index end (writers go on)", nil
-	case holdConcurrentBuild:
+	case objects.LockConcurrentBuild:
 		return "SHARE UPDATE EXCLUSIVE on " + t + ", while it builds (writers go on)", nil
-	case holdValidate:
+	case objects.LockValidate:
 		return "SHARE UPDATE EXCLUSIVE on " + t + ", while it reads the rows", []Note{{LongValidation,
 			"reads every row of " + t + " to validate; writers go on, and it waits for no one once it holds its lock"}}
-	case holdBuild:
+	case objects.LockBuild:
 		return "SHARE on " + t + ", while it builds", []Note{{BlocksWrites, "writes to " + t + " wait while the index builds"}}
-	case holdRewrite:
+	case objects.LockRewrite:
 		return "ACCESS EXCLUSIVE on " + t + ", while it rewrites the table", []Note{
 			{RewritesTable, "every row of " + t + " is rewritten with the new type"},
 			{BlocksReads, "reads and writes of " + t + " wait for the whole rewrite"}}
-	case holdKeyBuild:
+	case objects.LockKeyBuild:
 		return "ACCESS EXCLUSIVE on " + t + ", while its index builds", []Note{{BlocksReads, "reads and writes of " + t + " wait while the key's index builds"}}
-	case holdReference:
+	case objects.LockReference:
 		return "SHARE ROW EXCLUSIVE on " + t + " and the table it references (brief)", nil
-	case holdReferenceScan:
+	case objects.LockReferenceScan:
 		return "SHARE ROW EXCLUSIVE on " + t + " and the table it references, while it reads the rows", []Note{{BlocksWrites, "writes to " + t + " wait while every row is checked"}}
-	case holdDefaultRewrite:
+	case objects.LockDefaultRewrite:
 		return "ACCESS EXCLUSIVE on " + t + ", while it rewrites the table", []Note{
 			{RewritesTable, "a volatile default is computed for every row of " + t},
 			{BlocksReads, "reads and writes of " + t + " wait for the whole rewrite"}}
-	case holdScan:
+	case objects.LockScan:
 		return "ACCESS EXCLUSIVE on " + t + ", while it reads the rows", []Note{{BlocksReads, "reads and writes of " + t + " wait while every row is checked"}}
 	}
 	return "ACCESS EXCLUSIVE on " + t + " (brief)", nil
@@ -126,7 +102,7 @@ func comments(st Statement, notes []Note) string {
 	for _, n := range notes {
 		sb.WriteString(Comment(fmt.Sprintf("hazard %s: %s", n.Type, n.Message)))
 	}
-	if st.hold.lasts() {
+	if st.hold.Lasts() {
 		lock, _ := Locking(st)
 		sb.WriteString(Comment("lock: " + lock))
 	}

@@ -23,6 +23,13 @@ func TestEveryKindRenders(t *testing.T) {
 	ix := &schema.Index{Name: "i", Columns: []string{"owner"}}
 	for _, k := range diff.Kinds() {
 		c := &diff.Change{Kind: k, Schema: "public", Table: "todos", Name: "x", Role: "authenticated", OldTable: tbl, NewTable: tbl}
+		if ok, _ := c.ObjectChange(); ok != nil {
+			o := &schema.Object{Kind: ok.Name, Schema: "public", Table: "todos", Name: "x", Attrs: map[string]string{}}
+			for _, key := range ok.Exprs {
+				o.Attrs[key] = "true"
+			}
+			c.Old.Object, c.New.Object = o, o
+		}
 		switch {
 		case k == diff.ViewInvoker || k == diff.MatviewReadable || k == diff.FunctionDefiner || k == diff.TableExposes:
 			c.Old.Exposure = &schema.Exposure{Kind: "view", Schema: "public", Name: "feed(integer)", Reads: []string{"public.todos"}, Roles: []string{"authenticated"}}

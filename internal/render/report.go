@@ -77,6 +77,12 @@ func FindingsAt(changes []*diff.Change, at func(*diff.Change) string) []Finding 
 
 // describe renders one side of a change: obj is the object on that side, t the table.
 func describe(c *diff.Change, obj diff.Side, t *schema.Table) string {
+	if k, _ := c.ObjectChange(); k != nil {
+		if obj.Object == nil {
+			return ""
+		}
+		return k.Summary(obj.Object)
+	}
 	switch c.Kind {
 	case diff.RLSEnable, diff.RLSDisable:
 		return onOff(t != nil && t.RLS, "enabled", "disabled")

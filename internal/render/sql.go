@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
+	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
@@ -28,7 +29,7 @@ type Statement struct {
 	// constraint validations, which would otherwise hold a lock that stops writers for
 	// as long as they read the table.
 	Online bool
-	hold   hold // the lock it takes on its change's table, set where it is made
+	hold   objects.Lock // the lock it takes on its change's table, set where it is made
 }
 
 // Statements returns the SQL for changes, in apply order. A created table contributes
@@ -86,11 +87,11 @@ func (r *renderer) dropForeignKey(c *diff.Change, t *schema.Table, col *schema.C
 		return
 	}
 	r.fkDropped[tableName(t)+"\x00"+name] = true
-	r.emit(diff.ForeignKeyDrop, c, holdBrief, "ALTER TABLE %s DROP CONSTRAINT %s;", tableName(t), sqlident.Quote(name))
+	r.emit(diff.ForeignKeyDrop, c, objects.LockBrief, "ALTER TABLE %s DROP CONSTRAINT %s;", tableName(t), sqlident.Quote(name))
 }
 
 // emit places a statement of change c in phase k; h is the lock it takes on c's table.
-func (r *renderer) emit(k diff.Kind, c *diff.Change, h hold, format string, args ...any) {
+func (r *renderer) emit(k diff.Kind, c *diff.Change, h objects.Lock, format string, args ...any) {
 	p := diff.Phase(k)
 	sql := fmt.Sprintf(format, args...)
 	// goose ends a statement at a line whose last word before "--" ends with ";"; a quoted
@@ -103,7 +104,7 @@ func (r *renderer) emit(k diff.Kind, c *diff.Change, h hold, format string, args
 // unless the change says to rewrite it.
 func (r *renderer) suggest(c *diff.Change, sql string) {
 	if c.Rewrite {
-		r.emit(c.Kind, c, holdNone, "%s", sql)
+		r.emit(c.Kind, c, objects.LockNone, "%s", sql)
 		return
 	}
 	p := diff.Phase(c.Kind)
@@ -112,7 +113,7 @@ func (r *renderer) suggest(c *diff.Change, sql string) {
 }
 
 // online emits a statement that runs outside the transaction, after it.
-func (r *renderer) online(k diff.Kind, c *diff.Change, h hold, format string, args ...any) {
+func (r *renderer) online(k diff.Kind, c *diff.Change, h objects.Lock, format string, args ...any) {
 	r.emit(k, c, h, format, args...)
 	r.markOnline(k)
 }
@@ -124,7 +125,7 @@ func (r *renderer) markOnline(k diff.Kind) {
 }
 
 // block places a DO block of change c in phase k; h is the lock it takes on c's table.
-func (r *renderer) block(k diff.Kind, c *diff.Change, h hold, body string) {
+func (r *renderer) block(k diff.Kind, c *diff.Change, h objects.Lock, body string) {
 	p := diff.Phase(k)
 	r.byPhase[p] = append(r.byPhase[p], Statement{SQL: "DO " + sqlident.DollarQuote("\n"+body+"\n") + ";", Change: c, Kind: k, Block: true, hold: h})
 }
@@ -138,19 +139,23 @@ func (r *renderer) change(c *diff.Change) {
 	} else if c.OldTable != nil {
 		t = tableName(c.OldTable)
 	}
+	if k, op := c.ObjectChange(); k != nil {
+		r.object(c, k, op, t)
+		return
+	}
 	oc, nc := c.Old.Column, c.New.Column
 	q := sqlident.Quote
 	switch c.Kind {
 	case diff.RoleMembership:
-		r.emit(c.Kind, c, holdNone, "REVOKE %s FROM %s;", q(c.Old.Role), q(c.Name))
+		r.emit(c.Kind, c, objects.LockNone, "REVOKE %s FROM %s;", q(c.Old.Role), q(c.Name))
 	case diff.RoleBypass:
 		attr := "NOBYPASSRLS"
 		if c.Old.Role == "superuser" {
 			attr = "NOSUPERUSER"
 		}
-		r.emit(c.Kind, c, holdNone, "ALTER ROLE %s %s;", q(c.Name), attr)
+		r.emit(c.Kind, c, objects.LockNone, "ALTER ROLE %s %s;", q(c.Name), attr)
 	case diff.TableOwner:
-		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s OWNER TO %s;", t, q(c.New.Role))
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s OWNER TO %s;", t, q(c.New.Role))
 	case diff.ViewInvoker:
 		r.suggest(c, fmt.Sprintf("ALTER VIEW %s SET (security_invoker = true);", sqlident.Qualified(c.Schema, c.Name)))
 	case diff.MatviewReadable:
@@ -174,29 +179,29 @@ func (r *renderer) change(c *diff.Change) {
 		if dp.Schema != "" {
 			in = " IN SCHEMA " + q(dp.Schema)
 		}
-		r.emit(c.Kind, c, holdNone, "ALTER DEFAULT PRIVILEGES FOR ROLE %s%s REVOKE %s ON %s FROM %s;", q(dp.Owner), in, privileges(dp.Privileges), dp.ObjectType, grantee(dp.Grantee))
+		r.emit(c.Kind, c, objects.LockNone, "ALTER DEFAULT PRIVILEGES FOR ROLE %s%s REVOKE %s ON %s FROM %s;", q(dp.Owner), in, privileges(dp.Privileges), dp.ObjectType, grantee(dp.Grantee))
 	case diff.SchemaCreateDrop:
-		r.emit(c.Kind, c, holdNone, "REVOKE CREATE ON SCHEMA %s FROM %s;", q(c.Schema), grantee(c.Role))
+		r.emit(c.Kind, c, objects.LockNone, "REVOKE CREATE ON SCHEMA %s FROM %s;", q(c.Schema), grantee(c.Role))
 	case diff.GrantOptionDrop:
-		r.emit(c.Kind, c, holdNone, "REVOKE GRANT OPTION FOR %s ON %s FROM %s CASCADE;", privileges(c.Old.Privileges), t, grantee(c.Role))
+		r.emit(c.Kind, c, objects.LockNone, "REVOKE GRANT OPTION FOR %s ON %s FROM %s CASCADE;", privileges(c.Old.Privileges), t, grantee(c.Role))
 	case diff.SequenceRevoke:
-		r.emit(c.Kind, c, holdNone, "REVOKE ALL ON SEQUENCE %s FROM %s;", sqlident.Qualified(c.Schema, c.Name), grantee(c.Role))
+		r.emit(c.Kind, c, objects.LockNone, "REVOKE ALL ON SEQUENCE %s FROM %s;", sqlident.Qualified(c.Schema, c.Name), grantee(c.Role))
 	case diff.RoleCreate:
-		r.block(c.Kind, c, holdNone, createRole(c.Name))
+		r.block(c.Kind, c, objects.LockNone, createRole(c.Name))
 	case diff.AuthSetup, diff.FunctionMissing, diff.FunctionAlter:
 		r.auth(c)
 	case diff.SchemaCreate:
-		r.emit(c.Kind, c, holdNone, "CREATE SCHEMA IF NOT EXISTS %s;", q(c.Schema))
+		r.emit(c.Kind, c, objects.LockNone, "CREATE SCHEMA IF NOT EXISTS %s;", q(c.Schema))
 	case diff.TableRename:
-		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s RENAME TO %s;", tableName(c.OldTable), q(c.NewTable.Name))
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s RENAME TO %s;", tableName(c.OldTable), q(c.NewTable.Name))
 	case diff.ColumnRename:
-		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s RENAME COLUMN %s TO %s;", t, q(oc.Name), q(nc.Name))
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s RENAME COLUMN %s TO %s;", t, q(oc.Name), q(nc.Name))
 	case diff.PolicyRename:
-		r.emit(c.Kind, c, holdBrief, "ALTER POLICY %s ON %s RENAME TO %s;", q(c.Old.Policy.Name), t, q(c.New.Policy.Name))
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER POLICY %s ON %s RENAME TO %s;", q(c.Old.Policy.Name), t, q(c.New.Policy.Name))
 	case diff.IndexRename:
-		r.emit(c.Kind, c, holdBrief, "ALTER INDEX %s RENAME TO %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name), q(c.New.Index.Name))
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER INDEX %s RENAME TO %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name), q(c.New.Index.Name))
 	case diff.ConstraintRename:
-		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s RENAME CONSTRAINT %s TO %s;", t, q(c.Old.Constraint), q(c.New.Constraint))
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s RENAME CONSTRAINT %s TO %s;", t, q(c.Old.Constraint), q(c.New.Constraint))
 	case diff.TableCreate:
 		r.createTable(c)
 	case diff.TableDrop:
@@ -205,26 +210,26 @@ func (r *renderer) change(c *diff.Change) {
 		for _, col := range c.OldTable.Columns {
 			r.dropForeignKey(c, c.OldTable, col)
 		}
-		r.emit(c.Kind, c, holdBrief, "DROP TABLE %s;", t)
+		r.emit(c.Kind, c, objects.LockBrief, "DROP TABLE %s;", t)
 	case diff.ColumnAdd:
 		r.emit(c.Kind, c, addColumnHold(nc), "ALTER TABLE %s ADD COLUMN %s;", t, columnDef(nc, false))
 		if nc.Comment != "" {
-			r.emit(c.Kind, c, holdNone, "%s", columnComment(t, nc))
+			r.emit(c.Kind, c, objects.LockNone, "%s", columnComment(t, nc))
 		}
 	case diff.ColumnComment:
-		r.emit(c.Kind, c, holdNone, "%s", columnComment(t, nc))
+		r.emit(c.Kind, c, objects.LockNone, "%s", columnComment(t, nc))
 	case diff.TableComment:
-		r.emit(c.Kind, c, holdNone, "%s", commentOn("TABLE "+t, c.NewTable.Comment))
+		r.emit(c.Kind, c, objects.LockNone, "%s", commentOn("TABLE "+t, c.NewTable.Comment))
 	case diff.ColumnDrop:
 		r.dropForeignKey(c, c.OldTable, oc) // first, as for a dropped table
-		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s DROP COLUMN %s;", t, q(oc.Name))
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s DROP COLUMN %s;", t, q(oc.Name))
 	case diff.ColumnType:
 		r.columnType(c, t)
 	case diff.ColumnDefault:
 		if nc.Default == "" {
-			r.emit(diff.ColumnDefaultDrop, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", t, q(nc.Name))
+			r.emit(diff.ColumnDefaultDrop, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", t, q(nc.Name))
 		} else {
-			r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", t, q(nc.Name), nc.Default)
+			r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", t, q(nc.Name), nc.Default)
 		}
 	case diff.ColumnNotNull:
 		// SET NOT NULL reads the whole table under ACCESS EXCLUSIVE, unless a valid
@@ -234,121 +239,121 @@ func (r *renderer) change(c *diff.Change) {
 		// An identity added in the same migration needs NOT NULL first, in the
 		// transaction (PostgreSQL refuses ADD GENERATED on a nullable column).
 		if nc.NotNull && (r.inTx || (nc.Identity != "" && (oc == nil || oc.Identity == ""))) {
-			r.emit(c.Kind, c, holdScan, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;", t, q(nc.Name))
+			r.emit(c.Kind, c, objects.LockScan, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;", t, q(nc.Name))
 			break
 		}
 		if !nc.NotNull {
-			r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", t, q(nc.Name))
-			r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;", t, check)
+			r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL;", t, q(nc.Name))
+			r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;", t, check)
 			break
 		}
-		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID;", t, check, q(nc.Name))
-		r.block(c.Kind, c, holdValidate, fmt.Sprintf(`BEGIN
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID;", t, check, q(nc.Name))
+		r.block(c.Kind, c, objects.LockValidate, fmt.Sprintf(`BEGIN
   IF EXISTS (SELECT FROM pg_constraint WHERE conrelid = %s::regclass AND conname = %s) THEN
     ALTER TABLE %s VALIDATE CONSTRAINT %s;
   END IF;
 END`, sqlident.Literal(t), sqlident.Literal(sqlident.Name(c.NewTable.Name, nc.Name, "not_null")), t, check))
 		r.markOnline(c.Kind)
-		r.online(c.Kind, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;", t, q(nc.Name))
-		r.online(c.Kind, c, holdBrief, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;", t, check)
+		r.online(c.Kind, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s SET NOT NULL;", t, q(nc.Name))
+		r.online(c.Kind, c, objects.LockBrief, "ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;", t, check)
 	case diff.ColumnIdentity:
 		switch {
 		case nc.Identity == "":
-			r.emit(diff.ColumnIdentityDrop, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s DROP IDENTITY;", t, q(nc.Name))
+			r.emit(diff.ColumnIdentityDrop, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s DROP IDENTITY;", t, q(nc.Name))
 		case oc.Identity == "":
-			r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s ADD GENERATED %s AS IDENTITY;", t, q(nc.Name), strings.ToUpper(nc.Identity))
+			r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s ADD GENERATED %s AS IDENTITY;", t, q(nc.Name), strings.ToUpper(nc.Identity))
 		default:
-			r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s SET GENERATED %s;", t, q(nc.Name), strings.ToUpper(nc.Identity))
+			r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s SET GENERATED %s;", t, q(nc.Name), strings.ToUpper(nc.Identity))
 		}
 	case diff.UniqueAdd:
-		r.emit(c.Kind, c, holdKeyBuild, "ALTER TABLE %s ADD CONSTRAINT %s UNIQUE (%s);", t, q(uniqueName(c.NewTable, nc)), q(nc.Name))
+		r.emit(c.Kind, c, objects.LockKeyBuild, "ALTER TABLE %s ADD CONSTRAINT %s UNIQUE (%s);", t, q(uniqueName(c.NewTable, nc)), q(nc.Name))
 	case diff.UniqueDrop:
-		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(uniqueName(c.OldTable, oc)))
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(uniqueName(c.OldTable, oc)))
 	case diff.ForeignKeyAdd:
 		if oc != nil && oc.References != nil {
-			r.emit(diff.ForeignKeyDrop, c, holdBrief, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(fkName(c.OldTable, oc)))
+			r.emit(diff.ForeignKeyDrop, c, objects.LockBrief, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(fkName(c.OldTable, oc)))
 		}
 		// On a table that holds rows: NOT VALID now (a brief lock), VALIDATE after the
 		// transaction, which reads the rows without stopping writers.
 		if r.inTx {
-			r.emit(c.Kind, c, holdReferenceScan, "%s", addForeignKey(c.NewTable, nc))
+			r.emit(c.Kind, c, objects.LockReferenceScan, "%s", addForeignKey(c.NewTable, nc))
 			break
 		}
-		r.emit(c.Kind, c, holdReference, "%s", strings.TrimSuffix(addForeignKey(c.NewTable, nc), ";")+" NOT VALID;")
-		r.online(c.Kind, c, holdValidate, "ALTER TABLE %s VALIDATE CONSTRAINT %s;", t, q(fkName(c.NewTable, nc)))
+		r.emit(c.Kind, c, objects.LockReference, "%s", strings.TrimSuffix(addForeignKey(c.NewTable, nc), ";")+" NOT VALID;")
+		r.online(c.Kind, c, objects.LockValidate, "ALTER TABLE %s VALIDATE CONSTRAINT %s;", t, q(fkName(c.NewTable, nc)))
 	case diff.ForeignKeyDrop:
-		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(fkName(c.OldTable, oc)))
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(fkName(c.OldTable, oc)))
 	case diff.PrimaryKeyAdd:
-		r.emit(c.Kind, c, holdKeyBuild, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);", t, q(pkName(c.NewTable)), idents(c.NewTable.PrimaryKey))
+		r.emit(c.Kind, c, objects.LockKeyBuild, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s);", t, q(pkName(c.NewTable)), idents(c.NewTable.PrimaryKey))
 	case diff.PrimaryKeyDrop:
-		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(pkName(c.OldTable)))
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s DROP CONSTRAINT %s;", t, q(pkName(c.OldTable)))
 	case diff.IndexCreate:
 		// On a table that holds rows, CONCURRENTLY: writers go on while it builds. A
 		// build that failed leaves an invalid index of that name, dropped first.
 		name := sqlident.Qualified(c.Schema, c.New.Index.Name)
 		if r.inTx {
-			r.emit(c.Kind, c, holdBuild, "%s", createIndex(c.NewTable, c.New.Index))
+			r.emit(c.Kind, c, objects.LockBuild, "%s", createIndex(c.NewTable, c.New.Index))
 			break
 		}
 		// A retry after a failed build finds an invalid index of that name: only that is
 		// dropped (briefly, ACCESS EXCLUSIVE, bounded by lock_timeout); a valid one that
 		// an earlier attempt built is kept, and IF NOT EXISTS leaves it be.
-		r.block(c.Kind, c, holdBrief, fmt.Sprintf(`BEGIN
+		r.block(c.Kind, c, objects.LockBrief, fmt.Sprintf(`BEGIN
   IF EXISTS (SELECT FROM pg_index WHERE indexrelid = to_regclass(%s) AND NOT indisvalid) THEN
     DROP INDEX %s;
   END IF;
 END`, sqlident.Literal(name), name))
 		r.markOnline(c.Kind)
-		r.online(c.Kind, c, holdConcurrentBuild, "%s", strings.Replace(createIndex(c.NewTable, c.New.Index), "INDEX ", "INDEX CONCURRENTLY IF NOT EXISTS ", 1))
+		r.online(c.Kind, c, objects.LockConcurrentBuild, "%s", strings.Replace(createIndex(c.NewTable, c.New.Index), "INDEX ", "INDEX CONCURRENTLY IF NOT EXISTS ", 1))
 	case diff.IndexDrop:
 		if r.inTx { // a rollback: the migration after it may have dropped it already
-			r.emit(c.Kind, c, holdBrief, "DROP INDEX IF EXISTS %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name))
+			r.emit(c.Kind, c, objects.LockBrief, "DROP INDEX IF EXISTS %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name))
 			break
 		}
-		r.online(c.Kind, c, holdConcurrentDrop, "DROP INDEX CONCURRENTLY IF EXISTS %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name))
+		r.online(c.Kind, c, objects.LockConcurrentDrop, "DROP INDEX CONCURRENTLY IF EXISTS %s;", sqlident.Qualified(c.Schema, c.Old.Index.Name))
 	case diff.RLSEnable:
-		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", t)
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", t)
 	case diff.RLSDisable:
-		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s DISABLE ROW LEVEL SECURITY;", t)
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s DISABLE ROW LEVEL SECURITY;", t)
 	case diff.ForceRLSEnable:
-		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s FORCE ROW LEVEL SECURITY;", t)
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s FORCE ROW LEVEL SECURITY;", t)
 	case diff.ForceRLSDisable:
-		r.emit(c.Kind, c, holdBrief, "ALTER TABLE %s NO FORCE ROW LEVEL SECURITY;", t)
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s NO FORCE ROW LEVEL SECURITY;", t)
 	case diff.PolicyCreate:
-		r.emit(c.Kind, c, holdBrief, "%s", createPolicy(c.NewTable, c.New.Policy))
+		r.emit(c.Kind, c, objects.LockBrief, "%s", createPolicy(c.NewTable, c.New.Policy))
 	case diff.PolicyDrop:
-		r.emit(c.Kind, c, holdBrief, "DROP POLICY %s ON %s;", q(c.Old.Policy.Name), t)
+		r.emit(c.Kind, c, objects.LockBrief, "DROP POLICY %s ON %s;", q(c.Old.Policy.Name), t)
 	case diff.PolicyAlter:
 		r.alterPolicy(c, t)
 	case diff.GrantAdd:
-		r.emit(c.Kind, c, holdNone, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, grantee(c.Role))
+		r.emit(c.Kind, c, objects.LockNone, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, grantee(c.Role))
 	case diff.GrantRevoke:
-		r.emit(c.Kind, c, holdNone, "REVOKE %s ON %s FROM %s;", privileges(c.Old.Privileges), t, grantee(c.Role))
+		r.emit(c.Kind, c, objects.LockNone, "REVOKE %s ON %s FROM %s;", privileges(c.Old.Privileges), t, grantee(c.Role))
 		if len(c.New.Privileges) > 0 { // column privileges the revoke took with it
-			r.emit(c.Kind, c, holdNone, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, grantee(c.Role))
+			r.emit(c.Kind, c, objects.LockNone, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, grantee(c.Role))
 		}
 	case diff.FunctionCreate:
-		r.emit(c.Kind, c, holdNone, "%s", createFunction(c.New.Function))
+		r.emit(c.Kind, c, objects.LockNone, "%s", createFunction(c.New.Function))
 		r.execute(c, c.New.Function, []string{"public"}, c.New.Function.Execute)
 	case diff.FunctionReplace:
 		of, nf := c.Old.Function, c.New.Function
 		if of.Returns != nf.Returns {
 			// Its policies are dropped before (see diff) and created after.
-			r.emit(diff.PoliciesLift, c, holdNone, "DROP FUNCTION %s();", sqlident.Qualified(of.Schema, of.Name))
-			r.emit(c.Kind, c, holdNone, "%s", createFunction(nf))
+			r.emit(diff.PoliciesLift, c, objects.LockNone, "DROP FUNCTION %s();", sqlident.Qualified(of.Schema, of.Name))
+			r.emit(c.Kind, c, objects.LockNone, "%s", createFunction(nf))
 			r.execute(c, nf, []string{"public"}, nf.Execute)
 			return
 		}
 		if of.Definition() != nf.Definition() {
-			r.emit(c.Kind, c, holdNone, "%s", createFunction(nf))
+			r.emit(c.Kind, c, objects.LockNone, "%s", createFunction(nf))
 		}
 		r.execute(c, nf, of.Execute, nf.Execute)
 	case diff.FunctionDrop:
-		r.emit(c.Kind, c, holdNone, "DROP FUNCTION %s();", sqlident.Qualified(c.Old.Function.Schema, c.Old.Function.Name))
+		r.emit(c.Kind, c, objects.LockNone, "DROP FUNCTION %s();", sqlident.Qualified(c.Old.Function.Schema, c.Old.Function.Name))
 	case diff.UsageGrant:
-		r.emit(c.Kind, c, holdNone, "GRANT USAGE ON SCHEMA %s TO %s;", q(c.Schema), grantee(c.Role))
+		r.emit(c.Kind, c, objects.LockNone, "GRANT USAGE ON SCHEMA %s TO %s;", q(c.Schema), grantee(c.Role))
 	case diff.UsageRevoke:
-		r.emit(c.Kind, c, holdNone, "REVOKE USAGE ON SCHEMA %s FROM %s;", q(c.Schema), grantee(c.Role))
+		r.emit(c.Kind, c, objects.LockNone, "REVOKE USAGE ON SCHEMA %s FROM %s;", q(c.Schema), grantee(c.Role))
 	default:
 		panic(fmt.Sprintf("render: no SQL for change kind %q", c.Kind))
 	}
@@ -370,35 +375,65 @@ func (r *renderer) createTable(c *diff.Change) {
 			lines = append(lines, fmt.Sprintf("  CONSTRAINT %s UNIQUE (%s)", sqlident.Quote(uniqueName(t, col)), sqlident.Quote(col.Name)))
 		}
 	}
-	r.emit(diff.TableCreate, c, holdNone, "CREATE TABLE %s (\n%s\n);", tableName(t), strings.Join(lines, ",\n"))
+	r.emit(diff.TableCreate, c, objects.LockNone, "CREATE TABLE %s (\n%s\n);", tableName(t), strings.Join(lines, ",\n"))
 	if t.Comment != "" {
-		r.emit(diff.TableCreate, c, holdNone, "%s", commentOn("TABLE "+tableName(t), t.Comment))
+		r.emit(diff.TableCreate, c, objects.LockNone, "%s", commentOn("TABLE "+tableName(t), t.Comment))
 	}
 	for _, col := range t.Columns {
 		if col.Comment != "" {
-			r.emit(diff.TableCreate, c, holdNone, "%s", columnComment(tableName(t), col))
+			r.emit(diff.TableCreate, c, objects.LockNone, "%s", columnComment(tableName(t), col))
 		}
+	}
+	for _, o := range t.Objects {
+		r.objectStatements(diff.TableCreate, c, objects.Of(o).Create(tableName(t), o, objects.NewTable))
 	}
 	for _, col := range t.Columns {
 		if col.References != nil {
-			r.emit(diff.ForeignKeyAdd, c, holdNone, "%s", addForeignKey(t, col))
+			r.emit(diff.ForeignKeyAdd, c, objects.LockNone, "%s", addForeignKey(t, col))
 		}
 	}
 	for _, ix := range t.Indexes {
-		r.emit(diff.IndexCreate, c, holdNone, "%s", createIndex(t, ix))
+		r.emit(diff.IndexCreate, c, objects.LockNone, "%s", createIndex(t, ix))
 	}
 	if t.RLS {
-		r.emit(diff.RLSEnable, c, holdNone, "ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", tableName(t))
+		r.emit(diff.RLSEnable, c, objects.LockNone, "ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", tableName(t))
 	}
 	if t.ForceRLS {
-		r.emit(diff.ForceRLSEnable, c, holdNone, "ALTER TABLE %s FORCE ROW LEVEL SECURITY;", tableName(t))
+		r.emit(diff.ForceRLSEnable, c, objects.LockNone, "ALTER TABLE %s FORCE ROW LEVEL SECURITY;", tableName(t))
 	}
 	for _, p := range t.Policies {
-		r.emit(diff.PolicyCreate, c, holdNone, "%s", createPolicy(t, p))
+		r.emit(diff.PolicyCreate, c, objects.LockNone, "%s", createPolicy(t, p))
 	}
 	for _, g := range t.Grants {
 		privs := append(slices.Clone(g.Privileges), t.ColumnPrivileges(g.Role)...)
-		r.emit(diff.GrantAdd, c, holdNone, "GRANT %s ON %s TO %s;", privileges(privs), tableName(t), grantee(g.Role))
+		r.emit(diff.GrantAdd, c, objects.LockNone, "GRANT %s ON %s TO %s;", privileges(privs), tableName(t), grantee(g.Role))
+	}
+}
+
+// object emits the statements of change c, which does op to an object of kind k of
+// table t ("" outside tables): an alteration drops the object with the drops (before
+// columns change) and creates it anew. On a table that may hold rows, what reads them
+// is done online unless the whole migration stays in one transaction.
+func (r *renderer) object(c *diff.Change, k *objects.Kind, op diff.ObjectOp, t string) {
+	if op != diff.ObjectCreate {
+		r.objectStatements(diff.ObjectKind(k, diff.ObjectDrop), c, k.Drop(t, c.Old.Object))
+	}
+	if op != diff.ObjectDrop {
+		where := objects.Online
+		if r.inTx {
+			where = objects.InTransaction
+		}
+		r.objectStatements(c.Kind, c, k.Create(t, c.New.Object, where))
+	}
+}
+
+// objectStatements emits an object kind's statements for change c in phase k.
+func (r *renderer) objectStatements(k diff.Kind, c *diff.Change, stmts []objects.Statement) {
+	for _, st := range stmts {
+		r.emit(k, c, st.Lock, "%s", st.SQL)
+		if st.Online {
+			r.markOnline(k)
+		}
 	}
 }
 
@@ -443,10 +478,10 @@ func (r *renderer) execute(c *diff.Change, f *schema.Function, had, want []strin
 	name := sqlident.Qualified(f.Schema, f.Name) + "()"
 	revoke, grant := schema.Without(had, want), schema.Without(want, had)
 	if len(revoke) > 0 {
-		r.emit(c.Kind, c, holdNone, "REVOKE EXECUTE ON FUNCTION %s FROM %s;", name, roleList(revoke))
+		r.emit(c.Kind, c, objects.LockNone, "REVOKE EXECUTE ON FUNCTION %s FROM %s;", name, roleList(revoke))
 	}
 	if len(grant) > 0 {
-		r.emit(c.Kind, c, holdNone, "GRANT EXECUTE ON FUNCTION %s TO %s;", name, roleList(grant))
+		r.emit(c.Kind, c, objects.LockNone, "GRANT EXECUTE ON FUNCTION %s TO %s;", name, roleList(grant))
 	}
 }
 
@@ -469,12 +504,12 @@ func (r *renderer) columnType(c *diff.Change, t string) {
 	}
 	r.liftPolicies(c, t, nc.Name)
 	if nc.Default != "" && oc.Default != "" {
-		r.emit(diff.ColumnDefaultDrop, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", t, q(nc.Name))
+		r.emit(diff.ColumnDefaultDrop, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", t, q(nc.Name))
 		if nc.Default == oc.Default {
-			r.emit(diff.ColumnDefault, c, holdBrief, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", t, q(nc.Name), nc.Default)
+			r.emit(diff.ColumnDefault, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", t, q(nc.Name), nc.Default)
 		}
 	}
-	r.emit(c.Kind, c, holdRewrite, "ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s;", t, q(nc.Name), nc.Type, using)
+	r.emit(c.Kind, c, objects.LockRewrite, "ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s;", t, q(nc.Name), nc.Type, using)
 }
 
 // liftPolicies drops the policies of the table that mention column and that the table
@@ -488,8 +523,8 @@ func (r *renderer) liftPolicies(c *diff.Change, t, column string) {
 			continue // created later in the migration, or not in the way
 		}
 		r.lifted[key] = true
-		r.emit(diff.PoliciesLift, c, holdBrief, "DROP POLICY %s ON %s;", sqlident.Quote(np.Name), t)
-		r.emit(diff.PoliciesRestore, c, holdBrief, "%s", createPolicy(c.NewTable, np))
+		r.emit(diff.PoliciesLift, c, objects.LockBrief, "DROP POLICY %s ON %s;", sqlident.Quote(np.Name), t)
+		r.emit(diff.PoliciesRestore, c, objects.LockBrief, "%s", createPolicy(c.NewTable, np))
 	}
 }
 
@@ -512,8 +547,8 @@ func (r *renderer) alterPolicy(c *diff.Change, t string) {
 	if op.Command != np.Command || op.Restrictive != np.Restrictive ||
 		(op.Using != "" && np.Using == "") || (op.Check != "" && np.Check == "") {
 		// Renames apply first: the policy has its new name by now.
-		r.emit(diff.PolicyDrop, c, holdBrief, "DROP POLICY %s ON %s;", sqlident.Quote(np.Name), t)
-		r.emit(diff.PolicyCreate, c, holdBrief, "%s", createPolicy(c.NewTable, np))
+		r.emit(diff.PolicyDrop, c, objects.LockBrief, "DROP POLICY %s ON %s;", sqlident.Quote(np.Name), t)
+		r.emit(diff.PolicyCreate, c, objects.LockBrief, "%s", createPolicy(c.NewTable, np))
 		return
 	}
 	var sb strings.Builder
@@ -524,7 +559,7 @@ func (r *renderer) alterPolicy(c *diff.Change, t string) {
 	if np.Check != "" {
 		fmt.Fprintf(&sb, " WITH CHECK (%s)", np.Check)
 	}
-	r.emit(c.Kind, c, holdBrief, "%s;", sb.String())
+	r.emit(c.Kind, c, objects.LockBrief, "%s;", sb.String())
 }
 
 func columnDef(c *schema.Column, inPrimaryKey bool) string {

@@ -3,6 +3,7 @@
 package schema
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -27,6 +28,22 @@ type Schema struct {
 	// Routines are the functions rlsmigrate owns besides the identity functions: one per
 	// group (and per group reached through a table), in the order they are created.
 	Routines []*Function
+	// Objects are the objects of the kinds package objects describes that belong to a
+	// database schema rather than to a table.
+	Objects []*Object
+}
+
+// Object is one object of a kind that package objects describes (a CHECK constraint...):
+// what names it, and its definition as the attributes and items its kind reads.
+type Object struct {
+	Kind   string
+	Schema string
+	Table  string // the table it belongs to; "" for an object of a database schema
+	Name   string
+	// Attrs are its attributes by the names its kind gives them: its definition.
+	Attrs map[string]string
+	// Items is an ordered list its kind holds (an enum's values); nil for most.
+	Items []string
 }
 
 // Access is what a database says about who may get past row-level security, beside the
@@ -194,6 +211,9 @@ type Table struct {
 	Grants      []*Grant // sorted by role
 	Owner       string   // the ownership column, for reports
 	Comment     string   // COMMENT ON TABLE; "" for none
+	// Objects are the table's objects of the kinds package objects describes, sorted
+	// by kind and name.
+	Objects []*Object
 }
 
 // SequenceGrant is the privileges one role holds on a sequence.
@@ -262,6 +282,22 @@ type Grant struct {
 	// Columns maps a privilege held on some columns only (update) to those columns,
 	// sorted.
 	Columns map[string][]string
+}
+
+func sortObjects(objs []*Object) {
+	slices.SortFunc(objs, func(a, b *Object) int {
+		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Schema, b.Schema), strings.Compare(a.Name, b.Name))
+	})
+}
+
+// Object returns t's object of kind kind named name, or nil.
+func (t *Table) Object(kind, name string) *Object {
+	for _, o := range t.Objects {
+		if o.Kind == kind && o.Name == name {
+			return o
+		}
+	}
+	return nil
 }
 
 // QualifiedName returns schema.name, unquoted, for messages and keys.
@@ -405,7 +441,9 @@ func (s *Schema) Normalize() {
 			}
 		}
 		t.Grants = slices.DeleteFunc(t.Grants, func(g *Grant) bool { return len(g.Privileges) == 0 && len(g.Columns) == 0 })
+		sortObjects(t.Objects)
 	}
+	sortObjects(s.Objects)
 	for _, f := range s.Routines {
 		slices.Sort(f.Execute)
 	}

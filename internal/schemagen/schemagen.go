@@ -73,6 +73,28 @@ type yTable struct {
 	Indexes     []*yIndex           `json:"indexes,omitempty"`
 	Grants      map[string][]string `json:"grants,omitempty"`
 	Comment     string              `json:"comment,omitempty"`
+	Checks      []*yCheck           `json:"checks,omitempty"`
+}
+
+// yCheck is a CHECK constraint on Column, in one of checkForms: each holds for every
+// value of every column type, so rows the tables hold never break it.
+type yCheck struct {
+	Name   string
+	Column string
+	Form   int
+}
+
+// checkForms are the conditions checks are drawn from, over one quoted column: some
+// PostgreSQL stores as written, some with casts and parentheses added.
+var checkForms = []string{
+	"%[1]s IS NULL OR %[1]s IS NOT NULL",
+	"num_nulls(%[1]s) <= 1",
+	"octet_length(%[1]s::text) < 1000000",
+	"%[1]s IS NOT DISTINCT FROM %[1]s",
+}
+
+func (c *yCheck) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"name": c.Name, "expr": fmt.Sprintf(checkForms[c.Form], quoteIdent(c.Column))})
 }
 
 type yColumn struct {
@@ -233,6 +255,11 @@ func (s *Schema) clone() *Schema {
 				ct.Policies[op] = append(ct.Policies[op], &cr)
 			}
 		}
+		ct.Checks = nil
+		for _, ck := range t.Checks {
+			cc := *ck
+			ct.Checks = append(ct.Checks, &cc)
+		}
 		ct.Indexes = nil
 		for _, ix := range t.Indexes {
 			ct.Indexes = append(ct.Indexes, &yIndex{Name: ix.Name, Columns: slices.Clone(ix.Columns), Unique: ix.Unique})
@@ -363,7 +390,15 @@ func (g *Gen) table(s *Schema) *yTable {
 		t.Comment = g.comment()
 		t.Columns[len(t.Columns)-1].Comment = g.comment()
 	}
+	if g.chance(0.2) {
+		t.Checks = append(t.Checks, g.check(t))
+	}
 	return t
+}
+
+// check returns a new CHECK constraint on a column of t.
+func (g *Gen) check(t *yTable) *yCheck {
+	return &yCheck{Name: g.name("ck"), Column: t.Columns[g.pick(len(t.Columns))].Name, Form: g.pick(len(checkForms))}
 }
 
 // comments are the texts comments are drawn from: quotes, lines, letters beyond ASCII,
@@ -479,6 +514,7 @@ func repair(s *Schema) {
 		s.Groups = nil
 	}
 	for _, t := range s.Tables {
+		t.Checks = slices.DeleteFunc(t.Checks, func(ck *yCheck) bool { return column(t, ck.Column) == nil })
 		if t.RLS != nil {
 			t.Policies, t.ForceRLS = map[string][]*yRule{}, false // rls: false takes no rules
 		}
@@ -595,10 +631,16 @@ func referencedBy(s *Schema, t *yTable) []*yColumn {
 	return out
 }
 
-// renameColumnRefs follows a column rename in t's owner, indexes and custom rules.
+// renameColumnRefs follows a column rename in t's owner, indexes, checks and custom
+// rules.
 func renameColumnRefs(t *yTable, from, to string) {
 	if t.Owner == from {
 		t.Owner = to
+	}
+	for _, ck := range t.Checks {
+		if ck.Column == from {
+			ck.Column = to
+		}
 	}
 	for _, ix := range t.Indexes {
 		for i, c := range ix.Columns {
@@ -705,6 +747,26 @@ var edits = []struct {
 		c := t.Columns[g.pick(len(t.Columns))]
 		c.Comment = g.comment()
 		return "comment on column " + t.Name + "." + c.Name
+	}},
+	{"toggle check", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		switch {
+		case len(t.Checks) > 0 && g.chance(0.4):
+			ck := t.Checks[g.pick(len(t.Checks))]
+			t.Checks = slices.DeleteFunc(t.Checks, func(o *yCheck) bool { return o == ck })
+			return "drop check " + ck.Name + " of " + t.Name
+		case len(t.Checks) > 0 && g.chance(0.5):
+			ck := t.Checks[g.pick(len(t.Checks))]
+			ck.Form = (ck.Form + 1 + g.pick(len(checkForms)-1)) % len(checkForms)
+			ck.Column = t.Columns[g.pick(len(t.Columns))].Name
+			return "change check " + ck.Name + " of " + t.Name
+		}
+		ck := g.check(t)
+		t.Checks = append(t.Checks, ck)
+		return "add check " + ck.Name + " to " + t.Name
 	}},
 	{"add column", func(g *Gen, s *Schema) string {
 		t := g.anyTable(s)

@@ -86,6 +86,9 @@ func formatKeys(doc map[string]any, seen map[string]bool) {
 		for _, iv := range list(t["indexes"]) {
 			mark("an index", iv)
 		}
+		for _, cv := range list(t["checks"]) {
+			mark("a check", cv)
+		}
 		for _, tc := range list(t["tests"]) {
 			mark("expect", mark("a test", tc)["expect"])
 		}

@@ -1,0 +1,101 @@
+package diff
+
+import (
+	"github.com/rlsmigrate/rlsmigrate/internal/objects"
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
+)
+
+// tableObjects compares the objects of table ot (rt once its renames apply) with nt's:
+// matched by kind and name, and by meaning (objects.Same). An object whose expressions
+// name a column whose type changes is rebuilt around the change: PostgreSQL refuses
+// the new type where the expression no longer applies, and otherwise stores it anew
+// with casts from the old type.
+func (d *differ) tableObjects(ot, rt, nt *schema.Table) {
+	var retyped []string
+	for _, nc := range nt.Columns {
+		if oc, _ := continuedColumn(ot, nt, nc); oc != nil && oc.Type != nc.Type {
+			retyped = append(retyped, nc.Name)
+		}
+	}
+	rebuilt := func(o *schema.Object) bool {
+		for _, key := range objects.Of(o).Exprs {
+			for _, col := range retyped {
+				if sqlparse.MentionsIdent(o.Attrs[key], col) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	d.objects(rt.Objects, nt.Objects, rebuilt, func(k Kind) *Change { return on(k, ot, nt) })
+}
+
+// schemaObjects compares the objects of the database schemas from and to hold.
+func (d *differ) schemaObjects(from, to *schema.Schema) {
+	d.objects(from.Objects, to.Objects, func(*schema.Object) bool { return false }, func(k Kind) *Change { return &Change{Kind: k} })
+}
+
+// objects adds a change, made by change, for each object of want that have lacks
+// (created) or holds otherwise or must rebuild (altered), then for each of have that
+// want lacks (dropped). Objects match by kind, database schema and name.
+func (d *differ) objects(have, want []*schema.Object, rebuild func(*schema.Object) bool, change func(Kind) *Change) {
+	add := func(op ObjectOp, oo, no *schema.Object) {
+		o := no
+		if o == nil {
+			o = oo
+		}
+		c := change(ObjectKind(objects.Of(o), op))
+		c.Schema, c.Name, c.Old.Object, c.New.Object = o.Schema, o.Name, oo, no
+		// Rows a table already holds may break what is created on it.
+		if no != nil && objects.Of(no).MayFail {
+			c.Hazards = []Hazard{MayFail}
+		}
+		d.add(c)
+	}
+	for _, no := range want {
+		switch oo := findIn(have, no); {
+		case oo == nil:
+			add(ObjectCreate, nil, no)
+		case !objects.Same(oo, no) || rebuild(no):
+			add(ObjectAlter, oo, no)
+		}
+	}
+	for _, oo := range have {
+		if findIn(want, oo) == nil {
+			add(ObjectDrop, oo, nil)
+		}
+	}
+}
+
+// findIn returns the object of objs of o's kind, schema and name, or nil.
+func findIn(objs []*schema.Object, o *schema.Object) *schema.Object {
+	for _, x := range objs {
+		if x.Kind == o.Kind && x.Schema == o.Schema && x.Name == o.Name {
+			return x
+		}
+	}
+	return nil
+}
+
+// renamedObjects returns objs with the columns renames maps renamed in their
+// expressions, as PostgreSQL makes them follow.
+func renamedObjects(objs []*schema.Object, table string, renames map[string]string) []*schema.Object {
+	out := make([]*schema.Object, len(objs))
+	for i, o := range objs {
+		co := *o
+		co.Table = table
+		co.Attrs = make(map[string]string, len(o.Attrs))
+		for key, v := range o.Attrs {
+			co.Attrs[key] = v
+		}
+		for _, key := range objects.Of(o).Exprs {
+			for from, to := range renames {
+				co.Attrs[key] = sqlparse.RenameColumn(co.Attrs[key], from, to, sqlident.Quote)
+			}
+		}
+		out[i] = &co
+	}
+	return out
+}

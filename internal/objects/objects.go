@@ -1,0 +1,130 @@
+// Package objects describes the object kinds that schema.yaml declares beside tables,
+// columns, keys, indexes and policies, each kind in a file of its own: how the catalog
+// holds it, how two of them compare, and the SQL that creates and drops it. The stages
+// (compile, inspect, diff, render) carry every kind the same way, as schema.Object, so a
+// new kind is one file here plus its schema.yaml key.
+package objects
+
+import (
+	"slices"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
+	"github.com/rlsmigrate/rlsmigrate/policy"
+)
+
+// Lock is the lock a statement takes on the table its change concerns, as PostgreSQL
+// takes it on a table that already holds rows.
+type Lock int
+
+// The locks statements take.
+const (
+	LockNone            Lock = iota // none that queries wait on: grants, objects outside tables, a new table
+	LockBrief                       // ACCESS EXCLUSIVE for an instant: a catalog change
+	LockScan                        // ACCESS EXCLUSIVE while it reads every row (SET NOT NULL unproven, a CHECK added valid)
+	LockRewrite                     // ACCESS EXCLUSIVE while it rewrites the table (a type change)
+	LockDefaultRewrite              // ACCESS EXCLUSIVE while it computes a volatile default for every row
+	LockKeyBuild                    // ACCESS EXCLUSIVE while a key's index builds
+	LockBuild                       // SHARE while an index builds
+	LockConcurrentBuild             // SHARE UPDATE EXCLUSIVE while an index builds CONCURRENTLY
+	LockConcurrentDrop              // SHARE UPDATE EXCLUSIVE until the transactions using the index end
+	LockValidate                    // SHARE UPDATE EXCLUSIVE while it validates a constraint
+	LockReference                   // SHARE ROW EXCLUSIVE on both tables, briefly (NOT VALID)
+	LockReferenceScan               // SHARE ROW EXCLUSIVE on both tables while it checks every row
+)
+
+// Lasts reports whether l is held for longer than an instant: while the statement
+// reads, rewrites or builds, or until other transactions end.
+func (l Lock) Lasts() bool { return l != LockNone && l != LockBrief && l != LockReference }
+
+// Statement is one SQL statement of an object kind, with the lock it takes.
+type Statement struct {
+	SQL  string
+	Lock Lock
+	// Online statements run after the migration's transaction, each on its own
+	// (a constraint's validation, which lets writers go on).
+	Online bool
+}
+
+// Where says where a created object's table stands.
+type Where int
+
+// The places an object is created in.
+const (
+	NewTable      Where = iota // a table created in the same migration: empty
+	InTransaction              // a table that may hold rows, in one transaction (a rollback)
+	Online                     // a table that may hold rows, with work that reads them done online
+)
+
+// Kind is one object kind. Its changes are the diff kinds Name+".create", ".drop" and
+// ".alter" (drop, then create).
+type Kind struct {
+	Name string
+	// Declare returns the objects of the kind that schema.yaml declares, each with its
+	// position: for a kind on tables, those of table t of f; otherwise those of f
+	// (t is nil).
+	Declare func(f *policy.File, t *policy.Table) []Declared
+	// Namespace is where PostgreSQL keeps one name: "constraint" for the constraints of
+	// a table. compile refuses a declared name that rlsmigrate gives another object there.
+	Namespace string
+	// OnTable says its objects belong to a table (schema.Table.Objects): they are read
+	// with the table, follow its renames, go with it when it is dropped, and are made on
+	// its stand-in when schema.yaml is normalised. Otherwise they belong to a database
+	// schema (schema.Schema.Objects).
+	OnTable bool
+	// Query reads the kind's objects from the catalog, in one statement. For a kind on
+	// tables: rows of (table oid, name, attrs, items) of the tables whose oids the
+	// subquery %s returns; otherwise rows of (schema, name, attrs, items) of the
+	// database schemas in $1. attrs is a jsonb object of text values, items a text[].
+	Query string
+	// Exprs are the attributes that hold SQL expressions over the table's columns:
+	// compared by parse tree, and renamed with the columns.
+	Exprs []string
+	// Create returns the statements that create o on table (qualified and quoted; ""
+	// for a kind outside tables).
+	Create func(table string, o *schema.Object, where Where) []Statement
+	// Drop returns the statements that drop o.
+	Drop func(table string, o *schema.Object) []Statement
+	// Summary describes o in one line for reports.
+	Summary func(o *schema.Object) string
+	// CreateAfter and DropAfter are the diff kinds whose changes the kind's creations
+	// (and alterations) and its drops follow in apply order.
+	CreateAfter, DropAfter string
+	// MayFail says creating one on a table that holds rows fails when a row breaks it.
+	MayFail bool
+}
+
+// Declared is an object schema.yaml declares, and where.
+type Declared struct {
+	Object *schema.Object
+	Pos    policy.Pos
+}
+
+// Kinds are every object kind, in the order their changes are described.
+var Kinds = []*Kind{&Check}
+
+// Of returns the kind of o.
+func Of(o *schema.Object) *Kind {
+	for _, k := range Kinds {
+		if k.Name == o.Kind {
+			return k
+		}
+	}
+	panic("objects: unknown object kind " + o.Kind)
+}
+
+// Same reports whether a and b, two objects of one kind, mean the same: their
+// expressions by parse tree, their other attributes and items as text.
+func Same(a, b *schema.Object) bool {
+	k := Of(a)
+	if len(a.Attrs) != len(b.Attrs) || !slices.Equal(a.Items, b.Items) {
+		return false
+	}
+	for key, av := range a.Attrs {
+		bv, ok := b.Attrs[key]
+		if !ok || (av != bv && !(slices.Contains(k.Exprs, key) && sqlparse.Equivalent(av, bv))) {
+			return false
+		}
+	}
+	return true
+}

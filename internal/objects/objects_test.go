@@ -1,0 +1,83 @@
+package objects
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+)
+
+// TestEveryKindIsComplete holds each kind to what the stages call: a kind missing a
+// part fails here, not in a migration.
+func TestEveryKindIsComplete(t *testing.T) {
+	seen := map[string]bool{}
+	for _, k := range Kinds {
+		if k.Name == "" || strings.Contains(k.Name, ".") || seen[k.Name] {
+			t.Errorf("kind %q: a name must be set, unique, without dots", k.Name)
+		}
+		seen[k.Name] = true
+		if k.Declare == nil || k.Create == nil || k.Drop == nil || k.Summary == nil {
+			t.Errorf("%s: Declare, Create, Drop and Summary must all be set", k.Name)
+		}
+		if k.CreateAfter == "" || k.DropAfter == "" {
+			t.Errorf("%s: CreateAfter and DropAfter place its changes; both must be set", k.Name)
+		}
+		if strings.Count(k.Query, "%s") != map[bool]int{true: 1, false: 0}[k.OnTable] {
+			t.Errorf("%s: a query on tables takes the tables' oids as one %%s; one outside tables takes none", k.Name)
+		}
+	}
+}
+
+// TestSameComparesExpressionsByMeaning: expressions compare by parse tree, every other
+// attribute and the items as text, and an attribute one side lacks is a difference.
+func TestSameComparesExpressionsByMeaning(t *testing.T) {
+	check := func(attrs map[string]string, items ...string) *schema.Object {
+		return &schema.Object{Kind: Check.Name, Name: "c", Attrs: attrs, Items: items}
+	}
+	for _, c := range []struct {
+		a, b *schema.Object
+		same bool
+	}{
+		{check(map[string]string{"expr": "price > 0"}), check(map[string]string{"expr": "((PRICE > 0))"}), true},
+		{check(map[string]string{"expr": "price > 0"}), check(map[string]string{"expr": "price >= 0"}), false},
+		{check(map[string]string{"expr": "price > 0"}), check(map[string]string{"expr": "price > 0", "not_valid": "true"}), false},
+		{check(map[string]string{"expr": "a", "other": "x"}), check(map[string]string{"expr": "a", "other": "X"}), false},
+		{check(nil, "a", "b"), check(nil, "a", "b"), true},
+		{check(nil, "a", "b"), check(nil, "b", "a"), false},
+	} {
+		if got := Same(c.a, c.b); got != c.same {
+			t.Errorf("Same(%v %v, %v %v) = %v, want %v", c.a.Attrs, c.a.Items, c.b.Attrs, c.b.Items, got, c.same)
+		}
+	}
+}
+
+// TestCheckStatements: on a new table a check is added as it is; on one that may hold
+// rows, NOT VALID, then validated online; in one transaction, added valid, reading
+// the rows under its lock.
+func TestCheckStatements(t *testing.T) {
+	o := &schema.Object{Kind: "check", Name: "price positive", Attrs: map[string]string{"expr": "price > 0"}}
+	got := func(where Where) string {
+		var out []string
+		for _, st := range Check.Create("public.items", o, where) {
+			s := st.SQL
+			if st.Online {
+				s = "online: " + s
+			}
+			out = append(out, s)
+		}
+		return strings.Join(out, "\n")
+	}
+	for where, want := range map[Where]string{
+		NewTable:      `ALTER TABLE public.items ADD CONSTRAINT "price positive" CHECK (price > 0);`,
+		InTransaction: `ALTER TABLE public.items ADD CONSTRAINT "price positive" CHECK (price > 0);`,
+		Online: `ALTER TABLE public.items ADD CONSTRAINT "price positive" CHECK (price > 0) NOT VALID;` + "\n" +
+			`online: ALTER TABLE public.items VALIDATE CONSTRAINT "price positive";`,
+	} {
+		if g := got(where); g != want {
+			t.Errorf("where %d:\n%s\nwant\n%s", where, g, want)
+		}
+	}
+	if l := Check.Create("public.items", o, InTransaction)[0].Lock; l != LockScan {
+		t.Errorf("a check added valid to a table with rows takes %v, want LockScan", l)
+	}
+}
