@@ -110,3 +110,24 @@ func TestVerifyReportsRecursion(t *testing.T) {
 		t.Fatalf("verify on a recursive policy:\n%s", r)
 	}
 }
+
+// TestVerifyReportsRefusedRowsAsNotExercised: a CHECK constraint that verify's test rows
+// break ended verify with exit 2; the table, and one whose rows need its rows, are now
+// reported as not exercised, with the database's reason, and the others are checked.
+func TestVerifyReportsRefusedRowsAsNotExercised(t *testing.T) {
+	t.Parallel()
+	var b built
+	b.build(t, "testdata/verify/refused_rows.yaml")
+	dbURL := b.database(t)
+	r := run(t, b.work, "verify", "--schema", b.schema, "--database-url", dbURL)
+	for _, want := range []string{
+		`public.orders: skipped, not exercised: the database refused verify's test rows (new row for relation "orders" violates check constraint "orders_total_large", SQLSTATE 23514)`,
+		`public.lines: skipped, not exercised: the database refused verify's test rows (`,
+		"public.notes (owner user_id)",
+		"0 mismatch(es)",
+	} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Fatalf("verify: want exit 0 and %q:\n%s", want, r)
+		}
+	}
+}

@@ -35,9 +35,14 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 		return nil, err
 	}
 	report := &Report{Role: role}
+	refused := map[*schema.Table]string{} // tables whose test rows the database refused, and why
 	for _, t := range s.Tables {
 		if err := v.setup(ctx, t); err != nil {
-			return nil, err
+			why, ok := rowRefused(err)
+			if !ok {
+				return nil, err
+			}
+			refused[t] = why
 		}
 	}
 	for _, t := range s.Tables {
@@ -48,6 +53,8 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 			tr.Skipped = "rls: false: every granted role sees every row"
 		case !derivable(pt):
 			tr.Skipped = "no built-in rule (owner, member, claim, anyone): custom rules decide, so only its tests run"
+		case refused[t] != "":
+			tr.Skipped = "not exercised: the database refused verify's test rows (" + refused[t] + "), so only its tests run"
 		default:
 			checks, err := v.table(ctx, t, pt)
 			if err != nil {
@@ -71,6 +78,22 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 	}
 	report.Tables = append(report.Tables, through...)
 	return report, nil
+}
+
+// rowRefused returns why the database refused a test row, when err is such a refusal:
+// a constraint, a value out of its type's range, or a trigger raising an error. Other
+// errors (a lost connection, row-level security stopping the connecting role) end the
+// run.
+func rowRefused(err error) (string, bool) {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code == "42501" {
+		return "", false
+	}
+	switch pe.Code[:2] {
+	case "22", "23", "P0":
+		return pe.Message + ", SQLSTATE " + pe.Code, true
+	}
+	return "", false
 }
 
 // ruleSource returns where f says what op may do on t: its first rule for op, else the
