@@ -42,12 +42,61 @@ var fileKeys = newKeys("the file",
 		}
 	}},
 	field[*fileDecoding]{"groups", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) { fd.f.Groups = d.groups(v) }},
+	field[*fileDecoding]{"enums", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) {
+		d.sequence(v, "enums", func(item *yaml.Node) {
+			if e := d.enum(item, fd.f.Enums); e != nil {
+				fd.f.Enums = append(fd.f.Enums, e)
+			}
+		})
+	}},
 	field[*fileDecoding]{"tables", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) {
 		d.sequence(v, "tables", func(item *yaml.Node) {
 			if t := d.table(item); t != nil {
 				fd.f.Tables = append(fd.f.Tables, t)
 			}
 		})
+	}},
+)
+
+// enum reads {name, schema, values}: values are the type's labels, in order, each at
+// most 63 bytes, none twice; earlier are the enums read before it.
+func (d *decoder) enum(n *yaml.Node, earlier []*Enum) *Enum {
+	e := &Enum{Schema: "public", Pos: Pos{n.Line, n.Column}}
+	if !enumKeys.decode(d, n, e) {
+		return nil
+	}
+	for _, key := range []string{"name", "values"} {
+		if !d.hasKey(n, key) {
+			d.errorf(n, "an enum needs %q", key)
+		}
+	}
+	for _, prev := range earlier {
+		if prev.Schema == e.Schema && prev.Name == e.Name && e.Name != "" {
+			d.errorf(n, "enum %s.%s is declared twice (first at line %d)", e.Schema, e.Name, prev.Pos.Line)
+		}
+	}
+	return e
+}
+
+var enumKeys = newKeys("an enum",
+	field[*Enum]{"name", func(d *decoder, _, v *yaml.Node, e *Enum) { e.Name, _ = d.name(v, "enum name") }},
+	field[*Enum]{"schema", func(d *decoder, _, v *yaml.Node, e *Enum) { e.Schema, _ = d.name(v, "schema name") }},
+	field[*Enum]{"values", func(d *decoder, _, v *yaml.Node, e *Enum) {
+		d.sequence(v, "values", func(item *yaml.Node) {
+			label, ok := d.str(item, "enum value")
+			switch {
+			case !ok:
+			case label == "" || len(label) > 63:
+				d.errorf(item, "enum value %q must be 1 to 63 bytes long, as PostgreSQL keeps it", label)
+			case slices.Contains(e.Values, label):
+				d.errorf(item, "enum value %q is listed twice", label)
+			default:
+				e.Values = append(e.Values, label)
+			}
+		})
+		if n := d.deref(v); n.Kind == yaml.SequenceNode && len(n.Content) == 0 {
+			d.errorf(v, "an enum needs one value or more")
+		}
 	}},
 )
 

@@ -45,6 +45,15 @@ type File struct {
 	// declaration order.
 	Groups []*Group
 	Tables []*Table
+	Enums  []*Enum
+}
+
+// Enum is an enum type: a column of the type holds one of its values, ordered as listed.
+type Enum struct {
+	Schema string
+	Name   string
+	Values []string
+	Pos    Pos
 }
 
 // Group is a set of ids related to the caller, such as the organizations the caller

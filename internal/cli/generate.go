@@ -11,6 +11,7 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/internal/compile"
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
 	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
+	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/render"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
@@ -123,7 +124,7 @@ Renames come only from renamed_from.`)
 		fmt.Fprintln(e.stdout, `run "rlsmigrate generate" and commit the new migration`)
 		return ExitFound
 	}
-	if unconvertible := impossibleCasts(changes); len(unconvertible) > 0 {
+	if unconvertible := impossibleCasts(changes, objects.TextTypes(state.Schema, desired)); len(unconvertible) > 0 {
 		fmt.Fprintf(e.stderr, "error: PostgreSQL cannot convert %d column(s) to their new type:\n  %s\ngive each a using: expression in schema.yaml that computes the new value from the old (for a boolean to a number: using: \"CASE WHEN col THEN 1 ELSE 0 END\"); nothing was written\n",
 			len(unconvertible), strings.Join(unconvertible, "\n  "))
 		return ExitError
@@ -205,11 +206,18 @@ func refusedChanges(changes []*diff.Change, allowed []diff.Hazard, all bool) (bl
 }
 
 // impossibleCasts describes the type changes that have no using: expression and whose
-// old type PostgreSQL cannot cast to the new.
-func impossibleCasts(changes []*diff.Change) []string {
+// old type PostgreSQL cannot cast to the new. textTypes (enums) convert to and from
+// string types only.
+func impossibleCasts(changes []*diff.Change, textTypes []string) []string {
+	canCast := func(from, to string) bool {
+		if slices.Contains(textTypes, from) || slices.Contains(textTypes, to) {
+			return from == to || (slices.Contains(textTypes, from) && sqlparse.StringType(to)) || (slices.Contains(textTypes, to) && sqlparse.StringType(from))
+		}
+		return sqlparse.CanCast(from, to)
+	}
 	var out []string
 	for _, c := range changes {
-		if oc, nc := c.Old.Column, c.New.Column; c.Kind == diff.ColumnType && nc.Using == "" && !sqlparse.CanCast(oc.Type, nc.Type) {
+		if oc, nc := c.Old.Column, c.New.Column; c.Kind == diff.ColumnType && nc.Using == "" && !canCast(oc.Type, nc.Type) {
 			out = append(out, fmt.Sprintf("%s: %s to %s", c.Object(), oc.Type, nc.Type))
 		}
 	}

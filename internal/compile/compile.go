@@ -41,6 +41,11 @@ func Compile(f *policy.File) (*schema.Schema, error) {
 		}
 	}
 	errs := groups(f, s)
+	for _, o := range s.Objects {
+		if !slices.Contains(s.Schemas, o.Schema) {
+			s.Schemas = append(s.Schemas, o.Schema)
+		}
+	}
 	for _, ct := range s.Tables {
 		if !slices.Contains(s.Schemas, ct.Schema) {
 			s.Schemas = append(s.Schemas, ct.Schema)
@@ -84,6 +89,24 @@ func checkNames(f *policy.File, s *schema.Schema) policy.Errors {
 	for i, t := range s.Tables {
 		pt := f.Tables[i]
 		claim(t.Schema, t.Name, "table "+t.QualifiedName(), pt.Pos)
+	}
+	// A table's row type is a type of its name: types share that namespace.
+	types := map[[2]string]named{}
+	for i, t := range s.Tables {
+		types[[2]string{t.Schema, t.Name}] = named{"table " + t.QualifiedName(), f.Tables[i].Pos}
+	}
+	for _, k := range objects.Kinds {
+		if k.OnTable || k.Namespace != "type" {
+			continue
+		}
+		for _, d := range k.Declare(f, nil) {
+			key := [2]string{d.Object.Schema, d.Object.Name}
+			if prev, ok := types[key]; ok {
+				add(d.Pos, "%s %s.%s is named like %s (line %d), whose row type PostgreSQL names so: name one of them differently", k.Name, key[0], key[1], prev.what, prev.pos.Line)
+				continue
+			}
+			types[key] = named{k.Name + " " + key[0] + "." + key[1], d.Pos}
+		}
 	}
 	for i, t := range s.Tables {
 		pt := f.Tables[i]

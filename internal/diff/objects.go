@@ -48,9 +48,10 @@ func (d *differ) objects(have, want []*schema.Object, rebuild func(*schema.Objec
 		}
 		c := change(ObjectKind(objects.Of(o), op))
 		c.Schema, c.Name, c.Old.Object, c.New.Object = o.Schema, o.Name, oo, no
-		// Rows a table already holds may break what is created on it.
-		if no != nil && objects.Of(no).MayFail {
-			c.Hazards = []Hazard{MayFail}
+		if k := objects.Of(o); no != nil && k.Hazard != nil {
+			if h := k.Hazard(oo, no); h != "" {
+				c.Hazards = []Hazard{Hazard(h)}
+			}
 		}
 		d.add(c)
 	}

@@ -85,13 +85,21 @@ type Kind struct {
 	Create func(table string, o *schema.Object, where Where) []Statement
 	// Drop returns the statements that drop o.
 	Drop func(table string, o *schema.Object) []Statement
+	// Alter returns the statements that turn old into new in place; nil (the field)
+	// drops and creates instead.
+	Alter func(table string, old, new *schema.Object) []Statement
+	// Hazard returns the hazard (a diff.Hazard) of creating new (old nil) or turning
+	// old into new where rows may exist, or ""; nil for none ever.
+	Hazard func(old, new *schema.Object) string
 	// Summary describes o in one line for reports.
 	Summary func(o *schema.Object) string
+	// TypeName returns the name a column gives an object of a kind that is a type
+	// converting to and from other types only through its text form (an enum), as
+	// PostgreSQL prints it; nil for other kinds.
+	TypeName func(o *schema.Object) string
 	// CreateAfter and DropAfter are the diff kinds whose changes the kind's creations
 	// (and alterations) and its drops follow in apply order.
 	CreateAfter, DropAfter string
-	// MayFail says creating one on a table that holds rows fails when a row breaks it.
-	MayFail bool
 }
 
 // Declared is an object schema.yaml declares, and where.
@@ -101,7 +109,7 @@ type Declared struct {
 }
 
 // Kinds are every object kind, in the order their changes are described.
-var Kinds = []*Kind{&Check}
+var Kinds = []*Kind{&Check, &Enum}
 
 // Of returns the kind of o.
 func Of(o *schema.Object) *Kind {
@@ -111,6 +119,20 @@ func Of(o *schema.Object) *Kind {
 		}
 	}
 	panic("objects: unknown object kind " + o.Kind)
+}
+
+// TextTypes returns the column types that the objects of the schemas define and that
+// convert only through text (see Kind.TypeName).
+func TextTypes(schemas ...*schema.Schema) []string {
+	var out []string
+	for _, s := range schemas {
+		for _, o := range s.Objects {
+			if k := Of(o); k.TypeName != nil {
+				out = append(out, k.TypeName(o))
+			}
+		}
+	}
+	return out
 }
 
 // Same reports whether a and b, two objects of one kind, mean the same: their

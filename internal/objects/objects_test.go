@@ -81,3 +81,36 @@ func TestCheckStatements(t *testing.T) {
 		t.Errorf("a check added valid to a table with rows takes %v, want LockScan", l)
 	}
 }
+
+// TestEnumAlterations: labels added anywhere, in order, are added in place, each placed
+// by its neighbour; a label removed or moved makes the type anew, a hazard.
+func TestEnumAlterations(t *testing.T) {
+	enum := func(labels ...string) *schema.Object {
+		return &schema.Object{Kind: "enum", Schema: "public", Name: "status", Items: labels}
+	}
+	for _, c := range []struct {
+		old, new *schema.Object
+		want     string
+		hazard   string
+	}{
+		{enum("a", "b"), enum("a", "x", "b", "y"), "ALTER TYPE public.status ADD VALUE 'x' AFTER 'a';\nALTER TYPE public.status ADD VALUE 'y' AFTER 'b';", ""},
+		{enum("a", "b"), enum("it's", "a", "b"), "ALTER TYPE public.status ADD VALUE 'it''s' BEFORE 'a';", ""},
+		{enum("a", "b"), enum("a"), "DO $rls$", "deletes-data"},
+		{enum("a", "b"), enum("b", "a"), "DO $rls$", "deletes-data"},
+		{enum("a"), enum("b"), "DO $rls$", "deletes-data"},
+	} {
+		var got []string
+		for _, st := range Enum.Alter("", c.old, c.new) {
+			got = append(got, st.SQL)
+		}
+		if s := strings.Join(got, "\n"); !strings.HasPrefix(s, c.want) {
+			t.Errorf("%v to %v:\n%s\nwant %s", c.old.Items, c.new.Items, s, c.want)
+		}
+		if h := Enum.Hazard(c.old, c.new); h != c.hazard {
+			t.Errorf("%v to %v: hazard %q, want %q", c.old.Items, c.new.Items, h, c.hazard)
+		}
+	}
+	if h := Enum.Hazard(nil, enum("a")); h != "" {
+		t.Errorf("creating an enum: hazard %q", h)
+	}
+}

@@ -63,6 +63,9 @@ func volatileDefault(def string) bool {
 // the hazards of how it runs.
 func Locking(st Statement) (string, []Note) {
 	t := st.Change.Schema + "." + st.Change.Table
+	if st.Change.Table == "" { // an object outside tables whose change rewrites the tables using it
+		t = "every table with a column of " + st.Change.Object()
+	}
 	switch st.hold {
 	case objects.LockNone:
 		return "", nil

@@ -415,6 +415,10 @@ func (r *renderer) createTable(c *diff.Change) {
 // columns change) and creates it anew. On a table that may hold rows, what reads them
 // is done online unless the whole migration stays in one transaction.
 func (r *renderer) object(c *diff.Change, k *objects.Kind, op diff.ObjectOp, t string) {
+	if op == diff.ObjectAlter && k.Alter != nil {
+		r.objectStatements(c.Kind, c, k.Alter(t, c.Old.Object, c.New.Object))
+		return
+	}
 	if op != diff.ObjectCreate {
 		r.objectStatements(diff.ObjectKind(k, diff.ObjectDrop), c, k.Drop(t, c.Old.Object))
 	}

@@ -22,7 +22,33 @@ type Schema struct {
 	LockTimeout string             `json:"lock_timeout,omitempty"`
 	Auth        *yAuth             `json:"auth,omitempty"`
 	Groups      map[string]*yGroup `json:"groups,omitempty"`
+	Enums       []*yEnum           `json:"enums,omitempty"`
 	Tables      []*yTable          `json:"tables"`
+}
+
+// yEnum is an enum type; columns name it by typeName.
+type yEnum struct {
+	Name   string   `json:"name"`
+	Schema string   `json:"schema,omitempty"`
+	Values []string `json:"values"`
+}
+
+// typeName is how a column names e.
+func (e *yEnum) typeName() string {
+	if e.Schema == "" {
+		return quoteIdent(e.Name)
+	}
+	return e.Schema + "." + quoteIdent(e.Name)
+}
+
+// enumOf returns the enum a column of type typ holds, or nil.
+func enumOf(s *Schema, typ string) *yEnum {
+	for _, e := range s.Enums {
+		if e.typeName() == typ {
+			return e
+		}
+	}
+	return nil
 }
 
 // yGroup is a group over an owner table: its owner column is the user column.
@@ -231,6 +257,9 @@ func (s *Schema) clone() *Schema {
 			c.Groups[name] = &cg
 		}
 	}
+	for _, e := range s.Enums {
+		c.Enums = append(c.Enums, &yEnum{Name: e.Name, Schema: e.Schema, Values: slices.Clone(e.Values)})
+	}
 	for _, t := range s.Tables {
 		ct := *t
 		ct.Columns = nil
@@ -324,6 +353,10 @@ func (g *Gen) name(prefix string) string {
 
 func (g *Gen) column(s *Schema, t *yTable) *yColumn {
 	ct := colTypes[g.pick(len(colTypes))]
+	if len(s.Enums) > 0 && g.chance(0.2) {
+		e := s.Enums[g.pick(len(s.Enums))]
+		ct = colType{e.typeName(), enumDefault(e)}
+	}
 	c := &yColumn{Name: g.name("c"), Type: ct.name}
 	if g.chance(0.3) {
 		c.Default = ct.def
@@ -348,6 +381,14 @@ func (g *Gen) column(s *Schema, t *yTable) *yColumn {
 	}
 	return c
 }
+
+// enumDefault is the default of a column of enum e: its first value, which additions
+// never change (PostgreSQL refuses a value added in a migration to be used in it).
+func enumDefault(e *yEnum) string { return "'" + strings.ReplaceAll(e.Values[0], "'", "''") + "'" }
+
+// enumLabels are the values enums are drawn from: quotes, spaces, letters beyond
+// ASCII, SQL, 63 bytes.
+var enumLabels = []string{"open", "done", "it's", "two words", "Ünï", "a,b", "x); DROP TYPE y; --", strings.Repeat("z", 63), "OPEN"}
 
 // referable returns a table other than t with a bigint primary key, or nil.
 func (g *Gen) referable(s *Schema, t *yTable) *yTable {
@@ -394,6 +435,24 @@ func (g *Gen) table(s *Schema) *yTable {
 		t.Checks = append(t.Checks, g.check(t))
 	}
 	return t
+}
+
+// enumUse reports whether a column holds e, and whether a rule reads such a column.
+func enumUse(s *Schema, e *yEnum) (used, inRules bool) {
+	for _, t := range s.Tables {
+		for _, c := range t.Columns {
+			if c.Type != e.typeName() {
+				continue
+			}
+			used = true
+			for _, rs := range t.Policies {
+				for _, r := range rs {
+					inRules = inRules || r.Column == c.Name || r.Where == c.Name
+				}
+			}
+		}
+	}
+	return used, inRules
 }
 
 // check returns a new CHECK constraint on a column of t.
@@ -514,6 +573,11 @@ func repair(s *Schema) {
 		s.Groups = nil
 	}
 	for _, t := range s.Tables {
+		for _, c := range t.Columns {
+			if e := enumOf(s, c.Type); e != nil && c.Default != "" {
+				c.Default = enumDefault(e)
+			}
+		}
 		t.Checks = slices.DeleteFunc(t.Checks, func(ck *yCheck) bool { return column(t, ck.Column) == nil })
 		if t.RLS != nil {
 			t.Policies, t.ForceRLS = map[string][]*yRule{}, false // rls: false takes no rules
@@ -747,6 +811,35 @@ var edits = []struct {
 		c := t.Columns[g.pick(len(t.Columns))]
 		c.Comment = g.comment()
 		return "comment on column " + t.Name + "." + c.Name
+	}},
+	{"toggle enum", func(g *Gen, s *Schema) string {
+		if len(s.Enums) == 0 || g.chance(0.2) {
+			e := &yEnum{Name: g.name("e"), Values: []string{enumLabels[g.pick(len(enumLabels))]}}
+			if g.chance(0.3) {
+				e.Schema = "app"
+			}
+			s.Enums = append(s.Enums, e)
+			return "add enum " + e.Name
+		}
+		e := s.Enums[g.pick(len(s.Enums))]
+		used, inRules := enumUse(s, e)
+		switch {
+		case !used && g.chance(0.3):
+			s.Enums = slices.DeleteFunc(s.Enums, func(o *yEnum) bool { return o == e })
+			return "drop enum " + e.Name
+		case len(e.Values) > 1 && !inRules && g.chance(0.4):
+			// Made anew: PostgreSQL refuses to convert a column a policy reads.
+			i := g.pick(len(e.Values))
+			e.Values = slices.Delete(e.Values, i, i+1)
+			return "remove a value of enum " + e.Name
+		}
+		label := enumLabels[g.pick(len(enumLabels))]
+		if slices.Contains(e.Values, label) {
+			return ""
+		}
+		at := 1 + g.pick(len(e.Values)) // never first: see enumDefault
+		e.Values = slices.Insert(e.Values, at, label)
+		return "add value to enum " + e.Name
 	}},
 	{"toggle check", func(g *Gen, s *Schema) string {
 		t := g.anyTable(s)

@@ -73,6 +73,9 @@ func formatKeys(doc map[string]any, seen map[string]bool) {
 	list := func(v any) []any { l, _ := v.([]any); return l }
 	mark("the file", doc)
 	mark("auth", doc["auth"])
+	for _, ev := range list(doc["enums"]) {
+		mark("an enum", ev)
+	}
 	if gs, ok := doc["groups"].(map[string]any); ok {
 		for _, gr := range gs {
 			mark("a group", gr)

@@ -154,6 +154,13 @@ func baseType(t string) (base string, array bool) {
 	return t, array
 }
 
+// StringType reports whether t (as ParseType spells it) is a string type: text,
+// character varying, character, name.
+func StringType(t string) bool {
+	base, array := baseType(t)
+	return !array && slices.Contains(stringTypes, base)
+}
+
 // CanCast reports whether PostgreSQL converts a value of type from to type to with
 // "value::to", for two types as ParseType returns them. Types it does not know (a
 // domain, an enum, an extension's type) may have casts it cannot see: it answers true,
