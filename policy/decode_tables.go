@@ -49,6 +49,13 @@ var fileKeys = newKeys("the file",
 			}
 		})
 	}},
+	field[*fileDecoding]{"external", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) {
+		d.sequence(v, "external", func(item *yaml.Node) {
+			if t := d.external(item); t != nil {
+				fd.f.External = append(fd.f.External, t)
+			}
+		})
+	}},
 	field[*fileDecoding]{"tables", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) {
 		d.sequence(v, "tables", func(item *yaml.Node) {
 			if t := d.table(item); t != nil {
@@ -98,6 +105,46 @@ var enumKeys = newKeys("an enum",
 			d.errorf(v, "an enum needs one value or more")
 		}
 	}},
+)
+
+// external reads {schema, name, columns: [{name, type, primary_key}]}: a table that
+// exists and that rlsmigrate does not manage, with the columns schema.yaml uses.
+func (d *decoder) external(n *yaml.Node) *Table {
+	t := &Table{Schema: "public", External: true, Pos: Pos{n.Line, n.Column}}
+	if !externalKeys.decode(d, n, t) {
+		return nil
+	}
+	for _, key := range []string{"schema", "name", "columns"} {
+		if !d.hasKey(n, key) {
+			d.errorf(n, "an external table needs %q", key)
+		}
+	}
+	return t
+}
+
+var externalKeys = newKeys("an external table",
+	field[*Table]{"schema", func(d *decoder, _, v *yaml.Node, t *Table) { t.Schema, _ = d.name(v, "schema name") }},
+	field[*Table]{"name", func(d *decoder, _, v *yaml.Node, t *Table) { t.Name, _ = d.name(v, "table name") }},
+	field[*Table]{"columns", func(d *decoder, _, v *yaml.Node, t *Table) {
+		d.sequence(v, "columns", func(item *yaml.Node) {
+			c := &Column{Pos: Pos{item.Line, item.Column}}
+			if !externalColumnKeys.decode(d, item, c) {
+				return
+			}
+			for _, key := range []string{"name", "type"} {
+				if !d.hasKey(item, key) {
+					d.errorf(item, "an external column needs %q", key)
+				}
+			}
+			t.Columns = append(t.Columns, c)
+		})
+	}},
+)
+
+// externalColumnKeys are the keys of an external table's column: what a reference
+// to it or a group over it needs.
+var externalColumnKeys = newKeys("an external column",
+	columnKey("name"), columnKey("type"), columnKey("primary_key"),
 )
 
 func (d *decoder) auth(n *yaml.Node, a *Auth) {
@@ -286,6 +333,13 @@ func (d *decoder) column(n *yaml.Node) *Column {
 		}
 	}
 	return c
+}
+
+// columnKey is the reader of column key key, for a mapping that decodes straight into
+// a Column.
+func columnKey(key string) field[*Column] {
+	read := columnKeys.fields[key].read
+	return field[*Column]{key, func(d *decoder, k, v *yaml.Node, c *Column) { read(d, k, v, &columnDecoding{c: c}) }}
 }
 
 var columnKeys = newKeys("a column",

@@ -46,6 +46,11 @@ type File struct {
 	Groups []*Group
 	Tables []*Table
 	Enums  []*Enum
+	// External are tables that exist but that rlsmigrate does not manage (Supabase's
+	// auth.users): columns may reference them and groups may read them; no migration
+	// creates or changes them. Each has External set and only its columns' names, types
+	// and primary key.
+	External []*Table
 }
 
 // Enum is an enum type: a column of the type holds one of its values, ordered as listed.
@@ -114,6 +119,7 @@ type Table struct {
 	Tests       []*Test  // checks rlsmigrate verify runs
 	Comment     string   // COMMENT ON TABLE, or ""
 	Checks      []*Check // CHECK constraints
+	External    bool     // declared under external: not managed
 	Pos         Pos
 }
 
@@ -265,9 +271,23 @@ func (t *Table) Column(name string) *Column {
 	return nil
 }
 
-// Table returns the table schema.name, or nil.
+// Table returns the managed table schema.name, or nil.
 func (f *File) Table(schema, name string) *Table {
 	for _, t := range f.Tables {
+		if t.Schema == schema && t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// Referable returns the table schema.name that a column may reference or a group
+// read: a managed table, or else an external one; nil when neither is declared.
+func (f *File) Referable(schema, name string) *Table {
+	if t := f.Table(schema, name); t != nil {
+		return t
+	}
+	for _, t := range f.External {
 		if t.Schema == schema && t.Name == name {
 			return t
 		}

@@ -3,6 +3,8 @@ package policy
 import (
 	"slices"
 	"strings"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 )
 
 // validate checks what spans several parts of the file: names that must exist, names that
@@ -84,10 +86,10 @@ func (d *decoder) validate(f *File) {
 				if r.Schema == "" {
 					r.Schema = t.Schema
 				}
-				target := f.Table(r.Schema, r.Table)
+				target := f.Referable(r.Schema, r.Table)
 				switch {
 				case target == nil:
-					add(r.Pos, "column %s.%s references table %s.%s, which is not declared", t.QualifiedName(), c.Name, r.Schema, r.Table)
+					add(r.Pos, "column %s.%s references table %s.%s, which is not declared (declare one rlsmigrate does not manage, such as auth.users, under external:)", t.QualifiedName(), c.Name, r.Schema, r.Table)
 				case r.Column == "":
 					pk := primaryKey(target)
 					if len(pk) != 1 {
@@ -98,7 +100,29 @@ func (d *decoder) validate(f *File) {
 				case target.Column(r.Column) == nil:
 					add(r.Pos, "column %s.%s references %s.%s, which is not a column", t.QualifiedName(), c.Name, target.QualifiedName(), r.Column)
 				}
+				if target == nil {
+					continue
+				}
+				if tc := target.Column(r.Column); tc != nil && c.Type != "" && tc.Type != "" && !sqlparse.Comparable(c.Type, tc.Type) {
+					add(r.Pos, "column %s.%s is %s and references %s.%s, which is %s: PostgreSQL cannot compare them, so the key cannot be built; declare the column %s",
+						t.QualifiedName(), c.Name, c.Type, target.QualifiedName(), tc.Name, tc.Type, tc.Type)
+				}
 			}
+		}
+	}
+	for _, x := range f.External {
+		q := x.QualifiedName()
+		if prev, dup := seen[q]; dup && x.Name != "" {
+			add(x.Pos, "table %s is declared twice (first at line %d); an external table is one rlsmigrate does not manage", q, prev.Pos.Line)
+			continue
+		}
+		seen[q] = x
+		names := map[string]bool{}
+		for _, c := range x.Columns {
+			if names[c.Name] && c.Name != "" {
+				add(c.Pos, "column %q is declared twice in external table %s", c.Name, q)
+			}
+			names[c.Name] = true
 		}
 	}
 	d.validateAccess(f)

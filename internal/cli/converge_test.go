@@ -91,9 +91,13 @@ type converger struct {
 	prev             string // the previous schema.yaml, "" before the first step
 }
 
+// newConverger starts on a fresh database that holds auth.users, as Supabase's do: the
+// generator's schemas may reference it as an external table.
 func newConverger(t *testing.T) *converger {
 	work := t.TempDir()
-	return &converger{t: t, work: work, dir: filepath.Join(work, "migrations"), dbURL: pgtest.NewDB(t)}
+	dbURL := pgtest.NewDB(t)
+	pgtest.MustExec(t, pgtest.Connect(t, dbURL), schemagen.UsersTableSQL)
+	return &converger{t: t, work: work, dir: filepath.Join(work, "migrations"), dbURL: dbURL}
 }
 
 // step makes src the schema.yaml and checks the convergence property for it; it returns

@@ -119,7 +119,7 @@ func diffDatabase(ctx context.Context, conn *pgx.Conn, desired *schema.Schema, s
 		schemas = []string{"public"}
 	}
 	opts := inspect.Options{Schemas: schemas, Roles: desired.Roles, Functions: desired.Functions, RoutineSchemas: []string{policy.FunctionSchema},
-		AllGrantees: allGrantees, Exposures: true}
+		AllGrantees: allGrantees, Exposures: true, External: desired.External}
 	if desired.Auth != nil && desired.Auth.Provider != "none" {
 		for _, f := range schema.IdentityFunctions {
 			opts.Definitions = append(opts.Definitions, f.Signature)

@@ -25,6 +25,7 @@ type mutation struct {
 // built is a schema.yaml compiled once into migrations that each test applies to a
 // fresh database.
 type built struct {
+	setup             string // SQL run on each fresh database before up
 	once              sync.Once
 	work, schema, dir string
 	err               string
@@ -57,6 +58,9 @@ func (b *built) build(t *testing.T, src string) {
 func (b *built) database(t *testing.T) string {
 	t.Helper()
 	dbURL := pgtest.NewDB(t)
+	if b.setup != "" {
+		pgtest.MustExec(t, pgtest.Connect(t, dbURL), b.setup)
+	}
 	if r := run(t, b.work, "up", "--database-url", dbURL, "--dir", b.dir); r.code != 0 {
 		t.Fatalf("up: %s", r)
 	}

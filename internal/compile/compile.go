@@ -40,6 +40,13 @@ func Compile(f *policy.File) (*schema.Schema, error) {
 			}
 		}
 	}
+	for _, x := range f.External {
+		xt := &schema.Table{Schema: x.Schema, Name: x.Name}
+		for _, c := range x.Columns {
+			xt.Columns = append(xt.Columns, &schema.Column{Name: c.Name, Type: c.Type})
+		}
+		s.External = append(s.External, xt)
+	}
 	errs := groups(f, s)
 	for _, o := range s.Objects {
 		if !slices.Contains(s.Schemas, o.Schema) {

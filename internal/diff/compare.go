@@ -25,6 +25,7 @@ func Database(from *schema.Schema, access *schema.Access, to *schema.Schema, def
 	d.findRenames(from, to)
 	if access != nil {
 		d.security(from, access, to, definitions)
+		d.external(from, to)
 	}
 	for _, r := range to.Roles {
 		if !slices.Contains(from.Roles, r) {

@@ -34,6 +34,7 @@ const (
 	FunctionReplace  Kind = "function.replace"
 	FunctionDrop     Kind = "function.drop"
 	FunctionAlter    Kind = "function.definition"
+	ExternalMissing  Kind = "external.missing"
 	SchemaCreate     Kind = "schema.create"
 	TableRename      Kind = "table.rename"
 	ColumnRename     Kind = "column.rename"
@@ -173,6 +174,9 @@ var kinds = withObjects([]descriptor{
 	{kind: AuthSetup, effect: Alters, left: identityFunctions},
 	{kind: FunctionMissing, effect: Adds, left: identityFunctions},
 	{kind: FunctionAlter, effect: Alters, security: always},
+	// An external table (or a column of it) the database lacks: rlsmigrate does not
+	// manage it, and what references it cannot be built.
+	{kind: ExternalMissing, effect: Adds, foreign: true},
 	{kind: SchemaCreate, effect: Adds, left: func(c *Change) string { return "schema " + c.Schema }},
 	{kind: TableRename, inverse: TableRename, effect: Alters, was: func(c *Change) string { return c.OldTable.Name }},
 	{kind: ColumnRename, inverse: ColumnRename, effect: Alters, was: func(c *Change) string { return c.Old.Column.Name }},

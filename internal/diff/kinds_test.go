@@ -107,3 +107,21 @@ func TestSequenceFindingsNameTheirRole(t *testing.T) {
 		t.Errorf("sequence findings: %v", seen)
 	}
 }
+
+// TestExternalTablesAreCheckedOnlyOnDatabases: an external table the database lacks is
+// one finding; generate (no database) never reports one, since no migration builds it.
+func TestExternalTablesAreCheckedOnlyOnDatabases(t *testing.T) {
+	users := &schema.Table{Schema: "auth", Name: "users", Columns: []*schema.Column{{Name: "id", Type: "uuid"}}}
+	want := &schema.Schema{External: []*schema.Table{users}}
+	if got := Diff(&schema.Schema{}, want); len(got) != 0 {
+		t.Errorf("Diff (generate) reports %v", got)
+	}
+	got := Database(&schema.Schema{}, &schema.Access{}, want, nil)
+	if len(got) != 1 || got[0].Kind != ExternalMissing || got[0].Object() != "auth.users" || got[0].Owned() {
+		t.Errorf("Database on a database without auth.users: %v", got)
+	}
+	have := &schema.Schema{External: []*schema.Table{{Schema: "auth", Name: "users", Columns: []*schema.Column{{Name: "id", Type: "uuid"}, {Name: "email", Type: "text"}}}}}
+	if got := Database(have, &schema.Access{}, want, nil); len(got) != 0 {
+		t.Errorf("Database with auth.users as declared (and more columns): %v", got)
+	}
+}

@@ -100,3 +100,27 @@ func renamedObjects(objs []*schema.Object, table string, renames map[string]stri
 	}
 	return out
 }
+
+// external reports each external table to declares that the database (from) lacks, and
+// each declared column it lacks or holds with another type: one change per table,
+// whose Old and New hold the table as the database has it and as declared.
+func (d *differ) external(from, to *schema.Schema) {
+	for _, want := range to.External {
+		var have *schema.Table
+		for _, x := range from.External {
+			if x.Schema == want.Schema && x.Name == want.Name {
+				have = x
+			}
+		}
+		missing := have == nil
+		for _, c := range want.Columns {
+			if !missing {
+				hc := have.Column(c.Name)
+				missing = hc == nil || hc.Type != c.Type
+			}
+		}
+		if missing {
+			d.add(&Change{Kind: ExternalMissing, Schema: want.Schema, Table: want.Name, OldTable: have, NewTable: want})
+		}
+	}
+}

@@ -32,6 +32,9 @@ type Options struct {
 	// policies: views and SECURITY DEFINER functions over tables with it, default
 	// privileges, CREATE on the schemas (see schema.Schema).
 	Exposures bool
+	// External are the tables rlsmigrate does not manage whose existence, and that of
+	// their columns, is read into Schema.External.
+	External []*schema.Table
 }
 
 // IgnoredTables are never reported: goose's version table.
@@ -127,6 +130,9 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 			})
 		}
 	}
+	if len(opts.External) > 0 {
+		queueExternal(batch, s, opts.External)
+	}
 	var exposed *exposures
 	if opts.Exposures {
 		exposed = queueExposures(batch, s, opts)
@@ -173,6 +179,34 @@ func scanObjects(rows pgx.Rows, k *objects.Kind, add func(oid uint32, o *schema.
 		add(oid, o)
 	}
 	return rows.Err()
+}
+
+// queueExternal reads which of the tables external exist (tables, views, foreign
+// tables), with the columns they have of those each declares and their types.
+func queueExternal(batch *pgx.Batch, s *schema.Schema, external []*schema.Table) {
+	var schemas, names []string
+	for _, x := range external {
+		schemas, names = append(schemas, x.Schema), append(names, x.Name)
+	}
+	batch.Queue(`SELECT n.nspname::text, c.relname::text, coalesce(a.attname::text, ''), coalesce(format_type(a.atttypid, a.atttypmod), '')
+		FROM unnest($1::text[], $2::text[]) x(s, t)
+		JOIN pg_namespace n ON n.nspname = x.s
+		JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = x.t AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+		LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+		ORDER BY 1, 2, a.attnum`, schemas, names).Query(func(rows pgx.Rows) error {
+		var schemaName, name, col, typ string
+		_, err := pgx.ForEachRow(rows, []any{&schemaName, &name, &col, &typ}, func() error {
+			if n := len(s.External); n == 0 || s.External[n-1].Schema != schemaName || s.External[n-1].Name != name {
+				s.External = append(s.External, &schema.Table{Schema: schemaName, Name: name})
+			}
+			if col != "" {
+				t := s.External[len(s.External)-1]
+				t.Columns = append(t.Columns, &schema.Column{Name: col, Type: typ})
+			}
+			return nil
+		})
+		return err
+	})
 }
 
 // queueRoutines reads the functions without arguments of opts.RoutineSchemas, with the

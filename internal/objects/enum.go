@@ -126,7 +126,8 @@ BEGIN
          coalesce(array_agg(pg_get_expr(d.adbin, d.adrelid) ORDER BY a.attrelid, a.attnum), '{}')
     INTO tbls, cols, defs
     FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-    WHERE a.atttypid = %[1]s::regtype AND a.attnum > 0 AND NOT a.attisdropped;
+    WHERE a.atttypid = %[1]s::regtype AND a.attnum > 0 AND NOT a.attisdropped
+      AND a.attrelid IN (SELECT c.oid FROM pg_class c WHERE c.relkind IN ('r', 'p'));
   SELECT coalesce(array_agg(format('DROP POLICY %%I ON %%s', p.polname, p.polrelid::regclass)), '{}'),
          coalesce(array_agg(format('CREATE POLICY %%I ON %%s AS %%s FOR %%s TO %%s%%s%%s', p.polname, p.polrelid::regclass,
            CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,

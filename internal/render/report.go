@@ -107,6 +107,11 @@ func describe(c *diff.Change, obj diff.Side, t *schema.Table) string {
 			return "no privileges"
 		}
 		return privileges(privs)
+	case diff.ExternalMissing:
+		if t == nil {
+			return "none"
+		}
+		return externalSummary(t)
 	case diff.TableCreate, diff.TableDrop, diff.TableRename:
 		if t == nil {
 			return ""
@@ -161,6 +166,15 @@ func describe(c *diff.Change, obj diff.Side, t *schema.Table) string {
 		return "provider " + obj.Auth.Provider + ", user id " + obj.Auth.UserID
 	}
 	return ""
+}
+
+// externalSummary shows an external table with its columns: "auth.users (id uuid)".
+func externalSummary(t *schema.Table) string {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = sqlident.Quote(c.Name) + " " + c.Type
+	}
+	return t.QualifiedName() + " (" + strings.Join(cols, ", ") + ")"
 }
 
 // commentSummary shows a comment, or that there is none.

@@ -192,6 +192,12 @@ func (r *renderer) change(c *diff.Change) {
 		r.auth(c)
 	case diff.SchemaCreate:
 		r.emit(c.Kind, c, objects.LockNone, "CREATE SCHEMA IF NOT EXISTS %s;", q(c.Schema))
+	case diff.ExternalMissing:
+		// Nothing to run: the table belongs to whoever made it (the platform).
+		p := diff.Phase(c.Kind)
+		text := Comment("not applied: rlsmigrate does not manage " + c.NewTable.QualifiedName() + ", which schema.yaml declares external: " +
+			externalSummary(c.NewTable) + "; create it, or correct external: in schema.yaml")
+		r.byPhase[p] = append(r.byPhase[p], Statement{SQL: strings.TrimSuffix(text, "\n"), Change: c, Kind: c.Kind})
 	case diff.TableRename:
 		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s RENAME TO %s;", tableName(c.OldTable), q(c.NewTable.Name))
 	case diff.ColumnRename:

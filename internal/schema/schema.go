@@ -31,6 +31,10 @@ type Schema struct {
 	// Objects are the objects of the kinds package objects describes that belong to a
 	// database schema rather than to a table.
 	Objects []*Object
+	// External are tables that must exist, with these columns, and that rlsmigrate does
+	// not manage (Supabase's auth.users): no migration builds them, so they are compared
+	// only with a live database.
+	External []*Table
 }
 
 // Object is one object of a kind that package objects describes (a CHECK constraint...):

@@ -23,8 +23,31 @@ type Schema struct {
 	Auth        *yAuth             `json:"auth,omitempty"`
 	Groups      map[string]*yGroup `json:"groups,omitempty"`
 	Enums       []*yEnum           `json:"enums,omitempty"`
+	External    []*yExternal       `json:"external,omitempty"`
 	Tables      []*yTable          `json:"tables"`
 }
+
+// yExternal is a table rlsmigrate does not manage; the only one drawn is usersTable,
+// which the convergence test's database holds.
+type yExternal struct {
+	Schema  string       `json:"schema"`
+	Name    string       `json:"name"`
+	Columns []yExtColumn `json:"columns"`
+}
+
+type yExtColumn struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	PrimaryKey bool   `json:"primary_key,omitempty"`
+}
+
+// usersTable is Supabase's auth.users as schema.yaml declares it: the test database
+// holds such a table (UsersTableSQL).
+var usersTable = yExternal{Schema: "auth", Name: "users", Columns: []yExtColumn{{"id", "uuid", true}, {"email", "text", false}}}
+
+// UsersTableSQL creates the external table the generator's schemas reference, as a
+// database on Supabase holds it.
+const UsersTableSQL = `CREATE SCHEMA IF NOT EXISTS auth; CREATE TABLE IF NOT EXISTS auth.users (id uuid PRIMARY KEY, email text)`
 
 // yEnum is an enum type; columns name it by typeName.
 type yEnum struct {
@@ -260,6 +283,7 @@ func (s *Schema) clone() *Schema {
 	for _, e := range s.Enums {
 		c.Enums = append(c.Enums, &yEnum{Name: e.Name, Schema: e.Schema, Values: slices.Clone(e.Values)})
 	}
+	c.External = slices.Clone(s.External)
 	for _, t := range s.Tables {
 		ct := *t
 		ct.Columns = nil
@@ -574,6 +598,9 @@ func repair(s *Schema) {
 	}
 	for _, t := range s.Tables {
 		for _, c := range t.Columns {
+			if r := c.References; r != nil && r.Schema == usersTable.Schema && r.Table == usersTable.Name && (c.Type != "uuid" || len(s.External) == 0) {
+				c.References = nil
+			}
 			if e := enumOf(s, c.Type); e != nil && c.Default != "" {
 				c.Default = enumDefault(e)
 			}
@@ -951,6 +978,30 @@ var edits = []struct {
 			c.Unique = !c.Unique
 			return "toggle unique " + t.Name + "." + c.Name
 		})
+	}},
+	{"toggle users reference", func(g *Gen, s *Schema) string {
+		if len(s.External) == 0 {
+			s.External = []*yExternal{&usersTable}
+			return "declare external auth.users"
+		}
+		t := g.anyTable(s)
+		if t == nil {
+			if g.chance(0.5) {
+				s.External = nil // dropped from the file; references to it go with it
+				return "forget external auth.users"
+			}
+			return ""
+		}
+		c := column(t, t.Owner)
+		if c == nil || c.Type != "uuid" {
+			return ""
+		}
+		if c.References != nil {
+			c.References = nil
+			return "owner " + t.Name + "." + c.Name + " no longer references auth.users"
+		}
+		c.References = &yReference{Schema: usersTable.Schema, Table: usersTable.Name, OnDelete: []string{"", "cascade"}[g.pick(2)]}
+		return "owner " + t.Name + "." + c.Name + " references auth.users"
 	}},
 	{"toggle reference", func(g *Gen, s *Schema) string {
 		t := g.anyTable(s)

@@ -76,6 +76,11 @@ func formatKeys(doc map[string]any, seen map[string]bool) {
 	for _, ev := range list(doc["enums"]) {
 		mark("an enum", ev)
 	}
+	for _, xv := range list(doc["external"]) {
+		for _, cv := range list(mark("an external table", xv)["columns"]) {
+			mark("an external column", cv)
+		}
+	}
 	if gs, ok := doc["groups"].(map[string]any); ok {
 		for _, gr := range gs {
 			mark("a group", gr)

@@ -35,6 +35,9 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 		return nil, err
 	}
 	report := &Report{Role: role}
+	if err := v.externalUsers(ctx); err != nil {
+		return nil, err
+	}
 	refused := map[*schema.Table]string{} // tables whose test rows the database refused, and why
 	for _, t := range s.Tables {
 		if err := v.setup(ctx, t); err != nil {
@@ -78,6 +81,38 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 	}
 	report.Tables = append(report.Tables, through...)
 	return report, nil
+}
+
+// externalUsers gives each test user a row in each external table with a one-column
+// primary key (Supabase's auth.users), keyed by the user's id, so that columns
+// referencing it take the user's id. A table that needs more than its key, or that
+// the connecting role may not write, is left as it is: the tables referencing it are
+// then not exercised, with the reason.
+func (v *verifier) externalUsers(ctx context.Context) error {
+	for _, x := range v.f.External {
+		pk := x.PrimaryKey()
+		if len(pk) != 1 {
+			continue
+		}
+		key := x.Column(pk[0])
+		for _, user := range []string{Alice, Bob, Carol, Dave} {
+			err := v.savepoint(ctx, false, func() error {
+				_, err := v.tx.Exec(ctx, fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s::%s) ON CONFLICT DO NOTHING",
+					sqlident.Qualified(x.Schema, x.Name), sqlident.Quote(key.Name), sqlident.Literal(user), key.Type))
+				return err
+			})
+			if _, refused := rowRefused(err); err != nil && !refused && !isPrivilege(err) {
+				return fmt.Errorf("inserting the test users into %s: %w", x.QualifiedName(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// isPrivilege reports whether err is PostgreSQL refusing a privilege.
+func isPrivilege(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "42501"
 }
 
 // rowRefused returns why the database refused a test row, when err is such a refusal:
