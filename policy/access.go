@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 )
 
@@ -15,6 +16,10 @@ func (d *decoder) validateAccess(f *File) {
 		f.Auth.Claims = DefaultClaims
 	}
 	id := f.IdentityType() // parsed once: a file may hold 50,000 owner columns
+	if spelled := f.spelledIdentityType(); f.Auth.UserType != "" && spelled != "" && spelled != id {
+		d.at(f.Auth.Pos, "auth.user_type is %s, but the identity %s is %s: cast it (auth.user_id: \"(%s)::%s\") or drop user_type",
+			f.Auth.UserType, f.Auth.UserID, spelled, f.Auth.UserID, id)
+	}
 	for _, g := range f.Groups {
 		d.validateGroup(f, g, id)
 	}
@@ -33,11 +38,23 @@ func (d *decoder) validateAccess(f *File) {
 }
 
 // IdentityType returns the type of the caller's identity, auth.user_id, as
-// PostgreSQL's parser spells it: the type it casts to, text for the default
-// auth.user_id(), or "" when the file does not say (another function).
+// PostgreSQL's parser spells it: auth.user_type when the file says it, else the type
+// the identity casts to, text for pg_session_jwt's auth.user_id(), uuid for
+// Supabase's auth.uid(), or "" when the file does not say (another function).
 func (f *File) IdentityType() string {
-	if f.Auth.UserID == DefaultUserID {
+	if t, _ := sqlparse.ParseType(f.Auth.UserType, sqlident.Quote); f.Auth.UserType != "" {
+		return t
+	}
+	return f.spelledIdentityType()
+}
+
+// spelledIdentityType is IdentityType from auth.user_id alone.
+func (f *File) spelledIdentityType() string {
+	switch f.Auth.UserID {
+	case DefaultUserID:
 		return "text"
+	case SupabaseUserID:
+		return "uuid"
 	}
 	if e, err := sqlparse.ParseExpr(f.Auth.UserID); err == nil {
 		if typ, ok := e.CastType(); ok {

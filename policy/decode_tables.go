@@ -147,9 +147,23 @@ var externalColumnKeys = newKeys("an external column",
 	columnKey("name"), columnKey("type"), columnKey("primary_key"),
 )
 
+// auth reads the auth mapping. Under provider supabase, what it leaves out is
+// Supabase's: auth.uid() as the identity, auth.jwt() as the claims, roles
+// authenticated and anon.
 func (d *decoder) auth(n *yaml.Node, a *Auth) {
 	a.Pos = Pos{n.Line, n.Column}
-	authKeys.decode(d, n, a)
+	if !authKeys.decode(d, n, a) || a.Provider != "supabase" {
+		return
+	}
+	if !d.hasKey(n, "user_id") {
+		a.UserID = SupabaseUserID
+	}
+	if !d.hasKey(n, "claims") {
+		a.Claims = SupabaseClaims
+	}
+	if !d.hasKey(n, "roles") {
+		a.Roles = []string{"authenticated", "anon"}
+	}
 }
 
 var authKeys = newKeys("auth",
@@ -166,6 +180,7 @@ var authKeys = newKeys("auth",
 			a.UserID = s
 		}
 	}},
+	field[*Auth]{"user_type", func(d *decoder, _, v *yaml.Node, a *Auth) { a.UserType = d.choice(v, "auth.user_type", IdentityTypes) }},
 	field[*Auth]{"claims", func(d *decoder, _, v *yaml.Node, a *Auth) {
 		if s, ok := d.expr(v, "auth.claims"); ok {
 			a.Claims = s

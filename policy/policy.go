@@ -11,7 +11,21 @@ import (
 const Version = 1
 
 // Providers lists the accepted values of auth.provider.
-var Providers = []string{"pg_session_jwt", "claims", "none"}
+var Providers = []string{"pg_session_jwt", "supabase", "claims", "none"}
+
+// IdentityTypes lists the accepted values of auth.user_type.
+var IdentityTypes = []string{"uuid", "text", "bigint"}
+
+// Supabase's identity: auth.uid() returns the caller's id as uuid, auth.jwt() the
+// claims; its roles exist on every Supabase database.
+const (
+	SupabaseUserID = "auth.uid()"
+	SupabaseClaims = "auth.jwt()"
+)
+
+// SupabaseRoles are the roles every Supabase database has; anon and authenticated are
+// declared by default under auth.provider: supabase.
+var SupabaseRoles = []string{"anon", "authenticated", "service_role"}
 
 // Operations lists the operations a policy rule can govern, in the order they are emitted.
 var Operations = []string{"select", "insert", "update", "delete"}
@@ -94,8 +108,11 @@ func (f *File) Group(name string) *Group {
 
 // Auth says where the caller's identity comes from and which roles exist.
 type Auth struct {
-	Provider string // pg_session_jwt, claims or none
+	Provider string // pg_session_jwt, supabase, claims or none
 	UserID   string // SQL expression for the caller's id
+	// UserType is the caller's id's type as auth.user_type says it (uuid, text,
+	// bigint), or "" to take it from the provider (see File.IdentityType).
+	UserType string
 	// Claims is the SQL expression for the caller's claims as jsonb, which claim rules
 	// read; "" when the provider offers none.
 	Claims string

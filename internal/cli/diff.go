@@ -120,7 +120,7 @@ func diffDatabase(ctx context.Context, conn *pgx.Conn, desired *schema.Schema, s
 	}
 	opts := inspect.Options{Schemas: schemas, Roles: desired.Roles, Functions: desired.Functions, RoutineSchemas: []string{policy.FunctionSchema},
 		AllGrantees: allGrantees, Exposures: true, External: desired.External}
-	if desired.Auth != nil && desired.Auth.Provider != "none" {
+	if p := desired.Auth; p != nil && (p.Provider == "pg_session_jwt" || p.Provider == "claims") {
 		for _, f := range schema.IdentityFunctions {
 			opts.Definitions = append(opts.Definitions, f.Signature)
 		}

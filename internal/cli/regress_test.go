@@ -262,7 +262,7 @@ func TestGenerateRegressions(t *testing.T) {
 	for _, rg := range regressions {
 		t.Run(rg.name, func(t *testing.T) {
 			t.Parallel()
-			c := newConverger(t)
+			c := newConverger(t, "")
 			for i, src := range rg.steps {
 				if msg := c.step(src); msg != "" {
 					t.Fatalf("step %d:\n%s\n%s", i+1, src, msg)
@@ -279,7 +279,7 @@ func TestGenerateRegressions(t *testing.T) {
 // as USING col::type and failed only at up.
 func TestGenerateRefusesImpossibleCast(t *testing.T) {
 	t.Parallel()
-	c := newConverger(t)
+	c := newConverger(t, "")
 	if msg := c.step(table("name: t", idCol+"\n{name: done, type: boolean}", "")); msg != "" {
 		t.Fatal(msg)
 	}

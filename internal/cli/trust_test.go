@@ -134,7 +134,7 @@ func TestEveryTypeByRuleKind(t *testing.T) {
 					}
 					return // refused with a position: allowed
 				}
-				c := newConverger(t)
+				c := newConverger(t, "")
 				if msg := c.step(src); msg != "" {
 					t.Fatalf("%s passed validate, then:\n%s\n%s", typ, msg, src)
 				}
@@ -237,7 +237,7 @@ func TestEveryRuleKind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newConverger(t)
+	c := newConverger(t, "")
 	if msg := c.step(string(data)); msg != "" {
 		t.Fatalf("generate, up, diff:\n%s", msg)
 	}

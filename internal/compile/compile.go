@@ -57,7 +57,7 @@ func Compile(f *policy.File) (*schema.Schema, error) {
 		if !slices.Contains(s.Schemas, ct.Schema) {
 			s.Schemas = append(s.Schemas, ct.Schema)
 		}
-		usage := s.SchemaUsage[ct.Schema]
+		usage := union(s.SchemaUsage[ct.Schema], s.Auth.PlatformSchemaUsage(ct.Schema, s.Roles))
 		for _, g := range ct.Grants {
 			if g.Role != "public" && !slices.Contains(usage, g.Role) {
 				usage = append(usage, g.Role)

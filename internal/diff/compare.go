@@ -67,6 +67,17 @@ func Database(from *schema.Schema, access *schema.Access, to *schema.Schema, def
 			d.add(&Change{Kind: TableDrop, Schema: ot.Schema, Table: ot.Name, OldTable: ot, Hazards: []Hazard{DeletesData}})
 		}
 	}
+	// Where the platform grants by default, what creates a table or an identity (or
+	// whose rollback does) revokes it.
+	for _, c := range d.changes {
+		a, roles := to.Auth, to.Roles
+		if c.Kind == TableDrop || c.Kind == ColumnDrop {
+			a, roles = from.Auth, from.Roles
+		}
+		if a.ExplicitGrants() && (c.Kind == TableCreate || c.Kind == TableDrop || c.Kind == ColumnAdd || c.Kind == ColumnDrop || c.Kind == ColumnIdentity) {
+			c.Revoke = roles
+		}
+	}
 	d.routines(from, to)
 	d.schemaObjects(from, to)
 	d.recreateDependents(from, to)
@@ -97,7 +108,7 @@ func (d *differ) security(from *schema.Schema, access *schema.Access, to *schema
 			c := &Change{Kind: RoleMembership, Name: role, Old: Side{Role: g}}
 			d.add(c)
 		}
-		if how := access.Bypass[role]; how != "" {
+		if how := access.Bypass[role]; how != "" && !(how == "bypassrls" && to.Auth.PlatformBypass(role)) {
 			d.add(&Change{Kind: RoleBypass, Name: role, Old: Side{Role: how}})
 		}
 	}
@@ -109,7 +120,7 @@ func (d *differ) security(from *schema.Schema, access *schema.Access, to *schema
 				New: Side{Definition: want, Auth: to.Auth}})
 		}
 	}
-	d.exposures(from, access)
+	d.exposures(from, access, to)
 	if access.MigrationRole == "" {
 		return
 	}
@@ -123,14 +134,18 @@ func (d *differ) security(from *schema.Schema, access *schema.Access, to *schema
 }
 
 // exposures reports what lets a declared role past row-level security in a database
-// around the policies; schema.yaml declares none of it.
-func (d *differ) exposures(from *schema.Schema, access *schema.Access) {
+// around the policies; schema.yaml declares none of it. Default privileges are the
+// platform's where migrations make every table's grants explicit.
+func (d *differ) exposures(from *schema.Schema, access *schema.Access, to *schema.Schema) {
 	for _, x := range access.Exposures {
 		k := map[string]Kind{"view": ViewInvoker, "materialized view": MatviewReadable, "function": FunctionDefiner,
 			"procedure": FunctionDefiner, "parent table": TableExposes, "copy table": TableExposes}[x.Kind]
 		d.add(&Change{Kind: k, Schema: x.Schema, Name: x.Name, Old: Side{Exposure: x}})
 	}
 	for _, dp := range access.DefaultPrivileges {
+		if to.Auth.ExplicitGrants() {
+			break
+		}
 		d.add(&Change{Kind: DefaultPrivilege, Schema: dp.Schema, Name: strings.ToLower(dp.ObjectType) + "." + dp.Grantee, Role: dp.Grantee, Old: Side{Default: dp}})
 	}
 	for _, s := range slices.Sorted(maps.Keys(access.SchemaCreate)) {
@@ -141,16 +156,30 @@ func (d *differ) exposures(from *schema.Schema, access *schema.Access) {
 	for _, ot := range from.Tables {
 		ta := access.Table(ot.Schema, ot.Name)
 		for _, role := range slices.Sorted(maps.Keys(ta.GrantOptions)) {
+			if platformRole(to, role) {
+				continue
+			}
 			c := &Change{Kind: GrantOptionDrop, Schema: ot.Schema, Table: ot.Name, Role: role, OldTable: ot, NewTable: ot}
 			c.Old.Privileges = ta.GrantOptions[role]
 			d.add(c)
 		}
 		for _, g := range ta.SequenceGrants {
+			if platformRole(to, g.Role) {
+				continue
+			}
 			c := &Change{Kind: SequenceRevoke, Schema: ot.Schema, Table: ot.Name, Name: g.Sequence, Role: g.Role, OldTable: ot, NewTable: ot}
 			c.Old.Privileges = g.Privileges
 			d.add(c)
 		}
 	}
+}
+
+// platformRole reports whether role is the platform's and to leaves it to the platform:
+// one that gets past row-level security by the provider's design (Supabase's
+// service_role) and that schema.yaml does not declare. Its privileges are the
+// platform's, as its bypass is.
+func platformRole(to *schema.Schema, role string) bool {
+	return to.Auth.PlatformBypass(role) && !slices.Contains(to.Roles, role)
 }
 
 // routines compares the functions rlsmigrate owns by definition and EXECUTE grants.
@@ -700,6 +729,9 @@ func (d *differ) grants(from, to *schema.Schema, ot, nt *schema.Table) {
 		roles = union(roles, []string{g.Role})
 	}
 	for _, role := range roles {
+		if platformRole(to, role) {
+			continue
+		}
 		have := append(slices.Clone(ot.Grant(role)), d.renamedPrivileges(nt, ot.ColumnPrivileges(role))...)
 		want := append(slices.Clone(nt.Grant(role)), nt.ColumnPrivileges(role)...)
 		if d.ownerFixed[[2]string{ot.Schema, ot.Name}] == role {

@@ -288,6 +288,11 @@ type Change struct {
 	NewTable *schema.Table
 	Old, New Side
 	Hazards  []Hazard
+	// Revoke, on a change that creates a table or an identity column (or whose
+	// rollback does), lists the roles whose privileges on it, and on its identity
+	// sequences, are revoked before its grants: the platform's default privileges gave
+	// them some (see schema.Auth.ExplicitGrants). Public is implied.
+	Revoke []string
 	// Rewrite applies the fix of a change to an object rlsmigrate does not own (see
 	// Owned) instead of printing it as a suggestion.
 	Rewrite bool

@@ -21,7 +21,7 @@ func Invert(changes []*Change) []*Change {
 			k = ForeignKeyAdd // a replaced key is replaced back
 		}
 		inv := &Change{Kind: k, Schema: c.Schema, Table: c.Table, Name: c.Name, Role: c.Role,
-			OldTable: c.NewTable, NewTable: c.OldTable, Old: c.New, New: c.Old}
+			OldTable: c.NewTable, NewTable: c.OldTable, Old: c.New, New: c.Old, Revoke: c.Revoke}
 		if inv.NewTable != nil {
 			inv.Table = inv.NewTable.Name
 		}

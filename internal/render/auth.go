@@ -43,6 +43,23 @@ func (r *renderer) auth(c *diff.Change) {
 END`, indent(fallbackFunctions(), "    "), sqlident.Literal(notice)))
 	case "claims":
 		r.block(c.Kind, c, objects.LockNone, "BEGIN\n"+indent(fallbackFunctions(), "  ")+"\nEND")
+	case "supabase":
+		// The platform owns schema auth and its functions: a database without them is
+		// not Supabase's, which the migration says before a policy calls one.
+		sig := a.UserID
+		if c.Kind == diff.FunctionMissing {
+			sig = c.Name
+		}
+		// goose's version table, made in public before the first migration, got the
+		// platform's default privileges: the API's roles could read and write it.
+		r.block(c.Kind, c, objects.LockNone, fmt.Sprintf(`BEGIN
+  IF to_regprocedure(%s) IS NULL THEN
+    RAISE EXCEPTION %s;
+  END IF;
+  IF to_regclass('goose_db_version') IS NOT NULL THEN
+    REVOKE ALL ON TABLE goose_db_version FROM PUBLIC, anon, authenticated, service_role;
+  END IF;
+END`, sqlident.Literal(sig), sqlident.Literal(sig+" does not exist: schema.yaml says auth.provider: supabase, and this database is not a Supabase database (locally: supabase start)")))
 	}
 }
 

@@ -219,6 +219,7 @@ func (r *renderer) change(c *diff.Change) {
 		r.emit(c.Kind, c, objects.LockBrief, "DROP TABLE %s;", t)
 	case diff.ColumnAdd:
 		r.emit(c.Kind, c, addColumnHold(nc), "ALTER TABLE %s ADD COLUMN %s;", t, columnDef(nc, false))
+		r.revokeSequences(c.Kind, c, c.NewTable, []*schema.Column{nc})
 		if nc.Comment != "" {
 			r.emit(c.Kind, c, objects.LockNone, "%s", columnComment(t, nc))
 		}
@@ -268,6 +269,7 @@ END`, sqlident.Literal(t), sqlident.Literal(sqlident.Name(c.NewTable.Name, nc.Na
 			r.emit(diff.ColumnIdentityDrop, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s DROP IDENTITY;", t, q(nc.Name))
 		case oc.Identity == "":
 			r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s ADD GENERATED %s AS IDENTITY;", t, q(nc.Name), strings.ToUpper(nc.Identity))
+			r.revokeSequences(c.Kind, c, c.NewTable, []*schema.Column{nc})
 		default:
 			r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s SET GENERATED %s;", t, q(nc.Name), strings.ToUpper(nc.Identity))
 		}
@@ -382,6 +384,10 @@ func (r *renderer) createTable(c *diff.Change) {
 		}
 	}
 	r.emit(diff.TableCreate, c, objects.LockNone, "CREATE TABLE %s (\n%s\n);", tableName(t), strings.Join(lines, ",\n"))
+	if len(c.Revoke) > 0 {
+		r.emit(diff.TableCreate, c, objects.LockNone, "REVOKE ALL ON %s FROM %s;", tableName(t), roleList(append([]string{"public"}, c.Revoke...)))
+		r.revokeSequences(diff.TableCreate, c, t, t.Columns)
+	}
 	if t.Comment != "" {
 		r.emit(diff.TableCreate, c, objects.LockNone, "%s", commentOn("TABLE "+tableName(t), t.Comment))
 	}
@@ -444,6 +450,24 @@ func (r *renderer) objectStatements(k diff.Kind, c *diff.Change, stmts []objects
 		if st.Online {
 			r.markOnline(k)
 		}
+	}
+}
+
+// revokeSequences revokes, in phase k, what the platform's default privileges gave
+// c.Revoke (and public) on the identity sequences of cols of table t.
+func (r *renderer) revokeSequences(k diff.Kind, c *diff.Change, t *schema.Table, cols []*schema.Column) {
+	if len(c.Revoke) == 0 {
+		return
+	}
+	var lines []string
+	for _, col := range cols {
+		if col.Identity != "" {
+			lines = append(lines, fmt.Sprintf("  EXECUTE format('REVOKE ALL ON SEQUENCE %%s FROM %%s', pg_get_serial_sequence(%s, %s), %s);",
+				sqlident.Literal(tableName(t)), sqlident.Literal(col.Name), sqlident.Literal(roleList(append([]string{"public"}, c.Revoke...)))))
+		}
+	}
+	if len(lines) > 0 {
+		r.block(k, c, objects.LockNone, "BEGIN\n"+strings.Join(lines, "\n")+"\nEND")
 	}
 }
 

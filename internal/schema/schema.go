@@ -196,8 +196,38 @@ func (s *Schema) Routine(schemaName, name string) *Function {
 
 // Auth is the identity source.
 type Auth struct {
-	Provider string // pg_session_jwt, claims or none
+	Provider string // pg_session_jwt, supabase, claims or none
 	UserID   string // SQL expression for the caller's id
+}
+
+// PlatformBypass reports whether role gets past row-level security by the provider's
+// design, so that it is no drift: Supabase's service_role, which backends use to act
+// for every user. Unless schema.yaml declares it, its privileges are the platform's too.
+func (a *Auth) PlatformBypass(role string) bool {
+	return a != nil && a.Provider == "supabase" && role == "service_role"
+}
+
+// ExplicitGrants reports whether the provider's platform grants privileges on new
+// tables by default (Supabase grants ALL on tables and sequences of public to anon,
+// authenticated and service_role): migrations then revoke them from each table and
+// identity sequence they create, so the grants are exactly schema.yaml's, and the
+// default privileges themselves are the platform's, not drift.
+func (a *Auth) ExplicitGrants() bool { return a != nil && a.Provider == "supabase" }
+
+// PlatformSchemaUsage returns the roles of declared that the provider's platform
+// grants USAGE on database schema name (Supabase: public to anon, authenticated and
+// service_role).
+func (a *Auth) PlatformSchemaUsage(name string, declared []string) []string {
+	if a == nil || a.Provider != "supabase" || name != "public" {
+		return nil
+	}
+	var out []string
+	for _, r := range declared {
+		if slices.Contains([]string{"anon", "authenticated", "service_role"}, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Table is one table.

@@ -43,7 +43,7 @@ type yExtColumn struct {
 
 // usersTable is Supabase's auth.users as schema.yaml declares it: the test database
 // holds such a table (UsersTableSQL).
-var usersTable = yExternal{Schema: "auth", Name: "users", Columns: []yExtColumn{{"id", "uuid", true}, {"email", "text", false}}}
+var usersTable = yExternal{Schema: "auth", Name: "users", Columns: []yExtColumn{{"id", "uuid", true}}}
 
 // UsersTableSQL creates the external table the generator's schemas reference, as a
 // database on Supabase holds it.
@@ -86,6 +86,7 @@ type yGroup struct {
 type yAuth struct {
 	Provider string   `json:"provider,omitempty"`
 	UserID   string   `json:"user_id,omitempty"` // "" for auth.user_id(); uuidIdentity casts it
+	UserType string   `json:"user_type,omitempty"`
 	Claims   string   `json:"claims,omitempty"`
 	Roles    []string `json:"roles"`
 }
@@ -95,6 +96,9 @@ const uuidIdentity = "(auth.user_id())::uuid"
 
 // ownerColumn returns a new owner column for the identity s declares.
 func ownerColumn(s *Schema) *yColumn {
+	if s.Auth != nil && s.Auth.Provider == "supabase" {
+		return &yColumn{Name: "user_id", Type: "uuid", NotNull: true, Default: "auth.uid()"}
+	}
 	if s.Auth != nil && s.Auth.UserID == uuidIdentity {
 		return &yColumn{Name: "user_id", Type: "uuid", NotNull: true, Default: uuidIdentity}
 	}
@@ -348,8 +352,16 @@ func defaultFor(typ string) string {
 
 // Gen makes random schemas and edits with a seeded source.
 type Gen struct {
-	r     *rand.Rand
-	names int
+	r        *rand.Rand
+	names    int
+	supabase bool // every schema says auth.provider: supabase
+}
+
+// Supabase makes g draw schemas for a Supabase database: auth.provider supabase (uuid
+// identities, roles authenticated and anon), which the edits never change.
+func (g *Gen) Supabase() *Gen {
+	g.supabase = true
+	return g
 }
 
 func (g *Gen) pick(n int) int { return g.r.IntN(n) }
@@ -663,6 +675,12 @@ func column(t *yTable, name string) *yColumn {
 
 func (g *Gen) schema() *Schema {
 	s := &Schema{Version: 1}
+	if g.supabase {
+		s.Auth = &yAuth{Provider: "supabase", Roles: []string{"authenticated", "anon"}}
+		if g.chance(0.5) {
+			s.Auth.UserType = "uuid"
+		}
+	}
 	for i := 1 + g.pick(3); i > 0; i-- {
 		s.Tables = append(s.Tables, g.table(s))
 	}
@@ -1142,6 +1160,9 @@ var edits = []struct {
 		return "lock_timeout " + s.LockTimeout
 	}},
 	{"toggle provider", func(g *Gen, s *Schema) string {
+		if g.supabase {
+			return ""
+		}
 		a := s.auth()
 		if a.Provider != "" {
 			a.Provider, a.Claims = "", ""
@@ -1154,11 +1175,17 @@ var edits = []struct {
 		return "provider claims"
 	}},
 	{"toggle identity type", func(g *Gen, s *Schema) string {
+		if g.supabase {
+			return ""
+		}
 		a := s.auth()
 		if a.UserID == "" {
 			a.UserID = uuidIdentity
+			if g.chance(0.5) {
+				a.UserType = "uuid" // said as well as cast
+			}
 		} else {
-			a.UserID = ""
+			a.UserID, a.UserType = "", ""
 		}
 		for _, t := range s.Tables {
 			if c := column(t, t.Owner); c != nil {

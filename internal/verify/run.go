@@ -482,11 +482,13 @@ func (v *verifier) savepoint(ctx context.Context, discard bool, fn func() error)
 	return err
 }
 
-// claimsJSON builds the claims of user ("" for none: no claims at all) with extra
-// claims, keyed by policy.Claim.Key and holding JSON values, nested as objects.
+// claimsJSON builds the claims of user with extra claims, keyed by policy.Claim.Key and
+// holding JSON values, nested as objects. A caller with no identity ("") has an empty
+// claims object, as an API gateway sets for an anonymous request: an empty setting is
+// no JSON, and Supabase's auth.uid() casts the setting to jsonb.
 func claimsJSON(user string, extra map[string]string) string {
 	if user == "" {
-		return ""
+		return "{}"
 	}
 	root := map[string]any{"sub": user}
 	for _, key := range slices.Sorted(maps.Keys(extra)) {
