@@ -139,23 +139,17 @@ func checkNames(f *policy.File, s *schema.Schema) policy.Errors {
 			}
 			claim(t.Schema, ix.Name, "the index on "+t.QualifiedName()+" ("+strings.Join(ix.Columns, ", ")+")", pos)
 		}
-		// Constraints share one namespace per table; an online NOT NULL holds a check
-		// of its own for a while.
-		constraints := map[string]string{t.PKName: "the primary key"}
-		for _, c := range t.Columns {
-			constraints[c.UniqueName] = "the unique key on " + c.Name
-			if c.References != nil {
-				constraints[c.References.Name] = "the foreign key of " + c.Name
-			}
-			constraints[sqlident.Name(t.Name, c.Name, "not_null")] = "the check that sets " + c.Name + " NOT NULL online"
-		}
-		delete(constraints, "")
+		var constraints map[string]string // made only for a table that declares constraints
 		for _, k := range objects.Kinds {
-			if k.OnTable && k.Namespace == "constraint" {
-				for _, d := range k.Declare(f, pt) {
-					if what, ok := constraints[d.Object.Name]; ok {
-						add(d.Pos, "%s %q on %s has the name rlsmigrate gives %s; name the %s differently", k.Name, d.Object.Name, t.QualifiedName(), what, k.Name)
-					}
+			if !k.OnTable || k.Namespace != "constraint" {
+				continue
+			}
+			for _, d := range k.Declare(f, pt) {
+				if constraints == nil {
+					constraints = constraintNames(t)
+				}
+				if what, ok := constraints[d.Object.Name]; ok {
+					add(d.Pos, "%s %q on %s has the name rlsmigrate gives %s; name the %s differently", k.Name, d.Object.Name, t.QualifiedName(), what, k.Name)
 				}
 			}
 		}
@@ -170,6 +164,22 @@ func checkNames(f *policy.File, s *schema.Schema) policy.Errors {
 		}
 	}
 	return errs
+}
+
+// constraintNames maps the names rlsmigrate gives the constraints of t to what they are:
+// constraints share one namespace per table, and an online NOT NULL holds a check of
+// its own for a while.
+func constraintNames(t *schema.Table) map[string]string {
+	out := map[string]string{t.PKName: "the primary key"}
+	for _, c := range t.Columns {
+		out[c.UniqueName] = "the unique key on " + c.Name
+		if c.References != nil {
+			out[c.References.Name] = "the foreign key of " + c.Name
+		}
+		out[sqlident.Name(t.Name, c.Name, "not_null")] = "the check that sets " + c.Name + " NOT NULL online"
+	}
+	delete(out, "")
+	return out
 }
 
 // functionSignature returns "schema.name()" when expr is a call without arguments,

@@ -13,6 +13,9 @@ import (
 // the new type where the expression no longer applies, and otherwise stores it anew
 // with casts from the old type.
 func (d *differ) tableObjects(ot, rt, nt *schema.Table) {
+	if len(rt.Objects) == 0 && len(nt.Objects) == 0 {
+		return
+	}
 	var retyped []string
 	for _, nc := range nt.Columns {
 		if oc, _ := continuedColumn(ot, nt, nc); oc != nil && oc.Type != nc.Type {
