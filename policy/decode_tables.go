@@ -56,6 +56,13 @@ var fileKeys = newKeys("the file",
 			}
 		})
 	}},
+	field[*fileDecoding]{"functions", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) {
+		d.sequence(v, "functions", func(item *yaml.Node) {
+			if r := d.routine(item, fd.f.Functions); r != nil {
+				fd.f.Functions = append(fd.f.Functions, r)
+			}
+		})
+	}},
 	field[*fileDecoding]{"tables", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) {
 		d.sequence(v, "tables", func(item *yaml.Node) {
 			if t := d.table(item); t != nil {
@@ -150,6 +157,112 @@ var externalColumnKeys = newKeys("an external column",
 // auth reads the auth mapping. Under provider supabase, what it leaves out is
 // Supabase's: auth.uid() as the identity, auth.jwt() as the claims, roles
 // authenticated and anon.
+// routineDecoding is the function being decoded, and its body's node, read once its
+// language is known.
+type routineDecoding struct {
+	r    *Routine
+	body *yaml.Node
+}
+
+// routine reads {name, schema, args, returns, language, volatility, security,
+// search_path, body, grants}; earlier are the functions read before it.
+func (d *decoder) routine(n *yaml.Node, earlier []*Routine) *Routine {
+	rd := &routineDecoding{r: &Routine{Schema: "public", Volatility: "volatile", Pos: Pos{n.Line, n.Column}}}
+	if !routineKeys.decode(d, n, rd) {
+		return nil
+	}
+	r := rd.r
+	for _, key := range []string{"name", "returns", "language", "body"} {
+		if !d.hasKey(n, key) {
+			d.errorf(n, "a function needs %q", key)
+		}
+	}
+	if r.Definer && r.SearchPath == nil {
+		d.errorf(n, "function %s is security definer and sets no search_path: a caller's search path could put its own objects in the way; set search_path: \"\" and qualify names in the body", r.Signature())
+	}
+	for _, prev := range earlier {
+		if prev.Signature() == r.Signature() && r.Name != "" {
+			d.errorf(n, "function %s is declared twice (first at line %d)", r.Signature(), prev.Pos.Line)
+		}
+	}
+	if rd.body != nil && r.Language != "" {
+		if s, ok := d.str(rd.body, "body"); ok {
+			create := fmt.Sprintf("CREATE FUNCTION f() RETURNS %s LANGUAGE %s AS %s", r.Returns, r.Language, sqlident.DollarQuote(s))
+			if err := sqlparse.CheckRoutineBody(r.Language, s, create); err != nil {
+				d.sqlError(rd.body, 0, "function "+r.Signature(), err)
+			}
+			r.Body = s
+		}
+	}
+	return r
+}
+
+var routineKeys = newKeys("a function",
+	field[*routineDecoding]{"name", func(d *decoder, _, v *yaml.Node, rd *routineDecoding) { rd.r.Name, _ = d.name(v, "function name") }},
+	field[*routineDecoding]{"schema", func(d *decoder, _, v *yaml.Node, rd *routineDecoding) { rd.r.Schema, _ = d.name(v, "schema name") }},
+	field[*routineDecoding]{"args", func(d *decoder, _, v *yaml.Node, rd *routineDecoding) {
+		d.sequence(v, "args", func(item *yaml.Node) {
+			c := &Column{}
+			if !argKeys.decode(d, item, c) {
+				return
+			}
+			if c.Name == "" || c.Type == "" {
+				d.errorf(item, "an argument needs \"name\" and \"type\"")
+			}
+			rd.r.Args = append(rd.r.Args, &Arg{c.Name, c.Type})
+		})
+	}},
+	field[*routineDecoding]{"returns", func(d *decoder, _, v *yaml.Node, rd *routineDecoding) {
+		s, ok := d.str(v, "returns")
+		if !ok {
+			return
+		}
+		setof := ""
+		if f := strings.Fields(s); len(f) > 1 && strings.EqualFold(f[0], "setof") {
+			setof, s = "SETOF ", strings.TrimSpace(s[len(f[0]):])
+		}
+		typ, err := d.sql.Type(strings.TrimSpace(s), sqlident.Quote)
+		if err != nil {
+			d.sqlError(v, 0, "returns", err)
+			return
+		}
+		rd.r.Returns = setof + typ
+	}},
+	field[*routineDecoding]{"language", func(d *decoder, _, v *yaml.Node, rd *routineDecoding) {
+		rd.r.Language = d.choice(v, "language", []string{"sql", "plpgsql"})
+	}},
+	field[*routineDecoding]{"volatility", func(d *decoder, _, v *yaml.Node, rd *routineDecoding) {
+		rd.r.Volatility = d.choice(v, "volatility", []string{"volatile", "stable", "immutable"})
+	}},
+	field[*routineDecoding]{"security", func(d *decoder, _, v *yaml.Node, rd *routineDecoding) {
+		rd.r.Definer = d.choice(v, "security", []string{"invoker", "definer"}) == "definer"
+	}},
+	field[*routineDecoding]{"search_path", func(d *decoder, _, v *yaml.Node, rd *routineDecoding) {
+		s, ok := d.str(v, "search_path")
+		if !ok {
+			return
+		}
+		rd.r.SearchPath = []string{}
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				if len(p) > 63 || strings.ContainsAny(p, "\"'\n") {
+					d.errorf(v, "search_path names schemas separated by commas; %q is not a schema name", p)
+					return
+				}
+				rd.r.SearchPath = append(rd.r.SearchPath, p)
+			}
+		}
+	}},
+	field[*routineDecoding]{"body", func(_ *decoder, _, v *yaml.Node, rd *routineDecoding) { rd.body = v }},
+	field[*routineDecoding]{"grants", func(d *decoder, _, v *yaml.Node, rd *routineDecoding) {
+		rd.r.Grants = d.names(v, "role")
+		d.noRepeats(v, rd.r.Grants, "role")
+	}},
+)
+
+// argKeys are the keys of a function's argument.
+var argKeys = newKeys("an argument", columnKey("name"), columnKey("type"))
+
 func (d *decoder) auth(n *yaml.Node, a *Auth) {
 	a.Pos = Pos{n.Line, n.Column}
 	if !authKeys.decode(d, n, a) || a.Provider != "supabase" {
@@ -203,6 +316,7 @@ type tableDecoding struct {
 	t        *Table
 	policies *yaml.Node
 	checks   *yaml.Node
+	triggers *yaml.Node
 }
 
 func (d *decoder) table(n *yaml.Node) *Table {
@@ -217,6 +331,13 @@ func (d *decoder) table(n *yaml.Node) *Table {
 	if td.policies != nil {
 		t.Policies = d.policies(td.policies, t)
 	}
+	if td.triggers != nil {
+		d.sequence(td.triggers, "triggers", func(item *yaml.Node) {
+			if tr := d.trigger(item, t); tr != nil {
+				t.Triggers = append(t.Triggers, tr)
+			}
+		})
+	}
 	if td.checks != nil {
 		d.sequence(td.checks, "checks", func(item *yaml.Node) {
 			if c := d.check(item, t); c != nil {
@@ -226,6 +347,112 @@ func (d *decoder) table(n *yaml.Node) *Table {
 	}
 	return t
 }
+
+// triggerDecoding is the trigger being decoded, on its table.
+type triggerDecoding struct {
+	tr *Trigger
+	t  *Table
+}
+
+// trigger reads {name, timing, events, columns, for_each, when, function}.
+func (d *decoder) trigger(n *yaml.Node, t *Table) *Trigger {
+	td := &triggerDecoding{tr: &Trigger{ForEach: "row", Pos: Pos{n.Line, n.Column}}, t: t}
+	if !triggerKeys.decode(d, n, td) {
+		return nil
+	}
+	tr := td.tr
+	for _, key := range []string{"name", "timing", "events", "function"} {
+		if !d.hasKey(n, key) {
+			d.errorf(n, "a trigger needs %q", key)
+		}
+	}
+	switch {
+	case len(tr.Columns) > 0 && !slices.Contains(tr.Events, "update"):
+		d.errorf(n, "trigger %q names columns, which only an update trigger takes (update of those columns)", tr.Name)
+	case slices.Contains(tr.Events, "truncate") && tr.ForEach == "row":
+		d.errorf(n, "trigger %q fires on truncate, which has no rows: say for_each: statement", tr.Name)
+	case tr.When != "" && tr.ForEach == "statement":
+		d.errorf(n, "trigger %q has a when condition, which reads OLD and NEW rows: only a row trigger takes it", tr.Name)
+	}
+	for _, prev := range t.Triggers {
+		if prev.Name == tr.Name && tr.Name != "" {
+			d.errorf(n, "trigger %q is declared twice on table %s (first at line %d)", tr.Name, t.QualifiedName(), prev.Pos.Line)
+		}
+	}
+	return tr
+}
+
+var triggerKeys = newKeys("a trigger",
+	field[*triggerDecoding]{"name", func(d *decoder, _, v *yaml.Node, td *triggerDecoding) { td.tr.Name, _ = d.name(v, "trigger name") }},
+	field[*triggerDecoding]{"timing", func(d *decoder, _, v *yaml.Node, td *triggerDecoding) {
+		td.tr.Timing = d.choice(v, "timing", []string{"before", "after"})
+	}},
+	field[*triggerDecoding]{"events", func(d *decoder, _, v *yaml.Node, td *triggerDecoding) {
+		events := []string{"insert", "update", "delete", "truncate"}
+		got := d.names(v, "event")
+		for _, e := range got {
+			if !slices.Contains(events, strings.ToLower(e)) {
+				d.errorf(v, "unknown trigger event %q (expected some of: %s)", e, strings.Join(events, ", "))
+			}
+		}
+		for _, e := range events { // in PostgreSQL's order
+			if slices.ContainsFunc(got, func(g string) bool { return strings.EqualFold(g, e) }) {
+				td.tr.Events = append(td.tr.Events, e)
+			}
+		}
+		if len(td.tr.Events) == 0 && len(got) == 0 {
+			d.errorf(v, "a trigger needs one event or more")
+		}
+	}},
+	field[*triggerDecoding]{"columns", func(d *decoder, _, v *yaml.Node, td *triggerDecoding) {
+		td.tr.Columns = d.names(v, "trigger column")
+		for _, c := range td.tr.Columns {
+			if td.t.Column(c) == nil && td.t.Name != "" {
+				d.errorf(v, "trigger column %q is not a column of table %s", c, td.t.QualifiedName())
+			}
+		}
+	}},
+	field[*triggerDecoding]{"for_each", func(d *decoder, _, v *yaml.Node, td *triggerDecoding) {
+		td.tr.ForEach = d.choice(v, "for_each", []string{"row", "statement"})
+	}},
+	field[*triggerDecoding]{"when", func(d *decoder, _, v *yaml.Node, td *triggerDecoding) {
+		s, ok := d.expr(v, "when")
+		if !ok {
+			return
+		}
+		if e, err := d.sql.Expr(s); err == nil {
+			raw := d.deref(v).Value
+			lead := len(raw) - len(strings.TrimLeftFunc(raw, unicode.IsSpace))
+			for _, ref := range e.ColumnRefs() {
+				if q := strings.ToLower(ref.Table); (q != "new" && q != "old") || td.t.Column(ref.Column) == nil {
+					d.at(d.posIn(d.deref(v), lead+ref.Offset), "when names %s; a trigger's condition reads columns of table %s as OLD.column and NEW.column", strings.Trim(ref.Table+"."+ref.Column, "."), td.t.QualifiedName())
+				}
+			}
+			if e.HasSubquery() {
+				d.errorf(v, "when holds a subquery, which PostgreSQL refuses in a trigger's condition")
+			}
+		}
+		td.tr.When = s
+	}},
+	field[*triggerDecoding]{"function", func(d *decoder, _, v *yaml.Node, td *triggerDecoding) {
+		s, ok := d.str(v, "function")
+		if !ok {
+			return
+		}
+		schemaName, name, qualified := strings.Cut(s, ".")
+		if !qualified {
+			schemaName, name = "public", s
+		}
+		if !identName.MatchString(schemaName) || !identName.MatchString(name) {
+			d.errorf(v, "function must name a function as schema.name (lower case, unquoted), not %q", s)
+			return
+		}
+		td.tr.Function = schemaName + "." + name
+	}},
+)
+
+// identName is an identifier written without quotes.
+var identName = regexp.MustCompile(`^[a-z_][a-z0-9_$]{0,62}$`)
 
 // checkDecoding is the CHECK constraint being decoded, on its table.
 type checkDecoding struct {
@@ -311,6 +538,7 @@ var tableKeys = newKeys("a table",
 	}},
 	field[*tableDecoding]{"comment", func(d *decoder, _, v *yaml.Node, td *tableDecoding) { td.t.Comment, _ = d.str(v, "comment") }},
 	field[*tableDecoding]{"checks", func(_ *decoder, _, v *yaml.Node, td *tableDecoding) { td.checks = v }},
+	field[*tableDecoding]{"triggers", func(_ *decoder, _, v *yaml.Node, td *tableDecoding) { td.triggers = v }},
 	field[*tableDecoding]{"tests", func(d *decoder, _, v *yaml.Node, td *tableDecoding) {
 		d.sequence(v, "tests", func(item *yaml.Node) {
 			if tc := d.test(item); tc != nil {

@@ -23,10 +23,6 @@ const (
 	SupabaseClaims = "auth.jwt()"
 )
 
-// SupabaseRoles are the roles every Supabase database has; anon and authenticated are
-// declared by default under auth.provider: supabase.
-var SupabaseRoles = []string{"anon", "authenticated", "service_role"}
-
 // Operations lists the operations a policy rule can govern, in the order they are emitted.
 var Operations = []string{"select", "insert", "update", "delete"}
 
@@ -65,6 +61,41 @@ type File struct {
 	// creates or changes them. Each has External set and only its columns' names, types
 	// and primary key.
 	External []*Table
+	// Functions are the functions schema.yaml declares, with their bodies.
+	Functions []*Routine
+}
+
+// Routine is a function schema.yaml declares: its whole definition, and who may call it.
+type Routine struct {
+	Schema, Name string
+	Args         []*Arg
+	// Returns is its result: a type as PostgreSQL prints it, "SETOF <type>", trigger
+	// or void.
+	Returns    string
+	Language   string // sql or plpgsql
+	Volatility string // volatile (the default), stable or immutable
+	Definer    bool   // SECURITY DEFINER
+	// SearchPath is the search_path it runs with: nil leaves the caller's; empty, none
+	// (''). A definer function must set it.
+	SearchPath []string
+	Body       string
+	// Grants are the roles granted EXECUTE; PUBLIC's is revoked unless "public" is one.
+	Grants []string
+	Pos    Pos
+}
+
+// Arg is one argument of a function.
+type Arg struct {
+	Name, Type string
+}
+
+// Signature returns schema.name(type, ...), as messages name the function.
+func (r *Routine) Signature() string {
+	types := make([]string, len(r.Args))
+	for i, a := range r.Args {
+		types[i] = a.Type
+	}
+	return r.Schema + "." + r.Name + "(" + strings.Join(types, ", ") + ")"
 }
 
 // Enum is an enum type: a column of the type holds one of its values, ordered as listed.
@@ -136,8 +167,22 @@ type Table struct {
 	Tests       []*Test  // checks rlsmigrate verify runs
 	Comment     string   // COMMENT ON TABLE, or ""
 	Checks      []*Check // CHECK constraints
-	External    bool     // declared under external: not managed
+	Triggers    []*Trigger
+	External    bool // declared under external: not managed
 	Pos         Pos
+}
+
+// Trigger runs a function on a table's rows (or statements) as they change.
+type Trigger struct {
+	Name    string
+	Timing  string   // before or after
+	Events  []string // insert, update, delete, truncate, in that order
+	Columns []string // update of these columns only; nil for any
+	ForEach string   // row (the default) or statement
+	When    string   // a condition on OLD and NEW, or ""
+	// Function is the trigger function, schema.name.
+	Function string
+	Pos      Pos
 }
 
 // Check is a table's CHECK constraint: rows for which Expr is false are refused.

@@ -110,6 +110,23 @@ func (d *decoder) validate(f *File) {
 			}
 		}
 	}
+	for _, t := range f.Tables {
+		for _, tr := range t.Triggers {
+			for _, r := range f.Functions {
+				if r.Schema+"."+r.Name == tr.Function && len(r.Args) == 0 && r.Returns != "trigger" {
+					add(tr.Pos, "trigger %q runs function %s, which returns %s: a trigger function returns trigger", tr.Name, r.Signature(), r.Returns)
+				}
+			}
+		}
+	}
+	for _, r := range f.Functions {
+		if r.Schema == FunctionSchema || r.Schema == "auth" {
+			add(r.Pos, "function %s: schema %s holds the functions rlsmigrate writes; declare it in another schema", r.Signature(), r.Schema)
+		}
+		for _, g := range r.Grants {
+			roleOK(r.Pos, g, "function "+r.Signature())
+		}
+	}
 	for _, x := range f.External {
 		q := x.QualifiedName()
 		if prev, dup := seen[q]; dup && x.Name != "" {

@@ -24,6 +24,7 @@ func Database(from *schema.Schema, access *schema.Access, to *schema.Schema, def
 	d := &differ{tableRenames: map[[2]string]string{}, columnRenames: map[[3]string]string{}, ownerFixed: map[[2]string]string{}}
 	d.findRenames(from, to)
 	if access != nil {
+		d.live = true
 		d.security(from, access, to, definitions)
 		d.external(from, to)
 	}
@@ -138,6 +139,9 @@ func (d *differ) security(from *schema.Schema, access *schema.Access, to *schema
 // platform's where migrations make every table's grants explicit.
 func (d *differ) exposures(from *schema.Schema, access *schema.Access, to *schema.Schema) {
 	for _, x := range access.Exposures {
+		if declaredRoutine(to, x) {
+			continue // schema.yaml says so, and generate said widens-access
+		}
 		k := map[string]Kind{"view": ViewInvoker, "materialized view": MatviewReadable, "function": FunctionDefiner,
 			"procedure": FunctionDefiner, "parent table": TableExposes, "copy table": TableExposes}[x.Kind]
 		d.add(&Change{Kind: k, Schema: x.Schema, Name: x.Name, Old: Side{Exposure: x}})
@@ -315,6 +319,7 @@ type differ struct {
 	// ownerFixed maps a table (schema and name) whose owner is set back to the role that
 	// ran the migrations to its owner now, which then keeps no privilege on it.
 	ownerFixed map[[2]string]string
+	live       bool // from is a live database, not the state of the migrations
 }
 
 // findRenames records the renames from to to that apply: the object named by

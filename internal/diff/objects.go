@@ -1,6 +1,9 @@
 package diff
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
@@ -23,9 +26,15 @@ func (d *differ) tableObjects(ot, rt, nt *schema.Table) {
 		}
 	}
 	rebuilt := func(o *schema.Object) bool {
-		for _, key := range objects.Of(o).Exprs {
-			for _, col := range retyped {
+		k := objects.Of(o)
+		for _, col := range retyped {
+			for _, key := range k.Exprs {
 				if sqlparse.MentionsIdent(o.Attrs[key], col) {
+					return true
+				}
+			}
+			for _, key := range k.ColumnLists {
+				if slices.Contains(strings.Split(o.Attrs[key], ", "), sqlident.Quote(col)) {
 					return true
 				}
 			}
@@ -67,7 +76,7 @@ func (d *differ) objects(have, want []*schema.Object, rebuild func(*schema.Objec
 		}
 	}
 	for _, oo := range have {
-		if findIn(want, oo) == nil {
+		if findIn(want, oo) == nil && !(d.live && objects.Of(oo).DeclaredOnly) {
 			add(ObjectDrop, oo, nil)
 		}
 	}
@@ -94,10 +103,25 @@ func renamedObjects(objs []*schema.Object, table string, renames map[string]stri
 		for key, v := range o.Attrs {
 			co.Attrs[key] = v
 		}
-		for _, key := range objects.Of(o).Exprs {
+		k := objects.Of(o)
+		for _, key := range k.Exprs {
 			for from, to := range renames {
 				co.Attrs[key] = sqlparse.RenameColumn(co.Attrs[key], from, to, sqlident.Quote)
 			}
+		}
+		for _, key := range k.ColumnLists {
+			if co.Attrs[key] == "" {
+				continue
+			}
+			cols := strings.Split(co.Attrs[key], ", ")
+			for i, c := range cols {
+				for from, to := range renames {
+					if c == sqlident.Quote(from) {
+						cols[i] = sqlident.Quote(to)
+					}
+				}
+			}
+			co.Attrs[key] = strings.Join(cols, ", ")
 		}
 		out[i] = &co
 	}
@@ -126,4 +150,18 @@ func (d *differ) external(from, to *schema.Schema) {
 			d.add(&Change{Kind: ExternalMissing, Schema: want.Schema, Table: want.Name, OldTable: have, NewTable: want})
 		}
 	}
+}
+
+// declaredRoutine reports whether exposure x is a function schema.yaml declares, with
+// who may call it: its definition and grants are compared as an object's.
+func declaredRoutine(to *schema.Schema, x *schema.Exposure) bool {
+	if x.Kind != "function" {
+		return false
+	}
+	for _, o := range to.Objects {
+		if o.Kind == objects.Routine.Name && o.Schema == x.Schema && o.Attrs["function"] == x.Routine && o.Attrs["args"] == x.Args {
+			return true
+		}
+	}
+	return false
 }

@@ -80,6 +80,9 @@ type Kind struct {
 	// Exprs are the attributes that hold SQL expressions over the table's columns:
 	// compared by parse tree, and renamed with the columns.
 	Exprs []string
+	// ColumnLists are the attributes that hold column names, quoted as needed and
+	// separated by ", ": renamed with the columns.
+	ColumnLists []string
 	// Create returns the statements that create o on table (qualified and quoted; ""
 	// for a kind outside tables).
 	Create func(table string, o *schema.Object, where Where) []Statement
@@ -97,6 +100,11 @@ type Kind struct {
 	// converting to and from other types only through its text form (an enum), as
 	// PostgreSQL prints it; nil for other kinds.
 	TypeName func(o *schema.Object) string
+	// DeclaredOnly leaves a database's objects of the kind that schema.yaml has never
+	// declared alone: apps keep hand-written functions and triggers beside rlsmigrate's
+	// (and diff reports around the policies what lets a role past them). One
+	// schema.yaml stops declaring is still dropped by the next migration.
+	DeclaredOnly bool
 	// CreateAfter and DropAfter are the diff kinds whose changes the kind's creations
 	// (and alterations) and its drops follow in apply order.
 	CreateAfter, DropAfter string
@@ -109,7 +117,7 @@ type Declared struct {
 }
 
 // Kinds are every object kind, in the order their changes are described.
-var Kinds = []*Kind{&Check, &Enum}
+var Kinds = []*Kind{&Check, &Enum, &Routine, &Trigger}
 
 // Of returns the kind of o.
 func Of(o *schema.Object) *Kind {

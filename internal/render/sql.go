@@ -396,8 +396,10 @@ func (r *renderer) createTable(c *diff.Change) {
 			r.emit(diff.TableCreate, c, objects.LockNone, "%s", columnComment(tableName(t), col))
 		}
 	}
+	// Each object in its kind's phase: a trigger after the function it runs.
 	for _, o := range t.Objects {
-		r.objectStatements(diff.TableCreate, c, objects.Of(o).Create(tableName(t), o, objects.NewTable))
+		k := objects.Of(o)
+		r.objectStatements(diff.ObjectKind(k, diff.ObjectCreate), c, k.Create(tableName(t), o, objects.NewTable))
 	}
 	for _, col := range t.Columns {
 		if col.References != nil {
@@ -531,7 +533,8 @@ func (r *renderer) columnType(c *diff.Change, t string) {
 	using := nc.Using
 	switch {
 	case using != "":
-	case sqlparse.CanCast(oc.Type, nc.Type):
+	// A type it does not know (an enum, a domain) converts through its text form.
+	case sqlparse.StringType(nc.Type) || sqlparse.BuiltinType(oc.Type) && sqlparse.BuiltinType(nc.Type) && sqlparse.CanCast(oc.Type, nc.Type):
 		using = q(nc.Name) + "::" + nc.Type
 	default:
 		using = q(nc.Name) + "::text::" + nc.Type

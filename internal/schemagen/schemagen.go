@@ -24,6 +24,7 @@ type Schema struct {
 	Groups      map[string]*yGroup `json:"groups,omitempty"`
 	Enums       []*yEnum           `json:"enums,omitempty"`
 	External    []*yExternal       `json:"external,omitempty"`
+	Functions   []*yFunction       `json:"functions,omitempty"`
 	Tables      []*yTable          `json:"tables"`
 }
 
@@ -127,6 +128,127 @@ type yTable struct {
 	Grants      map[string][]string `json:"grants,omitempty"`
 	Comment     string              `json:"comment,omitempty"`
 	Checks      []*yCheck           `json:"checks,omitempty"`
+	Triggers    []*yTrigger         `json:"triggers,omitempty"`
+}
+
+// yFunction is a function: a trigger function (Trigger) or one computing from its
+// argument. Bodies read no table: a table renamed later would break the next CREATE OR
+// REPLACE, which is the file's business, not rlsmigrate's.
+type yFunction struct {
+	Name       string   `json:"name"`
+	Schema     string   `json:"schema,omitempty"`
+	Args       []yArg   `json:"args,omitempty"`
+	Returns    string   `json:"returns"`
+	Language   string   `json:"language"`
+	Volatility string   `json:"volatility,omitempty"`
+	Security   string   `json:"security,omitempty"`
+	SearchPath *string  `json:"search_path,omitempty"`
+	Body       string   `json:"body"`
+	Grants     []string `json:"grants,omitempty"`
+}
+
+type yArg struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// yTrigger runs a trigger function on a table; When and Columns name its columns.
+type yTrigger struct {
+	Name     string   `json:"name"`
+	Timing   string   `json:"timing"`
+	Events   []string `json:"events"`
+	Columns  []string `json:"columns,omitempty"`
+	ForEach  string   `json:"for_each,omitempty"`
+	When     string   `json:"when,omitempty"` // a column, compared between OLD and NEW
+	Function string   `json:"function"`
+}
+
+func (tr *yTrigger) MarshalJSON() ([]byte, error) {
+	type plain yTrigger
+	p := plain(*tr)
+	if p.When != "" {
+		p.When = "OLD." + quoteIdent(p.When) + " IS DISTINCT FROM NEW." + quoteIdent(p.When)
+	}
+	return json.Marshal(p)
+}
+
+// function returns a new function: a trigger function, or one of an argument.
+func (g *Gen) function() *yFunction {
+	f := &yFunction{Name: fmt.Sprintf("f%d", g.next())}
+	if g.chance(0.3) {
+		f.Schema = "app"
+	}
+	if g.chance(0.5) {
+		f.Returns, f.Language = "trigger", "plpgsql"
+		f.Body = []string{"BEGIN\n  RETURN NEW;\nEND;\n", "BEGIN RETURN NULL; END", "DECLARE n int := 1;\nBEGIN\n  IF n > 0 THEN RETURN NEW; END IF;\n  RETURN OLD;\nEND"}[g.pick(3)]
+	} else {
+		f.Args = []yArg{{Name: "p_x", Type: []string{"bigint", "text"}[g.pick(2)]}}
+		f.Returns, f.Language = f.Args[0].Type, []string{"sql", "plpgsql"}[g.pick(2)]
+		f.Body = "SELECT p_x"
+		if f.Language == "plpgsql" {
+			f.Body = "BEGIN\n  RETURN p_x; -- it's the argument\nEND"
+		}
+		f.Volatility = []string{"", "stable", "immutable"}[g.pick(3)]
+		if g.chance(0.5) {
+			f.Grants = []string{[]string{"authenticated", "public"}[g.pick(2)]}
+		}
+	}
+	if g.chance(0.4) {
+		f.Security = "definer"
+		empty := ""
+		f.SearchPath = &empty
+		if g.chance(0.5) {
+			path := "pg_catalog, public"
+			f.SearchPath = &path
+		}
+	}
+	return f
+}
+
+func (g *Gen) next() int {
+	g.names++
+	return g.names
+}
+
+// triggerFunctions are s's functions a trigger may run, as triggers name them.
+func triggerFunctions(s *Schema) []string {
+	var out []string
+	for _, f := range s.Functions {
+		if f.Returns == "trigger" {
+			schema := f.Schema
+			if schema == "" {
+				schema = "public"
+			}
+			out = append(out, schema+"."+f.Name)
+		}
+	}
+	return out
+}
+
+// trigger returns a new trigger on t running fn.
+func (g *Gen) trigger(t *yTable, fn string) *yTrigger {
+	tr := &yTrigger{Name: g.name("tr"), Timing: []string{"before", "after"}[g.pick(2)], Function: fn}
+	for _, e := range []string{"insert", "update", "delete"} {
+		if g.chance(0.5) {
+			tr.Events = append(tr.Events, e)
+		}
+	}
+	if len(tr.Events) == 0 {
+		tr.Events = []string{"update"}
+	}
+	c := t.Columns[g.pick(len(t.Columns))].Name
+	switch {
+	case g.chance(0.2):
+		tr.ForEach = "statement"
+		if g.chance(0.3) {
+			tr.Events = append(tr.Events, "truncate")
+		}
+	case slices.Equal(tr.Events, []string{"update"}) && g.chance(0.5):
+		tr.When = c
+	case slices.Contains(tr.Events, "update") && g.chance(0.4):
+		tr.Columns = []string{c}
+	}
+	return tr
 }
 
 // yCheck is a CHECK constraint on Column, in one of checkForms: each holds for every
@@ -288,6 +410,11 @@ func (s *Schema) clone() *Schema {
 		c.Enums = append(c.Enums, &yEnum{Name: e.Name, Schema: e.Schema, Values: slices.Clone(e.Values)})
 	}
 	c.External = slices.Clone(s.External)
+	for _, f := range s.Functions {
+		cf := *f
+		cf.Args, cf.Grants = slices.Clone(f.Args), slices.Clone(f.Grants)
+		c.Functions = append(c.Functions, &cf)
+	}
 	for _, t := range s.Tables {
 		ct := *t
 		ct.Columns = nil
@@ -311,6 +438,12 @@ func (s *Schema) clone() *Schema {
 				}
 				ct.Policies[op] = append(ct.Policies[op], &cr)
 			}
+		}
+		ct.Triggers = nil
+		for _, tr := range t.Triggers {
+			ctr := *tr
+			ctr.Events, ctr.Columns = slices.Clone(tr.Events), slices.Clone(tr.Columns)
+			ct.Triggers = append(ct.Triggers, &ctr)
 		}
 		ct.Checks = nil
 		for _, ck := range t.Checks {
@@ -608,6 +741,11 @@ func repair(s *Schema) {
 	if len(s.Groups) == 0 {
 		s.Groups = nil
 	}
+	for _, f := range s.Functions {
+		f.Grants = slices.DeleteFunc(f.Grants, func(r string) bool {
+			return r != "public" && (s.Auth == nil && r != "authenticated" || s.Auth != nil && !slices.Contains(s.Auth.Roles, r))
+		})
+	}
 	for _, t := range s.Tables {
 		for _, c := range t.Columns {
 			if r := c.References; r != nil && r.Schema == usersTable.Schema && r.Table == usersTable.Name && (c.Type != "uuid" || len(s.External) == 0) {
@@ -618,6 +756,11 @@ func repair(s *Schema) {
 			}
 		}
 		t.Checks = slices.DeleteFunc(t.Checks, func(ck *yCheck) bool { return column(t, ck.Column) == nil })
+		fns := triggerFunctions(s)
+		t.Triggers = slices.DeleteFunc(t.Triggers, func(tr *yTrigger) bool {
+			return !slices.Contains(fns, tr.Function) || (tr.When != "" && column(t, tr.When) == nil) ||
+				slices.ContainsFunc(tr.Columns, func(c string) bool { return column(t, c) == nil })
+		})
 		if t.RLS != nil {
 			t.Policies, t.ForceRLS = map[string][]*yRule{}, false // rls: false takes no rules
 		}
@@ -749,6 +892,16 @@ func renameColumnRefs(t *yTable, from, to string) {
 	for _, ck := range t.Checks {
 		if ck.Column == from {
 			ck.Column = to
+		}
+	}
+	for _, tr := range t.Triggers {
+		if tr.When == from {
+			tr.When = to
+		}
+		for i, c := range tr.Columns {
+			if c == from {
+				tr.Columns[i] = to
+			}
 		}
 	}
 	for _, ix := range t.Indexes {
@@ -885,6 +1038,65 @@ var edits = []struct {
 		at := 1 + g.pick(len(e.Values)) // never first: see enumDefault
 		e.Values = slices.Insert(e.Values, at, label)
 		return "add value to enum " + e.Name
+	}},
+	{"toggle function", func(g *Gen, s *Schema) string {
+		if len(s.Functions) == 0 || g.chance(0.3) {
+			f := g.function()
+			s.Functions = append(s.Functions, f)
+			return "add function " + f.Name
+		}
+		f := s.Functions[g.pick(len(s.Functions))]
+		switch g.pick(4) {
+		case 0:
+			s.Functions = slices.DeleteFunc(s.Functions, func(o *yFunction) bool { return o == f })
+			return "drop function " + f.Name // and the triggers that ran it (repair)
+		case 1:
+			if f.Returns == "trigger" {
+				f.Body = "BEGIN\n  RETURN COALESCE(NEW, OLD);\nEND"
+			} else if f.Language == "sql" {
+				f.Body = "SELECT p_x -- the same, spelled anew"
+			}
+			return "change body of " + f.Name
+		case 2:
+			if f.Security == "definer" {
+				f.Security, f.SearchPath = "", nil
+			} else {
+				empty := ""
+				f.Security, f.SearchPath = "definer", &empty
+			}
+			return "toggle security of " + f.Name
+		}
+		if f.Returns == "trigger" {
+			return ""
+		}
+		if len(f.Grants) > 0 {
+			f.Grants = nil
+		} else {
+			f.Grants = []string{"authenticated"}
+		}
+		return "toggle grants of " + f.Name
+	}},
+	{"toggle trigger", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		fns := triggerFunctions(s)
+		if t == nil || len(fns) == 0 {
+			return ""
+		}
+		if len(t.Triggers) > 0 && g.chance(0.4) {
+			tr := t.Triggers[g.pick(len(t.Triggers))]
+			t.Triggers = slices.DeleteFunc(t.Triggers, func(o *yTrigger) bool { return o == tr })
+			return "drop trigger " + tr.Name + " of " + t.Name
+		}
+		if len(t.Triggers) > 0 && g.chance(0.5) {
+			i := g.pick(len(t.Triggers))
+			name := t.Triggers[i].Name
+			t.Triggers[i] = g.trigger(t, fns[g.pick(len(fns))])
+			t.Triggers[i].Name = name
+			return "change trigger " + name + " of " + t.Name
+		}
+		tr := g.trigger(t, fns[g.pick(len(fns))])
+		t.Triggers = append(t.Triggers, tr)
+		return "add trigger " + tr.Name + " to " + t.Name
 	}},
 	{"toggle check", func(g *Gen, s *Schema) string {
 		t := g.anyTable(s)

@@ -76,6 +76,11 @@ func formatKeys(doc map[string]any, seen map[string]bool) {
 	for _, ev := range list(doc["enums"]) {
 		mark("an enum", ev)
 	}
+	for _, fv := range list(doc["functions"]) {
+		for _, av := range list(mark("a function", fv)["args"]) {
+			mark("an argument", av)
+		}
+	}
 	for _, xv := range list(doc["external"]) {
 		for _, cv := range list(mark("an external table", xv)["columns"]) {
 			mark("an external column", cv)
@@ -96,6 +101,9 @@ func formatKeys(doc map[string]any, seen map[string]bool) {
 		}
 		for _, cv := range list(t["checks"]) {
 			mark("a check", cv)
+		}
+		for _, tv := range list(t["triggers"]) {
+			mark("a trigger", tv)
 		}
 		for _, tc := range list(t["tests"]) {
 			mark("expect", mark("a test", tc)["expect"])

@@ -199,3 +199,27 @@ func (r *routineReader) expr(q string, mode int) {
 		r.sql(exprPrefix+rhs, "an assignment of its body does not parse")
 	}
 }
+
+// CheckRoutineBody parses body, the body of a function in language (sql or plpgsql),
+// with PostgreSQL's parser: a SQL body statement by statement, a PL/pgSQL body with the
+// PL/pgSQL parser, which also parses each query it embeds. create is the whole CREATE
+// FUNCTION statement the body goes into, which the PL/pgSQL parser reads.
+func CheckRoutineBody(language, body, create string) error {
+	switch language {
+	case "sql":
+		stmts, err := pg.SplitWithParser(body, true)
+		if err != nil {
+			return &Error{Offset: -1, Msg: "its SQL body does not parse: " + err.Error()}
+		}
+		for _, st := range stmts {
+			if _, err := pg.Parse(st); err != nil {
+				return &Error{Offset: -1, Msg: "its SQL body does not parse: " + err.Error()}
+			}
+		}
+	case "plpgsql":
+		if _, err := pg.ParsePlPgSqlToJSON(create); err != nil {
+			return &Error{Offset: -1, Msg: "its PL/pgSQL body does not parse: " + err.Error()}
+		}
+	}
+	return nil
+}

@@ -154,6 +154,13 @@ func baseType(t string) (base string, array bool) {
 	return t, array
 }
 
+// BuiltinType reports whether t (as ParseType spells it) is a type this package knows,
+// whose casts CanCast can tell; an enum, a domain or an extension's type is not.
+func BuiltinType(t string) bool {
+	base, _ := baseType(t)
+	return slices.Contains(knownTypes, base)
+}
+
 // StringType reports whether t (as ParseType spells it) is a string type: text,
 // character varying, character, name.
 func StringType(t string) bool {

@@ -19,4 +19,4 @@ CREATE TYPE app."Priority" AS ENUM ('low', 'high');
 -- hazard rewrites-table: every row of public.tasks is rewritten with the new type
 -- hazard blocks-reads: reads and writes of public.tasks wait for the whole rewrite
 -- lock: ACCESS EXCLUSIVE on public.tasks, while it rewrites the table
-ALTER TABLE public.tasks ALTER COLUMN priority TYPE app."Priority" USING priority::app."Priority";
+ALTER TABLE public.tasks ALTER COLUMN priority TYPE app."Priority" USING priority::text::app."Priority";
