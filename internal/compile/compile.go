@@ -53,17 +53,27 @@ func Compile(f *policy.File) (*schema.Schema, error) {
 			s.Schemas = append(s.Schemas, o.Schema)
 		}
 	}
+	for _, o := range s.Objects {
+		if k := objects.Of(o); k.Users != nil {
+			s.SchemaUsage[o.Schema] = union(s.SchemaUsage[o.Schema], k.Users(o))
+		}
+	}
 	for _, ct := range s.Tables {
 		if !slices.Contains(s.Schemas, ct.Schema) {
 			s.Schemas = append(s.Schemas, ct.Schema)
 		}
-		usage := union(s.SchemaUsage[ct.Schema], s.Auth.PlatformSchemaUsage(ct.Schema, s.Roles))
+		usage := s.SchemaUsage[ct.Schema]
 		for _, g := range ct.Grants {
 			if g.Role != "public" && !slices.Contains(usage, g.Role) {
 				usage = append(usage, g.Role)
 			}
 		}
 		s.SchemaUsage[ct.Schema] = usage
+	}
+	for _, name := range s.Schemas {
+		if platform := s.Auth.PlatformSchemaUsage(name, s.Roles); len(platform) > 0 {
+			s.SchemaUsage[name] = union(s.SchemaUsage[name], platform)
+		}
 	}
 	s.Normalize()
 	if errs = append(errs, checkNames(f, s)...); len(errs) > 0 {

@@ -423,7 +423,7 @@ func (d *differ) table(from, to *schema.Schema, ot, nt *schema.Table) {
 		d.add(on(TableComment, ot, nt))
 	}
 	d.indexes(ot, rt, nt)
-	d.tableObjects(ot, rt, nt)
+	d.tableObjects(ot, rt, nt, to)
 	d.policies(ot, rt, nt)
 	d.grants(from, to, ot, nt)
 }

@@ -288,6 +288,8 @@ type Change struct {
 	NewTable *schema.Table
 	Old, New Side
 	Hazards  []Hazard
+	// Anew makes an object anew rather than altering it in place (see objects.Kind.Anew).
+	Anew bool
 	// Revoke, on a change that creates a table or an identity column (or whose
 	// rollback does), lists the roles whose privileges on it, and on its identity
 	// sequences, are revoked before its grants: the platform's default privileges gave

@@ -20,8 +20,10 @@ func Invert(changes []*Change) []*Change {
 		if c.Effect() == Alters && c.Kind == ForeignKeyAdd {
 			k = ForeignKeyAdd // a replaced key is replaced back
 		}
+		// A rollback makes objects anew: what it restores may be used by what it restores.
+		_, op := c.ObjectChange()
 		inv := &Change{Kind: k, Schema: c.Schema, Table: c.Table, Name: c.Name, Role: c.Role,
-			OldTable: c.NewTable, NewTable: c.OldTable, Old: c.New, New: c.Old, Revoke: c.Revoke}
+			OldTable: c.NewTable, NewTable: c.OldTable, Old: c.New, New: c.Old, Revoke: c.Revoke, Anew: op == ObjectAlter}
 		if inv.NewTable != nil {
 			inv.Table = inv.NewTable.Name
 		}

@@ -15,7 +15,7 @@ import (
 // name a column whose type changes is rebuilt around the change: PostgreSQL refuses
 // the new type where the expression no longer applies, and otherwise stores it anew
 // with casts from the old type.
-func (d *differ) tableObjects(ot, rt, nt *schema.Table) {
+func (d *differ) tableObjects(ot, rt, nt *schema.Table, to *schema.Schema) {
 	if len(rt.Objects) == 0 && len(nt.Objects) == 0 {
 		return
 	}
@@ -41,18 +41,18 @@ func (d *differ) tableObjects(ot, rt, nt *schema.Table) {
 		}
 		return false
 	}
-	d.objects(rt.Objects, nt.Objects, rebuilt, func(k Kind) *Change { return on(k, ot, nt) })
+	d.objects(rt.Objects, nt.Objects, to, rebuilt, func(k Kind) *Change { return on(k, ot, nt) })
 }
 
 // schemaObjects compares the objects of the database schemas from and to hold.
 func (d *differ) schemaObjects(from, to *schema.Schema) {
-	d.objects(from.Objects, to.Objects, func(*schema.Object) bool { return false }, func(k Kind) *Change { return &Change{Kind: k} })
+	d.objects(from.Objects, to.Objects, to, func(*schema.Object) bool { return false }, func(k Kind) *Change { return &Change{Kind: k} })
 }
 
 // objects adds a change, made by change, for each object of want that have lacks
 // (created) or holds otherwise or must rebuild (altered), then for each of have that
 // want lacks (dropped). Objects match by kind, database schema and name.
-func (d *differ) objects(have, want []*schema.Object, rebuild func(*schema.Object) bool, change func(Kind) *Change) {
+func (d *differ) objects(have, want []*schema.Object, to *schema.Schema, rebuild func(*schema.Object) bool, change func(Kind) *Change) {
 	add := func(op ObjectOp, oo, no *schema.Object) {
 		o := no
 		if o == nil {
@@ -60,6 +60,9 @@ func (d *differ) objects(have, want []*schema.Object, rebuild func(*schema.Objec
 		}
 		c := change(ObjectKind(objects.Of(o), op))
 		c.Schema, c.Name, c.Old.Object, c.New.Object = o.Schema, o.Name, oo, no
+		if k := objects.Of(o); op == ObjectAlter && k.Anew != nil {
+			c.Anew = k.Anew(oo, no, to)
+		}
 		if k := objects.Of(o); no != nil && k.Hazard != nil {
 			if h := k.Hazard(oo, no); h != "" {
 				c.Hazards = []Hazard{Hazard(h)}

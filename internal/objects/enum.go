@@ -36,8 +36,8 @@ var Enum = Kind{
 	Drop: func(_ string, o *schema.Object) []Statement {
 		return []Statement{{SQL: fmt.Sprintf("DROP TYPE %s;", enumName(o))}}
 	},
-	Alter: func(_ string, old, new *schema.Object) []Statement {
-		if added, ok := addedLabels(old.Items, new.Items); ok {
+	Alter: func(_ string, old, new *schema.Object, anew bool) []Statement {
+		if added, ok := addedLabels(old.Items, new.Items); ok && !anew {
 			var out []Statement
 			for _, a := range added {
 				out = append(out, Statement{SQL: fmt.Sprintf("ALTER TYPE %s ADD VALUE %s;", enumName(new), a)})
@@ -45,6 +45,25 @@ var Enum = Kind{
 			return out
 		}
 		return []Statement{{SQL: remakeEnum(new), Lock: LockRewrite}}
+	},
+	// A column default naming an added label, in the same migration, needs the type
+	// made anew: its values are usable in the transaction that makes it.
+	Anew: func(old, new *schema.Object, to *schema.Schema) bool {
+		added := schema.Without(new.Items, old.Items)
+		typ := enumType(new)
+		for _, t := range to.Tables {
+			for _, c := range t.Columns {
+				if c.Type != typ || c.Default == "" {
+					continue
+				}
+				for _, l := range added {
+					if strings.Contains(c.Default, sqlident.Literal(l)) {
+						return true
+					}
+				}
+			}
+		}
+		return false
 	},
 	Hazard: func(old, new *schema.Object) string {
 		if old == nil {
@@ -55,18 +74,20 @@ var Enum = Kind{
 		}
 		return ""
 	},
-	Summary: func(o *schema.Object) string { return "ENUM (" + labels(o.Items) + ")" },
-	// Columns name a type of public by its name, one of another schema qualified, as
-	// format_type prints them with the default search path.
-	TypeName: func(o *schema.Object) string {
-		if o.Schema == "public" {
-			return sqlident.Quote(o.Name)
-		}
-		return sqlident.Qualified(o.Schema, o.Name)
-	},
+	Summary:  func(o *schema.Object) string { return "ENUM (" + labels(o.Items) + ")" },
+	TypeName: enumType,
 	// Types come before the tables whose columns hold them, and go after them.
 	CreateAfter: "schema.create",
 	DropAfter:   "table.drop",
+}
+
+// enumType is enum o as a column names it: by its name in public, qualified in
+// another schema, as format_type prints it with the default search path.
+func enumType(o *schema.Object) string {
+	if o.Schema == "public" {
+		return sqlident.Quote(o.Name)
+	}
+	return sqlident.Qualified(o.Schema, o.Name)
 }
 
 func enumName(o *schema.Object) string { return sqlident.Qualified(o.Schema, o.Name) }

@@ -88,9 +88,18 @@ type Kind struct {
 	Create func(table string, o *schema.Object, where Where) []Statement
 	// Drop returns the statements that drop o.
 	Drop func(table string, o *schema.Object) []Statement
-	// Alter returns the statements that turn old into new in place; nil (the field)
-	// drops and creates instead.
-	Alter func(table string, old, new *schema.Object) []Statement
+	// Alter returns the statements that turn old into new in place, or with anew set,
+	// by making it anew where the kind can (see Anew); nil (the field) drops and
+	// creates instead.
+	Alter func(table string, old, new *schema.Object, anew bool) []Statement
+	// Anew reports whether turning old into new must make the object anew rather than
+	// alter it in place, because schema to uses, in the same migration, what the
+	// alteration adds (PostgreSQL refuses an enum value added in a transaction to be
+	// used in it). A rollback always makes it anew. nil: never.
+	Anew func(old, new *schema.Object, to *schema.Schema) bool
+	// Users returns the roles that use o (may call a function): they need USAGE on its
+	// database schema. nil: none.
+	Users func(o *schema.Object) []string
 	// Hazard returns the hazard (a diff.Hazard) of creating new (old nil) or turning
 	// old into new where rows may exist, or ""; nil for none ever.
 	Hazard func(old, new *schema.Object) string

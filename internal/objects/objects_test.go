@@ -100,7 +100,7 @@ func TestEnumAlterations(t *testing.T) {
 		{enum("a"), enum("b"), "DO $rls$", "deletes-data"},
 	} {
 		var got []string
-		for _, st := range Enum.Alter("", c.old, c.new) {
+		for _, st := range Enum.Alter("", c.old, c.new, false) {
 			got = append(got, st.SQL)
 		}
 		if s := strings.Join(got, "\n"); !strings.HasPrefix(s, c.want) {
@@ -112,5 +112,13 @@ func TestEnumAlterations(t *testing.T) {
 	}
 	if h := Enum.Hazard(nil, enum("a")); h != "" {
 		t.Errorf("creating an enum: hazard %q", h)
+	}
+	// Made anew when asked: a rollback, or a default using an added label.
+	if st := Enum.Alter("", enum("a"), enum("a", "b"), true); len(st) != 1 || !strings.HasPrefix(st[0].SQL, "DO $rls$") {
+		t.Errorf("an enum made anew: %v", st)
+	}
+	to := &schema.Schema{Tables: []*schema.Table{{Columns: []*schema.Column{{Name: "s", Type: "status", Default: "'b'::status"}}}}}
+	if !Enum.Anew(enum("a"), enum("a", "b"), to) || Enum.Anew(enum("a"), enum("a", "c"), to) {
+		t.Error("Anew: a default naming an added label needs the type made anew, one naming none does not")
 	}
 }

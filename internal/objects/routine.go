@@ -57,11 +57,20 @@ var Routine = Kind{
 	},
 	// CREATE OR REPLACE keeps what depends on the function (triggers, policies) when its
 	// result and arguments stay; otherwise it is dropped and made anew.
-	Alter: func(_ string, old, new *schema.Object) []Statement {
+	Alter: func(_ string, old, new *schema.Object, _ bool) []Statement {
 		if old.Attrs["returns"] != new.Attrs["returns"] || old.Attrs["args"] != new.Attrs["args"] {
 			return append([]Statement{{SQL: fmt.Sprintf("DROP FUNCTION %s;", routineRef(old))}}, createRoutine(new, "CREATE")...)
 		}
 		return createRoutine(new, "CREATE OR REPLACE")
+	},
+	Users: func(o *schema.Object) []string {
+		var out []string
+		for _, r := range strings.Split(o.Attrs["execute"], ", ") {
+			if r != "" && r != "public" {
+				out = append(out, r)
+			}
+		}
+		return out
 	},
 	Hazard: func(old, new *schema.Object) string {
 		// A definer function runs as its owner: who may call it gets past row-level

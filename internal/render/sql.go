@@ -430,7 +430,7 @@ func (r *renderer) createTable(c *diff.Change) {
 // is done online unless the whole migration stays in one transaction.
 func (r *renderer) object(c *diff.Change, k *objects.Kind, op diff.ObjectOp, t string) {
 	if op == diff.ObjectAlter && k.Alter != nil {
-		r.objectStatements(c.Kind, c, k.Alter(t, c.Old.Object, c.New.Object))
+		r.objectStatements(c.Kind, c, k.Alter(t, c.Old.Object, c.New.Object, c.Anew))
 		return
 	}
 	if op != diff.ObjectCreate {

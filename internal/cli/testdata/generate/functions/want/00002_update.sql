@@ -24,10 +24,14 @@ GRANT EXECUTE ON FUNCTION public.note_count(text) TO anonymous, authenticated;
 
 CREATE TRIGGER notes_touch BEFORE UPDATE ON public.notes FOR EACH ROW WHEN (NEW.user_id IS DISTINCT FROM OLD.user_id OR OLD.updated_at IS NULL) EXECUTE FUNCTION public.touch();
 
+GRANT USAGE ON SCHEMA public TO anonymous;
+
 -- +goose Down
 SET LOCAL lock_timeout = '2s';
 
 DROP TRIGGER notes_touch ON public.notes;
+
+REVOKE USAGE ON SCHEMA public FROM anonymous;
 
 CREATE OR REPLACE FUNCTION public.note_count(p_user text) RETURNS bigint LANGUAGE sql STABLE
   AS $rls$SELECT count(*) FROM public.notes WHERE user_id = p_user$rls$;
