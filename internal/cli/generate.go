@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -270,6 +272,23 @@ func migrationName(changes []*diff.Change, first bool) string {
 	return "update"
 }
 
+// firstHandWritten returns the name of the directory's first migration when
+// rlsmigrate did not write it, or "".
+func firstHandWritten(md migdir.Dir) (string, error) {
+	names, err := md.Migrations()
+	if err != nil || len(names) == 0 {
+		return "", err
+	}
+	data, err := os.ReadFile(filepath.Join(md.Path, names[0]))
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", names[0], err)
+	}
+	if strings.HasPrefix(string(data), render.Header) {
+		return "", nil
+	}
+	return names[0], nil
+}
+
 func runHash(_ context.Context, e *env, args []string) int {
 	fs := e.flags("hash", "[--dir migrations] [--schema schema.yaml]",
 		`Record the checksum of every migration file as it is now. Run it after editing,
@@ -277,7 +296,9 @@ adding or deleting a migration on purpose; generate and up refuse to build on a
 directory whose files differ from the recorded checksums. The schema the migrations
 build stays as recorded; with --schema, the given schema.yaml is recorded as that
 schema instead (needed when the state file is missing, and when the edit changed what
-the migrations build).`)
+the migrations build). When the first migration was written by hand, the identity
+setup (roles, schema auth and its functions) is not recorded as built: the next
+generate writes it, in statements that do nothing where it exists.`)
 	dir := fs.String("dir", "migrations", "the migrations directory")
 	schemaPath := fs.String("schema", "", "record this schema.yaml as what the migrations build")
 	if code := e.parse(fs, args); code >= 0 {
@@ -296,6 +317,17 @@ the migrations build).`)
 		return e.fail(err)
 	}
 	defer unlock()
+	handWritten, err := firstHandWritten(md)
+	if err != nil {
+		return e.fail(err)
+	}
+	if desired != nil && handWritten != "" {
+		// A hand-written first migration may not have made the identity setup (roles,
+		// schema auth, its functions): it is not recorded as built, and the next
+		// migration makes it, as every statement of it does nothing where it exists.
+		desired.Auth, desired.Functions, desired.Roles = nil, nil, nil
+		fmt.Fprintf(e.stdout, "%s was not written by rlsmigrate: the identity setup (roles, auth functions) is left to the next generate, which writes it so that it does nothing where it exists\n", handWritten)
+	}
 	if err := md.Rehash(desired); errors.Is(err, migdir.ErrNoState) {
 		return e.fail(fmt.Errorf("%s has no %s, so there is no recorded schema to keep: run \"rlsmigrate hash --schema schema.yaml\" with the schema.yaml these migrations build; nothing was written", *dir, migdir.StateFile))
 	} else if err != nil {

@@ -128,3 +128,54 @@ func TestGenerateKilledLeavesConsistentDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestHashAfterHandWrittenFirstMigration: adopting a directory whose first migration
+// was written by hand with hash --schema recorded the identity setup as built, so the
+// next generated migration's policies called auth.user_id() on a database without it
+// (schema "auth" does not exist). The setup is now left to the next generate.
+func TestHashAfterHandWrittenFirstMigration(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir()
+	schemaPath, dir := filepath.Join(work, "schema.yaml"), filepath.Join(work, "migrations")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, work, map[string]string{
+		"migrations/00001_notes.sql": "-- +goose Up\nCREATE TABLE notes (id bigint PRIMARY KEY, body text);\n-- +goose Down\nDROP TABLE notes;\n",
+		"schema.yaml": `version: 1
+tables:
+  - name: notes
+    columns:
+      - {name: id, type: bigint, primary_key: true}
+      - {name: body, type: text}
+    rls: false
+`})
+	r := run(t, work, "hash", "--dir", dir, "--schema", schemaPath)
+	if r.code != 0 || !strings.Contains(r.stdout, "00001_notes.sql was not written by rlsmigrate") {
+		t.Fatalf("hash --schema:\n%s", r)
+	}
+	writeFiles(t, work, map[string]string{"schema.yaml": `version: 1
+tables:
+  - name: notes
+    columns:
+      - {name: id, type: bigint, primary_key: true}
+      - {name: body, type: text}
+    rls: false
+  - name: todos
+    columns:
+      - {name: id, type: bigint, identity: always, primary_key: true}
+      - {name: user_id, type: text, not_null: true, default: auth.user_id()}
+    owner: user_id
+    policies: owner
+`})
+	if r := run(t, work, "generate", "--schema", schemaPath, "--dir", dir); r.code != 0 || !strings.Contains(r.stdout, "auth.setup") {
+		t.Fatalf("generate after hash --schema:\n%s", r)
+	}
+	dbURL := pgtest.NewDB(t)
+	if r := run(t, work, "up", "--database-url", dbURL, "--dir", dir); r.code != 0 {
+		t.Fatalf("up:\n%s", r)
+	}
+	if r := run(t, work, "diff", "--schema", schemaPath, "--database-url", dbURL); r.code != 0 {
+		t.Fatalf("diff after up:\n%s", r)
+	}
+}
