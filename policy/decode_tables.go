@@ -63,6 +63,20 @@ var fileKeys = newKeys("the file",
 			}
 		})
 	}},
+	field[*fileDecoding]{"views", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) {
+		d.sequence(v, "views", func(item *yaml.Node) {
+			vw := &View{Schema: "public", Invoker: true, Pos: Pos{item.Line, item.Column}}
+			if !viewKeys.decode(d, item, vw) {
+				return
+			}
+			for _, key := range []string{"name", "query"} {
+				if !d.hasKey(item, key) {
+					d.errorf(item, "a view needs %q", key)
+				}
+			}
+			fd.f.Views = append(fd.f.Views, vw)
+		})
+	}},
 	field[*fileDecoding]{"tables", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) {
 		d.sequence(v, "tables", func(item *yaml.Node) {
 			if t := d.table(item); t != nil {
@@ -257,6 +271,33 @@ var routineKeys = newKeys("a function",
 	field[*routineDecoding]{"grants", func(d *decoder, _, v *yaml.Node, rd *routineDecoding) {
 		rd.r.Grants = d.names(v, "role")
 		d.noRepeats(v, rd.r.Grants, "role")
+	}},
+)
+
+var viewKeys = newKeys("a view",
+	field[*View]{"name", func(d *decoder, _, v *yaml.Node, vw *View) { vw.Name, _ = d.name(v, "view name") }},
+	field[*View]{"schema", func(d *decoder, _, v *yaml.Node, vw *View) { vw.Schema, _ = d.name(v, "schema name") }},
+	field[*View]{"query", func(d *decoder, _, v *yaml.Node, vw *View) {
+		s, ok := d.str(v, "query")
+		if !ok {
+			return
+		}
+		raw := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), ";"))
+		reads, err := sqlparse.ParseQuery(raw)
+		if err != nil {
+			d.sqlError(v, len(s)-len(strings.TrimLeftFunc(s, unicode.IsSpace)), "query", err)
+			return
+		}
+		for _, r := range reads {
+			vw.reads = append(vw.reads, tableRead{Schema: r.Schema, Name: r.Name, Pos: Pos{v.Line, v.Column}})
+		}
+		vw.Query = raw
+	}},
+	field[*View]{"security_invoker", func(d *decoder, _, v *yaml.Node, vw *View) { vw.Invoker, _ = d.boolean(v, "security_invoker") }},
+	field[*View]{"reason", func(d *decoder, _, v *yaml.Node, vw *View) { vw.Reason, _ = d.str(v, "reason") }},
+	field[*View]{"grants", func(d *decoder, _, v *yaml.Node, vw *View) {
+		vw.Grants = d.names(v, "role")
+		d.noRepeats(v, vw.Grants, "role")
 	}},
 )
 

@@ -63,6 +63,22 @@ type File struct {
 	External []*Table
 	// Functions are the functions schema.yaml declares, with their bodies.
 	Functions []*Routine
+	Views     []*View
+}
+
+// View is a view schema.yaml declares.
+type View struct {
+	Schema, Name string
+	Query        string
+	// Invoker runs the query as the caller (security_invoker, the default), under the
+	// policies of the tables it reads; otherwise as the view's owner, past them.
+	Invoker bool
+	// Reason says why a view runs as its owner: required when it reads a table with
+	// row-level security.
+	Reason string
+	Grants []string // the roles that may SELECT from it
+	reads  []tableRead
+	Pos    Pos
 }
 
 // Routine is a function schema.yaml declares: its whole definition, and who may call it.

@@ -127,6 +127,28 @@ func (d *decoder) validate(f *File) {
 			roleOK(r.Pos, g, "function "+r.Signature())
 		}
 	}
+	for _, vw := range f.Views {
+		for _, g := range vw.Grants {
+			roleOK(vw.Pos, g, "view "+vw.Schema+"."+vw.Name)
+		}
+		if vw.Invoker {
+			continue
+		}
+		for _, r := range vw.reads {
+			schemaName := r.Schema
+			if schemaName == "" {
+				schemaName = vw.Schema
+			}
+			t := f.Table(schemaName, r.Name)
+			if t == nil && r.Schema == "" {
+				t = f.Table("public", r.Name)
+			}
+			if t != nil && t.RLS && vw.Reason == "" {
+				add(vw.Pos, "view %s.%s runs as its owner (security_invoker: false) and reads %s, which has row-level security: its callers would read past the policies. Keep security_invoker, or say why with reason:", vw.Schema, vw.Name, t.QualifiedName())
+				break
+			}
+		}
+	}
 	for _, x := range f.External {
 		q := x.QualifiedName()
 		if prev, dup := seen[q]; dup && x.Name != "" {

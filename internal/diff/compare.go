@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
@@ -139,8 +140,8 @@ func (d *differ) security(from *schema.Schema, access *schema.Access, to *schema
 // platform's where migrations make every table's grants explicit.
 func (d *differ) exposures(from *schema.Schema, access *schema.Access, to *schema.Schema) {
 	for _, x := range access.Exposures {
-		if declaredRoutine(to, x) {
-			continue // schema.yaml says so, and generate said widens-access
+		if objects.Declares(to, x) {
+			continue
 		}
 		k := map[string]Kind{"view": ViewInvoker, "materialized view": MatviewReadable, "function": FunctionDefiner,
 			"procedure": FunctionDefiner, "parent table": TableExposes, "copy table": TableExposes}[x.Kind]

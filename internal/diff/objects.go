@@ -154,17 +154,3 @@ func (d *differ) external(from, to *schema.Schema) {
 		}
 	}
 }
-
-// declaredRoutine reports whether exposure x is a function schema.yaml declares, with
-// who may call it: its definition and grants are compared as an object's.
-func declaredRoutine(to *schema.Schema, x *schema.Exposure) bool {
-	if x.Kind != "function" {
-		return false
-	}
-	for _, o := range to.Objects {
-		if o.Kind == objects.Routine.Name && o.Schema == x.Schema && o.Attrs["function"] == x.Routine && o.Attrs["args"] == x.Args {
-			return true
-		}
-	}
-	return false
-}

@@ -29,7 +29,16 @@ import (
 // creates each statement in its own savepoint and leaves what failed as written.
 func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*schema.Schema, error) {
 	out := clone(desired)
-	if len(out.Tables) == 0 {
+	objectStandIns := map[string]*schema.Object{} // by stand-in name
+	var objectStmts []string
+	for i, o := range out.Objects {
+		if k := objects.Of(o); k.StandIn != nil {
+			name := fmt.Sprintf("rlsmigrate_o%d", i)
+			objectStandIns[name] = o
+			objectStmts = append(objectStmts, k.StandIn(o, name))
+		}
+	}
+	if len(out.Tables) == 0 && len(objectStmts) == 0 {
 		return out, nil
 	}
 	shapes := map[string]int{}
@@ -66,6 +75,7 @@ func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*sc
 	for _, st := range stmts {
 		all = append(all, st...)
 	}
+	all = append(all, objectStmts...) // after the tables: a view may read a stand-in's table
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("normalising schema.yaml: %w", err)
@@ -114,6 +124,9 @@ func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*sc
 			}
 		}
 	}
+	if err := adoptObjects(ctx, tx, objectStandIns); err != nil {
+		return nil, err
+	}
 	byName := map[string]*schema.Table{}
 	for _, t := range got.Tables {
 		byName[t.Name] = t
@@ -124,6 +137,40 @@ func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*sc
 		}
 	}
 	return out, nil
+}
+
+// adoptObjects reads back the stand-ins of objects outside tables (by stand-in name)
+// with their kinds' queries, from the session's temporary schema, and takes their
+// expressions' printed form. A stand-in that failed to be made leaves its object as
+// written.
+func adoptObjects(ctx context.Context, tx pgx.Tx, standIns map[string]*schema.Object) error {
+	if len(standIns) == 0 {
+		return nil
+	}
+	var temp string
+	if err := tx.QueryRow(ctx, "SELECT coalesce((SELECT nspname::text FROM pg_namespace WHERE oid = pg_my_temp_schema()), '')").Scan(&temp); err != nil {
+		return fmt.Errorf("normalising schema.yaml: %w", err)
+	}
+	kinds := map[*objects.Kind]bool{}
+	for _, o := range standIns {
+		kinds[objects.Of(o)] = true
+	}
+	batch := &pgx.Batch{}
+	for k := range kinds {
+		batch.Queue(k.Query, []string{temp}).Query(func(rows pgx.Rows) error {
+			return scanObjects(rows, k, func(_ uint32, n *schema.Object) {
+				if o := standIns[n.Name]; o != nil && o.Kind == k.Name {
+					for _, key := range k.Exprs {
+						o.Attrs[key] = n.Attrs[key]
+					}
+				}
+			})
+		})
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("normalising schema.yaml: %w", err)
+	}
+	return nil
 }
 
 // exprRefs is what selfReferencing needs of one expression: whether it reads a table,
@@ -281,6 +328,12 @@ func adopt(t, n *schema.Table) {
 // clone returns a deep copy of s, so normalising leaves the caller's schema as it was.
 func clone(s *schema.Schema) *schema.Schema {
 	out := *s
+	out.Objects = make([]*schema.Object, len(s.Objects))
+	for i, o := range s.Objects {
+		co := *o
+		co.Attrs = maps.Clone(o.Attrs)
+		out.Objects[i] = &co
+	}
 	out.Tables = make([]*schema.Table, len(s.Tables))
 	for i, t := range s.Tables {
 		ct := *t

@@ -97,6 +97,10 @@ type Kind struct {
 	// alteration adds (PostgreSQL refuses an enum value added in a transaction to be
 	// used in it). A rollback always makes it anew. nil: never.
 	Anew func(old, new *schema.Object, to *schema.Schema) bool
+	// StandIn returns the statement that makes a temporary stand-in of o, of a kind
+	// outside tables, named name, which Query reads back (from the session's temporary
+	// schema) to put o's expressions in PostgreSQL's printed form; nil: none needed.
+	StandIn func(o *schema.Object, name string) string
 	// Users returns the roles that use o (may call a function): they need USAGE on its
 	// database schema. nil: none.
 	Users func(o *schema.Object) []string
@@ -126,7 +130,7 @@ type Declared struct {
 }
 
 // Kinds are every object kind, in the order their changes are described.
-var Kinds = []*Kind{&Check, &Enum, &Routine, &Trigger}
+var Kinds = []*Kind{&Check, &Enum, &Routine, &Trigger, &View}
 
 // Of returns the kind of o.
 func Of(o *schema.Object) *Kind {
@@ -166,4 +170,23 @@ func Same(a, b *schema.Object) bool {
 		}
 	}
 	return true
+}
+
+// Declares reports whether exposure x (a function or view that reads past row-level
+// security) is one s declares, with who may use it: schema.yaml says so on purpose (a
+// view with its reason), and generate said widens-access when it was made so.
+func Declares(s *schema.Schema, x *schema.Exposure) bool {
+	for _, o := range s.Objects {
+		switch {
+		case x.Kind == "function" && o.Kind == Routine.Name:
+			if o.Schema == x.Schema && o.Attrs["function"] == x.Routine && o.Attrs["args"] == x.Args {
+				return true
+			}
+		case x.Kind == "view" && o.Kind == View.Name:
+			if o.Schema == x.Schema && o.Name == x.Name {
+				return true
+			}
+		}
+	}
+	return false
 }

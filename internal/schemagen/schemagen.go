@@ -25,6 +25,7 @@ type Schema struct {
 	Enums       []*yEnum           `json:"enums,omitempty"`
 	External    []*yExternal       `json:"external,omitempty"`
 	Functions   []*yFunction       `json:"functions,omitempty"`
+	Views       []*yView           `json:"views,omitempty"`
 	Tables      []*yTable          `json:"tables"`
 }
 
@@ -129,6 +130,31 @@ type yTable struct {
 	Comment     string              `json:"comment,omitempty"`
 	Checks      []*yCheck           `json:"checks,omitempty"`
 	Triggers    []*yTrigger         `json:"triggers,omitempty"`
+}
+
+// yView counts the rows of a table (Schema, Table): it names no column, so column
+// edits never touch it; renames and drops of its table do (repair).
+type yView struct {
+	Name        string
+	Schema      string
+	TableSchema string
+	Table       string
+	Invoker     bool
+	Grants      []string
+}
+
+func (v *yView) MarshalJSON() ([]byte, error) {
+	m := map[string]any{"name": v.Name, "query": "SELECT count(*) AS n FROM " + v.TableSchema + "." + quoteIdent(v.Table)}
+	if v.Schema != "" {
+		m["schema"] = v.Schema
+	}
+	if !v.Invoker {
+		m["security_invoker"], m["reason"] = false, "a count of rows, whoever owns them"
+	}
+	if len(v.Grants) > 0 {
+		m["grants"] = v.Grants
+	}
+	return json.Marshal(m)
 }
 
 // yFunction is a function: a trigger function (Trigger) or one computing from its
@@ -410,6 +436,11 @@ func (s *Schema) clone() *Schema {
 		c.Enums = append(c.Enums, &yEnum{Name: e.Name, Schema: e.Schema, Values: slices.Clone(e.Values)})
 	}
 	c.External = slices.Clone(s.External)
+	for _, v := range s.Views {
+		cv := *v
+		cv.Grants = slices.Clone(v.Grants)
+		c.Views = append(c.Views, &cv)
+	}
 	for _, f := range s.Functions {
 		cf := *f
 		cf.Args, cf.Grants = slices.Clone(f.Args), slices.Clone(f.Grants)
@@ -741,6 +772,12 @@ func repair(s *Schema) {
 	if len(s.Groups) == 0 {
 		s.Groups = nil
 	}
+	s.Views = slices.DeleteFunc(s.Views, func(v *yView) bool { return tableNamed(s, v.TableSchema, v.Table) == nil })
+	for _, v := range s.Views {
+		v.Grants = slices.DeleteFunc(v.Grants, func(r string) bool {
+			return r != "public" && (s.Auth == nil && r != "authenticated" || s.Auth != nil && !slices.Contains(s.Auth.Roles, r))
+		})
+	}
 	for _, f := range s.Functions {
 		f.Grants = slices.DeleteFunc(f.Grants, func(r string) bool {
 			return r != "public" && (s.Auth == nil && r != "authenticated" || s.Auth != nil && !slices.Contains(s.Auth.Roles, r))
@@ -986,6 +1023,11 @@ var edits = []struct {
 				gr.Table = t.Name
 			}
 		}
+		for _, v := range s.Views {
+			if v.Table == old && v.TableSchema == schemaOf(t) {
+				v.Table = t.Name
+			}
+		}
 		for _, o := range s.Tables {
 			for _, rs := range o.Policies {
 				for _, r := range rs {
@@ -1075,6 +1117,38 @@ var edits = []struct {
 			f.Grants = []string{"authenticated"}
 		}
 		return "toggle grants of " + f.Name
+	}},
+	{"toggle view", func(g *Gen, s *Schema) string {
+		if len(s.Views) > 0 && g.chance(0.5) {
+			v := s.Views[g.pick(len(s.Views))]
+			switch g.pick(3) {
+			case 0:
+				s.Views = slices.DeleteFunc(s.Views, func(o *yView) bool { return o == v })
+				return "drop view " + v.Name
+			case 1:
+				v.Invoker = !v.Invoker
+				return "toggle security_invoker of view " + v.Name
+			}
+			if len(v.Grants) > 0 {
+				v.Grants = nil
+			} else {
+				v.Grants = []string{[]string{"authenticated", "public"}[g.pick(2)]}
+			}
+			return "toggle grants of view " + v.Name
+		}
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		v := &yView{Name: g.name("v"), TableSchema: schemaOf(t), Table: t.Name, Invoker: g.chance(0.7)}
+		if g.chance(0.3) {
+			v.Schema = "app"
+		}
+		if g.chance(0.5) {
+			v.Grants = []string{"authenticated"}
+		}
+		s.Views = append(s.Views, v)
+		return "add view " + v.Name + " over " + t.Name
 	}},
 	{"toggle trigger", func(g *Gen, s *Schema) string {
 		t := g.anyTable(s)

@@ -76,6 +76,9 @@ func formatKeys(doc map[string]any, seen map[string]bool) {
 	for _, ev := range list(doc["enums"]) {
 		mark("an enum", ev)
 	}
+	for _, vv := range list(doc["views"]) {
+		mark("a view", vv)
+	}
 	for _, fv := range list(doc["functions"]) {
 		for _, av := range list(mark("a function", fv)["args"]) {
 			mark("an argument", av)

@@ -223,3 +223,26 @@ func CheckRoutineBody(language, body, create string) error {
 	}
 	return nil
 }
+
+// ParseQuery parses s as one query, as a view holds it (SELECT, VALUES, WITH ...), and
+// returns the tables it reads; a query that writes (a data-modifying WITH) is refused.
+func ParseQuery(s string) ([]TableRef, error) {
+	tree, err := parse(s, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(tree.Stmts) != 1 || tree.Stmts[0].Stmt.GetSelectStmt() == nil {
+		return nil, &Error{Offset: -1, Msg: "must be one query (SELECT, VALUES or WITH ... SELECT)"}
+	}
+	r := &routineReader{}
+	writes := false
+	walk(tree.Stmts[0].Stmt, func(n *pg.Node) bool {
+		writes = writes || n.GetInsertStmt() != nil || n.GetUpdateStmt() != nil || n.GetDeleteStmt() != nil || n.GetMergeStmt() != nil
+		return true
+	})
+	if writes {
+		return nil, &Error{Offset: -1, Msg: "must only read: a view cannot hold INSERT, UPDATE, DELETE or MERGE"}
+	}
+	r.node(tree.Stmts[0].Stmt)
+	return r.tables, nil
+}
