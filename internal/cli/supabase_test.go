@@ -99,3 +99,34 @@ func TestSupabaseGuideIsTested(t *testing.T) {
 		t.Errorf("docs/supabase.md's example is not in testdata/supabase/notes.yaml:\n%s", block)
 	}
 }
+
+// TestNeonGuideIsTested runs the example of docs/neon.md: generate, up, verify and diff
+// on a fresh database.
+func TestNeonGuideIsTested(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/neon.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(doc), "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	if !ok {
+		t.Fatal("docs/neon.md has no yaml example")
+	}
+	work := t.TempDir()
+	schemaPath, dir := filepath.Join(work, "schema.yaml"), filepath.Join(work, "migrations")
+	if err := os.WriteFile(schemaPath, []byte(block), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dbURL := pgtest.NewDB(t)
+	for _, args := range [][]string{
+		{"generate", "--schema", schemaPath, "--dir", dir},
+		{"up", "--database-url", dbURL, "--dir", dir},
+		{"verify", "--schema", schemaPath, "--database-url", dbURL},
+		{"diff", "--schema", schemaPath, "--dir", dir, "--database-url", dbURL},
+	} {
+		if r := run(t, work, args...); r.code != 0 {
+			t.Fatalf("rlsmigrate %s:\n%s", args[0], r)
+		}
+	}
+}
