@@ -129,8 +129,9 @@ func addedLabels(old, new []string) ([]string, bool) {
 // every column of the old type through text. What PostgreSQL would refuse the
 // conversion for is lifted around it, as PostgreSQL printed it before the type was
 // renamed (so it names the type by its name): each column's default (one naming a
-// removed label is left off) and the policies of the tables holding such a column. A
-// view over such a column still makes PostgreSQL refuse, and the migration rolls back.
+// removed label is left off), and the policies and triggers of the tables holding such
+// a column. A view over such a column still makes PostgreSQL refuse, and the migration
+// rolls back.
 func remakeEnum(o *schema.Object) string {
 	name := enumName(o)
 	old := sqlident.Qualified(o.Schema, "rlsmigrate_old_enum")
@@ -141,6 +142,8 @@ DECLARE
   defs text[];
   lifted text[];
   restored text[];
+  triggers text[];
+  retriggered text[];
 BEGIN
   SELECT coalesce(array_agg(a.attrelid::regclass::text ORDER BY a.attrelid, a.attnum), '{}'),
          coalesce(array_agg(quote_ident(a.attname) ORDER BY a.attrelid, a.attnum), '{}'),
@@ -159,8 +162,17 @@ BEGIN
     INTO lifted, restored
     FROM pg_policy p
     WHERE p.polrelid IN (SELECT a.attrelid FROM pg_attribute a WHERE a.atttypid = %[1]s::regtype AND NOT a.attisdropped);
+  SELECT coalesce(array_agg(format('DROP TRIGGER %%I ON %%s', t.tgname, t.tgrelid::regclass)), '{}'),
+         coalesce(array_agg(pg_get_triggerdef(t.oid)), '{}')
+    INTO triggers, retriggered
+    FROM pg_trigger t
+    WHERE NOT t.tgisinternal
+      AND t.tgrelid IN (SELECT a.attrelid FROM pg_attribute a WHERE a.atttypid = %[1]s::regtype AND NOT a.attisdropped);
   FOR i IN 1 .. coalesce(array_length(lifted, 1), 0) LOOP
     EXECUTE lifted[i];
+  END LOOP;
+  FOR i IN 1 .. coalesce(array_length(triggers, 1), 0) LOOP
+    EXECUTE triggers[i];
   END LOOP;
   FOR i IN 1 .. coalesce(array_length(tbls, 1), 0) LOOP
     IF defs[i] IS NOT NULL THEN
@@ -181,6 +193,9 @@ BEGIN
   END LOOP;
   FOR i IN 1 .. coalesce(array_length(restored, 1), 0) LOOP
     EXECUTE restored[i];
+  END LOOP;
+  FOR i IN 1 .. coalesce(array_length(retriggered, 1), 0) LOOP
+    EXECUTE retriggered[i];
   END LOOP;
   DROP TYPE %[4]s;
 END

@@ -15,6 +15,8 @@ DECLARE
   defs text[];
   lifted text[];
   restored text[];
+  triggers text[];
+  retriggered text[];
 BEGIN
   SELECT coalesce(array_agg(a.attrelid::regclass::text ORDER BY a.attrelid, a.attnum), '{}'),
          coalesce(array_agg(quote_ident(a.attname) ORDER BY a.attrelid, a.attnum), '{}'),
@@ -33,8 +35,17 @@ BEGIN
     INTO lifted, restored
     FROM pg_policy p
     WHERE p.polrelid IN (SELECT a.attrelid FROM pg_attribute a WHERE a.atttypid = 'public.task_status'::regtype AND NOT a.attisdropped);
+  SELECT coalesce(array_agg(format('DROP TRIGGER %I ON %s', t.tgname, t.tgrelid::regclass)), '{}'),
+         coalesce(array_agg(pg_get_triggerdef(t.oid)), '{}')
+    INTO triggers, retriggered
+    FROM pg_trigger t
+    WHERE NOT t.tgisinternal
+      AND t.tgrelid IN (SELECT a.attrelid FROM pg_attribute a WHERE a.atttypid = 'public.task_status'::regtype AND NOT a.attisdropped);
   FOR i IN 1 .. coalesce(array_length(lifted, 1), 0) LOOP
     EXECUTE lifted[i];
+  END LOOP;
+  FOR i IN 1 .. coalesce(array_length(triggers, 1), 0) LOOP
+    EXECUTE triggers[i];
   END LOOP;
   FOR i IN 1 .. coalesce(array_length(tbls, 1), 0) LOOP
     IF defs[i] IS NOT NULL THEN
@@ -56,6 +67,9 @@ BEGIN
   FOR i IN 1 .. coalesce(array_length(restored, 1), 0) LOOP
     EXECUTE restored[i];
   END LOOP;
+  FOR i IN 1 .. coalesce(array_length(retriggered, 1), 0) LOOP
+    EXECUTE retriggered[i];
+  END LOOP;
   DROP TYPE public.rlsmigrate_old_enum;
 END
 $rls$;
@@ -75,6 +89,8 @@ DECLARE
   defs text[];
   lifted text[];
   restored text[];
+  triggers text[];
+  retriggered text[];
 BEGIN
   SELECT coalesce(array_agg(a.attrelid::regclass::text ORDER BY a.attrelid, a.attnum), '{}'),
          coalesce(array_agg(quote_ident(a.attname) ORDER BY a.attrelid, a.attnum), '{}'),
@@ -93,8 +109,17 @@ BEGIN
     INTO lifted, restored
     FROM pg_policy p
     WHERE p.polrelid IN (SELECT a.attrelid FROM pg_attribute a WHERE a.atttypid = 'public.task_status'::regtype AND NOT a.attisdropped);
+  SELECT coalesce(array_agg(format('DROP TRIGGER %I ON %s', t.tgname, t.tgrelid::regclass)), '{}'),
+         coalesce(array_agg(pg_get_triggerdef(t.oid)), '{}')
+    INTO triggers, retriggered
+    FROM pg_trigger t
+    WHERE NOT t.tgisinternal
+      AND t.tgrelid IN (SELECT a.attrelid FROM pg_attribute a WHERE a.atttypid = 'public.task_status'::regtype AND NOT a.attisdropped);
   FOR i IN 1 .. coalesce(array_length(lifted, 1), 0) LOOP
     EXECUTE lifted[i];
+  END LOOP;
+  FOR i IN 1 .. coalesce(array_length(triggers, 1), 0) LOOP
+    EXECUTE triggers[i];
   END LOOP;
   FOR i IN 1 .. coalesce(array_length(tbls, 1), 0) LOOP
     IF defs[i] IS NOT NULL THEN
@@ -115,6 +140,9 @@ BEGIN
   END LOOP;
   FOR i IN 1 .. coalesce(array_length(restored, 1), 0) LOOP
     EXECUTE restored[i];
+  END LOOP;
+  FOR i IN 1 .. coalesce(array_length(retriggered, 1), 0) LOOP
+    EXECUTE retriggered[i];
   END LOOP;
   DROP TYPE public.rlsmigrate_old_enum;
 END
