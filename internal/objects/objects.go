@@ -6,9 +6,11 @@
 package objects
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
@@ -189,4 +191,23 @@ func Declares(s *schema.Schema, x *schema.Exposure) bool {
 		}
 	}
 	return false
+}
+
+// revokeEveryone returns a DO block that revokes every privilege on the object ref (a
+// TABLE or FUNCTION, looked up as ref::cast in catalog) from every role but its owner
+// that holds one: what default privileges gave is gone, and grants follow as declared.
+// acl is the object's privileges (NULL: its defaults) and owner its owner's column.
+func revokeEveryone(keyword, catalog, acl, owner, ref, cast string) string {
+	lit := sqlident.Literal(ref)
+	return "DO " + sqlident.DollarQuote(fmt.Sprintf(`
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT DISTINCT a.grantee FROM %[1]s x, aclexplode(coalesce(x.%[2]s)) a
+      WHERE x.oid = %[3]s::%[4]s AND a.grantee <> x.%[5]s LOOP
+    EXECUTE format('REVOKE ALL ON %[6]s %%s FROM %%s', %[3]s::%[4]s,
+      CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END);
+  END LOOP;
+END
+`, catalog, acl, lit, cast, owner, keyword)) + ";"
 }

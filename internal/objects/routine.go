@@ -159,17 +159,7 @@ func createRoutine(o *schema.Object, verb string) []Statement {
 	}
 	sb.WriteString("\n  AS " + sqlident.DollarQuote(a["body"]) + ";")
 	ref := routineRef(o)
-	out := []Statement{{SQL: sb.String()}, {SQL: "DO " + sqlident.DollarQuote(fmt.Sprintf(`
-DECLARE
-  r record;
-BEGIN
-  FOR r IN SELECT DISTINCT a.grantee FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
-      WHERE p.oid = %[1]s::regprocedure AND a.grantee <> p.proowner LOOP
-    EXECUTE format('REVOKE ALL ON FUNCTION %%s FROM %%s', %[1]s::regprocedure,
-      CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END);
-  END LOOP;
-END
-`, sqlident.Literal(ref))) + ";"}}
+	out := []Statement{{SQL: sb.String()}, {SQL: revokeEveryone("FUNCTION", "pg_proc", "proacl, acldefault('f', x.proowner)", "proowner", ref, "regprocedure")}}
 	if e := a["execute"]; e != "" {
 		var grantees []string
 		for _, r := range strings.Split(e, ", ") {

@@ -49,17 +49,7 @@ var View = Kind{
 		name := sqlident.Qualified(o.Schema, o.Name)
 		out := []Statement{
 			{SQL: fmt.Sprintf("CREATE VIEW %s WITH (security_invoker = %s) AS %s;", name, o.Attrs["security_invoker"], o.Attrs["query"])},
-			{SQL: "DO " + sqlident.DollarQuote(fmt.Sprintf(`
-DECLARE
-  r record;
-BEGIN
-  FOR r IN SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
-      WHERE c.oid = %[1]s::regclass AND a.grantee <> c.relowner LOOP
-    EXECUTE format('REVOKE ALL ON %%s FROM %%s', %[1]s::regclass,
-      CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END);
-  END LOOP;
-END
-`, sqlident.Literal(name))) + ";"},
+			{SQL: revokeEveryone("TABLE", "pg_class", "relacl", "relowner", name, "regclass")},
 		}
 		if roles := viewReaders(o); len(roles) > 0 {
 			grantees := make([]string, len(roles))

@@ -773,15 +773,15 @@ func repair(s *Schema) {
 		s.Groups = nil
 	}
 	s.Views = slices.DeleteFunc(s.Views, func(v *yView) bool { return tableNamed(s, v.TableSchema, v.Table) == nil })
+	// Grants keep the roles the file still declares.
+	undeclared := func(r string) bool {
+		return r != "public" && (s.Auth == nil && r != "authenticated" || s.Auth != nil && !slices.Contains(s.Auth.Roles, r))
+	}
 	for _, v := range s.Views {
-		v.Grants = slices.DeleteFunc(v.Grants, func(r string) bool {
-			return r != "public" && (s.Auth == nil && r != "authenticated" || s.Auth != nil && !slices.Contains(s.Auth.Roles, r))
-		})
+		v.Grants = slices.DeleteFunc(v.Grants, undeclared)
 	}
 	for _, f := range s.Functions {
-		f.Grants = slices.DeleteFunc(f.Grants, func(r string) bool {
-			return r != "public" && (s.Auth == nil && r != "authenticated" || s.Auth != nil && !slices.Contains(s.Auth.Roles, r))
-		})
+		f.Grants = slices.DeleteFunc(f.Grants, undeclared)
 	}
 	for _, t := range s.Tables {
 		for _, c := range t.Columns {

@@ -57,8 +57,8 @@ DO $rls$
 DECLARE
   r record;
 BEGIN
-  FOR r IN SELECT DISTINCT a.grantee FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
-      WHERE p.oid = 'public.note_count(text)'::regprocedure AND a.grantee <> p.proowner LOOP
+  FOR r IN SELECT DISTINCT a.grantee FROM pg_proc x, aclexplode(coalesce(x.proacl, acldefault('f', x.proowner))) a
+      WHERE x.oid = 'public.note_count(text)'::regprocedure AND a.grantee <> x.proowner LOOP
     EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %s', 'public.note_count(text)'::regprocedure,
       CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END);
   END LOOP;
@@ -82,8 +82,8 @@ DO $rls$
 DECLARE
   r record;
 BEGIN
-  FOR r IN SELECT DISTINCT a.grantee FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
-      WHERE p.oid = 'public.touch()'::regprocedure AND a.grantee <> p.proowner LOOP
+  FOR r IN SELECT DISTINCT a.grantee FROM pg_proc x, aclexplode(coalesce(x.proacl, acldefault('f', x.proowner))) a
+      WHERE x.oid = 'public.touch()'::regprocedure AND a.grantee <> x.proowner LOOP
     EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %s', 'public.touch()'::regprocedure,
       CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END);
   END LOOP;

@@ -12,9 +12,9 @@ DO $rls$
 DECLARE
   r record;
 BEGIN
-  FOR r IN SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
-      WHERE c.oid = 'public.my_open_notes'::regclass AND a.grantee <> c.relowner LOOP
-    EXECUTE format('REVOKE ALL ON %s FROM %s', 'public.my_open_notes'::regclass,
+  FOR r IN SELECT DISTINCT a.grantee FROM pg_class x, aclexplode(coalesce(x.relacl)) a
+      WHERE x.oid = 'public.my_open_notes'::regclass AND a.grantee <> x.relowner LOOP
+    EXECUTE format('REVOKE ALL ON TABLE %s FROM %s', 'public.my_open_notes'::regclass,
       CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END);
   END LOOP;
 END
@@ -35,9 +35,9 @@ DO $rls$
 DECLARE
   r record;
 BEGIN
-  FOR r IN SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
-      WHERE c.oid = 'public.my_open_notes'::regclass AND a.grantee <> c.relowner LOOP
-    EXECUTE format('REVOKE ALL ON %s FROM %s', 'public.my_open_notes'::regclass,
+  FOR r IN SELECT DISTINCT a.grantee FROM pg_class x, aclexplode(coalesce(x.relacl)) a
+      WHERE x.oid = 'public.my_open_notes'::regclass AND a.grantee <> x.relowner LOOP
+    EXECUTE format('REVOKE ALL ON TABLE %s FROM %s', 'public.my_open_notes'::regclass,
       CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r.grantee)) END);
   END LOOP;
 END
