@@ -2,7 +2,7 @@
 // columns, keys, indexes and policies, each kind in a file of its own: how the catalog
 // holds it, how two of them compare, and the SQL that creates and drops it. The stages
 // (compile, inspect, diff, render) carry every kind the same way, as schema.Object, so a
-// new kind is one file here plus its schema.yaml key.
+// new kind is one file here, its entry in Kinds, and its schema.yaml key and type.
 package objects
 
 import (
@@ -59,7 +59,7 @@ const (
 )
 
 // Kind is one object kind. Its changes are the diff kinds Name+".create", ".drop" and
-// ".alter" (drop, then create).
+// ".alter" (in place when the kind says how, else drop, then create).
 type Kind struct {
 	Name string
 	// Declare returns the objects of the kind that schema.yaml declares, each with its
