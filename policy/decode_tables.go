@@ -63,6 +63,18 @@ var fileKeys = newKeys("the file",
 			}
 		})
 	}},
+	field[*fileDecoding]{"publications", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) {
+		d.sequence(v, "publications", func(item *yaml.Node) {
+			p := &Publication{Pos: Pos{item.Line, item.Column}}
+			if !publicationKeys.decode(d, item, p) {
+				return
+			}
+			if !d.hasKey(item, "name") || !d.hasKey(item, "tables") {
+				d.errorf(item, "a publication needs \"name\" and \"tables\"")
+			}
+			fd.f.Publications = append(fd.f.Publications, p)
+		})
+	}},
 	field[*fileDecoding]{"views", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) {
 		d.sequence(v, "views", func(item *yaml.Node) {
 			vw := &View{Schema: "public", Invoker: true, Pos: Pos{item.Line, item.Column}}
@@ -271,6 +283,20 @@ var routineKeys = newKeys("a function",
 	field[*routineDecoding]{"grants", func(d *decoder, _, v *yaml.Node, rd *routineDecoding) {
 		rd.r.Grants = d.names(v, "role")
 		d.noRepeats(v, rd.r.Grants, "role")
+	}},
+)
+
+var publicationKeys = newKeys("a publication",
+	field[*Publication]{"name", func(d *decoder, _, v *yaml.Node, p *Publication) { p.Name, _ = d.name(v, "publication name") }},
+	field[*Publication]{"tables", func(d *decoder, _, v *yaml.Node, p *Publication) {
+		for _, t := range d.names(v, "table") {
+			if !strings.Contains(t, ".") {
+				t = "public." + t
+			}
+			p.Tables = append(p.Tables, t)
+		}
+		slices.Sort(p.Tables)
+		d.noRepeats(v, p.Tables, "table")
 	}},
 )
 

@@ -62,8 +62,18 @@ type File struct {
 	// and primary key.
 	External []*Table
 	// Functions are the functions schema.yaml declares, with their bodies.
-	Functions []*Routine
-	Views     []*View
+	Functions    []*Routine
+	Views        []*View
+	Publications []*Publication
+}
+
+// Publication is a logical-replication publication and the declared tables it
+// publishes (Supabase Realtime reads supabase_realtime). It may exist already: a
+// migration makes sure it does and sets its tables.
+type Publication struct {
+	Name   string
+	Tables []string // schema.name of declared tables, sorted
+	Pos    Pos
 }
 
 // View is a view schema.yaml declares.

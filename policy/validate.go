@@ -127,6 +127,19 @@ func (d *decoder) validate(f *File) {
 			roleOK(r.Pos, g, "function "+r.Signature())
 		}
 	}
+	published := map[string]bool{}
+	for _, p := range f.Publications {
+		if published[p.Name] {
+			add(p.Pos, "publication %q is declared twice", p.Name)
+		}
+		published[p.Name] = true
+		for _, q := range p.Tables {
+			schemaName, name, _ := strings.Cut(q, ".")
+			if f.Table(schemaName, name) == nil {
+				add(p.Pos, "publication %q publishes table %s, which is not declared under tables", p.Name, q)
+			}
+		}
+	}
 	for _, vw := range f.Views {
 		for _, g := range vw.Grants {
 			roleOK(vw.Pos, g, "view "+vw.Schema+"."+vw.Name)

@@ -49,7 +49,7 @@ func Compile(f *policy.File) (*schema.Schema, error) {
 	}
 	errs := groups(f, s)
 	for _, o := range s.Objects {
-		if !slices.Contains(s.Schemas, o.Schema) {
+		if o.Schema != "" && !slices.Contains(s.Schemas, o.Schema) { // a publication has none
 			s.Schemas = append(s.Schemas, o.Schema)
 		}
 	}

@@ -132,7 +132,7 @@ type Declared struct {
 }
 
 // Kinds are every object kind, in the order their changes are described.
-var Kinds = []*Kind{&Check, &Enum, &Routine, &Trigger, &View}
+var Kinds = []*Kind{&Check, &Enum, &Routine, &Trigger, &View, &Publication}
 
 // Of returns the kind of o.
 func Of(o *schema.Object) *Kind {

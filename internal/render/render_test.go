@@ -24,11 +24,13 @@ func TestEveryKindRenders(t *testing.T) {
 	for _, k := range diff.Kinds() {
 		c := &diff.Change{Kind: k, Schema: "public", Table: "todos", Name: "x", Role: "authenticated", OldTable: tbl, NewTable: tbl}
 		if ok, _ := c.ObjectChange(); ok != nil {
-			o := &schema.Object{Kind: ok.Name, Schema: "public", Table: "todos", Name: "x", Attrs: map[string]string{}}
+			o := &schema.Object{Kind: ok.Name, Schema: "public", Table: "todos", Name: "x", Attrs: map[string]string{}, Items: []string{"public.todos"}}
 			for _, key := range ok.Exprs {
 				o.Attrs[key] = "true"
 			}
-			c.Old.Object, c.New.Object = o, o
+			old := *o
+			old.Items = []string{"public.other"}
+			c.Old.Object, c.New.Object = &old, o
 		}
 		switch {
 		case k == diff.ViewInvoker || k == diff.MatviewReadable || k == diff.FunctionDefiner || k == diff.TableExposes:

@@ -26,6 +26,7 @@ type Schema struct {
 	External    []*yExternal       `json:"external,omitempty"`
 	Functions   []*yFunction       `json:"functions,omitempty"`
 	Views       []*yView           `json:"views,omitempty"`
+	Pubs        []*yPublication    `json:"publications,omitempty"`
 	Tables      []*yTable          `json:"tables"`
 }
 
@@ -130,6 +131,20 @@ type yTable struct {
 	Comment     string              `json:"comment,omitempty"`
 	Checks      []*yCheck           `json:"checks,omitempty"`
 	Triggers    []*yTrigger         `json:"triggers,omitempty"`
+}
+
+// yPublication publishes some of the tables, by schema and name (quoted as needed).
+type yPublication struct {
+	Name   string
+	Tables [][2]string
+}
+
+func (p *yPublication) MarshalJSON() ([]byte, error) {
+	names := []string{}
+	for _, t := range p.Tables {
+		names = append(names, t[0]+"."+t[1])
+	}
+	return json.Marshal(map[string]any{"name": p.Name, "tables": names})
 }
 
 // yView counts the rows of a table (Schema, Table): it names no column, so column
@@ -436,6 +451,9 @@ func (s *Schema) clone() *Schema {
 		c.Enums = append(c.Enums, &yEnum{Name: e.Name, Schema: e.Schema, Values: slices.Clone(e.Values)})
 	}
 	c.External = slices.Clone(s.External)
+	for _, p := range s.Pubs {
+		c.Pubs = append(c.Pubs, &yPublication{Name: p.Name, Tables: slices.Clone(p.Tables)})
+	}
 	for _, v := range s.Views {
 		cv := *v
 		cv.Grants = slices.Clone(v.Grants)
@@ -773,6 +791,9 @@ func repair(s *Schema) {
 		s.Groups = nil
 	}
 	s.Views = slices.DeleteFunc(s.Views, func(v *yView) bool { return tableNamed(s, v.TableSchema, v.Table) == nil })
+	for _, p := range s.Pubs {
+		p.Tables = slices.DeleteFunc(p.Tables, func(t [2]string) bool { return tableNamed(s, t[0], t[1]) == nil })
+	}
 	// Grants keep the roles the file still declares.
 	undeclared := func(r string) bool {
 		return r != "public" && (s.Auth == nil && r != "authenticated" || s.Auth != nil && !slices.Contains(s.Auth.Roles, r))
@@ -1028,6 +1049,13 @@ var edits = []struct {
 				v.Table = t.Name
 			}
 		}
+		for _, p := range s.Pubs {
+			for i, pt := range p.Tables {
+				if pt == [2]string{schemaOf(t), old} {
+					p.Tables[i][1] = t.Name
+				}
+			}
+		}
 		for _, o := range s.Tables {
 			for _, rs := range o.Policies {
 				for _, r := range rs {
@@ -1117,6 +1145,26 @@ var edits = []struct {
 			f.Grants = []string{"authenticated"}
 		}
 		return "toggle grants of " + f.Name
+	}},
+	{"toggle publication", func(g *Gen, s *Schema) string {
+		if len(s.Pubs) == 0 {
+			s.Pubs = []*yPublication{{Name: []string{"supabase_realtime", "rlsm_feed"}[g.pick(2)]}}
+		}
+		p := s.Pubs[0]
+		if len(p.Tables) > 0 && g.chance(0.3) {
+			p.Tables = p.Tables[:len(p.Tables)-1]
+			return "take a table out of publication " + p.Name
+		}
+		if g.chance(0.1) {
+			s.Pubs = nil
+			return "forget publication " + p.Name
+		}
+		t := g.anyTable(s)
+		if t == nil || slices.Contains(p.Tables, [2]string{schemaOf(t), t.Name}) {
+			return ""
+		}
+		p.Tables = append(p.Tables, [2]string{schemaOf(t), t.Name})
+		return "publish " + t.Name + " in " + p.Name
 	}},
 	{"toggle view", func(g *Gen, s *Schema) string {
 		if len(s.Views) > 0 && g.chance(0.5) {

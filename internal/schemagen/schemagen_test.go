@@ -76,6 +76,9 @@ func formatKeys(doc map[string]any, seen map[string]bool) {
 	for _, ev := range list(doc["enums"]) {
 		mark("an enum", ev)
 	}
+	for _, pv := range list(doc["publications"]) {
+		mark("a publication", pv)
+	}
 	for _, vv := range list(doc["views"]) {
 		mark("a view", vv)
 	}
