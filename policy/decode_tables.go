@@ -289,12 +289,24 @@ var routineKeys = newKeys("a function",
 var publicationKeys = newKeys("a publication",
 	field[*Publication]{"name", func(d *decoder, _, v *yaml.Node, p *Publication) { p.Name, _ = d.name(v, "publication name") }},
 	field[*Publication]{"tables", func(d *decoder, _, v *yaml.Node, p *Publication) {
-		for _, t := range d.names(v, "table") {
-			if !strings.Contains(t, ".") {
-				t = "public." + t
+		// schema.name or name (in public): each part a name of its own, up to 63 bytes.
+		d.sequence(v, "tables", func(item *yaml.Node) {
+			s, ok := d.str(item, "table")
+			if !ok {
+				return
 			}
-			p.Tables = append(p.Tables, t)
-		}
+			schemaName, name, qualified := strings.Cut(s, ".")
+			if !qualified {
+				schemaName, name = "public", s
+			}
+			for _, part := range []string{schemaName, name} {
+				if part == "" || len(part) > 63 || strings.ContainsFunc(part, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+					d.errorf(item, "publication table %q must be schema.name or name, each 1 to 63 bytes without control characters", s)
+					return
+				}
+			}
+			p.Tables = append(p.Tables, schemaName+"."+name)
+		})
 		slices.Sort(p.Tables)
 		d.noRepeats(v, p.Tables, "table")
 	}},

@@ -123,3 +123,22 @@ func TestManyTablesAreNotAnAliasBomb(t *testing.T) {
 		t.Fatalf("%d tables read", len(f.Tables))
 	}
 }
+
+// TestPublicationTablesAreNamedPartByPart: a published table written schema.name was
+// held to one name's 63 bytes as a whole, so a table of a 63-byte name could not be
+// published (the convergence run found it).
+func TestPublicationTablesAreNamedPartByPart(t *testing.T) {
+	long := strings.Repeat("t", 63)
+	src := "version: 1\npublications:\n  - {name: feed, tables: [public." + long + "]}\ntables:\n  - name: " + long +
+		"\n    columns: [{name: id, type: bigint, primary_key: true}]\n"
+	f, err := policy.Parse("schema.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("a 63-byte table name, published: %v", err)
+	}
+	if got := f.Publications[0].Tables; len(got) != 1 || got[0] != "public."+long {
+		t.Errorf("tables %v", got)
+	}
+	if _, err := policy.Parse("schema.yaml", []byte(strings.Replace(src, "public."+long, "public."+long+"x", 1))); err == nil {
+		t.Error("a 64-byte table name was taken")
+	}
+}
