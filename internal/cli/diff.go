@@ -11,6 +11,7 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
 	"github.com/rlsmigrate/rlsmigrate/internal/inspect"
 	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
+	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/render"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/policy"
@@ -119,7 +120,7 @@ func diffDatabase(ctx context.Context, conn *pgx.Conn, desired *schema.Schema, s
 		schemas = []string{"public"}
 	}
 	opts := inspect.Options{Schemas: schemas, Roles: desired.Roles, Functions: desired.Functions, RoutineSchemas: []string{policy.FunctionSchema},
-		AllGrantees: allGrantees, Exposures: true, External: desired.External}
+		AllGrantees: allGrantees, Exposures: true, External: desired.External, Kinds: objects.Read(desired)}
 	if p := desired.Auth; p != nil && (p.Provider == "pg_session_jwt" || p.Provider == "claims") {
 		for _, f := range schema.IdentityFunctions {
 			opts.Definitions = append(opts.Definitions, f.Signature)

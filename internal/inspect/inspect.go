@@ -35,6 +35,8 @@ type Options struct {
 	// External are the tables rlsmigrate does not manage whose existence, and that of
 	// their columns, is read into Schema.External.
 	External []*schema.Table
+	// Kinds are the object kinds read (see package objects); nil reads every kind.
+	Kinds []*objects.Kind
 }
 
 // IgnoredTables are never reported: goose's version table.
@@ -53,6 +55,7 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 	a := &schema.Access{Bypass: map[string]string{}, MemberOf: map[string][]string{}, Tables: map[string]*schema.TableAccess{}}
 	r := newReader(s)
 	r.access = a
+	r.kinds = opts.Kinds
 	batch := &pgx.Batch{}
 	filter := "n.nspname = ANY($1) AND NOT (c.relname = ANY($2))"
 	args := []any{opts.Schemas, IgnoredTables}
@@ -123,7 +126,7 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 	if len(opts.RoutineSchemas) > 0 {
 		queueRoutines(batch, s, opts)
 	}
-	for _, k := range objects.Kinds {
+	for _, k := range r.objectKinds() {
 		if !k.OnTable {
 			batch.Queue(k.Query, opts.Schemas).Query(func(rows pgx.Rows) error {
 				return scanObjects(rows, k, func(_ uint32, o *schema.Object) { s.Objects = append(s.Objects, o) })
@@ -238,6 +241,7 @@ func queueRoutines(batch *pgx.Batch, s *schema.Schema, opts Options) {
 
 // reader gathers the rows of the catalog queries into tables, keyed by table OID.
 type reader struct {
+	kinds  []*objects.Kind // the object kinds read; nil: every kind
 	s      *schema.Schema
 	access *schema.Access // nil when only the schema is read (normalisation)
 	byOID  map[uint32]*schema.Table
@@ -253,6 +257,14 @@ func (r *reader) tableAccess(oid uint32) *schema.TableAccess {
 		return r.access.Tables[t.QualifiedName()]
 	}
 	return nil
+}
+
+// objectKinds returns the object kinds r reads.
+func (r *reader) objectKinds() []*objects.Kind {
+	if r.kinds == nil {
+		return objects.Kinds
+	}
+	return r.kinds
 }
 
 func newReader(s *schema.Schema) *reader {
@@ -344,7 +356,7 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 		})
 		return err
 	})
-	for _, k := range objects.Kinds {
+	for _, k := range r.objectKinds() {
 		if k.OnTable {
 			batch.Queue(fmt.Sprintf(k.Query, tables), args...).Query(func(rows pgx.Rows) error {
 				return scanObjects(rows, k, func(oid uint32, o *schema.Object) {

@@ -58,4 +58,5 @@ var Check = Kind{
 	Hazard:      func(_, _ *schema.Object) string { return "may-fail" },
 	CreateAfter: "column.references.add",
 	DropAfter:   "table.primary_key.drop",
+	Lazy:        true,
 }

@@ -120,6 +120,10 @@ type Kind struct {
 	// (and diff reports around the policies what lets a role past them). One
 	// schema.yaml stops declaring is still dropped by the next migration.
 	DeclaredOnly bool
+	// Lazy reads a database for objects of the kind only when schema.yaml declares some:
+	// one it holds otherwise cannot widen access (a CHECK only refuses rows), and the
+	// query costs every diff. DeclaredOnly kinds are lazy too.
+	Lazy bool
 	// CreateAfter and DropAfter are the diff kinds whose changes the kind's creations
 	// (and alterations) and its drops follow in apply order.
 	CreateAfter, DropAfter string
@@ -210,4 +214,25 @@ BEGIN
   END LOOP;
 END
 `, catalog, acl, lit, cast, owner, keyword)) + ";"
+}
+
+// Read returns the kinds a database must be read for to compare it with s: every kind
+// but the lazy ones (DeclaredOnly, Lazy), and those s declares.
+func Read(s *schema.Schema) []*Kind {
+	declared := map[string]bool{}
+	for _, o := range s.Objects {
+		declared[o.Kind] = true
+	}
+	for _, t := range s.Tables {
+		for _, o := range t.Objects {
+			declared[o.Kind] = true
+		}
+	}
+	out := []*Kind{}
+	for _, k := range Kinds {
+		if !(k.DeclaredOnly || k.Lazy) || declared[k.Name] {
+			out = append(out, k)
+		}
+	}
+	return out
 }
