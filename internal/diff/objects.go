@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -102,10 +103,7 @@ func renamedObjects(objs []*schema.Object, table string, renames map[string]stri
 	for i, o := range objs {
 		co := *o
 		co.Table = table
-		co.Attrs = make(map[string]string, len(o.Attrs))
-		for key, v := range o.Attrs {
-			co.Attrs[key] = v
-		}
+		co.Attrs = maps.Clone(o.Attrs)
 		k := objects.Of(o)
 		for _, key := range k.Exprs {
 			for from, to := range renames {

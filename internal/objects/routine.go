@@ -2,6 +2,7 @@ package objects
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
@@ -128,14 +129,8 @@ func searchPath(path []string) string {
 }
 
 func sortedRoles(roles []string) []string {
-	out := append([]string(nil), roles...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
+	out := slices.Clone(roles)
+	slices.Sort(out)
 	return out
 }
 
@@ -161,15 +156,7 @@ func createRoutine(o *schema.Object, verb string) []Statement {
 	ref := routineRef(o)
 	out := []Statement{{SQL: sb.String()}, {SQL: revokeEveryone("FUNCTION", "pg_proc", "proacl, acldefault('f', x.proowner)", "proowner", ref, "regprocedure")}}
 	if e := a["execute"]; e != "" {
-		var grantees []string
-		for _, r := range strings.Split(e, ", ") {
-			if r == "public" {
-				grantees = append(grantees, "PUBLIC")
-			} else {
-				grantees = append(grantees, sqlident.Quote(r))
-			}
-		}
-		out = append(out, Statement{SQL: fmt.Sprintf("GRANT EXECUTE ON FUNCTION %s TO %s;", ref, strings.Join(grantees, ", "))})
+		out = append(out, Statement{SQL: fmt.Sprintf("GRANT EXECUTE ON FUNCTION %s TO %s;", ref, sqlident.Grantees(strings.Split(e, ", ")))})
 	}
 	return out
 }

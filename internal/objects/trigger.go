@@ -15,9 +15,8 @@ import (
 // (its condition as the catalog prints it, "" for none), function (schema.name, quoted
 // as needed). Triggers the system makes (foreign keys') are not read.
 var Trigger = Kind{
-	Name:      "trigger",
-	OnTable:   true,
-	Namespace: "trigger",
+	Name:    "trigger",
+	OnTable: true,
 	Declare: func(_ *policy.File, t *policy.Table) []Declared {
 		var out []Declared
 		for _, tr := range t.Triggers {

@@ -52,14 +52,7 @@ var View = Kind{
 			{SQL: revokeEveryone("TABLE", "pg_class", "relacl", "relowner", name, "regclass")},
 		}
 		if roles := viewReaders(o); len(roles) > 0 {
-			grantees := make([]string, len(roles))
-			for i, r := range roles {
-				grantees[i] = sqlident.Quote(r)
-				if r == "public" {
-					grantees[i] = "PUBLIC"
-				}
-			}
-			out = append(out, Statement{SQL: fmt.Sprintf("GRANT SELECT ON %s TO %s;", name, strings.Join(grantees, ", "))})
+			out = append(out, Statement{SQL: fmt.Sprintf("GRANT SELECT ON %s TO %s;", name, sqlident.Grantees(roles))})
 		}
 		return out
 	},

@@ -179,13 +179,13 @@ func (r *renderer) change(c *diff.Change) {
 		if dp.Schema != "" {
 			in = " IN SCHEMA " + q(dp.Schema)
 		}
-		r.emit(c.Kind, c, objects.LockNone, "ALTER DEFAULT PRIVILEGES FOR ROLE %s%s REVOKE %s ON %s FROM %s;", q(dp.Owner), in, privileges(dp.Privileges), dp.ObjectType, grantee(dp.Grantee))
+		r.emit(c.Kind, c, objects.LockNone, "ALTER DEFAULT PRIVILEGES FOR ROLE %s%s REVOKE %s ON %s FROM %s;", q(dp.Owner), in, privileges(dp.Privileges), dp.ObjectType, sqlident.Grantee(dp.Grantee))
 	case diff.SchemaCreateDrop:
-		r.emit(c.Kind, c, objects.LockNone, "REVOKE CREATE ON SCHEMA %s FROM %s;", q(c.Schema), grantee(c.Role))
+		r.emit(c.Kind, c, objects.LockNone, "REVOKE CREATE ON SCHEMA %s FROM %s;", q(c.Schema), sqlident.Grantee(c.Role))
 	case diff.GrantOptionDrop:
-		r.emit(c.Kind, c, objects.LockNone, "REVOKE GRANT OPTION FOR %s ON %s FROM %s CASCADE;", privileges(c.Old.Privileges), t, grantee(c.Role))
+		r.emit(c.Kind, c, objects.LockNone, "REVOKE GRANT OPTION FOR %s ON %s FROM %s CASCADE;", privileges(c.Old.Privileges), t, sqlident.Grantee(c.Role))
 	case diff.SequenceRevoke:
-		r.emit(c.Kind, c, objects.LockNone, "REVOKE ALL ON SEQUENCE %s FROM %s;", sqlident.Qualified(c.Schema, c.Name), grantee(c.Role))
+		r.emit(c.Kind, c, objects.LockNone, "REVOKE ALL ON SEQUENCE %s FROM %s;", sqlident.Qualified(c.Schema, c.Name), sqlident.Grantee(c.Role))
 	case diff.RoleCreate:
 		r.block(c.Kind, c, objects.LockNone, createRole(c.Name))
 	case diff.AuthSetup, diff.FunctionMissing, diff.FunctionAlter:
@@ -334,11 +334,11 @@ END`, sqlident.Literal(name), name))
 	case diff.PolicyAlter:
 		r.alterPolicy(c, t)
 	case diff.GrantAdd:
-		r.emit(c.Kind, c, objects.LockNone, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, grantee(c.Role))
+		r.emit(c.Kind, c, objects.LockNone, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, sqlident.Grantee(c.Role))
 	case diff.GrantRevoke:
-		r.emit(c.Kind, c, objects.LockNone, "REVOKE %s ON %s FROM %s;", privileges(c.Old.Privileges), t, grantee(c.Role))
+		r.emit(c.Kind, c, objects.LockNone, "REVOKE %s ON %s FROM %s;", privileges(c.Old.Privileges), t, sqlident.Grantee(c.Role))
 		if len(c.New.Privileges) > 0 { // column privileges the revoke took with it
-			r.emit(c.Kind, c, objects.LockNone, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, grantee(c.Role))
+			r.emit(c.Kind, c, objects.LockNone, "GRANT %s ON %s TO %s;", privileges(c.New.Privileges), t, sqlident.Grantee(c.Role))
 		}
 	case diff.FunctionCreate:
 		r.emit(c.Kind, c, objects.LockNone, "%s", createFunction(c.New.Function))
@@ -359,9 +359,9 @@ END`, sqlident.Literal(name), name))
 	case diff.FunctionDrop:
 		r.emit(c.Kind, c, objects.LockNone, "DROP FUNCTION %s();", sqlident.Qualified(c.Old.Function.Schema, c.Old.Function.Name))
 	case diff.UsageGrant:
-		r.emit(c.Kind, c, objects.LockNone, "GRANT USAGE ON SCHEMA %s TO %s;", q(c.Schema), grantee(c.Role))
+		r.emit(c.Kind, c, objects.LockNone, "GRANT USAGE ON SCHEMA %s TO %s;", q(c.Schema), sqlident.Grantee(c.Role))
 	case diff.UsageRevoke:
-		r.emit(c.Kind, c, objects.LockNone, "REVOKE USAGE ON SCHEMA %s FROM %s;", q(c.Schema), grantee(c.Role))
+		r.emit(c.Kind, c, objects.LockNone, "REVOKE USAGE ON SCHEMA %s FROM %s;", q(c.Schema), sqlident.Grantee(c.Role))
 	default:
 		panic(fmt.Sprintf("render: no SQL for change kind %q", c.Kind))
 	}
@@ -420,7 +420,7 @@ func (r *renderer) createTable(c *diff.Change) {
 	}
 	for _, g := range t.Grants {
 		privs := append(slices.Clone(g.Privileges), t.ColumnPrivileges(g.Role)...)
-		r.emit(diff.GrantAdd, c, objects.LockNone, "GRANT %s ON %s TO %s;", privileges(privs), tableName(t), grantee(g.Role))
+		r.emit(diff.GrantAdd, c, objects.LockNone, "GRANT %s ON %s TO %s;", privileges(privs), tableName(t), sqlident.Grantee(g.Role))
 	}
 }
 
@@ -679,20 +679,7 @@ func idents(names []string) string {
 	return strings.Join(quoted, ", ")
 }
 
-func grantee(role string) string {
-	if role == "public" {
-		return "PUBLIC"
-	}
-	return sqlident.Quote(role)
-}
-
-func roleList(roles []string) string {
-	out := make([]string, len(roles))
-	for i, r := range roles {
-		out[i] = grantee(r)
-	}
-	return strings.Join(out, ", ")
-}
+func roleList(roles []string) string { return sqlident.Grantees(roles) }
 
 // privileges spells a privilege list: table privileges, then each column privilege with
 // its columns, UPDATE ("task", "done").

@@ -212,3 +212,20 @@ func ReadQuoted(s string, start int) (text string, end int, ok bool) {
 	}
 	return sb.String(), len(s), false
 }
+
+// Grantee spells role as GRANT and REVOKE name it: PUBLIC for "public", else quoted.
+func Grantee(role string) string {
+	if role == "public" {
+		return "PUBLIC"
+	}
+	return Quote(role)
+}
+
+// Grantees spells roles as a GRANT list: "PUBLIC, authenticated".
+func Grantees(roles []string) string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		out[i] = Grantee(r)
+	}
+	return strings.Join(out, ", ")
+}
