@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -96,7 +97,106 @@ var fileKeys = newKeys("the file",
 			}
 		})
 	}},
+	field[*fileDecoding]{"verify", func(d *decoder, _, v *yaml.Node, fd *fileDecoding) { verifyKeys.decode(d, v, fd.f) }},
 )
+
+// verifyKeys are the keys of verify: the synthetic callers' claims, by tester name.
+var verifyKeys = newKeys("verify",
+	field[*File]{"users", func(d *decoder, _, v *yaml.Node, f *File) {
+		f.Users = map[string]*TestUser{}
+		d.mapping(v, "verify.users", Testers, func(name string, _, v *yaml.Node) {
+			u := &TestUser{Pos: Pos{v.Line, v.Column}}
+			testUserKeys.decode(d, v, u)
+			f.Users[name] = u
+		})
+	}},
+)
+
+var testUserKeys = newKeys("a verify user",
+	field[*TestUser]{"claims", func(d *decoder, _, v *yaml.Node, u *TestUser) { u.Claims = d.jwtClaims(v) }},
+)
+
+// jwtClaims reads a mapping of JWT claims into JSON values by claim name. sub is the
+// caller's id, which verify sets.
+func (d *decoder) jwtClaims(n *yaml.Node) map[string]any {
+	out := map[string]any{}
+	n = d.deref(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "claims must be a mapping (claim: value), not %s", kindName(n))
+		return nil
+	}
+	for _, kv := range d.pairs(n) {
+		k, v := d.deref(kv[0]), kv[1]
+		switch {
+		case k.Kind != yaml.ScalarNode || k.Tag == "!!null":
+			d.errorf(k, "a claim's name must be a string")
+		case k.Value == "sub":
+			d.errorf(k, "claim \"sub\" is the caller's id, which verify sets: alice, bob or none")
+		default:
+			if val, ok := d.jsonValue(v); ok {
+				out[k.Value] = val
+			}
+		}
+	}
+	return out
+}
+
+// jsonValue converts a YAML value to the JSON value it writes: mappings with string keys,
+// lists, strings, numbers, booleans and null.
+func (d *decoder) jsonValue(n *yaml.Node) (any, bool) {
+	n = d.deref(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := map[string]any{}
+		for _, kv := range d.pairs(n) {
+			k := d.deref(kv[0])
+			if k.Kind != yaml.ScalarNode || k.Tag == "!!null" {
+				d.errorf(k, "a claim's keys must be strings")
+				return nil, false
+			}
+			val, ok := d.jsonValue(kv[1])
+			if !ok {
+				return nil, false
+			}
+			m[k.Value] = val
+		}
+		return m, true
+	case yaml.SequenceNode:
+		list := []any{}
+		for _, item := range n.Content {
+			val, ok := d.jsonValue(item)
+			if !ok {
+				return nil, false
+			}
+			list = append(list, val)
+		}
+		return list, true
+	}
+	switch n.Tag {
+	case "!!null":
+		return nil, true
+	case "!!bool":
+		var b bool
+		if n.Decode(&b) == nil {
+			return b, true
+		}
+	case "!!int", "!!float":
+		var f float64
+		if n.Decode(&f) == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			if n.Tag == "!!int" {
+				var i int64
+				if n.Decode(&i) == nil {
+					return i, true
+				}
+			}
+			return f, true
+		}
+	case "!!str":
+		return n.Value, true
+	}
+	d.errorf(n, "a claim's value must be JSON: a string, number, boolean, null, list or mapping; not %s", kindName(n))
+	return nil, false
+}
 
 // enum reads {name, schema, values}: values are the type's labels, in order, each at
 // most 63 bytes, none twice; earlier are the enums read before it.
@@ -812,6 +912,7 @@ var testKeys = newKeys("a test",
 		}
 	}},
 	field[*testDecoding]{"expect", func(_ *decoder, _, v *yaml.Node, td *testDecoding) { td.expect = v }},
+	field[*testDecoding]{"claims", func(d *decoder, _, v *yaml.Node, td *testDecoding) { td.tc.Claims = d.jwtClaims(v) }},
 )
 
 var expectKeys = newKeys("expect",

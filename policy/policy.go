@@ -65,6 +65,17 @@ type File struct {
 	Functions    []*Routine
 	Views        []*View
 	Publications []*Publication
+	// Users are the claims verify's synthetic callers carry in the tests, by tester
+	// name (alice, bob, nobody).
+	Users map[string]*TestUser
+}
+
+// TestUser is what schema.yaml says of one of verify's synthetic callers.
+type TestUser struct {
+	// Claims are the JWT claims the caller carries in the tests besides sub (its id):
+	// JSON values by top-level claim name.
+	Claims map[string]any
+	Pos    Pos
 }
 
 // Publication is a logical-replication publication and the declared tables it
@@ -230,7 +241,10 @@ type Test struct {
 	SQL   string
 	Rows  int    // rows returned or affected, when Error is ""
 	Error string // the SQLSTATE the statement must fail with, or ""
-	Pos   Pos
+	// Claims are claims the caller carries in this test, over its user's: JSON values
+	// by top-level claim name.
+	Claims map[string]any
+	Pos    Pos
 }
 
 // Column is one declared column.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,5 +160,33 @@ func TestVerifyMovesSequencesPastExistingIDs(t *testing.T) {
 	r := run(t, b.work, "verify", "--schema", b.schema, "--database-url", dbURL)
 	if r.code != 0 || !strings.Contains(r.stdout, "public.notes (owner user_id)") || strings.Contains(r.stdout, "public.notes: skipped") {
 		t.Fatalf("verify on a table whose rows are ahead of its sequence:\n%s", r)
+	}
+}
+
+// TestVerifyTestsCarryClaims: verify's callers carried only sub, so a test of a custom
+// rule reading other claims could not be written; they carry verify.users' claims, with
+// a test's own over them.
+func TestVerifyTestsCarryClaims(t *testing.T) {
+	t.Parallel()
+	var b built
+	b.build(t, "testdata/verify/claims.yaml")
+	dbURL := b.database(t)
+	pgtest.MustExec(t, pgtest.Connect(t, dbURL), `INSERT INTO reports (org_id) VALUES (7), (7), (8)`)
+	r := run(t, b.work, "verify", "--schema", b.schema, "--database-url", dbURL, "--format", "json")
+	var rep verify.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("verify --format json: %v\n%s", err, r)
+	}
+	ran := 0
+	for _, tr := range rep.Tables {
+		for _, tc := range tr.Tests {
+			ran++
+			if tc.Failed() {
+				t.Errorf("test %q: %s, want %s (%s)", tc.Name, tc.Observed, tc.Expected, tc.Detail)
+			}
+		}
+	}
+	if ran != 5 || r.code != 0 {
+		t.Fatalf("verify ran %d tests, want 5, exit 0:\n%s", ran, r)
 	}
 }

@@ -16,6 +16,8 @@ var notDrawn = map[string]string{
 	"a test.name":   "tests run in verify", "a test.as": "tests run in verify", "a test.role": "tests run in verify",
 	"a test.sql": "tests run in verify", "a test.expect": "tests run in verify",
 	"expect.rows": "tests run in verify", "expect.error": "tests run in verify",
+	"a test.claims": "tests run in verify", "the file.verify": "tests run in verify",
+	"verify.users": "tests run in verify", "a verify user.claims": "tests run in verify",
 }
 
 // TestGeneratorDrawsTheFormat runs the generator (no database) and checks

@@ -147,7 +147,7 @@ func (v *verifier) probe(ctx context.Context, role, user, prep, query string) (s
 	if err != nil {
 		return "", err
 	}
-	err = v.asRole(ctx, role, user, nil, prep, func(sp pgx.Tx) error {
+	err = v.asRole(ctx, role, user, nil, nil, prep, func(sp pgx.Tx) error {
 		err := sp.QueryRow(ctx, "SELECT "+fn+"($1, false)", query).Scan(&out)
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) {

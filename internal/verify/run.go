@@ -472,8 +472,9 @@ func (v *verifier) insertAs(ctx context.Context, t *schema.Table, user string, w
 }
 
 // asRole runs fn inside a savepoint that is then rolled back, as role with the claims
-// of user ("" for none) plus claims. prep, if any, runs first as the connecting role.
-func (v *verifier) asRole(ctx context.Context, role, user string, claims map[string]string, prep string, fn func(pgx.Tx) error) error {
+// of user ("" for none): declared (schema.yaml's), then claims (see claimsJSON). prep, if
+// any, runs first as the connecting role.
+func (v *verifier) asRole(ctx context.Context, role, user string, declared map[string]any, claims map[string]string, prep string, fn func(pgx.Tx) error) error {
 	return v.savepoint(ctx, true, func() error {
 		if prep != "" {
 			if _, err := v.tx.Exec(ctx, prep); err != nil {
@@ -481,7 +482,7 @@ func (v *verifier) asRole(ctx context.Context, role, user string, claims map[str
 			}
 		}
 		// One round trip: the caller's claims, then its role.
-		if _, err := v.tx.Exec(ctx, "SELECT set_config('request.jwt.claims', "+sqlident.Literal(claimsJSON(user, claims))+", true); SET LOCAL ROLE "+sqlident.Quote(role)); err != nil {
+		if _, err := v.tx.Exec(ctx, "SELECT set_config('request.jwt.claims', "+sqlident.Literal(claimsJSON(user, declared, claims))+", true); SET LOCAL ROLE "+sqlident.Quote(role)); err != nil {
 			return fmt.Errorf("switching to role %s (the connecting role must be a superuser or a member of it): %w", role, err)
 		}
 		return fn(v.tx)
@@ -508,25 +509,30 @@ func (v *verifier) savepoint(ctx context.Context, discard bool, fn func() error)
 	return err
 }
 
-// claimsJSON builds the claims of user with extra claims, keyed by policy.Claim.Key and
-// holding JSON values, nested as objects. A caller with no identity ("") has an empty
-// claims object, as an API gateway sets for an anonymous request: an empty setting is
-// no JSON, and Supabase's auth.uid() casts the setting to jsonb.
-func claimsJSON(user string, extra map[string]string) string {
-	if user == "" {
-		return "{}"
+// claimsJSON builds the claims of user: sub (none for a caller with no identity, ""),
+// then the declared claims (schema.yaml's, by top-level name), then extra claims keyed
+// by policy.Claim.Key and holding JSON values, nested as objects. A caller with no
+// identity and no claims has an empty claims object, as an API gateway sets for an
+// anonymous request: an empty setting is no JSON, and Supabase's auth.uid() casts the
+// setting to jsonb.
+func claimsJSON(user string, declared map[string]any, extra map[string]string) string {
+	root := maps.Clone(declared)
+	if root == nil {
+		root = map[string]any{}
 	}
-	root := map[string]any{"sub": user}
+	if user != "" {
+		root["sub"] = user
+	}
 	for _, key := range slices.Sorted(maps.Keys(extra)) {
 		m := root
 		path := policy.ClaimKeyPath(key)
 		for _, p := range path[:len(path)-1] {
-			next, ok := m[p].(map[string]any)
-			if !ok {
+			next, _ := m[p].(map[string]any)
+			next = maps.Clone(next) // declared claims are schema.yaml's: never written to
+			if next == nil {
 				next = map[string]any{}
-				m[p] = next
 			}
-			m = next
+			m[p], m = next, next
 		}
 		m[path[len(path)-1]] = json.RawMessage(extra[key])
 	}
@@ -575,7 +581,7 @@ func (v *verifier) run(ctx context.Context, a attempt) (Outcome, string, error) 
 	}
 	var n int64
 	var runErr error
-	err := v.asRole(ctx, role, a.who.user, a.who.claims, a.prep, func(sp pgx.Tx) error {
+	err := v.asRole(ctx, role, a.who.user, nil, a.who.claims, a.prep, func(sp pgx.Tx) error {
 		if strings.HasPrefix(a.sql, "SELECT") {
 			runErr = sp.QueryRow(ctx, a.sql).Scan(&n)
 		} else {
@@ -623,6 +629,20 @@ func (v *verifier) run(ctx context.Context, a attempt) (Outcome, string, error) 
 // testers maps the callers a test names to the synthetic users' ids.
 var testers = map[string]string{"alice": Alice, "bob": Bob, "nobody": ""}
 
+// testClaims are the claims tc's caller carries besides its id: its user's of
+// verify.users, with the test's own over them.
+func (v *verifier) testClaims(tc *policy.Test) map[string]any {
+	var out map[string]any
+	if u := v.f.Users[tc.As]; u != nil {
+		out = maps.Clone(u.Claims)
+	}
+	if len(tc.Claims) > 0 && out == nil {
+		out = map[string]any{}
+	}
+	maps.Copy(out, tc.Claims)
+	return out
+}
+
 // tests runs the tests schema.yaml declares for t.
 func (v *verifier) tests(ctx context.Context, t *policy.Table) ([]TestResult, error) {
 	var out []TestResult
@@ -639,7 +659,7 @@ func (v *verifier) tests(ctx context.Context, t *policy.Table) ([]TestResult, er
 		if err != nil {
 			return nil, err
 		}
-		err = v.asRole(ctx, role, testers[tc.As], nil, "", func(sp pgx.Tx) error {
+		err = v.asRole(ctx, role, testers[tc.As], v.testClaims(tc), nil, "", func(sp pgx.Tx) error {
 			var n int64
 			err := sp.QueryRow(ctx, "SELECT "+fn+"($1, true)::bigint", tc.SQL).Scan(&n)
 			var pe *pgconn.PgError

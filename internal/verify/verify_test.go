@@ -11,24 +11,38 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
-// TestClaimsJSON: a synthetic user's claims carry sub and every extra claim at its path,
-// nested claims as objects, values as the JSON they are; no user, no claims.
+// TestClaimsJSON: a synthetic user's claims carry sub, the declared claims, and every
+// extra claim at its path (nested claims as objects, values as the JSON they are),
+// without writing into the declared ones; a caller with no identity carries no sub.
 func TestClaimsJSON(t *testing.T) {
 	extra := map[string]string{
 		policy.Claim{Path: []string{"role"}}.Key():                `"admin"`,
 		policy.Claim{Path: []string{"app", "tier"}}.Key():         `3`,
 		policy.Claim{Path: []string{"app", "flags", "x.y"}}.Key(): `true`,
 	}
-	var got map[string]any
-	if err := json.Unmarshal([]byte(claimsJSON("alice", extra)), &got); err != nil {
-		t.Fatal(err)
+	declared := map[string]any{"org": "7", "app": map[string]any{"plan": "pro"}}
+	for _, tc := range []struct {
+		user     string
+		declared map[string]any
+		extra    map[string]string
+		want     map[string]any
+	}{
+		{"alice", nil, extra, map[string]any{"sub": "alice", "role": "admin", "app": map[string]any{"tier": 3.0, "flags": map[string]any{"x.y": true}}}},
+		{"alice", declared, extra, map[string]any{"sub": "alice", "org": "7", "role": "admin",
+			"app": map[string]any{"plan": "pro", "tier": 3.0, "flags": map[string]any{"x.y": true}}}},
+		{"", nil, nil, map[string]any{}},
+		{"", map[string]any{"role": "anon"}, nil, map[string]any{"role": "anon"}},
+	} {
+		var got map[string]any
+		if err := json.Unmarshal([]byte(claimsJSON(tc.user, tc.declared, tc.extra)), &got); err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("claims of %q with %v and %v (-want +got):\n%s", tc.user, tc.declared, tc.extra, d)
+		}
 	}
-	want := map[string]any{"sub": "alice", "role": "admin", "app": map[string]any{"tier": 3.0, "flags": map[string]any{"x.y": true}}}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("claims (-want +got):\n%s", d)
-	}
-	if got := claimsJSON("", extra); got != "{}" {
-		t.Errorf("a caller with no identity got claims %s", got)
+	if d := cmp.Diff(map[string]any{"org": "7", "app": map[string]any{"plan": "pro"}}, declared); d != "" {
+		t.Errorf("claimsJSON wrote into the declared claims (-want +got):\n%s", d)
 	}
 }
 
