@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -140,5 +141,36 @@ func TestEveryKindHasADescriptor(t *testing.T) {
 				t.Errorf("%s: inverse %s unknown", k, d.inverse)
 			}
 		}
+	}
+}
+
+// TestRollbackRestoresObjectsUnderOldNames: an object dropped (or changed) in the
+// migration that renames a column it names was restored, by the rollback, with the new
+// name, after the rollback had renamed the column back: the rollback failed. A check and
+// a declared row, each dropped, are restored with the old names.
+func TestRollbackRestoresObjectsUnderOldNames(t *testing.T) {
+	check := &schema.Object{Kind: "check", Schema: "public", Table: "notes", Name: "short", Attrs: map[string]string{"expr": "length(note) < 100"}}
+	row := &schema.Object{Kind: "row", Schema: "public", Table: "notes", Name: `("note") = ('a')`,
+		Attrs: map[string]string{"note": "a"}, Items: []string{"note", ""}}
+	from := sch(authn, tbl("notes", func(t *schema.Table) { t.Objects = []*schema.Object{check, row} }, &schema.Column{Name: "note", Type: "text"}))
+	to := sch(authn, tbl("notes", nil, &schema.Column{Name: "body", Type: "text", RenamedFrom: "note"}))
+	var up, down []string
+	for _, c := range Diff(from, to) {
+		if c.Old.Object != nil {
+			up = append(up, c.Old.Object.Kind+" "+strings.Join(slices.Sorted(maps.Keys(c.Old.Object.Attrs)), ",")+" "+c.Old.Object.Attrs["expr"])
+		}
+	}
+	for _, c := range Invert(Diff(from, to)) {
+		if c.New.Object != nil {
+			down = append(down, c.New.Object.Kind+" "+strings.Join(slices.Sorted(maps.Keys(c.New.Object.Attrs)), ",")+" "+c.New.Object.Attrs["expr"])
+		}
+	}
+	slices.Sort(up)
+	slices.Sort(down)
+	if want := []string{"check expr length(body) < 100", "row body "}; !slices.Equal(up, want) {
+		t.Errorf("dropped after the rename: %q, want %q", up, want)
+	}
+	if want := []string{"check expr length(note) < 100", "row note "}; !slices.Equal(down, want) {
+		t.Errorf("restored after the rename is undone: %q, want %q", down, want)
 	}
 }
