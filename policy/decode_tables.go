@@ -496,6 +496,7 @@ type tableDecoding struct {
 	policies *yaml.Node
 	checks   *yaml.Node
 	triggers *yaml.Node
+	rows     *yaml.Node
 }
 
 func (d *decoder) table(n *yaml.Node) *Table {
@@ -524,7 +525,132 @@ func (d *decoder) table(n *yaml.Node) *Table {
 			}
 		})
 	}
+	if td.rows != nil {
+		d.sequence(td.rows, "rows", func(item *yaml.Node) {
+			if r := d.row(item, t); r != nil {
+				t.Rows = append(t.Rows, r)
+			}
+		})
+	}
 	return t
+}
+
+// row reads one of a table's rows: {column: value, ...}, each value a scalar (its
+// text, as PostgreSQL reads it into the column's type) or null.
+func (d *decoder) row(n *yaml.Node, t *Table) *Row {
+	r := &Row{Pos: Pos{n.Line, n.Column}}
+	if t.ForceRLS {
+		d.errorf(n, "table %s forces row-level security on its owner, so a migration could not write its rows: declare rows only on tables without force_rls", t.QualifiedName())
+		return nil
+	}
+	n = d.deref(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "a row must be a mapping (column: value), not %s", kindName(n))
+		return nil
+	}
+	ok := true
+	for _, kv := range d.pairs(n) {
+		k, v := d.deref(kv[0]), d.deref(kv[1])
+		c := t.Column(k.Value)
+		switch {
+		case c == nil:
+			d.errorf(k, "row gives column %q, which table %s does not have", k.Value, t.QualifiedName())
+			ok = false
+			continue
+		case slices.Contains(r.Columns, c.Name):
+			d.errorf(k, "row gives column %q twice", c.Name)
+			ok = false
+			continue
+		case c.Identity != "":
+			d.errorf(k, "row gives identity column %q, whose values the table's sequence hands out: leave it out, and find the row by a unique key", c.Name)
+			ok = false
+			continue
+		case v.Kind != yaml.ScalarNode || v.Tag == "!!binary":
+			d.errorf(v, "a row's value must be a string, number, boolean or null, not %s; write an array or JSON as its text ('{a,b}', '{\"k\": 1}')", kindName(v))
+			ok = false
+			continue
+		}
+		r.Columns = append(r.Columns, c.Name)
+		if v.Tag == "!!null" {
+			r.Values = append(r.Values, nil)
+			if c.NotNull || c.PrimaryKey {
+				d.errorf(v, "row gives NULL to column %q, which is not null", c.Name)
+				ok = false
+			}
+			continue
+		}
+		val := v.Value
+		if strings.ContainsRune(val, 0) {
+			d.errorf(v, "a row's value cannot hold a NUL character, which PostgreSQL's text types refuse")
+			ok = false
+		} else if c.Type != "" && !sqlparse.ValidLiteral(c.Type, val) {
+			d.errorf(v, "%q is not a value of type %s: PostgreSQL would refuse it when the migration runs", val, c.Type)
+			ok = false
+		}
+		r.Values = append(r.Values, &val)
+	}
+	if !ok {
+		return nil
+	}
+	r.Key = rowKey(t, r)
+	if r.Key == nil {
+		d.errorf(n, "row gives no key of table %s: give its primary key, or every column of one of its unique keys, to find the row by", t.QualifiedName())
+		return nil
+	}
+	for _, prev := range t.Rows {
+		if slices.Equal(prev.Key, r.Key) && rowKeyText(prev) == rowKeyText(r) {
+			d.errorf(n, "row %s is declared twice on table %s (first at line %d)", rowKeyText(r), t.QualifiedName(), prev.Pos.Line)
+			return nil
+		}
+	}
+	return r
+}
+
+// rowKey returns the key r is found by: t's primary key when r gives all its columns,
+// else the first unique column, then unique index, whose columns r gives (non-null);
+// nil when none.
+func rowKey(t *Table, r *Row) []string {
+	gives := func(cols []string) bool {
+		for _, c := range cols {
+			if v, ok := r.Value(c); !ok || v == nil {
+				return false
+			}
+		}
+		return len(cols) > 0
+	}
+	var pk []string
+	for _, c := range t.Columns {
+		if c.PrimaryKey {
+			pk = append(pk, c.Name)
+		}
+	}
+	candidates := [][]string{pk}
+	for _, c := range t.Columns {
+		if c.Unique {
+			candidates = append(candidates, []string{c.Name})
+		}
+	}
+	for _, ix := range t.Indexes {
+		if ix.Unique {
+			candidates = append(candidates, ix.Columns)
+		}
+	}
+	for _, cols := range candidates {
+		if gives(cols) {
+			return cols
+		}
+	}
+	return nil
+}
+
+// rowKeyText spells r's key for messages: (a, b) = (1, x).
+func rowKeyText(r *Row) string {
+	var vals []string
+	for _, c := range r.Key {
+		v, _ := r.Value(c)
+		vals = append(vals, *v)
+	}
+	return "(" + strings.Join(r.Key, ", ") + ") = (" + strings.Join(vals, ", ") + ")"
 }
 
 // triggerDecoding is the trigger being decoded, on its table.
@@ -717,6 +843,7 @@ var tableKeys = newKeys("a table",
 	}},
 	field[*tableDecoding]{"comment", func(d *decoder, _, v *yaml.Node, td *tableDecoding) { td.t.Comment, _ = d.str(v, "comment") }},
 	field[*tableDecoding]{"checks", func(_ *decoder, _, v *yaml.Node, td *tableDecoding) { td.checks = v }},
+	field[*tableDecoding]{"rows", func(_ *decoder, _, v *yaml.Node, td *tableDecoding) { td.rows = v }},
 	field[*tableDecoding]{"triggers", func(_ *decoder, _, v *yaml.Node, td *tableDecoding) { td.triggers = v }},
 	field[*tableDecoding]{"tests", func(d *decoder, _, v *yaml.Node, td *tableDecoding) {
 		d.sequence(v, "tests", func(item *yaml.Node) {

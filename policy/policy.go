@@ -4,6 +4,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -205,8 +206,29 @@ type Table struct {
 	Comment     string   // COMMENT ON TABLE, or ""
 	Checks      []*Check // CHECK constraints
 	Triggers    []*Trigger
-	External    bool // declared under external: not managed
+	Rows        []*Row // reference or config rows the table must hold
+	External    bool   // declared under external: not managed
 	Pos         Pos
+}
+
+// Row is a row a table must hold (a plan, a role's permission, a config value), found
+// by its key: the table's primary key, or else its first unique key whose columns the
+// row gives. A migration inserts it or updates it in place; taking it out of schema.yaml
+// deletes it.
+type Row struct {
+	Columns []string  // as written
+	Values  []*string // per column, as text; nil is NULL
+	Key     []string  // the columns it is found by, in the key's order
+	Pos     Pos
+}
+
+// Value returns the value r gives column, and whether it gives one; nil is NULL.
+func (r *Row) Value(column string) (*string, bool) {
+	i := slices.Index(r.Columns, column)
+	if i < 0 {
+		return nil, false
+	}
+	return r.Values[i], true
 }
 
 // Trigger runs a function on a table's rows (or statements) as they change.

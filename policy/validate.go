@@ -28,6 +28,7 @@ func (d *decoder) validate(f *File) {
 			add(t.Pos, "table %s has no columns", q)
 		}
 		d.validateColumns(t)
+		d.validateRows(f, t)
 		if t.Owner != "" && t.Column(t.Owner) == nil {
 			add(t.Pos, "owner column %q is not a column of table %s", t.Owner, q)
 		}
@@ -209,4 +210,22 @@ func primaryKey(t *Table) []string {
 		}
 	}
 	return pk
+}
+
+// validateRows checks that each value a row gives a column of a declared enum type is
+// one of its labels: PostgreSQL would refuse the migration.
+func (d *decoder) validateRows(f *File, t *Table) {
+	for _, r := range t.Rows {
+		for i, col := range r.Columns {
+			c, v := t.Column(col), r.Values[i]
+			if c == nil || v == nil {
+				continue
+			}
+			for _, e := range f.Enums {
+				if (c.Type == e.Schema+"."+e.Name || e.Schema == t.Schema && c.Type == e.Name) && !slices.Contains(e.Values, *v) {
+					d.at(r.Pos, "row gives column %q the value %q, which is not a value of enum %s.%s (%s)", col, *v, e.Schema, e.Name, strings.Join(e.Values, ", "))
+				}
+			}
+		}
+	}
 }

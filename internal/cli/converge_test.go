@@ -39,8 +39,8 @@ func TestConvergence(t *testing.T) {
 	var mu sync.Mutex
 	total := map[string]int{}
 	t.Cleanup(func() {
-		if steps >= 60 && (total["member"] == 0 || total["claim"] == 0) {
-			t.Errorf("over %d seeds, schemas holding each feature: %v; want member and claim rules", seeds, total)
+		if steps >= 60 && (total["member"] == 0 || total["claim"] == 0 || total["rows"] == 0) {
+			t.Errorf("over %d seeds, schemas holding each feature: %v; want member and claim rules, and declared rows", seeds, total)
 		}
 	})
 	for seed := 1; seed <= seeds; seed++ {
@@ -92,7 +92,7 @@ func TestConvergence(t *testing.T) {
 }
 
 // features are schema.yaml keys the convergence log counts schemas by.
-var features = []string{"groups", "member", "through", "claim", "where", "immutable"}
+var features = []string{"groups", "member", "through", "claim", "where", "immutable", "rows"}
 
 // errRefused is what step returns when generate refused the schema with a reason (a
 // type PostgreSQL cannot convert to), which leaves everything as it was.

@@ -134,6 +134,9 @@ func diffDatabase(ctx context.Context, conn *pgx.Conn, desired *schema.Schema, s
 	if err != nil {
 		return nil, err
 	}
+	if err := inspect.Rows(ctx, conn, actual, want); err != nil {
+		return nil, err
+	}
 	// Which provider installed the identity function cannot be read back; whether the
 	// function exists is compared instead.
 	actual.Auth = want.Auth

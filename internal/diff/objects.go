@@ -42,32 +42,47 @@ func (d *differ) tableObjects(ot, rt, nt *schema.Table, to *schema.Schema) {
 		}
 		return false
 	}
-	d.objects(rt.Objects, nt.Objects, to, rebuilt, func(k Kind) *Change { return on(k, ot, nt) })
+	// A rollback restores an object after undoing the renames: as it was before them.
+	before := map[*schema.Object]*schema.Object{}
+	if len(rt.Objects) == len(ot.Objects) {
+		for i, o := range rt.Objects {
+			before[o] = ot.Objects[i]
+		}
+	}
+	d.objects(rt.Objects, nt.Objects, to, rebuilt, func(k Kind, old *schema.Object) *Change {
+		c := on(k, ot, nt)
+		c.Before = before[old]
+		return c
+	})
 }
 
 // schemaObjects compares the objects of the database schemas from and to hold.
 func (d *differ) schemaObjects(from, to *schema.Schema) {
-	d.objects(from.Objects, to.Objects, to, func(*schema.Object) bool { return false }, func(k Kind) *Change { return &Change{Kind: k} })
+	d.objects(from.Objects, to.Objects, to, func(*schema.Object) bool { return false }, func(k Kind, _ *schema.Object) *Change { return &Change{Kind: k} })
 }
 
-// objects adds a change, made by change, for each object of want that have lacks
-// (created) or holds otherwise or must rebuild (altered), then for each of have that
-// want lacks (dropped). Objects match by kind, database schema and name.
-func (d *differ) objects(have, want []*schema.Object, to *schema.Schema, rebuild func(*schema.Object) bool, change func(Kind) *Change) {
+// objects adds a change, made by change (given the kind and the object of have, or
+// nil), for each object of want that have lacks (created) or holds otherwise or must
+// rebuild (altered), then for each of have that want lacks (dropped). Objects match by
+// kind, database schema and name.
+func (d *differ) objects(have, want []*schema.Object, to *schema.Schema, rebuild func(*schema.Object) bool, change func(Kind, *schema.Object) *Change) {
 	add := func(op ObjectOp, oo, no *schema.Object) {
 		o := no
 		if o == nil {
 			o = oo
 		}
-		c := change(ObjectKind(objects.Of(o), op))
+		c := change(ObjectKind(objects.Of(o), op), oo)
 		c.Schema, c.Name, c.Old.Object, c.New.Object = o.Schema, o.Name, oo, no
 		if k := objects.Of(o); op == ObjectAlter && k.Anew != nil {
 			c.Anew = k.Anew(oo, no, to)
 		}
-		if k := objects.Of(o); no != nil && k.Hazard != nil {
+		switch k := objects.Of(o); {
+		case no != nil && k.Hazard != nil:
 			if h := k.Hazard(oo, no); h != "" {
 				c.Hazards = []Hazard{Hazard(h)}
 			}
+		case no == nil && k.DropHazard != "":
+			c.Hazards = []Hazard{Hazard(k.DropHazard)}
 		}
 		d.add(c)
 	}
@@ -109,6 +124,9 @@ func renamedObjects(objs []*schema.Object, table string, renames map[string]stri
 			for from, to := range renames {
 				co.Attrs[key] = sqlparse.RenameColumn(co.Attrs[key], from, to, sqlident.Quote)
 			}
+		}
+		if k.RenameColumns != nil {
+			k.RenameColumns(&co, renames)
 		}
 		for _, key := range k.ColumnLists {
 			if co.Attrs[key] == "" {

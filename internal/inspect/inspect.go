@@ -357,7 +357,7 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 		return err
 	})
 	for _, k := range r.objectKinds() {
-		if k.OnTable {
+		if k.OnTable && k.Query != "" {
 			batch.Queue(fmt.Sprintf(k.Query, tables), args...).Query(func(rows pgx.Rows) error {
 				return scanObjects(rows, k, func(oid uint32, o *schema.Object) {
 					if t := r.byOID[oid]; t != nil {

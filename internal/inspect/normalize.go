@@ -136,7 +136,66 @@ func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*sc
 			adopt(t, n)
 		}
 	}
+	if err := normalizeValues(ctx, tx, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// normalizeValues puts the attributes of objects that hold column values (declared
+// rows) in the text form PostgreSQL gives them in their column's type (a uuid in lower
+// case, a numeric with its scale, jsonb with its keys ordered); a value the type
+// refuses, or of a column whose type the database lacks, stays as written. Two round
+// trips, none without such objects.
+func normalizeValues(ctx context.Context, tx pgx.Tx, s *schema.Schema) error {
+	type value struct {
+		o   *schema.Object
+		col string
+	}
+	var at []value
+	var vals, types []string
+	for _, t := range s.Tables {
+		for _, o := range t.Objects {
+			if !objects.Of(o).Values {
+				continue
+			}
+			for _, col := range slices.Sorted(maps.Keys(o.Attrs)) {
+				if c := t.Column(col); c != nil {
+					at = append(at, value{o, col})
+					vals, types = append(vals, o.Attrs[col]), append(types, c.Type)
+				}
+			}
+		}
+	}
+	if len(at) == 0 {
+		return nil
+	}
+	// A function made first: the query naming it is prepared before it runs.
+	if _, err := tx.Exec(ctx, `CREATE FUNCTION pg_temp.rlsmigrate_value(v text, typ text) RETURNS text LANGUAGE plpgsql AS $f$
+		DECLARE out text;
+		BEGIN
+			EXECUTE format('SELECT (%L::%s)::text', v, typ) INTO out;
+			RETURN out;
+		EXCEPTION WHEN others THEN
+			RETURN v;
+		END $f$`); err != nil {
+		return fmt.Errorf("normalising schema.yaml's rows: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT pg_temp.rlsmigrate_value(v, t) FROM unnest($1::text[], $2::text[]) WITH ORDINALITY x(v, t, i) ORDER BY i`, vals, types)
+	if err != nil {
+		return fmt.Errorf("normalising schema.yaml's rows: %w", err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err == nil && len(got) != len(at) {
+		err = fmt.Errorf("read %d values back for %d", len(got), len(at))
+	}
+	if err != nil {
+		return fmt.Errorf("normalising schema.yaml's rows: %w", err)
+	}
+	for i, v := range at {
+		v.o.Attrs[v.col] = got[i]
+	}
+	return nil
 }
 
 // adoptObjects reads back the stand-ins of objects outside tables (by stand-in name)
@@ -296,6 +355,9 @@ func standIn(name string, t *schema.Table) []string {
 		out = append(out, sb.String()+";")
 	}
 	for _, o := range t.Objects {
+		if objects.Of(o).Rows != nil {
+			continue // rows are values, normalised apart (normalizeValues)
+		}
 		for _, st := range objects.Of(o).Create("pg_temp."+sqlident.Quote(name), o, objects.NewTable) {
 			out = append(out, st.SQL)
 		}

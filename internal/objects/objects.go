@@ -124,6 +124,23 @@ type Kind struct {
 	// one it holds otherwise cannot widen access (a CHECK only refuses rows), and the
 	// query costs every diff. DeclaredOnly kinds are lazy too.
 	Lazy bool
+	// DropHazard is the hazard of dropping one where rows may exist (a declared row
+	// deleted), or "".
+	DropHazard string
+	// Rows, for a kind whose objects are rows a table holds rather than catalog entries
+	// (a reference table's declared rows), returns the query reading the declared
+	// objects os from table as it holds them: rows of (index into os, attrs jsonb). Only
+	// what schema.yaml declares is read; nil for kinds the catalog holds (Query).
+	Rows func(table string, os []*schema.Object) string
+	// RenameColumns renames the columns renames maps (old name to new, all at once)
+	// wherever o names them otherwise than in its Exprs and ColumnLists (a row's values,
+	// keyed by column), as PostgreSQL's renames make the object follow; nil: nowhere
+	// else.
+	RenameColumns func(o *schema.Object, renames map[string]string)
+	// Values says the objects' attributes are values of the table's columns, by column
+	// name: normalisation puts each in the text form PostgreSQL gives it in the
+	// column's type, the form Rows reads.
+	Values bool
 	// CreateAfter and DropAfter are the diff kinds whose changes the kind's creations
 	// (and alterations) and its drops follow in apply order.
 	CreateAfter, DropAfter string
@@ -136,7 +153,7 @@ type Declared struct {
 }
 
 // Kinds are every object kind, in the order their changes are described.
-var Kinds = []*Kind{&Check, &Enum, &Routine, &Trigger, &View, &Publication}
+var Kinds = []*Kind{&Check, &Enum, &Routine, &Trigger, &View, &Publication, &Row}
 
 // Of returns the kind of o.
 func Of(o *schema.Object) *Kind {

@@ -22,7 +22,12 @@ func TestEveryKindIsComplete(t *testing.T) {
 		if k.CreateAfter == "" || k.DropAfter == "" {
 			t.Errorf("%s: CreateAfter and DropAfter place its changes; both must be set", k.Name)
 		}
-		if strings.Count(k.Query, "%s") != map[bool]int{true: 1, false: 0}[k.OnTable] {
+		switch {
+		case (k.Query == "") == (k.Rows == nil):
+			t.Errorf("%s: its objects are read from the catalog (Query) or from a table's rows (Rows): exactly one", k.Name)
+		case k.Rows != nil && !k.OnTable:
+			t.Errorf("%s: rows are read from a table: the kind must be on tables", k.Name)
+		case k.Query != "" && strings.Count(k.Query, "%s") != map[bool]int{true: 1, false: 0}[k.OnTable]:
 			t.Errorf("%s: a query on tables takes the tables' oids as one %%s; one outside tables takes none", k.Name)
 		}
 	}

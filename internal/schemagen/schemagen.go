@@ -131,6 +131,49 @@ type yTable struct {
 	Comment     string              `json:"comment,omitempty"`
 	Checks      []*yCheck           `json:"checks,omitempty"`
 	Triggers    []*yTrigger         `json:"triggers,omitempty"`
+	Rows        []*yRow             `json:"rows,omitempty"`
+}
+
+// yRow is a declared row of a table keyed by a plain bigint id: its id, and the text of
+// its rowLabel column (nil: NULL, "": not given).
+type yRow struct {
+	ID    int64
+	Label *string
+	Given bool // the row gives its label (possibly NULL)
+}
+
+// rowLabel is the column rows give a value to: a text column no other edit picks (see
+// plainColumn), so that no type change, unique key or NOT NULL meets the values rows
+// put in the table.
+const rowLabel = "label"
+
+// rowLabels are the values labels are drawn from: quotes, backslashes, letters beyond
+// ASCII, SQL, what YAML reads as another type.
+var rowLabels = []string{"free", "it's", `a "b" \c`, "Ünï", "x'); DROP TABLE y; --", "true", "12", "null", "", "  spaced  "}
+
+func (r *yRow) MarshalJSON() ([]byte, error) {
+	m := map[string]any{"id": r.ID}
+	if r.Given {
+		m[rowLabel] = r.Label
+	}
+	return json.Marshal(m)
+}
+
+// rowsFit reports whether t may hold declared rows that give only its id and label: a
+// bigint primary key id that is no identity, no owner (whose NOT NULL value comes
+// from the caller), every other NOT NULL column with a default, no check (which may
+// refuse the defaults), and row-level security not forced on the migration's role.
+func rowsFit(t *yTable) bool {
+	id := t.Columns[0]
+	if id.Name != "id" || !id.PrimaryKey || id.Type != "bigint" || id.Identity != "" || t.Owner != "" || t.ForceRLS || len(t.Checks) > 0 {
+		return false
+	}
+	for _, c := range t.Columns[1:] {
+		if c.NotNull && c.Default == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // yPublication publishes some of the tables, by schema and name (quoted as needed).
@@ -499,6 +542,11 @@ func (s *Schema) clone() *Schema {
 			cc := *ck
 			ct.Checks = append(ct.Checks, &cc)
 		}
+		ct.Rows = nil
+		for _, r := range t.Rows {
+			cr := *r
+			ct.Rows = append(ct.Rows, &cr)
+		}
 		ct.Indexes = nil
 		for _, ix := range t.Indexes {
 			ct.Indexes = append(ct.Indexes, &yIndex{Name: ix.Name, Columns: slices.Clone(ix.Columns), Unique: ix.Unique})
@@ -814,6 +862,14 @@ func repair(s *Schema) {
 			}
 		}
 		t.Checks = slices.DeleteFunc(t.Checks, func(ck *yCheck) bool { return column(t, ck.Column) == nil })
+		if !rowsFit(t) {
+			t.Rows = nil
+		}
+		if l := column(t, rowLabel); l == nil || l.Type != "text" {
+			for _, r := range t.Rows {
+				r.Given, r.Label = false, nil
+			}
+		}
 		fns := triggerFunctions(s)
 		t.Triggers = slices.DeleteFunc(t.Triggers, func(tr *yTrigger) bool {
 			return !slices.Contains(fns, tr.Function) || (tr.When != "" && column(t, tr.When) == nil) ||
@@ -913,12 +969,12 @@ func (g *Gen) onColumn(s *Schema, fn func(t *yTable, c *yColumn) string) string 
 	return fn(t, c)
 }
 
-// plainColumn returns a column of t that is neither the key, the owner, nor a foreign
-// key, or nil.
+// plainColumn returns a column of t that is neither the key, the owner, a foreign key,
+// nor the label rows give, or nil.
 func (g *Gen) plainColumn(t *yTable) *yColumn {
 	var out []*yColumn
 	for _, c := range t.Columns {
-		if !c.PrimaryKey && c.Name != t.Owner && c.References == nil {
+		if !c.PrimaryKey && c.Name != t.Owner && c.References == nil && c.Name != rowLabel {
 			out = append(out, c)
 		}
 	}
@@ -1219,6 +1275,47 @@ var edits = []struct {
 		tr := g.trigger(t, fns[g.pick(len(fns))])
 		t.Triggers = append(t.Triggers, tr)
 		return "add trigger " + tr.Name + " to " + t.Name
+	}},
+	{"toggle rows", func(g *Gen, s *Schema) string {
+		fit := slices.DeleteFunc(slices.Clone(s.Tables), func(t *yTable) bool { return !rowsFit(t) })
+		if len(fit) == 0 || g.chance(0.2) {
+			// A reference table: an id the rows give, a label, readable by everyone.
+			t := &yTable{Name: g.name("t"), Policies: map[string][]*yRule{"select": {{Kind: "anyone"}}},
+				Columns: []*yColumn{{Name: "id", Type: "bigint", PrimaryKey: true}, {Name: rowLabel, Type: "text"}}}
+			for i := g.pick(3); i >= 0; i-- {
+				l := rowLabels[g.pick(len(rowLabels))]
+				t.Rows = append(t.Rows, &yRow{ID: int64(g.next()), Label: &l, Given: true})
+			}
+			s.Tables = append(s.Tables, t)
+			return "add reference table " + t.Name
+		}
+		t := fit[g.pick(len(fit))]
+		label := func() *string {
+			if g.chance(0.2) {
+				return nil
+			}
+			l := rowLabels[g.pick(len(rowLabels))]
+			return &l
+		}
+		switch {
+		case len(t.Rows) > 0 && g.chance(0.3):
+			r := t.Rows[g.pick(len(t.Rows))]
+			t.Rows = slices.DeleteFunc(t.Rows, func(o *yRow) bool { return o == r })
+			return fmt.Sprintf("drop row %d of %s", r.ID, t.Name)
+		case len(t.Rows) > 0 && column(t, rowLabel) != nil && g.chance(0.5):
+			r := t.Rows[g.pick(len(t.Rows))]
+			r.Given, r.Label = g.chance(0.8), label()
+			return fmt.Sprintf("change row %d of %s", r.ID, t.Name)
+		}
+		if column(t, rowLabel) == nil && g.chance(0.7) {
+			t.Columns = append(t.Columns, &yColumn{Name: rowLabel, Type: "text"})
+		}
+		r := &yRow{ID: int64(g.next())}
+		if column(t, rowLabel) != nil {
+			r.Given, r.Label = g.chance(0.8), label()
+		}
+		t.Rows = append(t.Rows, r)
+		return fmt.Sprintf("add row %d to %s", r.ID, t.Name)
 	}},
 	{"toggle check", func(g *Gen, s *Schema) string {
 		t := g.anyTable(s)
