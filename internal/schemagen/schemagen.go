@@ -1755,12 +1755,23 @@ func (g *Gen) Step(s *Schema) (*Schema, string) {
 	if g.chance(0.5) {
 		forget(next)
 	}
-	what := edits[g.pick(len(edits))].fn(g, next)
-	if what == "" {
+	// A quarter of the steps combine two or three edits, as one schema.yaml change
+	// often does (a column renamed while a check over it goes).
+	n := 1
+	if g.chance(0.25) {
+		n += 1 + g.pick(2)
+	}
+	var did []string
+	for range n {
+		if what := edits[g.pick(len(edits))].fn(g, next); what != "" {
+			did = append(did, what)
+			repair(next)
+		}
+	}
+	if len(did) == 0 {
 		return nil, ""
 	}
-	repair(next)
-	return next, what
+	return next, strings.Join(did, " + ")
 }
 
 // YAML returns s as schema.yaml text (JSON, which is YAML).
