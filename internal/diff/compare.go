@@ -747,6 +747,9 @@ func (d *differ) grants(from, to *schema.Schema, ot, nt *schema.Table) {
 		if len(revoke) > 0 {
 			c := on(GrantRevoke, ot, nt)
 			c.Role, c.Old.Privileges = role, revoke
+			if before := d.unrenamedPrivileges(ot, nt, revoke); !slices.Equal(before, revoke) {
+				c.Before = &Side{Privileges: before}
+			}
 			// Revoking a table privilege revokes it on every column too: the change
 			// grants the column privileges kept again (New).
 			for _, p := range revoke {
@@ -764,6 +767,26 @@ func (d *differ) grants(from, to *schema.Schema, ot, nt *schema.Table) {
 			d.add(c)
 		}
 	}
+}
+
+// unrenamedPrivileges returns privileges of nt, columns named as nt names them, with
+// the columns this change renames under the names they have in ot.
+func (d *differ) unrenamedPrivileges(ot, nt *schema.Table, privs []string) []string {
+	was := map[string]string{}
+	for _, oc := range ot.Columns {
+		if to, ok := d.columnRenames[[3]string{nt.Schema, nt.Name, oc.Name}]; ok {
+			was[to] = oc.Name
+		}
+	}
+	out := make([]string, len(privs))
+	for i, p := range privs {
+		priv, col := schema.SplitPrivilege(p)
+		if from, ok := was[col]; ok && col != "" {
+			p = schema.ColumnPrivilege(priv, from)
+		}
+		out[i] = p
+	}
+	return out
 }
 
 // renamedPrivileges returns column privileges of the table that becomes nt with the

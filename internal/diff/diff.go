@@ -295,10 +295,10 @@ type Change struct {
 	// sequences, are revoked before its grants: the platform's default privileges gave
 	// them some (see schema.Auth.ExplicitGrants). Public is implied.
 	Revoke []string
-	// Before is the old object as it was before the column renames the change follows
-	// (Old holds it renamed), which a rollback restores once it has undone them; nil
-	// when the change follows none.
-	Before *schema.Object
+	// Before is the old side as it was before the column renames the change follows
+	// (Old holds it renamed: an object, column privileges), which a rollback restores
+	// once it has undone them; nil when the change follows none.
+	Before *Side
 	// Rewrite applies the fix of a change to an object rlsmigrate does not own (see
 	// Owned) instead of printing it as a suggestion.
 	Rewrite bool

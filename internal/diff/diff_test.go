@@ -174,3 +174,25 @@ func TestRollbackRestoresObjectsUnderOldNames(t *testing.T) {
 		t.Errorf("restored after the rename is undone: %q, want %q", down, want)
 	}
 }
+
+// TestRollbackRegrantsUnderOldNames: column privileges revoked in the migration that
+// renames their column were granted back, by the rollback, on the new name after the
+// rollback had renamed the column back (a convergence run found it).
+func TestRollbackRegrantsUnderOldNames(t *testing.T) {
+	grant := func(col string) func(*schema.Table) {
+		return func(t *schema.Table) {
+			t.Grants = []*schema.Grant{{Role: "authenticated", Privileges: []string{"select"}, Columns: map[string][]string{"update": {col}}}}
+		}
+	}
+	from := sch(authn, tbl("notes", grant("note"), &schema.Column{Name: "note", Type: "text"}))
+	to := sch(authn, tbl("notes", nil, &schema.Column{Name: "body", Type: "text", RenamedFrom: "note"}))
+	var regranted []string
+	for _, c := range Invert(Diff(from, to)) {
+		if c.Kind == GrantAdd {
+			regranted = append(regranted, c.New.Privileges...)
+		}
+	}
+	if want := []string{"select", "update(note)"}; !slices.Equal(regranted, want) {
+		t.Errorf("the rollback grants %q, want %q", regranted, want)
+	}
+}

@@ -25,7 +25,7 @@ func Invert(changes []*Change) []*Change {
 		inv := &Change{Kind: k, Schema: c.Schema, Table: c.Table, Name: c.Name, Role: c.Role,
 			OldTable: c.NewTable, NewTable: c.OldTable, Old: c.New, New: c.Old, Revoke: c.Revoke, Anew: op == ObjectAlter}
 		if c.Before != nil {
-			inv.New.Object = c.Before
+			inv.New = *c.Before
 		}
 		if inv.NewTable != nil {
 			inv.Table = inv.NewTable.Name

@@ -44,14 +44,16 @@ func (d *differ) tableObjects(ot, rt, nt *schema.Table, to *schema.Schema) {
 	}
 	// A rollback restores an object after undoing the renames: as it was before them.
 	before := map[*schema.Object]*schema.Object{}
-	if len(rt.Objects) == len(ot.Objects) {
+	if rt != ot {
 		for i, o := range rt.Objects {
 			before[o] = ot.Objects[i]
 		}
 	}
 	d.objects(rt.Objects, nt.Objects, to, rebuilt, func(k Kind, old *schema.Object) *Change {
 		c := on(k, ot, nt)
-		c.Before = before[old]
+		if b := before[old]; b != nil {
+			c.Before = &Side{Object: b}
+		}
 		return c
 	})
 }
