@@ -110,6 +110,9 @@ func verifyText(r *verify.Report) string {
 			}
 			sb.WriteString("\n")
 		}
+		for _, n := range t.NotRun {
+			fmt.Fprintf(&sb, "  not run: %s\n", n)
+		}
 		sb.WriteString("\n")
 	}
 	if len(tests) > 0 {
@@ -201,6 +204,12 @@ func verifyMarkdown(r *verify.Report) string {
 				fmt.Fprintf(&sb, "| %s | %s |\n", op, strings.Join(g.cells[i], " | "))
 			}
 			sb.WriteString("\n")
+			for _, n := range t.NotRun {
+				fmt.Fprintf(&sb, "- not run: %s\n", n)
+			}
+			if len(t.NotRun) > 0 {
+				sb.WriteString("\n")
+			}
 		}
 		for _, tr := range t.Tests {
 			tests++

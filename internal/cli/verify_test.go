@@ -190,3 +190,20 @@ func TestVerifyTestsCarryClaims(t *testing.T) {
 		t.Fatalf("verify ran %d tests, want 5, exit 0:\n%s", ran, r)
 	}
 }
+
+// TestVerifyInsertsOverReferencedOwnerRows: to try a caller's insert of its own row
+// where the owner column is the key, verify deletes the row the caller has; a table
+// referencing it without cascade refused the delete, and verify stopped with exit 2.
+func TestVerifyInsertsOverReferencedOwnerRows(t *testing.T) {
+	t.Parallel()
+	var b built
+	b.build(t, "testdata/verify/referenced_owner.yaml")
+	dbURL := b.database(t)
+	r := run(t, b.work, "verify", "--schema", b.schema, "--database-url", dbURL)
+	if r.code != 0 || !strings.Contains(r.stdout, "public.profiles (owner id)") || !strings.Contains(r.stdout, " 0 mismatch(es)") {
+		t.Fatalf("verify:\n%s", r)
+	}
+	if !strings.Contains(r.stdout, "insert") || strings.Contains(r.stdout, "not run") {
+		t.Errorf("verify left the insert of a caller's own profile out:\n%s", r)
+	}
+}

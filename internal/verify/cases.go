@@ -12,8 +12,9 @@ import (
 )
 
 // table tries every operation on t in every case its rules tell apart, and compares what
-// PostgreSQL did with what the rules say.
-func (v *verifier) table(ctx context.Context, t *schema.Table, pt *policy.Table) ([]Check, error) {
+// PostgreSQL did with what the rules say. Attempts it could not set up or judge are
+// returned apart, each with its reason.
+func (v *verifier) table(ctx context.Context, t *schema.Table, pt *policy.Table) ([]Check, []string, error) {
 	q := t.QualifiedName()
 	name := sqlident.Qualified(t.Schema, t.Name)
 	at := func(r row) string { return " WHERE ctid = " + sqlident.Literal(r.ctid) + "::tid" }
@@ -60,15 +61,11 @@ func (v *verifier) table(ctx context.Context, t *schema.Table, pt *policy.Table)
 	{
 		theirs := others
 		theirs.Row = v.rows[q][Bob].values
-		// Only a superuser may set it; for another connecting role a foreign key that
-		// blocks the statement leaves the case not run.
-		replica := `DO $r$BEGIN IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-			SET LOCAL session_replication_role = replica; END IF; END$r$;`
 		bob := &rowAt{table: name, ctid: v.rows[q][Bob].ctid}
 		attempts = append(attempts,
-			attempt{op: "update", cas: Unbounded, who: alice, sql: fmt.Sprintf("UPDATE %s SET %s = %[2]s", name, sqlident.Quote(upd)), prep: replica,
+			attempt{op: "update", cas: Unbounded, who: alice, sql: fmt.Sprintf("UPDATE %s SET %s = %[2]s", name, sqlident.Quote(upd)), prep: replicaOn,
 				old: theirs, new: &theirs, column: upd, gone: bob},
-			attempt{op: "delete", cas: Unbounded, who: alice, sql: "DELETE FROM " + name, prep: replica, old: theirs, gone: bob})
+			attempt{op: "delete", cas: Unbounded, who: alice, sql: "DELETE FROM " + name, prep: replicaOn, old: theirs, gone: bob})
 	}
 	onRow(NoIdentity, nobody, v.rows[q][Alice], noID, "")
 	insert(NoIdentity, nobody, Alice, noID, "")
@@ -177,12 +174,14 @@ func (v *verifier) table(ctx context.Context, t *schema.Table, pt *policy.Table)
 		}
 	}
 	var checks []Check
+	var notRuns []string
 	for _, a := range attempts {
 		observed, msg, err := v.run(ctx, a)
 		if err != nil {
-			return nil, fmt.Errorf("verifying %s %s on %s: %w", a.op, a.cas, q, err)
+			return nil, nil, fmt.Errorf("verifying %s %s on %s: %w", a.op, a.cas, q, err)
 		}
 		if observed == notRun {
+			notRuns = append(notRuns, attemptName(Check{Operation: a.op, Case: a.cas, Role: a.who.role})+": "+msg)
 			continue
 		}
 		role := a.who.role
@@ -198,7 +197,7 @@ func (v *verifier) table(ctx context.Context, t *schema.Table, pt *policy.Table)
 		}
 		checks = append(checks, c)
 	}
-	return checks, nil
+	return checks, notRuns, nil
 }
 
 // peerRow returns the statement that gives Carol a row of group table gt failing every
@@ -257,13 +256,26 @@ func (v *verifier) fresh(c *schema.Column) string {
 	return SampleOf(v.categories[c.Type], c.Type, 100000+v.count)
 }
 
+// replicaOn turns foreign keys and triggers off for the rest of the attempt's savepoint
+// (session_replication_role), and replicaOff back on. Only a superuser may set it; for
+// another connecting role a foreign key that blocks the statement leaves the case not
+// run.
+const (
+	replicaOn = `DO $r$BEGIN IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+			SET LOCAL session_replication_role = replica; END IF; END$r$;`
+	replicaOff = `DO $r$BEGIN IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+			SET LOCAL session_replication_role = DEFAULT; END IF; END$r$;`
+)
+
 // clear returns the statement that deletes user's row of t before a new one is
 // inserted, where the owner column alone is a key; "" elsewhere.
 func (v *verifier) clear(t *schema.Table, user string) string {
 	if !uniqueColumn(t, t.Owner) {
 		return ""
 	}
-	return fmt.Sprintf("DELETE FROM %s WHERE ctid = %s::tid;", sqlident.Qualified(t.Schema, t.Name), sqlident.Literal(v.rows[t.QualifiedName()][user].ctid))
+	// Rows of other tables may reference it: the keys are off while it goes (the new
+	// row takes its key back).
+	return replicaOn + fmt.Sprintf("DELETE FROM %s WHERE ctid = %s::tid;", sqlident.Qualified(t.Schema, t.Name), sqlident.Literal(v.rows[t.QualifiedName()][user].ctid)) + replicaOff
 }
 
 // uniqueColumn reports whether column alone is a key of t.

@@ -59,10 +59,11 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 		case refused[t] != "":
 			tr.Skipped = "not exercised: the database refused verify's test rows (" + refused[t] + "), so only its tests run"
 		default:
-			checks, err := v.table(ctx, t, pt)
+			checks, notRun, err := v.table(ctx, t, pt)
 			if err != nil {
 				return nil, err
 			}
+			tr.NotRun = notRun
 			for i := range checks {
 				checks[i].Source = ruleSource(f, pt, checks[i].Operation)
 			}
@@ -478,7 +479,7 @@ func (v *verifier) asRole(ctx context.Context, role, user string, declared map[s
 	return v.savepoint(ctx, true, func() error {
 		if prep != "" {
 			if _, err := v.tx.Exec(ctx, prep); err != nil {
-				return fmt.Errorf("preparing the attempt: %w", err)
+				return &prepError{err}
 			}
 		}
 		// One round trip: the caller's claims, then its role.
@@ -547,8 +548,16 @@ type caller struct {
 	role   string // "" for the verified role
 }
 
-// notRun is the outcome of an attempt that could not be judged; it is left out.
+// notRun is the outcome of an attempt that could not be set up or judged; it is
+// reported apart (TableReport.NotRun).
 const notRun Outcome = "not run"
+
+// prepError is an attempt's set-up refused by the database (a key another table's rows
+// hold): the attempt is not run.
+type prepError struct{ err error }
+
+func (e *prepError) Error() string { return "setting the attempt up: " + e.err.Error() }
+func (e *prepError) Unwrap() error { return e.err }
 
 // attempt is one statement by a caller, and the cases it puts the rules in: old is the
 // row the statement reads or the new row of an insert, new the row an update writes.
@@ -603,10 +612,14 @@ func (v *verifier) run(ctx context.Context, a attempt) (Outcome, string, error) 
 		n = 1 - left
 		return nil
 	})
-	if err != nil {
+	var prep *prepError
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &prep) && errors.As(err, &pe):
+		return notRun, "the database refused its set-up: " + pe.Message, nil
+	case err != nil:
 		return "", "", err
 	}
-	var pe *pgconn.PgError
 	switch {
 	case errors.As(runErr, &pe) && pe.Code == "42501":
 		return Denied, pe.Message, nil

@@ -103,6 +103,8 @@ type TableReport struct {
 	Tests  []TestResult `json:"tests,omitempty"`
 	// Skipped says why a table was not checked.
 	Skipped string `json:"skipped,omitempty"`
+	// NotRun lists the attempts that could not be set up or judged, each with why.
+	NotRun []string `json:"not_run,omitempty"`
 }
 
 // Report is the outcome of a run.
