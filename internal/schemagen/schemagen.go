@@ -132,7 +132,15 @@ type yTable struct {
 	Checks      []*yCheck           `json:"checks,omitempty"`
 	Triggers    []*yTrigger         `json:"triggers,omitempty"`
 	Rows        []*yRow             `json:"rows,omitempty"`
+	// HadRows: the table held declared rows when the step began, so the database may
+	// hold them while the step's migration runs.
+	HadRows bool `json:"-"`
 }
+
+// holdsRows reports whether t's rows may be in the database during this step's
+// migration: edits that existing values could fail (a type change, a unique key, NOT
+// NULL, a reference) leave such a table alone.
+func holdsRows(t *yTable) bool { return t.HadRows || len(t.Rows) > 0 }
 
 // yRow is a declared row of a table keyed by a plain bigint id: its id, and the text of
 // its rowLabel column (nil: NULL, "": not given).
@@ -169,11 +177,13 @@ func rowsFit(t *yTable) bool {
 		return false
 	}
 	for _, c := range t.Columns[1:] {
-		if c.NotNull && c.Default == "" {
+		// Rows leave it to its default: NOT NULL needs one, and a unique key would get
+		// the same default twice.
+		if c.NotNull && c.Default == "" || c.Unique || c.References != nil {
 			return false
 		}
 	}
-	return true
+	return !slices.ContainsFunc(t.Indexes, func(ix *yIndex) bool { return ix.Unique })
 }
 
 // yPublication publishes some of the tables, by schema and name (quoted as needed).
@@ -1343,6 +1353,9 @@ var edits = []struct {
 			return ""
 		}
 		c := g.column(s, t)
+		if holdsRows(t) && c.NotNull && c.Default == "" {
+			c.NotNull = false // the rows it holds would have no value
+		}
 		t.Columns = append(t.Columns, c)
 		return "add column " + t.Name + "." + c.Name
 	}},
@@ -1372,7 +1385,7 @@ var edits = []struct {
 	{"change type", func(g *Gen, s *Schema) string {
 		return g.onColumn(s, func(t *yTable, c *yColumn) string {
 			ct := colTypes[g.pick(len(colTypes))]
-			if ct.name == c.Type || c.Identity != "" {
+			if ct.name == c.Type || c.Identity != "" || holdsRows(t) {
 				return ""
 			}
 			old := c.Type
@@ -1412,7 +1425,7 @@ var edits = []struct {
 	}},
 	{"toggle not null", func(g *Gen, s *Schema) string {
 		return g.onColumn(s, func(t *yTable, c *yColumn) string {
-			if c.Identity != "" {
+			if c.Identity != "" || !c.NotNull && holdsRows(t) {
 				return ""
 			}
 			c.NotNull = !c.NotNull
@@ -1421,7 +1434,7 @@ var edits = []struct {
 	}},
 	{"toggle unique", func(g *Gen, s *Schema) string {
 		return g.onColumn(s, func(t *yTable, c *yColumn) string {
-			if c.Type == "boolean" {
+			if c.Type == "boolean" || !c.Unique && holdsRows(t) {
 				return ""
 			}
 			c.Unique = !c.Unique
@@ -1464,7 +1477,7 @@ var edits = []struct {
 			}
 		}
 		target := g.referable(s, t)
-		if target == nil {
+		if target == nil || holdsRows(t) {
 			return ""
 		}
 		for _, c := range t.Columns {
@@ -1510,7 +1523,7 @@ var edits = []struct {
 				return ""
 			}
 		}
-		ix := &yIndex{Columns: []string{c.Name}, Unique: g.chance(0.2) && c.Type != "boolean" && c.Type != "jsonb"}
+		ix := &yIndex{Columns: []string{c.Name}, Unique: g.chance(0.2) && c.Type != "boolean" && c.Type != "jsonb" && !holdsRows(t)}
 		if g.chance(0.3) {
 			g.names++
 			ix.Name = fmt.Sprintf("ix%d_named", g.names)
@@ -1754,6 +1767,9 @@ func (g *Gen) Step(s *Schema) (*Schema, string) {
 	next := s.clone()
 	if g.chance(0.5) {
 		forget(next)
+	}
+	for _, t := range next.Tables {
+		t.HadRows = len(t.Rows) > 0
 	}
 	// A quarter of the steps combine two or three edits, as one schema.yaml change
 	// often does (a column renamed while a check over it goes).
