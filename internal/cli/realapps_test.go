@@ -1,0 +1,265 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"gopkg.in/yaml.v3"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/golden"
+	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/internal/verify"
+)
+
+// realApp is testdata/realapps/<app>/app.yaml: how the behaviour comparison sets up the
+// two databases and who does what on them.
+type realApp struct {
+	Provider string `yaml:"provider"` // supabase (the default) or claims
+	Setup    string `yaml:"setup"`    // run on both databases before the app
+	Fixture  string `yaml:"fixture"`  // rows loaded into both, as the superuser, triggers off
+	Callers  []struct {
+		Name   string         `yaml:"name"`
+		Role   string         `yaml:"role"`
+		Claims map[string]any `yaml:"claims"`
+	} `yaml:"callers"`
+	Tables map[string]struct {
+		Key     string   `yaml:"key"`
+		Updates []string `yaml:"updates"` // SET clauses; {uid} is the caller's id
+		Inserts []string `yaml:"inserts"` // (columns) VALUES (...)
+	} `yaml:"tables"`
+	Explained []struct {
+		Match string `yaml:"match"`
+		Why   string `yaml:"why"`
+	} `yaml:"explained"`
+}
+
+// TestRealApps builds each real app twice on a real PostgreSQL: from its original SQL
+// (original.sql), and with rlsmigrate from schema.yaml (generate, up). Both get the same
+// rows; then every caller tries select, each update and delete on every row of every
+// table, and each insert. rlsmigrate's database must never allow what the original
+// denied; what the original allowed and rlsmigrate denies is listed in differences.txt
+// (golden) and each line explained in app.yaml. diff is then empty and verify finds no
+// mismatch on rlsmigrate's database.
+func TestRealApps(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/realapps/*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no real apps in testdata/realapps: %v", err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			t.Parallel()
+			compareRealApp(t, dir)
+		})
+	}
+}
+
+func compareRealApp(t *testing.T, dir string) {
+	var app realApp
+	data, err := os.ReadFile(filepath.Join(dir, "app.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &app); err != nil {
+		t.Fatalf("app.yaml: %v", err)
+	}
+	original, err := os.ReadFile(filepath.Join(dir, "original.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newDB := pgtest.NewSupabaseDB
+	if app.Provider == "claims" {
+		newDB = pgtest.NewDB
+	}
+	// The original, as its SQL builds it.
+	origURL := newDB(t)
+	orig := pgtest.Connect(t, origURL)
+	if app.Setup != "" {
+		pgtest.MustExec(t, orig, app.Setup)
+	}
+	pgtest.RunScript(t, orig, string(original))
+	// rlsmigrate's, from schema.yaml.
+	work := t.TempDir()
+	schemaPath := filepath.Join(work, "schema.yaml")
+	src, err := os.ReadFile(filepath.Join(dir, "schema.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, work, map[string]string{"schema.yaml": string(src)})
+	if r := run(t, work, "generate", "--schema", schemaPath, "--dir", filepath.Join(work, "migrations"), "--allow-destructive"); r.code != 0 {
+		t.Fatalf("generate: %s", r)
+	}
+	oursURL := newDB(t)
+	ours := pgtest.Connect(t, oursURL)
+	if app.Setup != "" {
+		pgtest.MustExec(t, ours, app.Setup)
+	}
+	if r := run(t, work, "up", "--database-url", oursURL, "--dir", filepath.Join(work, "migrations")); r.code != 0 {
+		t.Fatalf("up: %s", r)
+	}
+	// The same rows in both, with triggers and foreign-key checks off, and identity
+	// sequences past them.
+	for _, conn := range []*pgx.Conn{orig, ours} {
+		pgtest.MustExec(t, conn, "SET session_replication_role = replica;\n"+app.Fixture+"\nSET session_replication_role = DEFAULT;\n"+pastIdentities)
+	}
+	if rep, r := diffReport(t, schemaPath, oursURL); len(rep.Findings) != 0 || r.code != 0 {
+		t.Errorf("diff after up:\n%s", r)
+	}
+	// Every caller, every table, every row, every operation.
+	var wider, narrower []string
+	probes := 0
+	for _, table := range slices.Sorted(mapsKeys(app.Tables)) {
+		spec := app.Tables[table]
+		keys := columnValues(t, orig, fmt.Sprintf("SELECT %s::text FROM public.%s ORDER BY 1", sqlident.Quote(spec.Key), sqlident.Quote(table)))
+		for _, c := range app.Callers {
+			uid := "NULL"
+			if sub, ok := c.Claims["sub"].(string); ok {
+				uid = sqlident.Literal(sub)
+			}
+			claims, _ := json.Marshal(c.Claims)
+			var stmts [][2]string // what, SQL
+			for _, k := range keys {
+				where := fmt.Sprintf(" WHERE %s = %s", sqlident.Quote(spec.Key), sqlident.Literal(k))
+				name := "public." + sqlident.Quote(table)
+				stmts = append(stmts, [2]string{"select " + k, "SELECT FROM " + name + where})
+				for _, set := range spec.Updates {
+					stmts = append(stmts, [2]string{fmt.Sprintf("update %s set %s", k, set), "UPDATE " + name + " SET " + strings.ReplaceAll(set, "{uid}", uid) + where})
+				}
+				stmts = append(stmts, [2]string{"delete " + k, "DELETE FROM " + name + where})
+			}
+			for _, ins := range spec.Inserts {
+				stmts = append(stmts, [2]string{"insert " + ins, "INSERT INTO public." + sqlident.Quote(table) + " " + strings.ReplaceAll(ins, "{uid}", uid)})
+			}
+			for _, st := range stmts {
+				probes++
+				was := attempt(t, orig, c.Role, string(claims), st[1])
+				got := attempt(t, ours, c.Role, string(claims), st[1])
+				line := fmt.Sprintf("%s: %s as %s: original %s, rlsmigrate %s", table, st[0], c.Name, was, got)
+				switch {
+				case got == "allowed" && was != "allowed":
+					wider = append(wider, line)
+				case was == "allowed" && got != "allowed":
+					narrower = append(narrower, line)
+				}
+			}
+		}
+	}
+	t.Logf("%d attempts on each database; %d allowed only by the original", probes, len(narrower))
+	if len(wider) > 0 {
+		t.Errorf("rlsmigrate's database allows what the original denies:\n  %s", strings.Join(wider, "\n  "))
+	}
+	// verify last: the rows it inserts are rolled back, but not the identity
+	// sequences it draws from.
+	r := run(t, work, "verify", "--schema", schemaPath, "--database-url", oursURL, "--format", "json")
+	var rep verify.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
+		t.Errorf("verify: %v\n%s", err, r)
+	}
+	notDerived, checks := 0, 0
+	for _, tr := range rep.Tables {
+		for _, c := range tr.Checks {
+			checks++
+			if c.Expected == verify.NotDerived {
+				notDerived++
+			}
+		}
+	}
+	t.Logf("verify: %d checks, %d not derived, mismatches: %v", checks, notDerived, rep.Mismatches())
+
+	golden.Compare(t, filepath.Join(dir, "differences.txt"), strings.Join(narrower, "\n")+"\n")
+	used := make([]bool, len(app.Explained))
+	for _, line := range narrower {
+		found := false
+		for i, e := range app.Explained {
+			if strings.Contains(line, e.Match) {
+				found, used[i] = true, true
+			}
+		}
+		if !found {
+			t.Errorf("difference not explained in app.yaml: %s", line)
+		}
+	}
+	for i, ok := range used {
+		if !ok {
+			t.Errorf("app.yaml explains %q, which no difference shows", app.Explained[i].Match)
+		}
+	}
+}
+
+// attempt runs stmt as role with claims in a savepoint it rolls back, and says what
+// happened: allowed (it read or changed one row), denied (none, or a privilege error),
+// or the SQLSTATE of another error.
+func attempt(t *testing.T, conn *pgx.Conn, role, claims, stmt string) string {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT set_config('request.jwt.claims', $1, true)", claims); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+sqlident.Quote(role)); err != nil {
+		t.Fatal(err)
+	}
+	tag, err := tx.Exec(ctx, stmt)
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe) && pe.Code == "42501":
+		return "denied"
+	case errors.As(err, &pe):
+		return "error " + pe.Code
+	case err != nil:
+		t.Fatalf("%s: %v", stmt, err)
+	case tag.RowsAffected() == 1:
+		return "allowed"
+	}
+	return "denied"
+}
+
+// pastIdentities moves each identity sequence of schema public past its column's
+// largest value, as a fixture inserting explicit ids leaves them behind.
+const pastIdentities = `DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT c.oid::regclass AS tbl, a.attname, pg_get_serial_sequence(c.oid::regclass::text, a.attname) AS seq
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND a.attidentity <> '' AND c.relkind = 'r'
+  LOOP
+    EXECUTE format('SELECT setval(%L, coalesce((SELECT max(%I) FROM %s), 0) + 1, false)', r.seq, r.attname, r.tbl);
+  END LOOP;
+END $$`
+
+// columnValues returns the first column of query's rows.
+func columnValues(t *testing.T, conn *pgx.Conn, query string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func mapsKeys[M ~map[K]V, K comparable, V any](m M) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
