@@ -252,6 +252,20 @@ func (d *decoder) external(n *yaml.Node) *Table {
 			d.errorf(n, "an external table needs %q", key)
 		}
 	}
+	// Triggers read after the columns they may name.
+	for _, kv := range d.pairs(d.deref(n)) {
+		if kv[0].Value != "triggers" {
+			continue
+		}
+		d.sequence(kv[1], "triggers", func(item *yaml.Node) {
+			if tr := d.trigger(item, t); tr != nil {
+				if tr.When != "" {
+					d.errorf(item, "trigger %q on external table %s has a when condition, which rlsmigrate cannot compare there: test the condition in the function", tr.Name, t.QualifiedName())
+				}
+				t.Triggers = append(t.Triggers, tr)
+			}
+		})
+	}
 	return t
 }
 
@@ -272,6 +286,7 @@ var externalKeys = newKeys("an external table",
 			t.Columns = append(t.Columns, c)
 		})
 	}},
+	field[*Table]{"triggers", func(*decoder, *yaml.Node, *yaml.Node, *Table) {}}, // read by external
 )
 
 // externalColumnKeys are the keys of an external table's column: what a reference

@@ -111,7 +111,7 @@ func (d *decoder) validate(f *File) {
 			}
 		}
 	}
-	for _, t := range f.Tables {
+	for _, t := range slices.Concat(f.Tables, f.External) {
 		for _, tr := range t.Triggers {
 			for _, r := range f.Functions {
 				if r.Schema+"."+r.Name == tr.Function && len(r.Args) == 0 && r.Returns != "trigger" {

@@ -153,7 +153,7 @@ type Declared struct {
 }
 
 // Kinds are every object kind, in the order their changes are described.
-var Kinds = []*Kind{&Check, &Enum, &Routine, &Trigger, &View, &Publication, &Row}
+var Kinds = []*Kind{&Check, &Enum, &Routine, &Trigger, &ExternalTrigger, &View, &Publication, &Row}
 
 // Of returns the kind of o.
 func Of(o *schema.Object) *Kind {

@@ -20,37 +20,12 @@ var Trigger = Kind{
 	Declare: func(_ *policy.File, t *policy.Table) []Declared {
 		var out []Declared
 		for _, tr := range t.Triggers {
-			events := make([]string, len(tr.Events))
-			for i, e := range tr.Events {
-				events[i] = strings.ToUpper(e)
-			}
-			cols := make([]string, len(tr.Columns))
-			for j, c := range tr.Columns {
-				cols[j] = sqlident.Quote(c)
-			}
-			fnSchema, fn, _ := strings.Cut(tr.Function, ".")
-			o := &schema.Object{Kind: "trigger", Schema: t.Schema, Table: t.Name, Name: tr.Name, Attrs: map[string]string{
-				"timing": strings.ToUpper(tr.Timing), "events": strings.Join(events, " OR "), "columns": strings.Join(cols, ", "),
-				"for_each": strings.ToUpper(tr.ForEach),
-				"when":     tr.When, "function": sqlident.Qualified(fnSchema, fn),
-			}}
+			o := &schema.Object{Kind: "trigger", Schema: t.Schema, Table: t.Name, Name: tr.Name, Attrs: triggerAttrs(tr)}
 			out = append(out, Declared{o, tr.Pos})
 		}
 		return out
 	},
-	Query: `SELECT t.tgrelid, t.tgname::text, jsonb_build_object(
-			'timing', CASE WHEN t.tgtype & 2 <> 0 THEN 'BEFORE' WHEN t.tgtype & 64 <> 0 THEN 'INSTEAD OF' ELSE 'AFTER' END,
-			'events', array_to_string(array_remove(ARRAY[
-				CASE WHEN t.tgtype & 4 <> 0 THEN 'INSERT' END,
-				CASE WHEN t.tgtype & 16 <> 0 THEN 'UPDATE' END,
-				CASE WHEN t.tgtype & 8 <> 0 THEN 'DELETE' END,
-				CASE WHEN t.tgtype & 32 <> 0 THEN 'TRUNCATE' END], NULL), ' OR '),
-			'columns', coalesce((SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.o)
-				FROM unnest(t.tgattr::int2[]) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = t.tgrelid AND a.attnum = k.n), ''),
-			'for_each', CASE WHEN t.tgtype & 1 <> 0 THEN 'ROW' ELSE 'STATEMENT' END,
-			'when', coalesce(substring(pg_get_triggerdef(t.oid) from 'WHEN \((.*)\) EXECUTE '), ''),
-			'function', quote_ident(n.nspname) || '.' || quote_ident(p.proname)),
-		NULL::text[]
+	Query: `SELECT t.tgrelid, t.tgname::text, ` + triggerAttrsSQL + `, NULL::text[]
 		FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace
 		WHERE NOT t.tgisinternal AND t.tgrelid IN (%s) ORDER BY 1, 2`,
 	Exprs:       []string{"when"},
@@ -58,17 +33,11 @@ var Trigger = Kind{
 	// CREATE TRIGGER takes SHARE ROW EXCLUSIVE for an instant; DROP TRIGGER, ACCESS
 	// EXCLUSIVE for an instant.
 	Create: func(table string, o *schema.Object, where Where) []Statement {
-		a := o.Attrs
-		when := ""
-		if a["when"] != "" {
-			when = " WHEN (" + a["when"] + ")"
-		}
 		lock := LockBrief
 		if where == NewTable {
 			lock = LockNone
 		}
-		return []Statement{{SQL: fmt.Sprintf("CREATE TRIGGER %s %s %s ON %s FOR EACH %s%s EXECUTE FUNCTION %s();",
-			sqlident.Quote(o.Name), a["timing"], triggerEvents(a), table, a["for_each"], when, a["function"]), Lock: lock}}
+		return []Statement{{SQL: createTrigger(table, o.Name, o), Lock: lock}}
 	},
 	Drop: func(table string, o *schema.Object) []Statement {
 		return []Statement{{SQL: fmt.Sprintf("DROP TRIGGER %s ON %s;", sqlident.Quote(o.Name), table), Lock: LockBrief}}
@@ -95,4 +64,48 @@ func triggerEvents(a map[string]string) string {
 		return a["events"]
 	}
 	return strings.Replace(a["events"], "UPDATE", "UPDATE OF "+a["columns"], 1)
+}
+
+// triggerAttrs are the attributes of declared trigger tr (see Trigger).
+func triggerAttrs(tr *policy.Trigger) map[string]string {
+	events := make([]string, len(tr.Events))
+	for i, e := range tr.Events {
+		events[i] = strings.ToUpper(e)
+	}
+	cols := make([]string, len(tr.Columns))
+	for j, c := range tr.Columns {
+		cols[j] = sqlident.Quote(c)
+	}
+	fnSchema, fn, _ := strings.Cut(tr.Function, ".")
+	return map[string]string{
+		"timing": strings.ToUpper(tr.Timing), "events": strings.Join(events, " OR "), "columns": strings.Join(cols, ", "),
+		"for_each": strings.ToUpper(tr.ForEach),
+		"when":     tr.When, "function": sqlident.Qualified(fnSchema, fn),
+	}
+}
+
+// triggerAttrsSQL reads the attributes of trigger t (pg_trigger) from the catalog, as
+// triggerAttrs spells them.
+const triggerAttrsSQL = `jsonb_build_object(
+			'timing', CASE WHEN t.tgtype & 2 <> 0 THEN 'BEFORE' WHEN t.tgtype & 64 <> 0 THEN 'INSTEAD OF' ELSE 'AFTER' END,
+			'events', array_to_string(array_remove(ARRAY[
+				CASE WHEN t.tgtype & 4 <> 0 THEN 'INSERT' END,
+				CASE WHEN t.tgtype & 16 <> 0 THEN 'UPDATE' END,
+				CASE WHEN t.tgtype & 8 <> 0 THEN 'DELETE' END,
+				CASE WHEN t.tgtype & 32 <> 0 THEN 'TRUNCATE' END], NULL), ' OR '),
+			'columns', coalesce((SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.o)
+				FROM unnest(t.tgattr::int2[]) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = t.tgrelid AND a.attnum = k.n), ''),
+			'for_each', CASE WHEN t.tgtype & 1 <> 0 THEN 'ROW' ELSE 'STATEMENT' END,
+			'when', coalesce(substring(pg_get_triggerdef(t.oid) from 'WHEN \((.*)\) EXECUTE '), ''),
+			'function', quote_ident(n.nspname) || '.' || quote_ident(p.proname))`
+
+// createTrigger is the statement that makes trigger o, named name, on table.
+func createTrigger(table, name string, o *schema.Object) string {
+	a := o.Attrs
+	when := ""
+	if a["when"] != "" {
+		when = " WHEN (" + a["when"] + ")"
+	}
+	return fmt.Sprintf("CREATE TRIGGER %s %s %s ON %s FOR EACH %s%s EXECUTE FUNCTION %s();",
+		sqlident.Quote(name), a["timing"], triggerEvents(a), table, a["for_each"], when, a["function"])
 }
