@@ -207,3 +207,16 @@ func TestVerifyInsertsOverReferencedOwnerRows(t *testing.T) {
 		t.Errorf("verify left the insert of a caller's own profile out:\n%s", r)
 	}
 }
+
+// TestVerifyWithSignUpTrigger: a trigger on auth.users made each test user's profile
+// as verify added the user, so verify's own profile rows collided and the table was not
+// exercised; the test users are added with triggers off.
+func TestVerifyWithSignUpTrigger(t *testing.T) {
+	t.Parallel()
+	externalTriggerSchema.build(t, "testdata/diff/external_trigger.yaml")
+	dbURL := externalTriggerSchema.database(t)
+	r := run(t, externalTriggerSchema.work, "verify", "--schema", externalTriggerSchema.schema, "--database-url", dbURL)
+	if r.code != 0 || !strings.Contains(r.stdout, "public.profiles (owner id)") || strings.Contains(r.stdout, "not exercised") {
+		t.Fatalf("verify:\n%s", r)
+	}
+}
