@@ -33,9 +33,10 @@ type Schema struct {
 // yExternal is a table rlsmigrate does not manage; the only one drawn is usersTable,
 // which the convergence test's database holds.
 type yExternal struct {
-	Schema  string       `json:"schema"`
-	Name    string       `json:"name"`
-	Columns []yExtColumn `json:"columns"`
+	Schema   string       `json:"schema"`
+	Name     string       `json:"name"`
+	Columns  []yExtColumn `json:"columns"`
+	Triggers []*yTrigger  `json:"triggers,omitempty"` // never with when
 }
 
 type yExtColumn struct {
@@ -503,7 +504,16 @@ func (s *Schema) clone() *Schema {
 	for _, e := range s.Enums {
 		c.Enums = append(c.Enums, &yEnum{Name: e.Name, Schema: e.Schema, Values: slices.Clone(e.Values)})
 	}
-	c.External = slices.Clone(s.External)
+	for _, x := range s.External {
+		cx := *x
+		cx.Triggers = nil
+		for _, tr := range x.Triggers {
+			ctr := *tr
+			ctr.Events, ctr.Columns = slices.Clone(tr.Events), slices.Clone(tr.Columns)
+			cx.Triggers = append(cx.Triggers, &ctr)
+		}
+		c.External = append(c.External, &cx)
+	}
 	for _, p := range s.Pubs {
 		c.Pubs = append(c.Pubs, &yPublication{Name: p.Name, Tables: slices.Clone(p.Tables)})
 	}
@@ -713,6 +723,16 @@ func (g *Gen) table(s *Schema) *yTable {
 	return t
 }
 
+// enumInRows reports whether a column of e is in a table that may hold declared rows.
+func enumInRows(s *Schema, e *yEnum) bool {
+	for _, t := range s.Tables {
+		if holdsRows(t) && slices.ContainsFunc(t.Columns, func(c *yColumn) bool { return c.Type == e.typeName() }) {
+			return true
+		}
+	}
+	return false
+}
+
 // enumUse reports whether a column holds e, and whether a rule reads such a column.
 func enumUse(s *Schema, e *yEnum) (used, inRules bool) {
 	for _, t := range s.Tables {
@@ -849,6 +869,9 @@ func repair(s *Schema) {
 		s.Groups = nil
 	}
 	s.Views = slices.DeleteFunc(s.Views, func(v *yView) bool { return tableNamed(s, v.TableSchema, v.Table) == nil })
+	for _, x := range s.External {
+		x.Triggers = slices.DeleteFunc(x.Triggers, func(tr *yTrigger) bool { return !slices.Contains(triggerFunctions(s), tr.Function) })
+	}
 	for _, p := range s.Pubs {
 		p.Tables = slices.DeleteFunc(p.Tables, func(t [2]string) bool { return tableNamed(s, t[0], t[1]) == nil })
 	}
@@ -1162,8 +1185,12 @@ var edits = []struct {
 			s.Enums = slices.DeleteFunc(s.Enums, func(o *yEnum) bool { return o == e })
 			return "drop enum " + e.Name
 		case len(e.Values) > 1 && !inRules && g.chance(0.4):
-			// Made anew: PostgreSQL refuses to convert a column a policy reads.
+			// Made anew: PostgreSQL refuses to convert a column a policy reads. Rows
+			// hold the first value (the columns' default), which then stays.
 			i := g.pick(len(e.Values))
+			if i == 0 && enumInRows(s, e) {
+				return ""
+			}
 			e.Values = slices.Delete(e.Values, i, i+1)
 			return "remove a value of enum " + e.Name
 		}
@@ -1285,6 +1312,27 @@ var edits = []struct {
 		tr := g.trigger(t, fns[g.pick(len(fns))])
 		t.Triggers = append(t.Triggers, tr)
 		return "add trigger " + tr.Name + " to " + t.Name
+	}},
+	{"toggle sign-up trigger", func(g *Gen, s *Schema) string {
+		fns := triggerFunctions(s)
+		if len(s.External) == 0 || len(fns) == 0 {
+			return ""
+		}
+		x := s.External[0]
+		if len(x.Triggers) > 0 && g.chance(0.4) {
+			tr := x.Triggers[g.pick(len(x.Triggers))]
+			x.Triggers = slices.DeleteFunc(x.Triggers, func(o *yTrigger) bool { return o == tr })
+			return "drop trigger " + tr.Name + " of auth.users"
+		}
+		tr := &yTrigger{Name: g.name("tr"), Timing: []string{"before", "after"}[g.pick(2)], Events: []string{"insert"}, Function: fns[g.pick(len(fns))]}
+		if g.chance(0.3) {
+			tr.Events = []string{"update"}
+			if g.chance(0.5) {
+				tr.Columns = []string{"id"}
+			}
+		}
+		x.Triggers = append(x.Triggers, tr)
+		return "add trigger " + tr.Name + " to auth.users"
 	}},
 	{"toggle rows", func(g *Gen, s *Schema) string {
 		fit := slices.DeleteFunc(slices.Clone(s.Tables), func(t *yTable) bool { return !rowsFit(t) })
@@ -1443,7 +1491,8 @@ var edits = []struct {
 	}},
 	{"toggle users reference", func(g *Gen, s *Schema) string {
 		if len(s.External) == 0 {
-			s.External = []*yExternal{&usersTable}
+			users := usersTable
+			s.External = []*yExternal{&users}
 			return "declare external auth.users"
 		}
 		t := g.anyTable(s)
