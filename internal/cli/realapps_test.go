@@ -51,11 +51,12 @@ type realApp struct {
 // (golden) and each line explained in app.yaml. diff is then empty and verify finds no
 // mismatch on rlsmigrate's database.
 func TestRealApps(t *testing.T) {
-	dirs, err := filepath.Glob("testdata/realapps/*")
+	dirs, err := filepath.Glob("testdata/realapps/*/app.yaml")
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no real apps in testdata/realapps: %v", err)
 	}
-	for _, dir := range dirs {
+	for _, file := range dirs {
+		dir := filepath.Dir(file)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			t.Parallel()
 			compareRealApp(t, dir)
@@ -166,6 +167,9 @@ func compareRealApp(t *testing.T, dir string) {
 	}
 	notDerived, checks := 0, 0
 	for _, tr := range rep.Tables {
+		if tr.Skipped != "" || len(tr.NotRun) > 0 {
+			t.Logf("verify: %s: skipped %q, not run %q", tr.Table, tr.Skipped, tr.NotRun)
+		}
 		for _, c := range tr.Checks {
 			checks++
 			if c.Expected == verify.NotDerived {
