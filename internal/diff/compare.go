@@ -748,7 +748,7 @@ func (d *differ) grants(from, to *schema.Schema, ot, nt *schema.Table) {
 			c := on(GrantRevoke, ot, nt)
 			c.Role, c.Old.Privileges = role, revoke
 			if before := d.unrenamedPrivileges(ot, nt, revoke); !slices.Equal(before, revoke) {
-				c.Before = &Side{Privileges: before}
+				c.OldUnrenamed = &Side{Privileges: before}
 			}
 			// Revoking a table privilege revokes it on every column too: the change
 			// grants the column privileges kept again (New).
@@ -764,6 +764,9 @@ func (d *differ) grants(from, to *schema.Schema, ot, nt *schema.Table) {
 		if len(add) > 0 {
 			c := on(GrantAdd, ot, nt)
 			c.Role, c.New.Privileges, c.Hazards = role, add, []Hazard{WidensAccess}
+			if before := d.unrenamedPrivileges(ot, nt, add); !slices.Equal(before, add) {
+				c.NewUnrenamed = &Side{Privileges: before}
+			}
 			d.add(c)
 		}
 	}

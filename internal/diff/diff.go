@@ -295,10 +295,11 @@ type Change struct {
 	// sequences, are revoked before its grants: the platform's default privileges gave
 	// them some (see schema.Auth.ExplicitGrants). Public is implied.
 	Revoke []string
-	// Before is the old side as it was before the column renames the change follows
-	// (Old holds it renamed: an object, column privileges), which a rollback restores
-	// once it has undone them; nil when the change follows none.
-	Before *Side
+	// OldUnrenamed and NewUnrenamed are the change's sides in the names a rollback sees
+	// once it has undone the table and column renames the change follows (Old and New
+	// name them renamed: an object, column privileges): the rollback restores the one
+	// and takes away the other. nil when they name nothing renamed.
+	OldUnrenamed, NewUnrenamed *Side
 	// Rewrite applies the fix of a change to an object rlsmigrate does not own (see
 	// Owned) instead of printing it as a suggestion.
 	Rewrite bool

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -194,5 +195,35 @@ func TestRollbackRegrantsUnderOldNames(t *testing.T) {
 	}
 	if want := []string{"select", "update(note)"}; !slices.Equal(regranted, want) {
 		t.Errorf("the rollback grants %q, want %q", regranted, want)
+	}
+}
+
+// TestRollbackTakesAwayUnderOldNames: what a migration adds while it renames the table
+// or column it names (a publication of the renamed table, a row keyed by the renamed
+// column, UPDATE on the renamed column) was taken away, by the rollback, under the new
+// name after the rollback had restored the old one (a convergence run found the
+// publication).
+func TestRollbackTakesAwayUnderOldNames(t *testing.T) {
+	row := &schema.Object{Kind: "row", Schema: "public", Table: "notes", Name: `("body") = ('a')`,
+		Attrs: map[string]string{"body": "a"}, Items: []string{"body", ""}}
+	from := sch(authn, tbl("notes", nil, &schema.Column{Name: "note", Type: "text"}))
+	to := sch(authn, tbl("texts", func(t *schema.Table) {
+		t.RenamedFrom, t.Objects = "notes", []*schema.Object{row}
+		t.Grants = []*schema.Grant{{Role: "authenticated", Columns: map[string][]string{"update": {"body"}}}}
+	}, &schema.Column{Name: "body", Type: "text", RenamedFrom: "note"}))
+	to.Objects = []*schema.Object{{Kind: "publication", Name: "realtime", Items: []string{"public.texts"}}}
+	var got []string
+	for _, c := range Invert(Diff(from, to)) {
+		switch o := c.Old.Object; {
+		case o != nil:
+			got = append(got, fmt.Sprintf("%s %v %v", c.Kind, o.Items, slices.Sorted(maps.Keys(o.Attrs))))
+		case c.Kind == GrantRevoke:
+			got = append(got, fmt.Sprintf("%s %v", c.Kind, c.Old.Privileges))
+		}
+	}
+	slices.Sort(got)
+	want := []string{"grant.revoke [update(note)]", "publication.drop [public.notes] []", "row.drop [note ] [note]"}
+	if !slices.Equal(got, want) {
+		t.Errorf("the rollback takes away %q, want %q", got, want)
 	}
 }

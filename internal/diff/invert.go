@@ -24,8 +24,11 @@ func Invert(changes []*Change) []*Change {
 		_, op := c.ObjectChange()
 		inv := &Change{Kind: k, Schema: c.Schema, Table: c.Table, Name: c.Name, Role: c.Role,
 			OldTable: c.NewTable, NewTable: c.OldTable, Old: c.New, New: c.Old, Revoke: c.Revoke, Anew: op == ObjectAlter}
-		if c.Before != nil {
-			inv.New = *c.Before
+		if c.OldUnrenamed != nil {
+			inv.New = *c.OldUnrenamed
+		}
+		if c.NewUnrenamed != nil {
+			inv.Old = *c.NewUnrenamed
 		}
 		if inv.NewTable != nil {
 			inv.Table = inv.NewTable.Name

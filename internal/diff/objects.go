@@ -42,39 +42,88 @@ func (d *differ) tableObjects(ot, rt, nt *schema.Table, to *schema.Schema) {
 		}
 		return false
 	}
-	// A rollback restores an object after undoing the renames: as it was before them.
-	before := map[*schema.Object]*schema.Object{}
+	// A rollback sees the objects in the names it has restored: the old ones as they
+	// were, the new ones with the renames undone.
+	unrename := func(*schema.Object) *schema.Object { return nil }
 	if rt != ot {
+		was := map[*schema.Object]*schema.Object{}
 		for i, o := range rt.Objects {
-			before[o] = ot.Objects[i]
+			was[o] = ot.Objects[i]
+		}
+		back := map[string]string{}
+		for _, oc := range ot.Columns {
+			if to, ok := d.columnRenames[[3]string{nt.Schema, nt.Name, oc.Name}]; ok {
+				back[to] = oc.Name
+			}
+		}
+		unrename = func(o *schema.Object) *schema.Object {
+			if w, ok := was[o]; ok {
+				return w
+			}
+			return renamedObjects([]*schema.Object{o}, ot.Name, back)[0]
 		}
 	}
-	d.objects(rt.Objects, nt.Objects, to, rebuilt, func(k Kind, old *schema.Object) *Change {
-		c := on(k, ot, nt)
-		if b := before[old]; b != nil {
-			c.Before = &Side{Object: b}
-		}
-		return c
-	})
+	d.objects(rt.Objects, nt.Objects, to, rebuilt, func(k Kind) *Change { return on(k, ot, nt) }, unrename)
 }
 
 // schemaObjects compares the objects of the database schemas from and to hold.
 func (d *differ) schemaObjects(from, to *schema.Schema) {
-	d.objects(from.Objects, to.Objects, to, func(*schema.Object) bool { return false }, func(k Kind, _ *schema.Object) *Change { return &Change{Kind: k} })
+	// Objects that name tables read as they do once the table renames apply; a rollback
+	// sees them in the names it has restored.
+	renames, back := map[string]string{}, map[string]string{}
+	for t, name := range d.tableRenames {
+		renames[t[0]+"."+t[1]], back[t[0]+"."+name] = t[0]+"."+name, t[0]+"."+t[1]
+	}
+	have := from.Objects
+	was := map[*schema.Object]*schema.Object{}
+	if len(renames) > 0 {
+		have = make([]*schema.Object, len(from.Objects))
+		for i, o := range from.Objects {
+			have[i] = o
+			if k := objects.Of(o); k.RenameTables != nil {
+				co := *o
+				k.RenameTables(&co, renames)
+				have[i], was[&co] = &co, o
+			}
+		}
+	}
+	unrename := func(o *schema.Object) *schema.Object {
+		if w, ok := was[o]; ok {
+			return w
+		}
+		if k := objects.Of(o); k.RenameTables != nil && len(back) > 0 {
+			co := *o
+			k.RenameTables(&co, back)
+			return &co
+		}
+		return nil
+	}
+	d.objects(have, to.Objects, to, func(*schema.Object) bool { return false }, func(k Kind) *Change { return &Change{Kind: k} }, unrename)
 }
 
-// objects adds a change, made by change (given the kind and the object of have, or
-// nil), for each object of want that have lacks (created) or holds otherwise or must
-// rebuild (altered), then for each of have that want lacks (dropped). Objects match by
-// kind, database schema and name.
-func (d *differ) objects(have, want []*schema.Object, to *schema.Schema, rebuild func(*schema.Object) bool, change func(Kind, *schema.Object) *Change) {
+// objects adds a change, made by change, for each object of want that have lacks
+// (created) or holds otherwise or must rebuild (altered), then for each of have that
+// want lacks (dropped). Objects match by kind, database schema and name. unrename gives
+// an object in the names a rollback sees, or nil when they are the same.
+func (d *differ) objects(have, want []*schema.Object, to *schema.Schema, rebuild func(*schema.Object) bool, change func(Kind) *Change,
+	unrename func(*schema.Object) *schema.Object) {
 	add := func(op ObjectOp, oo, no *schema.Object) {
 		o := no
 		if o == nil {
 			o = oo
 		}
-		c := change(ObjectKind(objects.Of(o), op), oo)
+		c := change(ObjectKind(objects.Of(o), op))
 		c.Schema, c.Name, c.Old.Object, c.New.Object = o.Schema, o.Name, oo, no
+		if oo != nil {
+			if u := unrename(oo); u != nil {
+				c.OldUnrenamed = &Side{Object: u}
+			}
+		}
+		if no != nil {
+			if u := unrename(no); u != nil {
+				c.NewUnrenamed = &Side{Object: u}
+			}
+		}
 		if k := objects.Of(o); op == ObjectAlter && k.Anew != nil {
 			c.Anew = k.Anew(oo, no, to)
 		}

@@ -137,6 +137,10 @@ type Kind struct {
 	// keyed by column), as PostgreSQL's renames make the object follow; nil: nowhere
 	// else.
 	RenameColumns func(o *schema.Object, renames map[string]string)
+	// RenameTables renames the tables o names (a publication's), as renames maps them
+	// (schema.name, old to new), as PostgreSQL's renames make the object follow; nil:
+	// its objects name no table, or only through SQL they are made anew from.
+	RenameTables func(o *schema.Object, renames map[string]string)
 	// Values says the objects' attributes are values of the table's columns, by column
 	// name: normalisation puts each in the text form PostgreSQL gives it in the
 	// column's type, the form Rows reads.

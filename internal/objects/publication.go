@@ -1,7 +1,9 @@
 package objects
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
@@ -61,6 +63,13 @@ END
 `, sqlident.Literal(new.Name), sqlident.Literal(new.Name))) + ";"}}
 		}
 		return []Statement{{SQL: fmt.Sprintf("ALTER PUBLICATION %s SET TABLE %s;", sqlident.Quote(new.Name), publishedTables(new.Items))}}
+	},
+	RenameTables: func(o *schema.Object, renames map[string]string) {
+		o.Items = slices.Clone(o.Items)
+		for i, q := range o.Items {
+			o.Items[i] = cmp.Or(renames[q], q)
+		}
+		slices.SortFunc(o.Items, func(a, b string) int { return strings.Compare(a, b) })
 	},
 	Summary: func(o *schema.Object) string { return "PUBLICATION FOR TABLE " + strings.Join(o.Items, ", ") },
 	// After the tables it publishes are made; before they are dropped.
