@@ -21,12 +21,21 @@ import "testing"
 // the platform's admin roles and authenticator, the login role the API connects as.
 const SupabaseSQL = `
 DO $$
+DECLARE
+  r text[];
 BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN NOINHERIT; END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN CREATE ROLE authenticated NOLOGIN NOINHERIT; END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS; END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN
-  NULL; -- made meanwhile for another test's database
+  -- One role at a time: another test's database may make one meanwhile, and a failed
+  -- creation must not undo the others.
+  FOREACH r SLICE 1 IN ARRAY ARRAY[['anon', 'NOLOGIN NOINHERIT'], ['authenticated', 'NOLOGIN NOINHERIT'],
+      ['service_role', 'NOLOGIN NOINHERIT BYPASSRLS']] LOOP
+    BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r[1]) THEN
+        EXECUTE format('CREATE ROLE %I %s', r[1], r[2]);
+      END IF;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
+      NULL; -- made meanwhile for another test's database
+    END;
+  END LOOP;
 END $$;
 GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated, service_role;
