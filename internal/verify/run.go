@@ -39,7 +39,7 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 		return nil, err
 	}
 	refused := map[*schema.Table]string{} // tables whose test rows the database refused, and why
-	for _, t := range s.Tables {
+	for _, t := range parentsFirst(s.Tables) {
 		if err := v.setup(ctx, t); err != nil {
 			why, ok := rowRefused(err)
 			if !ok {
@@ -168,7 +168,7 @@ func ruleSource(f *policy.File, t *policy.Table, op string) string {
 
 // derivable reports whether a built-in rule governs some operation on t.
 func derivable(t *policy.Table) bool {
-	return slices.ContainsFunc(t.Policies, func(r *policy.Rule) bool { return r.Kind != policy.RuleCustom })
+	return len(t.Policies) == 0 || slices.ContainsFunc(t.Policies, func(r *policy.Rule) bool { return r.Kind != policy.RuleCustom })
 }
 
 // The callers besides Alice and Bob: Carol holds a row of a group table that fails its
@@ -240,7 +240,10 @@ END`
 // columnRoles says what the columns of a table are to the rules: whose id a column
 // holds, which group ids, which filter and where values.
 type columnRoles struct {
-	users   map[string]bool      // group user columns: the row's user
+	users map[string]bool // group user columns: the row's user
+	// ids are columns that owner or group user columns of other tables reference (a
+	// users table's key): they hold the row's user's id.
+	ids     map[string]bool
 	keys    map[string]bool      // group ids (group columns, member rule columns, through columns)
 	filters map[string]string    // group filter columns: a value that passes
 	wheres  map[string][2]string // where columns: a value that fails, one that meets
@@ -256,9 +259,30 @@ func (v *verifier) roles(t *schema.Table) columnRoles {
 	return cr
 }
 
+// userColumn reports whether column of t holds a user's id: its owner, or the user
+// column of a group over it.
+func (v *verifier) userColumn(t *schema.Table, column string) bool {
+	if column == t.Owner {
+		return true
+	}
+	for _, g := range v.f.Groups {
+		if g.Schema == t.Schema && g.Table == t.Name && g.UserColumn == column {
+			return true
+		}
+	}
+	return false
+}
+
 // findRoles derives t's columnRoles from the groups and rules of the file.
 func (v *verifier) findRoles(t *schema.Table) columnRoles {
-	cr := columnRoles{users: map[string]bool{}, keys: map[string]bool{}, filters: map[string]string{}, wheres: map[string][2]string{}}
+	cr := columnRoles{users: map[string]bool{}, ids: map[string]bool{}, keys: map[string]bool{}, filters: map[string]string{}, wheres: map[string][2]string{}}
+	for _, o := range v.s.Tables {
+		for _, c := range o.Columns {
+			if r := c.References; r != nil && r.Schema == t.Schema && r.Table == t.Name && v.userColumn(o, c.Name) {
+				cr.ids[r.Column] = true
+			}
+		}
+	}
 	for _, g := range v.f.Groups {
 		if g.Schema != t.Schema || g.Table != t.Name {
 			continue
@@ -381,7 +405,7 @@ func (v *verifier) values(t *schema.Table, user string, where int, set map[strin
 			continue
 		}
 		switch {
-		case (c.Name == t.Owner || cr.users[c.Name]) && user != "":
+		case (c.Name == t.Owner || cr.users[c.Name] || cr.ids[c.Name]) && user != "":
 			add(c, sqlident.Literal(user)+"::"+c.Type)
 		case c.References != nil && (c.NotNull || c.Unique || cr.keys[c.Name]):
 			parent := v.rows[c.References.Schema+"."+c.References.Table][keyUser]
@@ -423,7 +447,11 @@ func (v *verifier) setup(ctx context.Context, t *schema.Table) error {
 		return err
 	}
 	hasWhere := len(v.roles(t).wheres) > 0
-	for _, user := range []string{Alice, Bob} {
+	users := []string{Alice, Bob}
+	if len(v.roles(t).ids) > 0 {
+		users = append(users, Carol, Dave) // every caller's rows reference its own
+	}
+	for _, user := range users {
 		r, err := v.insertAs(ctx, t, user, 0, nil)
 		if err != nil {
 			return err
@@ -696,4 +724,35 @@ func (v *verifier) tests(ctx context.Context, t *policy.Table) ([]TestResult, er
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// parentsFirst returns tables with each after the tables it references (a reference
+// cycle is broken where it closes), otherwise in their order.
+func parentsFirst(tables []*schema.Table) []*schema.Table {
+	var out []*schema.Table
+	state := map[*schema.Table]int{} // 1: being placed, 2: placed
+	byName := map[string]*schema.Table{}
+	for _, t := range tables {
+		byName[t.QualifiedName()] = t
+	}
+	var place func(t *schema.Table)
+	place = func(t *schema.Table) {
+		if state[t] != 0 {
+			return
+		}
+		state[t] = 1
+		for _, c := range t.Columns {
+			if r := c.References; r != nil {
+				if p := byName[r.Schema+"."+r.Table]; p != nil && p != t {
+					place(p)
+				}
+			}
+		}
+		state[t] = 2
+		out = append(out, t)
+	}
+	for _, t := range tables {
+		place(t)
+	}
+	return out
 }

@@ -258,8 +258,8 @@ func SampleOf(category, typ string, n int) string {
 		}
 	case "A": // array
 		return cast("'{}'")
-	case "E": // enum: its first label
-		return fmt.Sprintf("(enum_range(NULL::%s))[1]", typ)
+	case "E": // enum: one of its labels, by n
+		return fmt.Sprintf("(enum_range(NULL::%[1]s))[1 + %[2]d %% cardinality(enum_range(NULL::%[1]s))]", typ, n)
 	case "I": // network
 		return cast(sqlident.Literal(fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)))
 	case "V": // bit string
