@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"os/exec"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -159,8 +158,7 @@ func (c *converger) step(src string) string {
 			return "down:\n" + r.String() + c.lastMigration()
 		}
 		if r := run(t, c.work, "diff", "--schema", prevPath, "--database-url", c.dbURL); r.code != 0 {
-			rows, _ := exec.Command("psql", c.dbURL, "-c", "select * from t137; select tgname, tgtype, tgfoid::regprocedure from pg_trigger where tgrelid = 't137'::regclass").CombinedOutput()
-			return "diff against the previous schema.yaml after down:\n" + r.String() + "DEBUG\n" + string(rows) + c.lastMigration() + "\nprevious schema.yaml:\n" + c.prev
+			return "diff against the previous schema.yaml after down:\n" + r.String() + c.lastMigration() + "\nprevious schema.yaml:\n" + c.prev
 		}
 		if r := run(t, c.work, append([]string{"up"}, common...)...); r.code != 0 {
 			return "up after down:\n" + r.String()

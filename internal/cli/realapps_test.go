@@ -35,8 +35,8 @@ type realApp struct {
 	Tables map[string]struct {
 		Key     string   `yaml:"key"`      // the key column
 		KeyExpr string   `yaml:"key_expr"` // or an expression that tells the rows apart
-		Updates []string `yaml:"updates"` // SET clauses; {uid} is the caller's id
-		Inserts []string `yaml:"inserts"` // (columns) VALUES (...)
+		Updates []string `yaml:"updates"`  // SET clauses; {uid} is the caller's id
+		Inserts []string `yaml:"inserts"`  // (columns) VALUES (...)
 	} `yaml:"tables"`
 	Explained []struct {
 		Match string `yaml:"match"`
