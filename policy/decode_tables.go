@@ -930,6 +930,7 @@ var columnKeys = newKeys("a column",
 		cd.c.Default, _ = d.expr(v, "default")
 		cd.values = append(cd.values, k, v)
 	}},
+	field[*columnDecoding]{"generated", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) { cd.c.Generated, _ = d.expr(v, "generated") }},
 	field[*columnDecoding]{"references", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) { cd.c.References = d.reference(v) }},
 	field[*columnDecoding]{"renamed_from", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) {
 		cd.c.RenamedFrom, _ = d.name(v, "renamed_from")

@@ -271,13 +271,16 @@ type Test struct {
 
 // Column is one declared column.
 type Column struct {
-	Name        string
-	Type        string
-	NotNull     bool
-	PrimaryKey  bool
-	Unique      bool
-	Identity    string // "", "always" or "by default"
-	Default     string // SQL expression, or ""
+	Name       string
+	Type       string
+	NotNull    bool
+	PrimaryKey bool
+	Unique     bool
+	Identity   string // "", "always" or "by default"
+	Default    string // SQL expression, or ""
+	// Generated is the expression a stored generated column computes from the row's
+	// other columns (GENERATED ALWAYS AS (...) STORED), or "".
+	Generated   string
 	References  *Reference
 	RenamedFrom string
 	Using       string // SQL converting existing values when the type changes, or ""

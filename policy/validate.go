@@ -196,6 +196,43 @@ func (d *decoder) validateColumns(t *Table) {
 		if c.Identity != "" && c.Default != "" {
 			d.at(c.Pos, "column %q has both identity and default; keep one", c.Name)
 		}
+		if c.Generated != "" {
+			d.validateGenerated(t, c)
+		}
+	}
+}
+
+// validateGenerated checks generated column c of t: one expression over t's other
+// columns that are not generated themselves, with no default, identity or row of its
+// own, as PostgreSQL requires.
+func (d *decoder) validateGenerated(t *Table, c *Column) {
+	switch {
+	case c.Default != "" || c.Identity != "":
+		d.at(c.Pos, "column %q is generated: it takes no default or identity", c.Name)
+		return
+	case c.Immutable && c.ImmutableSet:
+		d.at(c.Pos, "column %q is generated: no statement writes it, so immutable says nothing; remove it", c.Name)
+	}
+	e, err := d.sql.Expr(c.Generated)
+	if err != nil {
+		return // reported where it was read
+	}
+	if e.HasSubquery() || len(e.Tables()) > 0 {
+		d.at(c.Pos, "generated column %q reads a table: it computes from its own row's columns only", c.Name)
+		return
+	}
+	for _, ref := range e.ColumnRefs() {
+		switch rc := t.Column(ref.Column); {
+		case ref.Table != "" || rc == nil:
+			d.at(c.Pos, "generated column %q names %q, which is not a column of table %s", c.Name, ref.Column, t.QualifiedName())
+		case rc.Generated != "":
+			d.at(c.Pos, "generated column %q reads generated column %q, which PostgreSQL refuses", c.Name, rc.Name)
+		}
+	}
+	for _, r := range t.Rows {
+		if _, ok := r.Value(c.Name); ok {
+			d.at(r.Pos, "row gives generated column %q, which PostgreSQL computes", c.Name)
+		}
 	}
 }
 

@@ -219,6 +219,7 @@ func table(f *policy.File, t *policy.Table) *schema.Table {
 			Type:        c.Type,
 			NotNull:     c.NotNull || c.PrimaryKey || c.Identity != "",
 			Default:     c.Default,
+			Generated:   c.Generated,
 			Identity:    c.Identity,
 			Unique:      c.Unique,
 			RenamedFrom: c.RenamedFrom,

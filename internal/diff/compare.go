@@ -520,10 +520,33 @@ func (d *differ) column(k Kind, ot, nt *schema.Table, oc, nc *schema.Column) *Ch
 }
 
 func (d *differ) columnChanges(ot, nt *schema.Table, oc, nc *schema.Column) {
-	if oc.Type != nc.Type {
+	// A generated column's expression follows the renames of the columns it reads.
+	was := oc.Generated
+	for _, c := range ot.Columns {
+		if to, ok := d.columnRenames[[3]string{nt.Schema, nt.Name, c.Name}]; ok {
+			was = sqlparse.RenameColumn(was, c.Name, to, sqlident.Quote)
+		}
+	}
+	generated := was != nc.Generated && !(was != "" && nc.Generated != "" && sqlparse.Equivalent(was, nc.Generated))
+	// A generated column of another type is made anew with it: PostgreSQL converts no
+	// computed values. A change of generation brings the type and default with it.
+	generated = generated || nc.Generated != "" && oc.Type != nc.Type
+	if oc.Type != nc.Type && !generated {
 		d.column(ColumnType, ot, nt, oc, nc).Hazards = []Hazard{DeletesData}
 	}
-	if oc.Default != nc.Default && !(oc.Default != "" && nc.Default != "" && oc.Type == nc.Type && sqlparse.EquivalentDefault(oc.Default, nc.Default, nc.Type)) {
+	if generated {
+		// Made anew: the values a column held are replaced by computed ones; the
+		// indexes and policies on it are made again, a view reading it refuses.
+		c := d.column(ColumnGenerated, ot, nt, oc, nc)
+		if nc.Generated != "" {
+			c.Hazards = []Hazard{MayFail}
+			if oc.Generated == "" {
+				c.Hazards = []Hazard{DeletesData}
+			}
+		}
+	}
+	if !generated && oc.Default != nc.Default &&
+		!(oc.Default != "" && nc.Default != "" && oc.Type == nc.Type && sqlparse.EquivalentDefault(oc.Default, nc.Default, nc.Type)) {
 		d.column(ColumnDefault, ot, nt, oc, nc)
 	}
 	if oc.NotNull != nc.NotNull {

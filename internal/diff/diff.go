@@ -51,6 +51,7 @@ const (
 	TableCreate      Kind = "table.create"
 	ColumnAdd        Kind = "column.add"
 	ColumnType       Kind = "column.type"
+	ColumnGenerated  Kind = "column.generated"
 	ColumnDefault    Kind = "column.default"
 	ColumnNotNull    Kind = "column.not_null"
 	ColumnIdentity   Kind = "column.identity"
@@ -197,6 +198,10 @@ var kinds = withObjects([]descriptor{
 	{kind: ColumnDefaultDrop, effect: Alters, step: true},
 	{kind: PoliciesLift, effect: Alters, step: true},
 	{kind: ColumnType, inverse: ColumnType, effect: Alters},
+	// A generated column whose expression changes is made anew (PostgreSQL 15 cannot
+	// alter it), between the policies lifted off it and their return; one that stops
+	// being generated keeps its values.
+	{kind: ColumnGenerated, inverse: ColumnGenerated, effect: Alters},
 	{kind: PoliciesRestore, effect: Alters, step: true},
 	{kind: ColumnDefault, inverse: ColumnDefault, effect: Alters},
 	{kind: ColumnNotNull, inverse: ColumnNotNull, effect: Alters},

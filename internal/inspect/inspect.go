@@ -297,16 +297,20 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 		return err
 	})
 	batch.Queue(fmt.Sprintf(`SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-		coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity::text, coalesce(col_description(a.attrelid, a.attnum), '')
+		coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity::text, coalesce(col_description(a.attrelid, a.attnum), ''),
+		a.attgenerated::text
 		FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 		WHERE a.attrelid IN (%s) AND a.attnum > 0 AND NOT a.attisdropped
 		ORDER BY a.attrelid, a.attnum`, tables), args...).Query(func(rows pgx.Rows) error {
 		var oid uint32
 		var c schema.Column
-		var identity string
-		_, err := pgx.ForEachRow(rows, []any{&oid, &c.Name, &c.Type, &c.NotNull, &c.Default, &identity, &c.Comment}, func() error {
+		var identity, generated string
+		_, err := pgx.ForEachRow(rows, []any{&oid, &c.Name, &c.Type, &c.NotNull, &c.Default, &identity, &c.Comment, &generated}, func() error {
 			col := c
 			col.Identity = map[string]string{"a": "always", "d": "by default"}[identity]
+			if generated == "s" { // the expression is where a default would be
+				col.Generated, col.Default = col.Default, ""
+			}
 			if t := r.byOID[oid]; t != nil {
 				t.Columns = append(t.Columns, &col)
 			}

@@ -309,7 +309,7 @@ func tempName(i int) string { return fmt.Sprintf("rlsmigrate_n%d", i) }
 func shapeKey(t *schema.Table) string {
 	var sb strings.Builder
 	for _, c := range t.Columns {
-		fmt.Fprintf(&sb, "%q %q %q %q\n", c.Name, c.Type, c.Identity, c.Default)
+		fmt.Fprintf(&sb, "%q %q %q %q %q\n", c.Name, c.Type, c.Identity, c.Default, c.Generated)
 	}
 	for _, p := range t.Policies {
 		fmt.Fprintf(&sb, "%q %q %q\n", p.Command, p.Using, p.Check)
@@ -335,6 +335,9 @@ func standIn(name string, t *schema.Table) []string {
 		}
 		if c.Default != "" {
 			def += " DEFAULT " + c.Default
+		}
+		if c.Generated != "" {
+			def += " GENERATED ALWAYS AS (" + c.Generated + ") STORED"
 		}
 		cols = append(cols, def)
 	}
@@ -377,7 +380,7 @@ func adopt(t, n *schema.Table) {
 	}
 	for _, c := range t.Columns {
 		if nc := n.Column(c.Name); nc != nil {
-			c.Type, c.Default = nc.Type, nc.Default
+			c.Type, c.Default, c.Generated = nc.Type, nc.Default, nc.Generated
 		}
 	}
 	for j, p := range t.Policies {

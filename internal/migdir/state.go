@@ -81,6 +81,7 @@ type (
 		References  *savedForeignKey `json:"references,omitempty"`
 		RenamedFrom string           `json:"renamed_from,omitempty"`
 		Comment     string           `json:"comment,omitempty"`
+		Generated   string           `json:"generated,omitempty"`
 	}
 	savedForeignKey struct {
 		Name     string `json:"name,omitempty"`
@@ -180,7 +181,7 @@ func saveTable(t *schema.Table) *savedTable {
 		Schema: t.Schema, Name: t.Name, RenamedFrom: t.RenamedFrom, PrimaryKey: t.PrimaryKey, PKName: t.PKName,
 		RLS: t.RLS, ForceRLS: t.ForceRLS, Owner: t.Owner, Comment: t.Comment,
 		Columns: each(t.Columns, func(c *schema.Column) *savedColumn {
-			sc := &savedColumn{c.Name, c.Type, c.NotNull, c.Default, c.Identity, c.Unique, c.UniqueName, nil, c.RenamedFrom, c.Comment}
+			sc := &savedColumn{c.Name, c.Type, c.NotNull, c.Default, c.Identity, c.Unique, c.UniqueName, nil, c.RenamedFrom, c.Comment, c.Generated}
 			if fk := c.References; fk != nil {
 				sc.References = &savedForeignKey{fk.Name, fk.Schema, fk.Table, fk.Column, fk.OnDelete}
 			}
@@ -221,7 +222,7 @@ func (t *savedTable) model() *schema.Table {
 		RLS: t.RLS, ForceRLS: t.ForceRLS, Owner: t.Owner, Comment: t.Comment,
 		Columns: each(t.Columns, func(c *savedColumn) *schema.Column {
 			mc := &schema.Column{Name: c.Name, Type: c.Type, NotNull: c.NotNull, Default: c.Default, Identity: c.Identity,
-				Unique: c.Unique, UniqueName: c.UniqueName, RenamedFrom: c.RenamedFrom, Comment: c.Comment}
+				Unique: c.Unique, UniqueName: c.UniqueName, RenamedFrom: c.RenamedFrom, Comment: c.Comment, Generated: c.Generated}
 			if fk := c.References; fk != nil {
 				mc.References = &schema.ForeignKey{Name: fk.Name, Schema: fk.Schema, Table: fk.Table, Column: fk.Column, OnDelete: fk.OnDelete}
 			}

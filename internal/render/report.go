@@ -202,6 +202,8 @@ func columnSummary(k diff.Kind, c *schema.Column) string {
 		return onOff(c.Identity != "", "GENERATED "+strings.ToUpper(c.Identity)+" AS IDENTITY", "no identity")
 	case diff.ColumnComment:
 		return commentSummary(c.Comment)
+	case diff.ColumnGenerated:
+		return onOff(c.Generated != "", "GENERATED ALWAYS AS ("+c.Generated+") STORED", "not generated")
 	case diff.UniqueAdd, diff.UniqueDrop:
 		return onOff(c.Unique, "UNIQUE", "not unique")
 	case diff.ForeignKeyAdd, diff.ForeignKeyDrop:

@@ -4,6 +4,7 @@ package render
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -228,10 +229,30 @@ func (r *renderer) change(c *diff.Change) {
 	case diff.TableComment:
 		r.emit(c.Kind, c, objects.LockNone, "%s", commentOn("TABLE "+t, c.NewTable.Comment))
 	case diff.ColumnDrop:
+		if r.lifted[t+"\x00dropped\x00"+oc.Name] {
+			break // a generated column, dropped before a type change of a column it read
+		}
 		r.dropForeignKey(c, c.OldTable, oc) // first, as for a dropped table
 		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s DROP COLUMN %s;", t, q(oc.Name))
 	case diff.ColumnType:
 		r.columnType(c, t)
+	case diff.ColumnGenerated:
+		if r.lifted[t+"\x00generated\x00"+nc.Name] {
+			break // made anew, or its expression dropped, around a type change already
+		}
+		if nc.Generated == "" { // generated no more: its values stay, converted
+			r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s DROP EXPRESSION;", t, q(nc.Name))
+			if oc.Type != nc.Type {
+				r.liftPolicies(c, t, nc.Name)
+				r.retype(c, t, columnUsing(oc, nc))
+			}
+			if nc.Default != "" {
+				r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s;", t, q(nc.Name), nc.Default)
+			}
+			break
+		}
+		r.liftPolicies(c, t, nc.Name)
+		r.remakeColumn(c, t, []*schema.Column{nc}, nil)
 	case diff.ColumnDefault:
 		if nc.Default == "" {
 			r.emit(diff.ColumnDefaultDrop, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", t, q(nc.Name))
@@ -529,17 +550,58 @@ func (r *renderer) execute(c *diff.Change, f *schema.Function, had, want []strin
 // no cast, which generate refuses for Up but a Down section or a diff fix may need)
 // through their text form.
 func (r *renderer) columnType(c *diff.Change, t string) {
-	oc, nc, q := c.Old.Column, c.New.Column, sqlident.Quote
-	using := nc.Using
+	nc := c.New.Column
+	using := columnUsing(c.Old.Column, nc)
+	r.liftPolicies(c, t, nc.Name)
+	// Generated columns reading it are made anew around it, each time a column they
+	// read changes type (PostgreSQL refuses the change while one reads it): those the
+	// table has, and those added in this migration (before the type changes).
+	var generated []*schema.Column
+	for _, g := range c.NewTable.Columns {
+		if g.Generated == "" || !sqlparse.MentionsIdent(g.Generated, nc.Name) {
+			continue
+		}
+		if og := c.OldTable.Column(g.Name); og != nil && og.Generated == "" {
+			continue // generated later in this migration (column.generated)
+		}
+		r.lifted[t+"\x00generated\x00"+g.Name] = true
+		r.liftPolicies(c, t, g.Name)
+		generated = append(generated, g)
+	}
+	// One this migration drops (later, with the columns it drops) goes now.
+	for _, g := range c.OldTable.Columns {
+		key := t + "\x00dropped\x00" + g.Name
+		if g.Generated != "" && c.NewTable.Column(g.Name) == nil && !r.lifted[key] && sqlparse.MentionsIdent(g.Generated, c.Old.Column.Name) {
+			r.lifted[key] = true
+			r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s DROP COLUMN %s;", t, sqlident.Quote(g.Name))
+		}
+	}
+	if len(generated) > 0 {
+		r.remakeColumn(c, t, generated, func() { r.retype(c, t, using) })
+		return
+	}
+	r.retype(c, t, using)
+}
+
+// columnUsing is how values of column oc convert to nc's type: nc's using expression,
+// else a cast, else (where PostgreSQL has no cast, which generate refuses for Up but a
+// Down section or a diff fix may need) through their text form.
+func columnUsing(oc, nc *schema.Column) string {
+	q := sqlident.Quote
 	switch {
-	case using != "":
+	case nc.Using != "":
+		return nc.Using
 	// A type it does not know (an enum, a domain) converts through its text form.
 	case sqlparse.StringType(nc.Type) || sqlparse.BuiltinType(oc.Type) && sqlparse.BuiltinType(nc.Type) && sqlparse.CanCast(oc.Type, nc.Type):
-		using = q(nc.Name) + "::" + nc.Type
-	default:
-		using = q(nc.Name) + "::text::" + nc.Type
+		return q(nc.Name) + "::" + nc.Type
 	}
-	r.liftPolicies(c, t, nc.Name)
+	return q(nc.Name) + "::text::" + nc.Type
+}
+
+// retype changes the column of c to its new type, converting values with using, its
+// default dropped around it.
+func (r *renderer) retype(c *diff.Change, t, using string) {
+	oc, nc, q := c.Old.Column, c.New.Column, sqlident.Quote
 	if nc.Default != "" && oc.Default != "" {
 		r.emit(diff.ColumnDefaultDrop, c, objects.LockBrief, "ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT;", t, q(nc.Name))
 		if nc.Default == oc.Default {
@@ -549,14 +611,93 @@ func (r *renderer) columnType(c *diff.Change, t string) {
 	r.emit(c.Kind, c, objects.LockRewrite, "ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s;", t, q(nc.Name), nc.Type, using)
 }
 
-// liftPolicies drops the policies of the table that mention column and that the table
-// keeps through this change, before the column's type changes, and creates them as they
-// end up right after; each policy once.
+// remakeColumn drops column nc of the table and adds it anew (a generated column whose
+// expression changes, or that reads a column whose type changes, which PostgreSQL
+// refuses to change in place), with the keys, indexes and comment dropping it takes
+// away; ADD COLUMN computes the values, rewriting the table.
+func (r *renderer) remakeColumn(c *diff.Change, t string, cols []*schema.Column, between func()) {
+	q := sqlident.Quote
+	var held []*schema.Object // the table's checks and triggers on the columns: in the way, or dropped with them
+	for _, nc := range cols {
+		for _, o := range c.NewTable.Objects {
+			if oc := c.OldTable.Column(nc.Name); oc != nil && oc.Type != nc.Type {
+				break // the objects on it are made anew around its type change (diff)
+			}
+			if mentionsColumn(o, nc.Name) && c.OldTable.Object(o.Kind, o.Name) != nil && !slices.Contains(held, o) {
+				held = append(held, o)
+				r.objectStatements(c.Kind, c, objects.Of(o).Drop(t, c.OldTable.Object(o.Kind, o.Name)))
+			}
+		}
+		r.emit(c.Kind, c, objects.LockBrief, "ALTER TABLE %s DROP COLUMN %s;", t, q(nc.Name))
+	}
+	if between != nil {
+		between()
+	}
+	for _, nc := range cols {
+		r.addBack(c, t, nc)
+	}
+	for _, o := range held {
+		r.objectStatements(c.Kind, c, objects.Of(o).Create(t, o, objects.InTransaction))
+	}
+}
+
+// mentionsColumn reports whether object o of a table names column in an expression or
+// a column list.
+func mentionsColumn(o *schema.Object, column string) bool {
+	k := objects.Of(o)
+	if k.Rows != nil {
+		return false // a declared row never gives a generated column
+	}
+	for _, key := range k.Exprs {
+		if sqlparse.MentionsIdent(o.Attrs[key], column) {
+			return true
+		}
+	}
+	for _, key := range k.ColumnLists {
+		if slices.Contains(strings.Split(o.Attrs[key], ", "), sqlident.Quote(column)) {
+			return true
+		}
+	}
+	return false
+}
+
+// addBack adds column nc, which remakeColumn dropped, with its keys, indexes and comment.
+func (r *renderer) addBack(c *diff.Change, t string, nc *schema.Column) {
+	q := sqlident.Quote
+	r.emit(c.Kind, c, objects.LockDefaultRewrite, "ALTER TABLE %s ADD COLUMN %s;", t, columnDef(nc, slices.Contains(c.NewTable.PrimaryKey, nc.Name)))
+	if nc.Unique {
+		r.emit(c.Kind, c, objects.LockKeyBuild, "ALTER TABLE %s ADD CONSTRAINT %s UNIQUE (%s);", t, q(uniqueName(c.NewTable, nc)), q(nc.Name))
+	}
+	if nc.References != nil {
+		r.emit(c.Kind, c, objects.LockReferenceScan, "%s", addForeignKey(c.NewTable, nc))
+	}
+	for _, ix := range c.NewTable.Indexes {
+		if slices.Contains(ix.Columns, nc.Name) && c.OldTable.Index(ix.Name) != nil {
+			r.emit(c.Kind, c, objects.LockBuild, "%s", createIndex(c.NewTable, ix))
+		}
+	}
+	if nc.Comment != "" {
+		r.emit(c.Kind, c, objects.LockNone, "%s", columnComment(t, nc))
+	}
+	for _, g := range c.NewTable.Grants {
+		for _, priv := range slices.Sorted(maps.Keys(g.Columns)) {
+			if slices.Contains(g.Columns[priv], nc.Name) {
+				r.emit(c.Kind, c, objects.LockNone, "GRANT %s (%s) ON %s TO %s;", strings.ToUpper(priv), q(nc.Name), t, roleList([]string{g.Role}))
+			}
+		}
+	}
+}
+
+// liftPolicies drops the policies of the table that mention column, as they are or as
+// they end up, and that the table keeps through this change, before the column's type
+// changes, and creates them as they end up right after; each policy once.
 func (r *renderer) liftPolicies(c *diff.Change, t, column string) {
+	mentions := func(p *schema.Policy) bool {
+		return p != nil && (sqlparse.MentionsIdent(p.Using, column) || sqlparse.MentionsIdent(p.Check, column))
+	}
 	for _, np := range c.NewTable.Policies {
 		key := t + "\x00" + np.Name
-		if r.lifted[key] || !continues(c.OldTable, np) ||
-			!(sqlparse.MentionsIdent(np.Using, column) || sqlparse.MentionsIdent(np.Check, column)) {
+		if r.lifted[key] || !continues(c.OldTable, np) || !(mentions(np) || mentions(c.OldTable.Policy(np.Name)) || mentions(c.OldTable.Policy(np.RenamedFrom))) {
 			continue // created later in the migration, or not in the way
 		}
 		r.lifted[key] = true
@@ -609,6 +750,9 @@ func columnDef(c *schema.Column, inPrimaryKey bool) string {
 	}
 	if c.Default != "" {
 		sb.WriteString(" DEFAULT " + c.Default)
+	}
+	if c.Generated != "" {
+		sb.WriteString(" GENERATED ALWAYS AS (" + c.Generated + ") STORED")
 	}
 	return sb.String()
 }

@@ -258,10 +258,12 @@ type SequenceGrant struct {
 
 // Column is one column. Type and Default are SQL text.
 type Column struct {
-	Name        string
-	Type        string
-	NotNull     bool
-	Default     string
+	Name    string
+	Type    string
+	NotNull bool
+	Default string
+	// Generated is a stored generated column's expression, or "" (Default is then "").
+	Generated   string
 	Identity    string // "", "always" or "by default"
 	Unique      bool
 	UniqueName  string // the constraint's name, if known

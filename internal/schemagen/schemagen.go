@@ -382,6 +382,26 @@ type yColumn struct {
 	Using       string      `json:"using,omitempty"`
 	Immutable   bool        `json:"immutable,omitempty"`
 	Comment     string      `json:"comment,omitempty"`
+	Generated   string      `json:"generated,omitempty"` // computed from the table's key column
+}
+
+// generatedForms are the expressions generated columns are drawn from, over the table's
+// bigint key (quoted), with the column type each computes.
+var generatedForms = []struct{ typ, expr string }{
+	{"bigint", "%s * 2"}, {"text", "'row ' || %s::text"}, {"numeric(12,2)", "%s / 4.0"},
+}
+
+// generated makes c a generated column of t over its key, in form i; false when t's key
+// is not a bigint.
+func generated(t *yTable, c *yColumn, i int) bool {
+	key := t.Columns[0]
+	if !key.PrimaryKey || key.Type != "bigint" || c == key {
+		return false
+	}
+	f := generatedForms[i%len(generatedForms)]
+	c.Type, c.Generated = f.typ, fmt.Sprintf(f.expr, quoteIdent(key.Name))
+	c.Default, c.Identity, c.Unique, c.References, c.NotNull, c.Immutable, c.Using = "", "", false, nil, false, false, ""
+	return true
 }
 
 type yReference struct {
@@ -658,6 +678,9 @@ func (g *Gen) column(s *Schema, t *yTable) *yColumn {
 	if g.chance(0.1) && ct.name != "boolean" {
 		c.Unique = true
 	}
+	if g.chance(0.08) && generated(t, c, g.pick(len(generatedForms))) {
+		return c
+	}
 	if g.chance(0.15) {
 		if target := g.referable(s, t); target != nil {
 			c.Type, c.Default, c.Unique = "bigint", "", false
@@ -905,6 +928,11 @@ func repair(s *Schema) {
 				r.Given, r.Label = false, nil
 			}
 		}
+		for _, tr := range t.Triggers {
+			if c := column(t, tr.When); c != nil && c.Generated != "" && tr.Timing == "before" {
+				tr.When = "" // a BEFORE trigger's condition may not read a generated column's NEW value
+			}
+		}
 		fns := triggerFunctions(s)
 		t.Triggers = slices.DeleteFunc(t.Triggers, func(tr *yTrigger) bool {
 			return !slices.Contains(fns, tr.Function) || (tr.When != "" && column(t, tr.When) == nil) ||
@@ -1009,7 +1037,7 @@ func (g *Gen) onColumn(s *Schema, fn func(t *yTable, c *yColumn) string) string 
 func (g *Gen) plainColumn(t *yTable) *yColumn {
 	var out []*yColumn
 	for _, c := range t.Columns {
-		if !c.PrimaryKey && c.Name != t.Owner && c.References == nil && c.Name != rowLabel {
+		if !c.PrimaryKey && c.Name != t.Owner && c.References == nil && c.Name != rowLabel && c.Generated == "" {
 			out = append(out, c)
 		}
 	}
@@ -1037,6 +1065,9 @@ func referencedBy(s *Schema, t *yTable) []*yColumn {
 func renameColumnRefs(t *yTable, from, to string) {
 	if t.Owner == from {
 		t.Owner = to
+	}
+	for _, c := range t.Columns {
+		c.Generated = strings.ReplaceAll(c.Generated, quoteIdent(from), quoteIdent(to))
 	}
 	for _, ck := range t.Checks {
 		if ck.Column == from {
@@ -1335,6 +1366,35 @@ var edits = []struct {
 		}
 		x.Triggers = append(x.Triggers, tr)
 		return "add trigger " + tr.Name + " to auth.users"
+	}},
+	{"toggle generated", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		var gen []*yColumn
+		for _, c := range t.Columns {
+			if c.Generated != "" {
+				gen = append(gen, c)
+			}
+		}
+		switch {
+		case len(gen) > 0 && g.chance(0.3):
+			c := gen[g.pick(len(gen))]
+			c.Generated = "" // a plain column now, keeping its values
+			return "column " + t.Name + "." + c.Name + " no longer generated"
+		case len(gen) > 0 && g.chance(0.5):
+			c := gen[g.pick(len(gen))]
+			if !generated(t, c, g.pick(len(generatedForms))) {
+				return ""
+			}
+			return "change generated column " + t.Name + "." + c.Name
+		}
+		c := g.plainColumn(t)
+		if c == nil || holdsRows(t) || !generated(t, c, g.pick(len(generatedForms))) {
+			return ""
+		}
+		return "make " + t.Name + "." + c.Name + " generated"
 	}},
 	{"toggle rows", func(g *Gen, s *Schema) string {
 		fit := slices.DeleteFunc(slices.Clone(s.Tables), func(t *yTable) bool { return !rowsFit(t) })
@@ -1767,6 +1827,9 @@ var edits = []struct {
 			return ""
 		}
 		c := t.Columns[g.pick(len(t.Columns))]
+		if c.Generated != "" {
+			return "" // no statement writes it
+		}
 		c.Immutable = !c.Immutable
 		return "toggle immutable " + t.Name + "." + c.Name
 	}},

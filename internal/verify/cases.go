@@ -221,7 +221,7 @@ func (v *verifier) peerRow(gt *schema.Table) (string, bool) {
 // before any privilege or policy is looked at).
 func (v *verifier) updateColumn(t *schema.Table) string {
 	pt := v.f.Table(t.Schema, t.Name)
-	settable := func(c *policy.Column) bool { return !c.Immutable && c.Identity != "always" }
+	settable := func(c *policy.Column) bool { return !c.Immutable && c.Identity != "always" && c.Generated == "" }
 	for _, c := range pt.Columns {
 		if c.Name == t.Owner && settable(c) {
 			return c.Name
