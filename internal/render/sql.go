@@ -43,12 +43,17 @@ func Statements(changes []*diff.Change) []Statement {
 // statements renders changes; inTx keeps every statement in one transaction (a
 // rollback: Down), in the forms that run there.
 func statements(changes []*diff.Change, inTx bool) []Statement {
-	r := &renderer{byPhase: map[int][]Statement{}, lifted: map[string]bool{}, fkDropped: map[string]bool{}, inTx: inTx}
+	r := &renderer{byPhase: map[int][]Statement{}, lifted: map[string]bool{}, fkDropped: map[string]bool{}, goneIndexes: map[string]bool{}, inTx: inTx}
 	// Policies dropped and created by changes of their own are not lifted again; foreign
 	// keys dropped by changes of their own are not dropped again with their table.
 	for _, c := range changes {
 		if c.Kind == diff.PolicyDrop && c.NewTable != nil {
 			r.lifted[tableName(c.NewTable)+"\x00"+c.Old.Policy.Name] = true
+		}
+		if c.Kind == diff.TableDrop {
+			for _, ix := range c.OldTable.Indexes {
+				r.goneIndexes[sqlident.Qualified(c.OldTable.Schema, ix.Name)] = true
+			}
 		}
 		if oc := c.Old.Column; (c.Kind == diff.ForeignKeyDrop || c.Kind == diff.ForeignKeyAdd) && oc != nil && oc.References != nil && c.OldTable != nil {
 			r.fkDropped[tableName(c.OldTable)+"\x00"+fkName(c.OldTable, oc)] = true
@@ -73,7 +78,20 @@ type renderer struct {
 	byPhase   map[int][]Statement
 	lifted    map[string]bool // table and policy names lifted around type changes
 	fkDropped map[string]bool // table and foreign key names dropped by a change of their own
-	inTx      bool            // no statement may leave the transaction
+	// goneIndexes are the indexes (schema.name, quoted) of the tables the migration
+	// drops, which go with them at its end: a new index of such a name drops it first.
+	goneIndexes map[string]bool
+	inTx        bool // no statement may leave the transaction
+}
+
+// createIndexOnce creates index ix of t in phase k, first dropping an index of that name
+// the migration drops with its table later (index names are the schema's, not the
+// table's).
+func (r *renderer) createIndexOnce(k diff.Kind, c *diff.Change, h objects.Lock, t *schema.Table, ix *schema.Index) {
+	if name := sqlident.Qualified(t.Schema, ix.Name); r.goneIndexes[name] {
+		r.emit(k, c, objects.LockBrief, "DROP INDEX IF EXISTS %s;", name)
+	}
+	r.emit(k, c, h, "%s", createIndex(t, ix))
 }
 
 // dropForeignKey drops, in the phase of foreign key drops (before any key, column or
@@ -321,7 +339,7 @@ END`, sqlident.Literal(t), sqlident.Literal(sqlident.Name(c.NewTable.Name, nc.Na
 		// build that failed leaves an invalid index of that name, dropped first.
 		name := sqlident.Qualified(c.Schema, c.New.Index.Name)
 		if r.inTx {
-			r.emit(c.Kind, c, objects.LockBuild, "%s", createIndex(c.NewTable, c.New.Index))
+			r.createIndexOnce(c.Kind, c, objects.LockBuild, c.NewTable, c.New.Index)
 			break
 		}
 		// A retry after a failed build finds an invalid index of that name: only that is
@@ -428,7 +446,7 @@ func (r *renderer) createTable(c *diff.Change) {
 		}
 	}
 	for _, ix := range t.Indexes {
-		r.emit(diff.IndexCreate, c, objects.LockNone, "%s", createIndex(t, ix))
+		r.createIndexOnce(diff.IndexCreate, c, objects.LockNone, t, ix)
 	}
 	if t.RLS {
 		r.emit(diff.RLSEnable, c, objects.LockNone, "ALTER TABLE %s ENABLE ROW LEVEL SECURITY;", tableName(t))
