@@ -27,20 +27,7 @@ func (d *differ) tableObjects(ot, rt, nt *schema.Table, to *schema.Schema) {
 		}
 	}
 	rebuilt := func(o *schema.Object) bool {
-		k := objects.Of(o)
-		for _, col := range retyped {
-			for _, key := range k.Exprs {
-				if sqlparse.MentionsIdent(o.Attrs[key], col) {
-					return true
-				}
-			}
-			for _, key := range k.ColumnLists {
-				if slices.Contains(strings.Split(o.Attrs[key], ", "), sqlident.Quote(col)) {
-					return true
-				}
-			}
-		}
-		return false
+		return slices.ContainsFunc(retyped, func(col string) bool { return objects.Mentions(o, col) })
 	}
 	// A rollback sees the objects in the names it has restored: the old ones as they
 	// were, the new ones with the renames undone.

@@ -8,6 +8,7 @@ package objects
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
@@ -197,6 +198,24 @@ func Same(a, b *schema.Object) bool {
 		}
 	}
 	return true
+}
+
+// Mentions reports whether o, an object of a table, names column in an expression or a
+// column list: what a change of the column's type, or its making anew, gets in the way
+// of.
+func Mentions(o *schema.Object, column string) bool {
+	k := Of(o)
+	for _, key := range k.Exprs {
+		if sqlparse.MentionsIdent(o.Attrs[key], column) {
+			return true
+		}
+	}
+	for _, key := range k.ColumnLists {
+		if slices.Contains(strings.Split(o.Attrs[key], ", "), sqlident.Quote(column)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Declares reports whether exposure x (a function or view that reads past row-level

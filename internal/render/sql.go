@@ -641,7 +641,7 @@ func (r *renderer) remakeColumn(c *diff.Change, t string, cols []*schema.Column,
 			if oc := c.OldTable.Column(nc.Name); oc != nil && oc.Type != nc.Type {
 				break // the objects on it are made anew around its type change (diff)
 			}
-			if mentionsColumn(o, nc.Name) && c.OldTable.Object(o.Kind, o.Name) != nil && !slices.Contains(held, o) {
+			if objects.Mentions(o, nc.Name) && c.OldTable.Object(o.Kind, o.Name) != nil && !slices.Contains(held, o) {
 				held = append(held, o)
 				r.objectStatements(c.Kind, c, objects.Of(o).Drop(t, c.OldTable.Object(o.Kind, o.Name)))
 			}
@@ -657,26 +657,6 @@ func (r *renderer) remakeColumn(c *diff.Change, t string, cols []*schema.Column,
 	for _, o := range held {
 		r.objectStatements(c.Kind, c, objects.Of(o).Create(t, o, objects.InTransaction))
 	}
-}
-
-// mentionsColumn reports whether object o of a table names column in an expression or
-// a column list.
-func mentionsColumn(o *schema.Object, column string) bool {
-	k := objects.Of(o)
-	if k.Rows != nil {
-		return false // a declared row never gives a generated column
-	}
-	for _, key := range k.Exprs {
-		if sqlparse.MentionsIdent(o.Attrs[key], column) {
-			return true
-		}
-	}
-	for _, key := range k.ColumnLists {
-		if slices.Contains(strings.Split(o.Attrs[key], ", "), sqlident.Quote(column)) {
-			return true
-		}
-	}
-	return false
 }
 
 // addBack adds column nc, which remakeColumn dropped, with its keys, indexes and comment.
