@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -29,6 +30,7 @@ func (d *decoder) validate(f *File) {
 		}
 		d.validateColumns(t)
 		d.validateRows(f, t)
+		d.validateCalls(f, t)
 		if t.Owner != "" && t.Column(t.Owner) == nil {
 			add(t.Pos, "owner column %q is not a column of table %s", t.Owner, q)
 		}
@@ -247,6 +249,45 @@ func primaryKey(t *Table) []string {
 		}
 	}
 	return pk
+}
+
+// validateCalls refuses a column default, generated column or check of t that calls a
+// function schema.yaml declares: a migration makes the functions after the tables (their
+// bodies and results may name them), so the table could not be made.
+func (d *decoder) validateCalls(f *File, t *Table) {
+	declared := func(expr string) string {
+		e, err := d.sql.Expr(expr)
+		if err != nil {
+			return ""
+		}
+		for _, call := range e.Functions() {
+			schemaName, name, qualified := strings.Cut(call, ".")
+			if !qualified {
+				schemaName, name = "public", call
+			}
+			for _, r := range f.Functions {
+				if r.Schema == schemaName && r.Name == name {
+					return r.Schema + "." + r.Name
+				}
+			}
+		}
+		return ""
+	}
+	refuse := func(p Pos, what, fn string) {
+		d.at(p, "%s calls %s(), which schema.yaml declares: a migration makes functions after the tables, so the table could not be made; write the expression itself here", what, fn)
+	}
+	for _, c := range t.Columns {
+		for _, expr := range []string{c.Default, c.Generated} {
+			if fn := declared(expr); expr != "" && fn != "" {
+				refuse(c.Pos, fmt.Sprintf("column %q's default or generated expression", c.Name), fn)
+			}
+		}
+	}
+	for _, ck := range t.Checks {
+		if fn := declared(ck.Expr); fn != "" {
+			refuse(ck.Pos, fmt.Sprintf("check %q", ck.Name), fn)
+		}
+	}
 }
 
 // validateRows checks that each value a row gives a column of a declared enum type is
