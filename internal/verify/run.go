@@ -111,6 +111,21 @@ func (v *verifier) externalUsers(ctx context.Context) error {
 	return nil
 }
 
+// externalUser reports whether a foreign key references the key of an external table
+// that externalUsers gives each test user a row in (Supabase's auth.users): the column
+// then holds the row's user (an invitation's inviter, a row's creator).
+func (v *verifier) externalUser(fk *schema.ForeignKey) bool {
+	if fk == nil {
+		return false
+	}
+	for _, x := range v.f.External {
+		if pk := x.PrimaryKey(); x.Schema == fk.Schema && x.Name == fk.Table && len(pk) == 1 && pk[0] == fk.Column {
+			return true
+		}
+	}
+	return false
+}
+
 // isPrivilege reports whether err is PostgreSQL refusing a privilege.
 func isPrivilege(err error) bool {
 	var pe *pgconn.PgError
@@ -408,7 +423,7 @@ func (v *verifier) values(t *schema.Table, user string, where int, set map[strin
 			continue
 		}
 		switch {
-		case (c.Name == t.Owner || cr.users[c.Name] || cr.ids[c.Name]) && user != "":
+		case (c.Name == t.Owner || cr.users[c.Name] || cr.ids[c.Name] || v.externalUser(c.References)) && user != "":
 			add(c, sqlident.Literal(user)+"::"+c.Type)
 		case c.References != nil && (c.NotNull || c.Unique || cr.keys[c.Name]):
 			parent := v.rows[c.References.Schema+"."+c.References.Table][keyUser]

@@ -6,8 +6,10 @@
 -- stand-in: ids are drawn with gen_random_uuid() (the stand-in has no extensions
 -- schema), and automatic personal accounts are switched on in the config row (the
 -- shipped row switches them off; the comparison loads its own accounts either way).
--- Left out, here and in schema.yaml: invitations and billing (the later migrations),
--- and the functions that read them.
+-- With the invitations of 20240414162100_basejump-invitations.sql (their tokens drawn
+-- from gen_random_uuid(): the stand-in has no pgcrypto). Left out, here and in
+-- schema.yaml: billing (20240414162131_basejump-billing.sql), and the API functions
+-- whose arguments have defaults, which schema.yaml cannot declare yet.
 ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE EXECUTE ON FUNCTIONS FROM anon, authenticated;
 CREATE SCHEMA basejump;
@@ -172,3 +174,71 @@ BEGIN
   DELETE FROM basejump.account_user wu WHERE wu.account_id = remove_account_member.account_id AND wu.user_id = remove_account_member.user_id;
 END $$;
 GRANT EXECUTE ON FUNCTION public.remove_account_member(uuid, uuid) TO authenticated;
+
+-- Invitations to join an account, with the role the invitee gets.
+CREATE TYPE basejump.invitation_type AS ENUM ('one_time', '24_hour');
+CREATE FUNCTION basejump.generate_token(length int) RETURNS text LANGUAGE sql AS $$
+  SELECT left(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), length)
+$$;
+GRANT EXECUTE ON FUNCTION basejump.generate_token(int) TO authenticated;
+CREATE TABLE basejump.invitations (
+  id uuid UNIQUE NOT NULL DEFAULT gen_random_uuid(),
+  account_role basejump.account_role NOT NULL,
+  account_id uuid NOT NULL REFERENCES basejump.accounts (id) ON DELETE CASCADE,
+  token text UNIQUE NOT NULL DEFAULT basejump.generate_token(30),
+  invited_by_user_id uuid NOT NULL REFERENCES auth.users,
+  account_name text,
+  updated_at timestamptz,
+  created_at timestamptz,
+  invitation_type basejump.invitation_type NOT NULL,
+  PRIMARY KEY (id)
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON basejump.invitations TO authenticated, service_role;
+CREATE TRIGGER basejump_set_invitations_timestamp BEFORE INSERT OR UPDATE ON basejump.invitations
+  FOR EACH ROW EXECUTE FUNCTION basejump.trigger_set_timestamps();
+-- The inviter and the account's name: set by the database, never by the caller.
+CREATE FUNCTION basejump.trigger_set_invitation_details() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.invited_by_user_id := auth.uid();
+  NEW.account_name := (SELECT name FROM basejump.accounts WHERE id = NEW.account_id);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER basejump_trigger_set_invitation_details BEFORE INSERT ON basejump.invitations
+  FOR EACH ROW EXECUTE FUNCTION basejump.trigger_set_invitation_details();
+ALTER TABLE basejump.invitations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owners_read_invitations ON basejump.invitations FOR SELECT TO authenticated
+  USING (created_at > now() - interval '24 hours' AND basejump.has_role_on_account(account_id, 'owner') = true);
+CREATE POLICY owners_invite ON basejump.invitations FOR INSERT TO authenticated
+  WITH CHECK (basejump.is_set('enable_team_accounts') = true
+    AND (SELECT personal_account FROM basejump.accounts WHERE id = account_id) = false
+    AND basejump.has_role_on_account(account_id, 'owner') = true);
+CREATE POLICY owners_delete_invitations ON basejump.invitations FOR DELETE TO authenticated
+  USING (basejump.has_role_on_account(account_id, 'owner') = true);
+
+-- Taking an invitation up: the caller joins the account with its role.
+CREATE FUNCTION public.accept_invitation(lookup_invitation_token text) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, basejump AS $$
+DECLARE account uuid; role basejump.account_role; account_slug text;
+BEGIN
+  SELECT i.account_id, i.account_role, a.slug INTO account, role, account_slug
+  FROM basejump.invitations i JOIN basejump.accounts a ON a.id = i.account_id
+  WHERE i.token = lookup_invitation_token AND i.created_at > now() - interval '24 hours';
+  IF account IS NULL THEN
+    RAISE EXCEPTION 'Invitation not found';
+  END IF;
+  INSERT INTO basejump.account_user (account_id, user_id, account_role) VALUES (account, auth.uid(), role);
+  DELETE FROM basejump.invitations WHERE token = lookup_invitation_token AND invitation_type = 'one_time';
+  RETURN json_build_object('account_id', account, 'account_role', role, 'slug', account_slug);
+EXCEPTION WHEN unique_violation THEN
+  RAISE EXCEPTION 'You are already a member of this account';
+END $$;
+GRANT EXECUTE ON FUNCTION public.accept_invitation(text) TO authenticated;
+CREATE FUNCTION public.create_invitation(account_id uuid, account_role basejump.account_role, invitation_type basejump.invitation_type)
+RETURNS json LANGUAGE plpgsql AS $$
+DECLARE made basejump.invitations;
+BEGIN
+  INSERT INTO basejump.invitations (account_id, account_role, invitation_type, invited_by_user_id)
+    VALUES (account_id, account_role, invitation_type, auth.uid()) RETURNING * INTO made;
+  RETURN json_build_object('token', made.token);
+END $$;
+GRANT EXECUTE ON FUNCTION public.create_invitation(uuid, basejump.account_role, basejump.invitation_type) TO authenticated;
