@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -250,5 +251,30 @@ func TestVerifyThroughDeclaredUsersTable(t *testing.T) {
 	}
 	if checked["public.notes"] == 0 || checked["public.users"] == 0 || len(rep.Mismatches()) > 0 {
 		t.Errorf("checks per table %v, mismatches %v", checked, rep.Mismatches())
+	}
+}
+
+// TestVerifyWithBypassRole: a declared role that bypasses row-level security
+// (Supabase's service_role) was expected to be held by the rules, and every attempt it
+// made was a mismatch; its privileges alone say what it may do.
+func TestVerifyWithBypassRole(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir()
+	data, err := os.ReadFile("testdata/verify/bypass_role.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, work, map[string]string{"schema.yaml": string(data)})
+	schemaPath := filepath.Join(work, "schema.yaml")
+	if r := run(t, work, "generate", "--schema", schemaPath, "--dir", filepath.Join(work, "migrations")); r.code != 0 {
+		t.Fatal(r)
+	}
+	dbURL := pgtest.NewSupabaseDB(t)
+	if r := run(t, work, "up", "--database-url", dbURL, "--dir", filepath.Join(work, "migrations")); r.code != 0 {
+		t.Fatal(r)
+	}
+	r := run(t, work, "verify", "--schema", schemaPath, "--database-url", dbURL)
+	if r.code != 0 || !strings.Contains(r.stdout, "as service_role") || !strings.Contains(r.stdout, " 0 mismatch(es)") {
+		t.Fatalf("verify:\n%s", r)
 	}
 }
