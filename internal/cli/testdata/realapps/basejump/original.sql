@@ -7,9 +7,10 @@
 -- schema), and automatic personal accounts are switched on in the config row (the
 -- shipped row switches them off; the comparison loads its own accounts either way).
 -- With the invitations of 20240414162100_basejump-invitations.sql (their tokens drawn
--- from gen_random_uuid(): the stand-in has no pgcrypto). Left out, here and in
--- schema.yaml: billing (20240414162131_basejump-billing.sql), and the API functions
--- whose arguments have defaults, which schema.yaml cannot declare yet.
+-- from gen_random_uuid(): the stand-in has no pgcrypto) and the billing tables of
+-- 20240414162131_basejump-billing.sql. Left out, here and in schema.yaml: the API
+-- functions whose arguments have defaults, which schema.yaml cannot declare yet, and
+-- those that read only what they call.
 ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE EXECUTE ON FUNCTIONS FROM anon, authenticated;
 CREATE SCHEMA basejump;
@@ -242,3 +243,41 @@ BEGIN
   RETURN json_build_object('token', made.token);
 END $$;
 GRANT EXECUTE ON FUNCTION public.create_invitation(uuid, basejump.account_role, basejump.invitation_type) TO authenticated;
+
+-- Billing: written by the backend (service_role), read by the account's members.
+CREATE TYPE basejump.subscription_status AS ENUM ('trialing', 'active', 'canceled', 'incomplete', 'incomplete_expired', 'past_due', 'unpaid');
+CREATE TABLE basejump.billing_customers (
+  account_id uuid NOT NULL REFERENCES basejump.accounts (id) ON DELETE CASCADE,
+  id text PRIMARY KEY,
+  email text,
+  active boolean,
+  provider text
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON basejump.billing_customers TO service_role;
+GRANT SELECT ON basejump.billing_customers TO authenticated;
+ALTER TABLE basejump.billing_customers ENABLE ROW LEVEL SECURITY;
+CREATE TABLE basejump.billing_subscriptions (
+  id text PRIMARY KEY,
+  account_id uuid NOT NULL REFERENCES basejump.accounts (id) ON DELETE CASCADE,
+  billing_customer_id text NOT NULL REFERENCES basejump.billing_customers (id) ON DELETE CASCADE,
+  status basejump.subscription_status,
+  metadata jsonb,
+  price_id text,
+  plan_name text,
+  quantity integer,
+  cancel_at_period_end boolean,
+  created timestamptz NOT NULL DEFAULT timezone('utc', now()),
+  current_period_start timestamptz NOT NULL DEFAULT timezone('utc', now()),
+  current_period_end timestamptz NOT NULL DEFAULT timezone('utc', now()),
+  ended_at timestamptz DEFAULT timezone('utc', now()),
+  cancel_at timestamptz DEFAULT timezone('utc', now()),
+  canceled_at timestamptz DEFAULT timezone('utc', now()),
+  trial_start timestamptz DEFAULT timezone('utc', now()),
+  trial_end timestamptz DEFAULT timezone('utc', now()),
+  provider text
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON basejump.billing_subscriptions TO service_role;
+GRANT SELECT ON basejump.billing_subscriptions TO authenticated;
+ALTER TABLE basejump.billing_subscriptions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY members_read_customers ON basejump.billing_customers FOR SELECT USING (basejump.has_role_on_account(account_id) = true);
+CREATE POLICY members_read_subscriptions ON basejump.billing_subscriptions FOR SELECT USING (basejump.has_role_on_account(account_id) = true);
