@@ -350,7 +350,11 @@ var routineKeys = newKeys("a function",
 			if c.Name == "" || c.Type == "" {
 				d.errorf(item, "an argument needs \"name\" and \"type\"")
 			}
-			rd.r.Args = append(rd.r.Args, &Arg{c.Name, c.Type})
+			arg := &Arg{Name: c.Name, Type: c.Type, Default: c.Default}
+			if n := len(rd.r.Args); n > 0 && rd.r.Args[n-1].Default != "" && arg.Default == "" {
+				d.errorf(item, "argument %q follows one with a default, so it needs a default too (PostgreSQL requires it)", arg.Name)
+			}
+			rd.r.Args = append(rd.r.Args, arg)
 		})
 	}},
 	field[*routineDecoding]{"returns", func(d *decoder, _, v *yaml.Node, rd *routineDecoding) {
@@ -455,7 +459,7 @@ var viewKeys = newKeys("a view",
 )
 
 // argKeys are the keys of a function's argument.
-var argKeys = newKeys("an argument", columnKey("name"), columnKey("type"))
+var argKeys = newKeys("an argument", columnKey("name"), columnKey("type"), columnKey("default"))
 
 func (d *decoder) auth(n *yaml.Node, a *Auth) {
 	a.Pos = Pos{n.Line, n.Column}

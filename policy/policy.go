@@ -125,6 +125,7 @@ type Routine struct {
 // Arg is one argument of a function.
 type Arg struct {
 	Name, Type string
+	Default    string // SQL expression callers may leave the argument to, or ""
 }
 
 // Signature returns schema.name(type, ...), as messages name the function.

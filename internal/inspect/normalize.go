@@ -34,8 +34,10 @@ func Normalize(ctx context.Context, conn *pgx.Conn, desired *schema.Schema) (*sc
 	for i, o := range out.Objects {
 		if k := objects.Of(o); k.StandIn != nil {
 			name := fmt.Sprintf("rlsmigrate_o%d", i)
-			objectStandIns[name] = o
-			objectStmts = append(objectStmts, k.StandIn(o, name))
+			if st := k.StandIn(o, name); st != "" {
+				objectStandIns[name] = o
+				objectStmts = append(objectStmts, st)
+			}
 		}
 	}
 	if len(out.Tables) == 0 && len(objectStmts) == 0 {
@@ -218,8 +220,9 @@ func adoptObjects(ctx context.Context, tx pgx.Tx, standIns map[string]*schema.Ob
 	for k := range kinds {
 		batch.Queue(k.Query, []string{temp}).Query(func(rows pgx.Rows) error {
 			return scanObjects(rows, k, func(_ uint32, n *schema.Object) {
-				if o := standIns[n.Name]; o != nil && o.Kind == k.Name {
-					for _, key := range k.Exprs {
+				name, _, _ := strings.Cut(n.Name, "(") // a function's: name(types)
+				if o := standIns[name]; o != nil && o.Kind == k.Name {
+					for _, key := range slices.Concat(k.Exprs, k.Printed) {
 						o.Attrs[key] = n.Attrs[key]
 					}
 				}

@@ -102,8 +102,12 @@ type Kind struct {
 	Anew func(old, new *schema.Object, to *schema.Schema) bool
 	// StandIn returns the statement that makes a temporary stand-in of o, of a kind
 	// outside tables, named name, which Query reads back (from the session's temporary
-	// schema) to put o's expressions in PostgreSQL's printed form; nil: none needed.
+	// schema) to put o's expressions (and Printed attributes) in PostgreSQL's printed
+	// form; "" when o needs none, nil when no object of the kind does.
 	StandIn func(o *schema.Object, name string) string
+	// Printed are attributes, besides Exprs, that the stand-in gives in the form
+	// PostgreSQL prints them (a function's arguments with their defaults).
+	Printed []string
 	// Users returns the roles that use o (may call a function): they need USAGE on its
 	// database schema. nil: none.
 	Users func(o *schema.Object) []string

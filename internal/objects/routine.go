@@ -25,6 +25,9 @@ var Routine = Kind{
 			args := make([]string, len(r.Args))
 			for i, a := range r.Args {
 				args[i] = sqlident.Quote(a.Name) + " " + a.Type
+				if a.Default != "" {
+					args[i] += " DEFAULT " + a.Default
+				}
 			}
 			o := &schema.Object{Kind: "routine", Schema: r.Schema, Name: routineName(r.Name, r.Args), Attrs: map[string]string{
 				"function": r.Name, "types": argTypes(r.Args), "args": strings.Join(args, ", "), "returns": r.Returns, "language": r.Language,
@@ -53,6 +56,20 @@ var Routine = Kind{
 	Create: func(_ string, o *schema.Object, _ Where) []Statement {
 		return createRoutine(o, "CREATE")
 	},
+	// Argument defaults print as PostgreSQL deparses them (null as NULL::the type): a
+	// stand-in with the same arguments gives that form. Others need none.
+	StandIn: func(o *schema.Object, name string) string {
+		if !strings.Contains(o.Attrs["args"], " DEFAULT ") {
+			return ""
+		}
+		body := "BEGIN RETURN NULL; END"
+		if r := strings.ToLower(o.Attrs["returns"]); r == "void" || strings.HasPrefix(r, "setof ") {
+			body = "BEGIN RETURN; END"
+		}
+		return fmt.Sprintf("CREATE FUNCTION pg_temp.%s(%s) RETURNS %s LANGUAGE plpgsql AS %s;",
+			sqlident.Quote(name), o.Attrs["args"], o.Attrs["returns"], sqlident.DollarQuote(body))
+	},
+	Printed: []string{"args"},
 	Drop: func(_ string, o *schema.Object) []Statement {
 		return []Statement{{SQL: fmt.Sprintf("DROP FUNCTION %s;", routineRef(o))}}
 	},

@@ -245,8 +245,14 @@ type yFunction struct {
 }
 
 type yArg struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Default string `json:"default,omitempty"`
+}
+
+// argDefault draws a default for argument a, or none.
+func (g *Gen) argDefault(a *yArg) {
+	a.Default = []string{"", "NULL", map[string]string{"bigint": "0", "text": "'it''s'"}[a.Type]}[g.pick(3)]
 }
 
 // yTrigger runs a trigger function on a table; When and Columns name its columns.
@@ -280,6 +286,7 @@ func (g *Gen) function() *yFunction {
 		f.Body = []string{"BEGIN\n  RETURN NEW;\nEND;\n", "BEGIN RETURN NULL; END", "DECLARE n int := 1;\nBEGIN\n  IF n > 0 THEN RETURN NEW; END IF;\n  RETURN OLD;\nEND"}[g.pick(3)]
 	} else {
 		f.Args = []yArg{{Name: "p_x", Type: []string{"bigint", "text"}[g.pick(2)]}}
+		g.argDefault(&f.Args[0])
 		f.Returns, f.Language = f.Args[0].Type, []string{"sql", "plpgsql"}[g.pick(2)]
 		f.Body = "SELECT p_x"
 		if f.Language == "plpgsql" {
@@ -1251,6 +1258,9 @@ var edits = []struct {
 				f.Body = "BEGIN\n  RETURN COALESCE(NEW, OLD);\nEND"
 			} else if f.Language == "sql" {
 				f.Body = "SELECT p_x -- the same, spelled anew"
+			}
+			if len(f.Args) > 0 {
+				g.argDefault(&f.Args[0])
 			}
 			return "change body of " + f.Name
 		case 2:
