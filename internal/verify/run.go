@@ -45,7 +45,9 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 	}
 	v.bypass = map[string]bool{}
 	for _, r := range bypassing {
-		v.bypass[r] = true
+		// Only the platform's: any other role past row-level security is drift, which
+		// the rules then show (diff names it).
+		v.bypass[r] = s.Auth.PlatformBypass(r)
 	}
 	report := &Report{Role: role}
 	if err := v.externalUsers(ctx); err != nil {
@@ -230,8 +232,8 @@ type verifier struct {
 	columnRoles map[*schema.Table]columnRoles
 	// confined maps each role to the functions that run SQL text as it (see confine).
 	confined map[string]string
-	// bypass holds the roles row-level security does not hold (BYPASSRLS, or
-	// superuser): their privileges alone say what they may do.
+	// bypass holds the roles row-level security does not hold by the provider's design
+	// (Supabase's service_role): their privileges alone say what they may do.
 	bypass map[string]bool
 }
 
