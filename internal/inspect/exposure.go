@@ -102,7 +102,7 @@ func queueExposures(batch *pgx.Batch, s *schema.Schema, opts Options) *exposures
 		})
 		return err
 	})
-	batch.Queue(`SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), p.prokind::text,
+	batch.Queue(`SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), oidvectortypes(p.proargtypes), p.prokind::text,
 			p.provolatile::text, pg_get_functiondef(p.oid),
 			array(SELECT DISTINCT `+grantee+` FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
 				WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner ORDER BY 1),
@@ -117,7 +117,7 @@ func queueExposures(batch *pgx.Batch, s *schema.Schema, opts Options) *exposures
 		var x schema.Exposure
 		var kind, volatility, def string
 		var usage, past []string
-		_, err := pgx.ForEachRow(rows, []any{&x.Schema, &x.Routine, &x.Args, &kind, &volatility, &def, &x.Roles, &usage, &past}, func() error {
+		_, err := pgx.ForEachRow(rows, []any{&x.Schema, &x.Routine, &x.Args, &x.Types, &kind, &volatility, &def, &x.Roles, &usage, &past}, func() error {
 			f := x
 			f.Name = f.Routine + "(" + f.Args + ")"
 			f.Kind = map[string]string{"f": "function", "p": "procedure"}[kind]

@@ -229,7 +229,7 @@ func Declares(s *schema.Schema, x *schema.Exposure) bool {
 	for _, o := range s.Objects {
 		switch {
 		case x.Kind == "function" && o.Kind == Routine.Name:
-			if o.Schema == x.Schema && o.Attrs["function"] == x.Routine && o.Attrs["args"] == x.Args {
+			if o.Schema == x.Schema && o.Attrs["function"] == x.Routine && o.Attrs["types"] == x.Types {
 				return true
 			}
 		case x.Kind == "view" && o.Kind == View.Name:

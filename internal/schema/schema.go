@@ -114,6 +114,7 @@ type Exposure struct {
 	// Routine and Args are a function's or procedure's name and identity arguments,
 	// apart: its name may hold "(" and SQL, so Name is for messages only.
 	Routine, Args   string
+	Types           string   // a function's argument types, as oidvectortypes spells them
 	Reads           []string // the tables with row-level security it reads, schema.name
 	Roles           []string // the declared roles, or public, that may use it
 	SecurityInvoker bool     // a view with security_invoker: it reads as its caller
