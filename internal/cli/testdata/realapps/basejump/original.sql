@@ -8,9 +8,8 @@
 -- shipped row switches them off; the comparison loads its own accounts either way).
 -- With the invitations of 20240414162100_basejump-invitations.sql (their tokens drawn
 -- from gen_random_uuid(): the stand-in has no pgcrypto) and the billing tables of
--- 20240414162131_basejump-billing.sql. Left out, here and in schema.yaml: the API
--- functions whose arguments have defaults, which schema.yaml cannot declare yet, and
--- those that read only what they call.
+-- 20240414162131_basejump-billing.sql. The API functions the comparison does not call
+-- (it tries the tables) are declared in schema.yaml and left out here.
 ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE EXECUTE ON FUNCTIONS FROM anon, authenticated;
 CREATE SCHEMA basejump;
