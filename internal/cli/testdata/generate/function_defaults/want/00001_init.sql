@@ -49,8 +49,9 @@ CREATE TABLE public.notes (
   CONSTRAINT notes_pkey PRIMARY KEY (id)
 );
 
-CREATE FUNCTION app.members(account_id bigint, role app.member_role DEFAULT null, results_limit integer DEFAULT 50, label text DEFAULT 'all members') RETURNS text LANGUAGE sql STABLE
-  AS $rls$SELECT label || ' of ' || account_id || coalesce(' as ' || role::text, '') || ' up to ' || results_limit$rls$;
+-- hazard widens-access: lets more roles or rows through: routine.create app.members(bigint, app.member_role, integer, text)
+CREATE FUNCTION app.members(account_id bigint, role app.member_role DEFAULT null, results_limit integer DEFAULT 50, label text DEFAULT 'all members') RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public
+  AS $rls$SELECT label || ' of ' || account_id || coalesce(' as ' || role::text, '') || ' up to ' || results_limit || ' of ' || (SELECT count(*) FROM public.notes)$rls$;
 
 -- +goose StatementBegin
 DO $rls$

@@ -5,8 +5,8 @@ SET LOCAL lock_timeout = '2s';
 
 DROP FUNCTION app.members(bigint, app.member_role, integer, text);
 
-CREATE FUNCTION app.members(account_id bigint, role app.member_role DEFAULT null, results_limit integer DEFAULT 25, label text DEFAULT 'all members') RETURNS text LANGUAGE sql STABLE
-  AS $rls$SELECT label || ' of ' || account_id || coalesce(' as ' || role::text, '') || ' up to ' || results_limit$rls$;
+CREATE FUNCTION app.members(account_id bigint, role app.member_role DEFAULT null, results_limit integer DEFAULT 25, label text DEFAULT 'all members') RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public
+  AS $rls$SELECT label || ' of ' || account_id || coalesce(' as ' || role::text, '') || ' up to ' || results_limit || ' of ' || (SELECT count(*) FROM public.notes)$rls$;
 
 -- +goose StatementBegin
 DO $rls$
@@ -29,8 +29,8 @@ SET LOCAL lock_timeout = '2s';
 
 DROP FUNCTION app.members(bigint, app.member_role, integer, text);
 
-CREATE FUNCTION app.members(account_id bigint, role app.member_role DEFAULT null, results_limit integer DEFAULT 50, label text DEFAULT 'all members') RETURNS text LANGUAGE sql STABLE
-  AS $rls$SELECT label || ' of ' || account_id || coalesce(' as ' || role::text, '') || ' up to ' || results_limit$rls$;
+CREATE FUNCTION app.members(account_id bigint, role app.member_role DEFAULT null, results_limit integer DEFAULT 50, label text DEFAULT 'all members') RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public
+  AS $rls$SELECT label || ' of ' || account_id || coalesce(' as ' || role::text, '') || ' up to ' || results_limit || ' of ' || (SELECT count(*) FROM public.notes)$rls$;
 
 -- +goose StatementBegin
 DO $rls$
