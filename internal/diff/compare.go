@@ -616,15 +616,22 @@ func (d *differ) indexes(ot, rt, nt *schema.Table) {
 	// olds[i] is the index of the from side that nt.Indexes[i] continues, or nil.
 	olds := make([]*schema.Index, len(nt.Indexes))
 	continued := map[string]bool{}
+	same := func(name string, ni *schema.Index) bool {
+		ri := rt.Index(name)
+		return ri != nil && slices.Equal(ni.Columns, ri.Columns) && ni.Unique == ri.Unique
+	}
 	for i, ni := range nt.Indexes {
 		name := ni.Name
-		if ot.Index(name) == nil && renamed(ni.RenamedFrom, ot.Index(ni.RenamedFrom) != nil, nt.Index(ni.RenamedFrom) != nil) {
+		// Renamed only when it stays the same index: one that changes (made unique) is
+		// dropped under its old name and made under its new one.
+		if ot.Index(name) == nil && renamed(ni.RenamedFrom, ot.Index(ni.RenamedFrom) != nil, nt.Index(ni.RenamedFrom) != nil) &&
+			same(ni.RenamedFrom, ni) {
 			name = ni.RenamedFrom
 			c := on(IndexRename, ot, nt)
 			c.Name, c.Old.Index, c.New.Index = ni.Name, ot.Index(name), ni
 			d.add(c)
 		}
-		if ri := rt.Index(name); ri != nil && slices.Equal(ni.Columns, ri.Columns) && ni.Unique == ri.Unique {
+		if same(name, ni) {
 			olds[i] = ot.Index(name)
 			continued[name] = true
 		}

@@ -227,3 +227,26 @@ func TestRollbackTakesAwayUnderOldNames(t *testing.T) {
 		t.Errorf("the rollback takes away %q, want %q", got, want)
 	}
 }
+
+// TestIndexRenamedAndMadeUnique: an index whose generated name follows a column rename
+// and which turns unique in the same edit was renamed, and then made under its new
+// name beside itself (a concurrent build of that name found the renamed one and kept
+// it: a convergence run found the index left not unique). It is dropped under its old
+// name and made anew.
+func TestIndexRenamedAndMadeUnique(t *testing.T) {
+	from := sch(authn, tbl("notes", func(t *schema.Table) {
+		t.Indexes = []*schema.Index{{Name: "notes_user_id_idx", Columns: []string{"user_id"}}}
+	}, &schema.Column{Name: "user_id", Type: "text"}))
+	to := sch(authn, tbl("notes", func(t *schema.Table) {
+		t.Indexes = []*schema.Index{{Name: "notes_member_id_idx", Columns: []string{"member_id"}, Unique: true, RenamedFrom: "notes_user_id_idx"}}
+	}, &schema.Column{Name: "member_id", Type: "text", RenamedFrom: "user_id"}))
+	var got []string
+	for _, c := range Diff(from, to) {
+		if strings.HasPrefix(string(c.Kind), "index.") {
+			got = append(got, string(c.Kind)+" "+c.Name)
+		}
+	}
+	if want := []string{"index.drop notes_user_id_idx", "index.create notes_member_id_idx"}; !slices.Equal(got, want) {
+		t.Errorf("index changes %q, want %q", got, want)
+	}
+}
