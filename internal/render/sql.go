@@ -43,12 +43,21 @@ func Statements(changes []*diff.Change) []Statement {
 // statements renders changes; inTx keeps every statement in one transaction (a
 // rollback: Down), in the forms that run there.
 func statements(changes []*diff.Change, inTx bool) []Statement {
-	r := &renderer{byPhase: map[int][]Statement{}, lifted: map[string]bool{}, fkDropped: map[string]bool{}, goneIndexes: map[string]bool{}, inTx: inTx}
+	r := &renderer{byPhase: map[int][]Statement{}, lifted: map[string]bool{}, fkDropped: map[string]bool{}, goneIndexes: map[string]bool{},
+		made: map[string]bool{}, inTx: inTx}
 	// Policies dropped and created by changes of their own are not lifted again; foreign
 	// keys dropped by changes of their own are not dropped again with their table.
 	for _, c := range changes {
 		if c.Kind == diff.PolicyDrop && c.NewTable != nil {
 			r.lifted[tableName(c.NewTable)+"\x00"+c.Old.Policy.Name] = true
+		}
+		switch nc := c.New.Column; {
+		case c.Kind == diff.ForeignKeyAdd && nc != nil && c.NewTable != nil:
+			r.made[tableName(c.NewTable)+"\x00fkey\x00"+nc.Name] = true
+		case c.Kind == diff.UniqueAdd && nc != nil && c.NewTable != nil:
+			r.made[tableName(c.NewTable)+"\x00key\x00"+nc.Name] = true
+		case c.Kind == diff.IndexCreate && c.New.Index != nil && c.NewTable != nil:
+			r.made[tableName(c.NewTable)+"\x00index\x00"+c.New.Index.Name] = true
 		}
 		if c.Kind == diff.TableDrop {
 			for _, ix := range c.OldTable.Indexes {
@@ -81,7 +90,10 @@ type renderer struct {
 	// goneIndexes are the indexes (schema.name, quoted) of the tables the migration
 	// drops, which go with them at its end: a new index of such a name drops it first.
 	goneIndexes map[string]bool
-	inTx        bool // no statement may leave the transaction
+	// made are the keys, foreign keys and indexes (table and name) that changes of
+	// their own make: a column made anew leaves them to those changes.
+	made map[string]bool
+	inTx bool // no statement may leave the transaction
 }
 
 // createIndexOnce creates index ix of t in phase k, first dropping an index of that name
@@ -663,14 +675,14 @@ func (r *renderer) remakeColumn(c *diff.Change, t string, cols []*schema.Column,
 func (r *renderer) addBack(c *diff.Change, t string, nc *schema.Column) {
 	q := sqlident.Quote
 	r.emit(c.Kind, c, objects.LockDefaultRewrite, "ALTER TABLE %s ADD COLUMN %s;", t, columnDef(nc, slices.Contains(c.NewTable.PrimaryKey, nc.Name)))
-	if nc.Unique {
+	if nc.Unique && !r.made[t+"\x00key\x00"+nc.Name] {
 		r.emit(c.Kind, c, objects.LockKeyBuild, "ALTER TABLE %s ADD CONSTRAINT %s UNIQUE (%s);", t, q(uniqueName(c.NewTable, nc)), q(nc.Name))
 	}
-	if nc.References != nil {
+	if nc.References != nil && !r.made[t+"\x00fkey\x00"+nc.Name] {
 		r.emit(c.Kind, c, objects.LockReferenceScan, "%s", addForeignKey(c.NewTable, nc))
 	}
 	for _, ix := range c.NewTable.Indexes {
-		if slices.Contains(ix.Columns, nc.Name) && c.OldTable.Index(ix.Name) != nil {
+		if slices.Contains(ix.Columns, nc.Name) && c.OldTable.Index(ix.Name) != nil && !r.made[t+"\x00index\x00"+ix.Name] {
 			r.emit(c.Kind, c, objects.LockBuild, "%s", createIndex(c.NewTable, ix))
 		}
 	}
