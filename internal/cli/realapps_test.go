@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,7 +122,7 @@ func compareRealApp(t *testing.T, dir string) {
 	// Every caller, every table, every row, every operation.
 	var wider, narrower []string
 	probes := 0
-	for _, table := range slices.Sorted(mapsKeys(app.Tables)) {
+	for _, table := range slices.Sorted(maps.Keys(app.Tables)) {
 		spec := app.Tables[table]
 		key := spec.KeyExpr
 		if key == "" {
@@ -268,14 +269,4 @@ func columnValues(t *testing.T, conn *pgx.Conn, query string) []string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func mapsKeys[M ~map[K]V, K comparable, V any](m M) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
