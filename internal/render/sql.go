@@ -682,7 +682,8 @@ func (r *renderer) addBack(c *diff.Change, t string, nc *schema.Column) {
 		r.emit(c.Kind, c, objects.LockReferenceScan, "%s", addForeignKey(c.NewTable, nc))
 	}
 	for _, ix := range c.NewTable.Indexes {
-		if slices.Contains(ix.Columns, nc.Name) && c.OldTable.Index(ix.Name) != nil && !r.made[t+"\x00index\x00"+ix.Name] {
+		had := c.OldTable.Index(ix.Name) != nil || ix.RenamedFrom != "" && c.OldTable.Index(ix.RenamedFrom) != nil
+		if slices.Contains(ix.Columns, nc.Name) && had && !r.made[t+"\x00index\x00"+ix.Name] {
 			r.emit(c.Kind, c, objects.LockBuild, "%s", createIndex(c.NewTable, ix))
 		}
 	}
