@@ -72,10 +72,7 @@ func triggerAttrs(tr *policy.Trigger) map[string]string {
 	for i, e := range tr.Events {
 		events[i] = strings.ToUpper(e)
 	}
-	cols := make([]string, len(tr.Columns))
-	for j, c := range tr.Columns {
-		cols[j] = sqlident.Quote(c)
-	}
+	cols := quoted(tr.Columns)
 	fnSchema, fn, _ := strings.Cut(tr.Function, ".")
 	return map[string]string{
 		"timing": strings.ToUpper(tr.Timing), "events": strings.Join(events, " OR "), "columns": strings.Join(cols, ", "),
