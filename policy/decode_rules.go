@@ -430,3 +430,7 @@ func (d *decoder) filters(n *yaml.Node) []Filter {
 	}
 	return out
 }
+
+// ValidGroupName reports whether name may name a group: it names the function
+// rls.<name>().
+func ValidGroupName(name string) bool { return groupName.MatchString(name) }

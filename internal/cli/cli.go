@@ -38,6 +38,7 @@ func commands() []command {
 		{"down", "roll back the last migration, or down to a version", runDown},
 		{"status", "list migrations and whether each is applied", runStatus},
 		{"diff", "compare schema.yaml with a live database", runDiff},
+		{"pull", "write schema.yaml from a live database, its policies read back as rules", runPull},
 		{"lint", "catch row-level-security mistakes in schema.yaml and the database", runLint},
 		{"verify", "prove on a database that the policies isolate users", runVerify},
 		{"version", "print the rlsmigrate version", runVersion},

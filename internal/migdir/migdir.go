@@ -282,11 +282,12 @@ func (d Dir) record(s *schema.Schema, extra ...FileSum) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(d.Path, StateFile), data)
+	return WriteFileAtomic(filepath.Join(d.Path, StateFile), data)
 }
 
-// writeFileAtomic writes data to a temporary file beside path and renames it into place.
-func writeFileAtomic(path string, data []byte) error {
+// WriteFileAtomic writes data to a temporary file beside path and renames it into place:
+// a reader sees the old file or the whole new one, never part of it.
+func WriteFileAtomic(path string, data []byte) error {
 	tmp, err := writeTemp(path, data)
 	if err != nil {
 		return err

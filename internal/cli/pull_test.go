@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/compile"
+	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+	"github.com/rlsmigrate/rlsmigrate/internal/schemagen"
+	"github.com/rlsmigrate/rlsmigrate/policy"
+)
+
+// pulledMatches pulls the database c built from src and checks that the pulled file
+// describes it: diff of the pulled schema.yaml against the database is empty. It
+// returns what went wrong, or "".
+func pulledMatches(t *testing.T, c *converger, src string) string {
+	f, err := policy.Parse("schema.yaml", []byte(src))
+	if err != nil {
+		return err.Error()
+	}
+	s, err := compile.Compile(f)
+	if err != nil {
+		return err.Error()
+	}
+	schemas := slices.DeleteFunc(slices.Clone(s.Schemas), func(n string) bool { return n == policy.FunctionSchema })
+	if len(schemas) == 0 {
+		schemas = []string{"public"}
+	}
+	pulled := filepath.Join(c.work, "pulled.yaml")
+	os.Remove(pulled)
+	r := run(t, c.work, "pull", "--database-url", c.dbURL, "--schemas", strings.Join(schemas, ","), "--out", pulled)
+	if r.code != 0 {
+		return fmt.Sprintf("pull exited %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "The next migration changes nothing") {
+		data, _ := os.ReadFile(pulled)
+		return fmt.Sprintf("pull's report announces changes on a database rlsmigrate built:\n%s\npulled.yaml:\n%s", r.stdout, data)
+	}
+	d := run(t, c.work, "diff", "--database-url", c.dbURL, "--schema", pulled, "--dir", c.dir)
+	if d.code != 0 {
+		data, _ := os.ReadFile(pulled)
+		return fmt.Sprintf("diff of the pulled schema.yaml exited %d:\n%s%s\npulled.yaml:\n%s", d.code, d.stdout, d.stderr, data)
+	}
+	return ""
+}
+
+// TestPullRoundTrip is pull's property: on a database rlsmigrate built from a random
+// schema.yaml (and random edits of it), pull writes a schema.yaml that describes the
+// database exactly: its report announces no change and diff against it is empty.
+func TestPullRoundTrip(t *testing.T) {
+	seeds := envInt("RLSMIGRATE_PULL_SEEDS", 8)
+	steps := envInt("RLSMIGRATE_PULL_STEPS", 6)
+	if testing.Short() {
+		seeds, steps = 2, 2
+	}
+	t.Run("repository schema.yaml", func(t *testing.T) {
+		t.Parallel()
+		src, err := os.ReadFile("../../schema.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newConverger(t, "")
+		if msg := c.step(string(src)); msg != "" {
+			t.Fatal(msg)
+		}
+		if msg := pulledMatches(t, c, string(src)); msg != "" {
+			t.Fatal(msg)
+		}
+	})
+	for seed := 1; seed <= seeds; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			t.Parallel()
+			// Every third seed draws for a Supabase database, on its stand-in.
+			g, dbURL := schemagen.New(uint64(1000+seed)), ""
+			if seed%3 == 0 {
+				g, dbURL = g.Supabase(), pgtest.NewSupabaseDB(t)
+			}
+			cur := g.Schema()
+			c := newConverger(t, dbURL)
+			if msg := c.step(cur.YAML()); msg != "" {
+				t.Fatalf("building the database: %s", msg)
+			}
+			for i := 0; i < steps; i++ {
+				next, what := g.Step(cur)
+				if what == "" {
+					continue
+				}
+				if msg := c.step(next.YAML()); msg == "" {
+					cur = next
+				}
+			}
+			if msg := pulledMatches(t, c, cur.YAML()); msg != "" {
+				t.Fatalf("seed %d:\n%s\nschema.yaml it was built from:\n%s", seed, msg, cur.YAML())
+			}
+		})
+	}
+}

@@ -1,0 +1,146 @@
+package pull
+
+import (
+	"slices"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
+	"github.com/rlsmigrate/rlsmigrate/policy"
+)
+
+// group is a group read back from its function in schema rls: the ids of column
+// group of the rows of table whose user column is the caller's, filtered by where; or,
+// for a through function, the ids (column ref) of the rows of table whose column holds
+// an id of group through.
+type group struct {
+	function      string
+	name          string
+	schema, table string
+	column        string // the group column, or the through table's group column
+	user          string
+	where         []sqlparse.Equality
+	through       *group // set on a through function: the group it reaches
+	execute       []string
+}
+
+// groupOf returns the group whose function is named fn, or nil.
+func (p *puller) groupOf(fn string) *group {
+	for _, g := range p.groups {
+		if g.function == fn {
+			return g
+		}
+	}
+	for _, g := range p.throughs() {
+		if g.function == fn {
+			return g
+		}
+	}
+	return nil
+}
+
+// throughs are the through functions read.
+func (p *puller) throughs() []*group {
+	var out []*group
+	for _, f := range p.s.Routines {
+		if g := p.throughFunction(f); g != nil {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// readGroups reads the group functions of schema rls.
+func (p *puller) readGroups() {
+	for _, f := range p.s.Routines {
+		if g := p.groupFunction(f); g != nil {
+			p.groups = append(p.groups, g)
+		}
+	}
+	for _, f := range p.s.Routines {
+		if p.groupFunction(f) == nil && p.throughFunction(f) == nil {
+			p.find(FindLeftOut, f.Signature(), "a function of schema %s that is no group function: rlsmigrate owns the schema, so the next migration drops it; declare it in another schema", policy.FunctionSchema)
+		}
+	}
+}
+
+// returnedSet returns the ColumnSet a group or through function returns, when it is
+// one rlsmigrate writes: PL/pgSQL, STABLE, SECURITY DEFINER, search_path empty.
+func returnedSet(f *schema.Function) (sqlparse.ColumnSet, bool) {
+	if f.Schema != policy.FunctionSchema || f.Language != "plpgsql" || f.Volatility != "s" || !f.SecurityDefiner ||
+		!slices.Equal(f.Settings, []string{`search_path=""`}) {
+		return sqlparse.ColumnSet{}, false
+	}
+	e, ok := sqlparse.PLpgSQLReturn("CREATE FUNCTION f() RETURNS " + f.Returns + " LANGUAGE plpgsql AS " + sqlident.DollarQuote(f.Body))
+	if !ok {
+		return sqlparse.ColumnSet{}, false
+	}
+	return e.ColumnSet()
+}
+
+// groupFunction reads f as a group's function, or returns nil.
+func (p *puller) groupFunction(f *schema.Function) *group {
+	cs, ok := returnedSet(f)
+	if !ok || len(cs.Where) == 0 || p.tableNamed(cs.Schema, cs.Table) == nil || !policy.ValidGroupName(f.Name) {
+		return nil
+	}
+	it, ok := cs.Where[0].IdentityTest()
+	if !ok || it.PerStatement || !sqlparse.Equivalent(it.Call, p.auth.userID) {
+		return nil
+	}
+	g := &group{function: f.Name, name: f.Name, schema: cs.Schema, table: cs.Table, column: cs.Column, user: it.Column, execute: f.Execute}
+	for _, w := range cs.Where[1:] {
+		eq, ok := w.Equality()
+		if !ok {
+			return nil
+		}
+		g.where = append(g.where, eq)
+	}
+	return g
+}
+
+// throughFunction reads f as a through function, or returns nil.
+func (p *puller) throughFunction(f *schema.Function) *group {
+	cs, ok := returnedSet(f)
+	if !ok || len(cs.Where) != 1 || p.tableNamed(cs.Schema, cs.Table) == nil {
+		return nil
+	}
+	am, ok := cs.Where[0].ArrayMember()
+	if !ok || am.PerStatement || am.Schema != policy.FunctionSchema {
+		return nil
+	}
+	for _, g := range p.groups {
+		if g.function == am.Function {
+			return &group{function: f.Name, name: g.name, schema: cs.Schema, table: cs.Table, column: am.Column, through: g, execute: f.Execute}
+		}
+	}
+	return nil
+}
+
+// tableNamed returns the pulled table schema.name, or nil.
+func (p *puller) tableNamed(schemaName, name string) *schema.Table {
+	return p.s.Table(schemaName, name)
+}
+
+// node returns g as schema.yaml's groups write it.
+func (g *group) node() *yaml.Node {
+	m := mapping(true)
+	m.setStr("table", g.table)
+	setSchema(m, g.schema)
+	m.setStr("group", g.column)
+	m.setStr("user", g.user)
+	if len(g.where) > 0 {
+		w := mapping(true)
+		for _, eq := range g.where {
+			if len(eq.Values) == 1 {
+				w.setStr(eq.Column, eq.Values[0])
+			} else {
+				w.set(eq.Column, list(eq.Values))
+			}
+		}
+		m.set("where", w.n)
+	}
+	return m.n
+}

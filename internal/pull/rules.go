@@ -1,0 +1,260 @@
+package pull
+
+import (
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
+	"github.com/rlsmigrate/rlsmigrate/policy"
+)
+
+// rule is one rule of a pulled table: a policy, or the part of a FOR ALL policy that
+// governs one operation, read back as the rule it means.
+type rule struct {
+	op          string
+	kind        policy.RuleKind
+	name        string // the policy's name; written when the generated one differs
+	nameWritten bool
+	to          []string
+	restrictive bool
+	where       string
+	using       string // custom rules
+	check       string
+	group       string // member rules
+	column      string
+	through     *group // member rules through a table: the through function's group
+	claims      []sqlparse.ClaimTest
+	src         *schema.Policy
+}
+
+// rules reads the policies of t back as rules, in operation order.
+func (p *puller) rules(t *schema.Table, tb *table) {
+	for _, op := range policy.Operations {
+		for _, pol := range t.Policies {
+			if pol.Command != op && pol.Command != "all" {
+				continue
+			}
+			r := p.rule(t, tb, pol, op)
+			tb.rules = append(tb.rules, r)
+		}
+	}
+	for _, pol := range t.Policies {
+		if pol.Command == "all" {
+			p.find(FindNote, policyName(t, pol), "FOR ALL: read back as one rule per operation; the next migration makes four policies of it")
+		}
+	}
+}
+
+func policyName(t *schema.Table, pol *schema.Policy) string {
+	return t.QualifiedName() + " policy " + pol.Name
+}
+
+// rule reads the part of pol that governs op.
+func (p *puller) rule(t *schema.Table, tb *table, pol *schema.Policy, op string) *rule {
+	r := &rule{op: op, kind: policy.RuleCustom, name: pol.Name, to: slices.Clone(pol.Roles), restrictive: pol.Restrictive, src: pol}
+	using, check := pol.Using, pol.Check
+	if op == "insert" && check == "" {
+		check = using // FOR ALL without WITH CHECK checks new rows with USING
+	}
+	switch op {
+	case "insert":
+		r.check = check
+	case "update":
+		r.using, r.check = using, check
+	default:
+		r.using = using
+	}
+	cond := r.using
+	if op == "insert" {
+		cond = r.check
+	}
+	if op == "update" && check != "" && !sqlparse.Equivalent(using, check) {
+		p.custom(t, pol, r, "its USING and WITH CHECK differ")
+		return r
+	}
+	e, err := sqlparse.ParseExpr(cond)
+	if err != nil {
+		p.custom(t, pol, r, "its condition does not parse as one expression")
+		return r
+	}
+	if e.AlwaysTrue() {
+		r.kind, r.using, r.check = policy.RuleAnyone, "", ""
+		p.find(FindRule, policyName(t, pol), "anyone (%s)", op)
+		return r
+	}
+	cs := e.Conjuncts()
+	first, rest := cs[0], cs[1:]
+	kind, why := p.kindOf(t, tb, first, &rest, r)
+	if kind == "" {
+		p.custom(t, pol, r, why)
+		return r
+	}
+	r.kind, r.using, r.check = kind, "", ""
+	r.where = sqlparse.AndText(rest)
+	p.find(FindRule, policyName(t, pol), "%s (%s)%s", describe(r), op, map[bool]string{true: ", where " + r.where}[r.where != ""])
+	return r
+}
+
+// custom keeps r as a custom rule and says why.
+func (p *puller) custom(t *schema.Table, pol *schema.Policy, r *rule, why string) {
+	r.kind = policy.RuleCustom
+	p.find(FindCustom, policyName(t, pol), "custom rule (%s): %s", r.op, why)
+}
+
+// kindOf returns the built-in rule kind cond (a policy's first conjunct) means, and
+// fills r; rest are the conjuncts after it, which a claim rule may take more of. It
+// returns "" and why when cond means none.
+func (p *puller) kindOf(t *schema.Table, tb *table, cond *sqlparse.Expr, rest *[]*sqlparse.Expr, r *rule) (policy.RuleKind, string) {
+	if it, ok := cond.IdentityTest(); ok && sqlparse.Equivalent(it.Call, p.auth.userID) {
+		if tb.owner != "" && tb.owner != it.Column {
+			return "", "it compares " + it.Column + " with the caller, and the table's owner column is " + tb.owner
+		}
+		if t.Column(it.Column) == nil {
+			return "", "it compares a column the table lacks"
+		}
+		tb.owner = it.Column
+		if !it.PerStatement {
+			p.find(FindFaster, policyName(t, r.src), "it calls %s for every row; the generated policy calls it once per statement, (select %s) = %s, answered from an index on %s",
+				it.Call, it.Call, it.Column, it.Column)
+		}
+		return policy.RuleOwner, ""
+	}
+	if call, ok := cond.NotNullCall(); ok && sqlparse.Equivalent(call, p.auth.userID) {
+		return policy.RuleSignedIn, ""
+	}
+	if am, ok := cond.ArrayMember(); ok && am.Schema == policy.FunctionSchema {
+		g := p.groupOf(am.Function)
+		if g == nil {
+			return "", "it calls " + am.Schema + "." + am.Function + "(), which is no group function pull reads"
+		}
+		r.column = am.Column
+		if g.through != nil {
+			r.group, r.through = g.through.name, g
+		} else {
+			r.group = g.name
+		}
+		return policy.RuleMember, ""
+	}
+	if ct, ok := cond.ClaimTest(); ok && sqlparse.Equivalent(ct.Claims, p.auth.claims) {
+		r.claims = []sqlparse.ClaimTest{ct}
+		for len(*rest) > 0 {
+			next, ok := (*rest)[0].ClaimTest()
+			if !ok || !sqlparse.Equivalent(next.Claims, p.auth.claims) || slices.ContainsFunc(r.claims, func(c sqlparse.ClaimTest) bool { return slices.Equal(c.Path, next.Path) }) {
+				break
+			}
+			r.claims = append(r.claims, next)
+			*rest = (*rest)[1:]
+		}
+		for _, c := range r.claims {
+			for _, v := range c.Values {
+				if _, ok := jsonValue(v); !ok {
+					return "", "it compares a claim with a JSON list or mapping"
+				}
+			}
+		}
+		return policy.RuleClaim, ""
+	}
+	if len(cond.Functions()) == 0 && !cond.HasSubquery() {
+		// A condition on the row's own values alone: anyone in the roles, where it holds.
+		*rest = append([]*sqlparse.Expr{cond}, *rest...)
+		return policy.RuleAnyone, ""
+	}
+	return "", "it matches no built-in rule"
+}
+
+// describe names r's kind for the report.
+func describe(r *rule) string {
+	switch r.kind {
+	case policy.RuleOwner:
+		return "owner"
+	case policy.RuleMember:
+		if r.through != nil {
+			return "member of " + r.group + " on " + r.column + " through " + r.through.table
+		}
+		return "member of " + r.group + " on " + r.column
+	case policy.RuleClaim:
+		var names []string
+		for _, c := range r.claims {
+			names = append(names, claimName(c.Path))
+		}
+		return "claim " + strings.Join(names, ", ")
+	}
+	return string(r.kind)
+}
+
+// claimName spells a claim's path as schema.yaml does: parts joined by dots, a part
+// holding a dot or a double quote in double quotes.
+func claimName(path []string) string {
+	parts := make([]string, len(path))
+	for i, k := range path {
+		parts[i] = k
+		if k == "" || strings.ContainsAny(k, `."`) {
+			parts[i] = `"` + strings.ReplaceAll(k, `"`, `""`) + `"`
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+// node returns r as schema.yaml writes it.
+func (r *rule) node() *yaml.Node {
+	m := mapping(true)
+	switch r.kind {
+	case policy.RuleOwner, policy.RuleSignedIn:
+		m.set(string(r.kind), boolean(true))
+	case policy.RuleAnyone:
+		m.set("anyone", boolean(true))
+	case policy.RuleMember:
+		m.setStr("member", r.group)
+		m.setStr("column", r.column)
+		if th := r.through; th != nil {
+			tm := mapping(true)
+			setSchema(tm, th.schema)
+			tm.setStr("table", th.table)
+			tm.setStr("column", th.column)
+			m.set("through", tm.n)
+		}
+	case policy.RuleClaim:
+		cm := mapping(true)
+		for _, c := range r.claims {
+			var values []*yaml.Node
+			for _, v := range c.Values {
+				n, _ := jsonValue(v)
+				values = append(values, n)
+			}
+			if len(values) == 1 {
+				cm.set(claimName(c.Path), values[0])
+			} else {
+				cm.set(claimName(c.Path), &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle, Content: values})
+			}
+		}
+		m.set("claim", cm.n)
+	case policy.RuleCustom:
+		m.setStr("using", r.using)
+		m.setStr("check", r.check)
+	}
+	if r.nameWritten {
+		m.setStr("name", r.name)
+	}
+	if !slices.Equal(r.to, []string{policy.DefaultRole}) {
+		if len(r.to) == 1 {
+			m.setStr("to", r.to[0])
+		} else {
+			m.set("to", list(r.to))
+		}
+	}
+	if r.restrictive {
+		m.setStr("as", "restrictive")
+	}
+	m.setStr("where", r.where)
+	if r.kind == policy.RuleOwner && len(m.n.Content) == 2 {
+		return str("owner")
+	}
+	return m.n
+}
+
+// quoteIdent quotes a name as SQL needs it.
+var quoteIdent = sqlident.Quote

@@ -1,0 +1,264 @@
+package pull
+
+import (
+	"maps"
+	"slices"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/policy"
+)
+
+// table is a pulled table.
+type table struct {
+	src   *schema.Table
+	owner string
+	rules []*rule
+	// immutable holds the columns whose immutable key is written, with its value.
+	immutable map[string]bool
+	grants    bool // write the grants: the derived ones differ
+	// declaredGrants are the grants schema.yaml states: all but the platform's own
+	// (Supabase's service_role), unless a rule names its role.
+	declaredGrants []*schema.Grant
+}
+
+// table reads t.
+func (p *puller) table(t *schema.Table) *table {
+	tb := &table{src: t, immutable: map[string]bool{}}
+	p.rules(t, tb)
+	platform := &schema.Auth{Provider: p.auth.provider}
+	for _, g := range t.Grants {
+		named := slices.ContainsFunc(tb.rules, func(r *rule) bool { return slices.Contains(r.to, g.Role) })
+		if !platform.PlatformBypass(g.Role) || named {
+			tb.declaredGrants = append(tb.declaredGrants, g)
+		}
+	}
+	name := t.QualifiedName()
+	if t.PKName != "" && t.PKName != generatedName(t.Name, "pkey") {
+		p.find(FindLeftOut, name, "primary key named %s: rlsmigrate names it %s, and the next migration renames it", t.PKName, generatedName(t.Name, "pkey"))
+	}
+	for _, c := range t.Columns {
+		if c.Unique && c.UniqueName != generatedName(t.Name, c.Name, "key") {
+			p.find(FindLeftOut, name, "unique key %s: rlsmigrate names it %s", c.UniqueName, generatedName(t.Name, c.Name, "key"))
+		}
+		if fk := c.References; fk != nil && fk.Name != generatedName(t.Name, c.Name, "fkey") {
+			p.find(FindLeftOut, name, "foreign key %s: rlsmigrate names it %s", fk.Name, generatedName(t.Name, c.Name, "fkey"))
+		}
+	}
+	return tb
+}
+
+// node returns tb as schema.yaml's tables write it.
+func (tb *table) node() *yaml.Node {
+	t := tb.src
+	m := mapping(false)
+	m.setStr("name", t.Name)
+	setSchema(m, t.Schema)
+	var cols []*yaml.Node
+	for _, c := range t.Columns {
+		cols = append(cols, tb.column(c))
+	}
+	m.set("columns", sequence(cols))
+	m.setStr("comment", t.Comment)
+	m.setStr("owner", tb.owner)
+	if tb.owner != "" && !covered(t, tb.owner) {
+		m.set("owner_index", boolean(false))
+	}
+	if !t.RLS {
+		m.set("rls", boolean(false))
+	}
+	m.setTrue("force_rls", t.ForceRLS)
+	var indexes []*yaml.Node
+	for _, ix := range t.Indexes {
+		im := mapping(true)
+		im.set("columns", list(ix.Columns))
+		im.setTrue("unique", ix.Unique)
+		if ix.Name != generatedName(t.Name, append(slices.Clone(ix.Columns), "idx")...) {
+			im.setStr("name", ix.Name)
+		}
+		indexes = append(indexes, im.n)
+	}
+	if len(indexes) > 0 {
+		m.set("indexes", sequence(indexes))
+	}
+	for _, k := range tableKinds {
+		if items := k.nodes(t); len(items) > 0 {
+			m.set(k.key, sequence(items))
+		}
+	}
+	if len(tb.rules) > 0 {
+		pm := mapping(false)
+		for _, op := range policy.Operations {
+			var items []*yaml.Node
+			for _, r := range tb.rules {
+				if r.op == op {
+					items = append(items, r.node())
+				}
+			}
+			switch len(items) {
+			case 0:
+			case 1:
+				pm.set(op, items[0])
+			default:
+				pm.set(op, sequence(items))
+			}
+		}
+		m.set("policies", pm.n)
+	}
+	if tb.grants {
+		gm := mapping(false)
+		for _, g := range tb.declaredGrants {
+			privs := slices.Clone(g.Privileges)
+			if len(g.Columns["update"]) > 0 {
+				privs = schema.SortPrivileges(append(privs, "update"))
+			}
+			gm.set(g.Role, list(privs))
+		}
+		if gm.empty() {
+			m.set("grants", &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle})
+		} else {
+			m.set("grants", gm.n)
+		}
+	}
+	return m.n
+}
+
+// covered reports whether a key or index of t starts with column, so that an owner
+// index would not be added.
+func covered(t *schema.Table, column string) bool {
+	if len(t.PrimaryKey) > 0 && t.PrimaryKey[0] == column {
+		return true
+	}
+	return slices.ContainsFunc(t.Indexes, func(ix *schema.Index) bool { return ix.Columns[0] == column })
+}
+
+// column returns c as a column mapping.
+func (tb *table) column(c *schema.Column) *yaml.Node {
+	t := tb.src
+	m := mapping(true)
+	m.setStr("name", c.Name)
+	m.setStr("type", c.Type)
+	m.setStr("identity", c.Identity)
+	pk := slices.Contains(t.PrimaryKey, c.Name)
+	m.setTrue("primary_key", pk)
+	m.setTrue("not_null", c.NotNull && !pk && c.Identity == "")
+	m.setTrue("unique", c.Unique)
+	m.setStr("default", c.Default)
+	m.setStr("generated", c.Generated)
+	if fk := c.References; fk != nil {
+		rm := mapping(true)
+		rm.setStr("table", fk.Table)
+		if fk.Schema != t.Schema || fk.Schema != "public" {
+			rm.setStr("schema", fk.Schema)
+		}
+		rm.setStr("column", fk.Column)
+		rm.setStr("on_delete", fk.OnDelete)
+		m.set("references", rm.n)
+	}
+	if v, ok := tb.immutable[c.Name]; ok {
+		m.set("immutable", boolean(v))
+	}
+	m.setStr("comment", c.Comment)
+	return m.n
+}
+
+// adjust compares the compiled first file with the database and writes what the file
+// must say for the compiled schema to match it: policy names that differ from the
+// generated ones, columns immutable (or not) as the grants show, and grants where the
+// derived ones differ.
+func (p *puller) adjust(compiled *schema.Schema) bool {
+	changed := false
+	for _, f := range compiled.Routines {
+		if have := p.s.Routine(f.Schema, f.Name); have != nil && have.Body != f.Body && len(p.auth.userIDs) > 1 {
+			p.auth.userIDs = p.auth.userIDs[1:]
+			p.auth.userID, changed = p.auth.userIDs[0], true
+			break
+		}
+	}
+	for _, tb := range p.tables {
+		ct := compiled.Table(tb.src.Schema, tb.src.Name)
+		if ct == nil {
+			continue
+		}
+		for i, r := range tb.rules {
+			if i < len(ct.Policies) && ct.Policies[i].Name != r.name && !r.nameWritten {
+				r.nameWritten, changed = true, true
+			}
+		}
+		want := mutableColumns(tb.src)
+		have := mutableColumns(ct)
+		for _, c := range tb.src.Columns {
+			w, h := want == nil || slices.Contains(want, c.Name), have == nil || slices.Contains(have, c.Name)
+			if w != h {
+				if _, set := tb.immutable[c.Name]; !set {
+					tb.immutable[c.Name], changed = !w, true
+				}
+			}
+		}
+		if !tb.grants && !sameGrants(tb.declaredGrants, ct.Grants) {
+			tb.grants, changed = true, true
+		}
+	}
+	return changed
+}
+
+// mutableColumns returns the columns the roles may update when the grants name
+// columns (immutable ones are left out), or nil when they grant UPDATE on the table.
+func mutableColumns(t *schema.Table) []string {
+	for _, g := range t.Grants {
+		if cols := g.Columns["update"]; len(cols) > 0 {
+			return cols
+		}
+	}
+	return nil
+}
+
+// sameGrants reports whether two tables' grants hold the same privileges per role,
+// column privileges counted as the privilege.
+func sameGrants(a, b []*schema.Grant) bool {
+	flat := func(gs []*schema.Grant) map[string][]string {
+		out := map[string][]string{}
+		for _, g := range gs {
+			privs := slices.Clone(g.Privileges)
+			for priv := range maps.Keys(g.Columns) {
+				privs = append(privs, priv)
+			}
+			if privs = schema.SortPrivileges(privs); len(privs) > 0 {
+				out[g.Role] = privs
+			}
+		}
+		return out
+	}
+	return maps.EqualFunc(flat(a), flat(b), slices.Equal[[]string])
+}
+
+// unquoteList splits a list of names as quote_ident spells them ("a, \"B c\"").
+func unquoteList(s string) []string {
+	var out []string
+	for i := 0; i < len(s); {
+		for i < len(s) && (s[i] == ' ' || s[i] == ',') {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
+		if s[i] == '"' {
+			text, end, ok := sqlident.ReadQuoted(s, i)
+			if !ok {
+				return append(out, s[i:])
+			}
+			out = append(out, text)
+			i = end
+			continue
+		}
+		j := i
+		for j < len(s) && s[j] != ',' {
+			j++
+		}
+		out = append(out, s[i:j])
+		i = j
+	}
+	return out
+}
