@@ -8,8 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/rlsmigrate/rlsmigrate/internal/compile"
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/schemagen"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
@@ -95,6 +98,86 @@ func TestPullRoundTrip(t *testing.T) {
 			}
 			if msg := pulledMatches(t, c, cur.YAML()); msg != "" {
 				t.Fatalf("seed %d:\n%s\nschema.yaml it was built from:\n%s", seed, msg, cur.YAML())
+			}
+		})
+	}
+}
+
+// form is one entry of testdata/pull/forms.yaml.
+type form struct {
+	Name, Source, Provider string
+	Tables, Policy         string
+	Rules                  []string
+}
+
+// neonSQL makes a database look like one with pg_session_jwt: its roles and
+// functions (rlsmigrate's stand-ins of them).
+func neonSQL() string {
+	var b strings.Builder
+	b.WriteString(`DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated') THEN CREATE ROLE authenticated NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anonymous') THEN CREATE ROLE anonymous NOLOGIN; END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+CREATE SCHEMA auth;
+`)
+	for _, f := range schema.IdentityFunctions {
+		fmt.Fprintf(&b, "CREATE FUNCTION %s RETURNS %s LANGUAGE sql STABLE AS $f$%s$f$;\n", f.Signature, f.Returns, f.Body)
+	}
+	return b.String()
+}
+
+// TestPullRecognisesForms: each policy form of testdata/pull/forms.yaml, made on a
+// database, is read back as the rule it means; the changes the report announces apply,
+// after which the pulled schema.yaml diffs empty.
+func TestPullRecognisesForms(t *testing.T) {
+	data, err := os.ReadFile("testdata/pull/forms.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var forms []form
+	if err := yaml.Unmarshal(data, &forms); err != nil {
+		t.Fatal(err)
+	}
+	if len(forms) < 15 {
+		t.Errorf("%d forms; want at least 15", len(forms))
+	}
+	for _, fm := range forms {
+		t.Run(fm.Name, func(t *testing.T) {
+			t.Parallel()
+			var dbURL string
+			if fm.Provider == "supabase" {
+				dbURL = pgtest.NewSupabaseDB(t)
+			} else {
+				dbURL = pgtest.NewDB(t)
+				pgtest.MustExec(t, pgtest.Connect(t, dbURL), neonSQL())
+			}
+			conn := pgtest.Connect(t, dbURL)
+			pgtest.RunScript(t, conn, fm.Tables+";\n"+fm.Policy)
+			// As in the apps the forms come from, the policy's table has row-level security.
+			pgtest.MustExec(t, conn, `DO $$ DECLARE r record; BEGIN
+				FOR r IN SELECT DISTINCT schemaname, tablename FROM pg_policies LOOP
+					EXECUTE format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY', r.schemaname, r.tablename);
+				END LOOP; END $$`)
+			work := t.TempDir()
+			pulled := filepath.Join(work, "schema.yaml")
+			r := run(t, work, "pull", "--database-url", dbURL, "--out", pulled)
+			if r.code != 0 {
+				t.Fatalf("pull exited %d:\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			for _, want := range fm.Rules {
+				if line := "policy p: " + want; !strings.Contains(r.stdout, line) {
+					t.Errorf("the report lacks %q:\n%s", line, r.stdout)
+				}
+			}
+			if strings.Contains(r.stdout, "policy p: custom") {
+				t.Errorf("the report keeps p as a custom rule:\n%s", r.stdout)
+			}
+			fix := run(t, work, "diff", "--database-url", dbURL, "--schema", pulled, "--format", "sql", "--dir", filepath.Join(work, "migrations"))
+			pgtest.RunScript(t, conn, fix.stdout)
+			d := run(t, work, "diff", "--database-url", dbURL, "--schema", pulled, "--dir", filepath.Join(work, "migrations"))
+			if d.code != 0 {
+				src, _ := os.ReadFile(pulled)
+				t.Errorf("after the announced changes, diff exited %d:\n%s%s\nreport:\n%s\nschema.yaml:\n%s", d.code, d.stdout, d.stderr, r.stdout, src)
 			}
 		})
 	}

@@ -1,7 +1,9 @@
 package pull
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -143,4 +145,80 @@ func (g *group) node() *yaml.Node {
 		m.set("where", w.n)
 	}
 	return m.n
+}
+
+// setGroup returns the group a membership subquery reads (the group column of the rows
+// of its table whose user column is the caller's, filtered by equalities), made when no
+// group says it yet; or nil and why it is none.
+func (p *puller) setGroup(t *schema.Table, sm sqlparse.SetMembership) (*group, string) {
+	schemaName := sm.Schema
+	if schemaName == "" {
+		schemaName = "public"
+		if p.tableNamed(schemaName, sm.Table) == nil {
+			schemaName = t.Schema
+		}
+	}
+	gt := p.tableNamed(schemaName, sm.Table)
+	if gt == nil {
+		return nil, "it reads " + sm.Table + ", which is not a pulled table"
+	}
+	g := &group{schema: schemaName, table: sm.Table, column: sm.Group}
+	if sm.Form == "in-users" {
+		if !sqlparse.Equivalent(sm.Identity, p.auth.userID) {
+			return nil, "it tests " + sm.Identity + ", not the caller's id"
+		}
+		g.user = sm.User
+	}
+	for _, w := range sm.Where {
+		if it, ok := w.IdentityTest(); ok && g.user == "" && sqlparse.Equivalent(it.Call, p.auth.userID) && gt.Column(it.Column) != nil {
+			g.user = it.Column
+			continue
+		}
+		eq, ok := w.Equality()
+		if !ok || gt.Column(eq.Column) == nil {
+			return nil, "its subquery's condition " + w.Text + " is neither the caller's id nor a column equal to constants"
+		}
+		g.where = append(g.where, eq)
+	}
+	if g.user == "" || gt.Column(g.column) == nil {
+		return nil, "its subquery does not compare a column of " + sm.Table + " with the caller's id"
+	}
+	for _, have := range p.groups {
+		if have.schema == g.schema && have.table == g.table && have.column == g.column && have.user == g.user && slices.EqualFunc(have.where, g.where, sameEquality) {
+			return have, ""
+		}
+	}
+	g.name = p.groupName(g)
+	g.function = g.name
+	p.groups = append(p.groups, g)
+	return g, ""
+}
+
+func sameEquality(a, b sqlparse.Equality) bool {
+	return a.Column == b.Column && slices.Equal(a.Values, b.Values)
+}
+
+// groupName returns a name for a group made from a membership subquery: its table and
+// group column, as a group name may be spelled, told apart from every other group's.
+func (p *puller) groupName(g *group) string {
+	base := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '_'
+	}, g.table+"_"+g.column)
+	if !policy.ValidGroupName(base) {
+		base = "g_" + base
+	}
+	if len(g.where) > 0 {
+		base += "_where"
+	}
+	name := base
+	for i := 2; slices.ContainsFunc(p.groups, func(h *group) bool { return h.name == name }); i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
+	}
+	return name
 }

@@ -29,22 +29,21 @@ type rule struct {
 	through     *group // member rules through a table: the through function's group
 	claims      []sqlparse.ClaimTest
 	src         *schema.Policy
+	why         string // why it is custom
 }
 
 // rules reads the policies of t back as rules, in operation order.
 func (p *puller) rules(t *schema.Table, tb *table) {
 	for _, op := range policy.Operations {
 		for _, pol := range t.Policies {
-			if pol.Command != op && pol.Command != "all" {
-				continue
+			if pol.Command == op || pol.Command == "all" {
+				tb.rules = append(tb.rules, p.rule(t, tb, pol, op)...)
 			}
-			r := p.rule(t, tb, pol, op)
-			tb.rules = append(tb.rules, r)
 		}
 	}
 	for _, pol := range t.Policies {
 		if pol.Command == "all" {
-			p.find(FindNote, policyName(t, pol), "FOR ALL: read back as one rule per operation; the next migration makes four policies of it")
+			p.find(FindNote, policyName(t, pol), "FOR ALL: read back as one rule per operation; the next migration makes a policy per operation of it")
 		}
 	}
 }
@@ -53,8 +52,10 @@ func policyName(t *schema.Table, pol *schema.Policy) string {
 	return t.QualifiedName() + " policy " + pol.Name
 }
 
-// rule reads the part of pol that governs op.
-func (p *puller) rule(t *schema.Table, tb *table, pol *schema.Policy, op string) *rule {
+// rule reads the part of pol that governs op: one rule, or one per operand of a
+// permissive policy's OR when each is a built-in rule (permissive policies OR
+// together, so the meaning is the same).
+func (p *puller) rule(t *schema.Table, tb *table, pol *schema.Policy, op string) []*rule {
 	r := &rule{op: op, kind: policy.RuleCustom, name: pol.Name, to: slices.Clone(pol.Roles), restrictive: pol.Restrictive, src: pol}
 	using, check := pol.Using, pol.Check
 	if op == "insert" && check == "" {
@@ -74,29 +75,60 @@ func (p *puller) rule(t *schema.Table, tb *table, pol *schema.Policy, op string)
 	}
 	if op == "update" && check != "" && !sqlparse.Equivalent(using, check) {
 		p.custom(t, pol, r, "its USING and WITH CHECK differ")
-		return r
+		return []*rule{r}
 	}
 	e, err := sqlparse.ParseExpr(cond)
 	if err != nil {
 		p.custom(t, pol, r, "its condition does not parse as one expression")
-		return r
+		return []*rule{r}
 	}
-	if e.AlwaysTrue() {
+	if ds := e.Disjuncts(); len(ds) > 1 && !pol.Restrictive {
+		owner, groups, findings := tb.owner, len(p.groups), len(p.findings)
+		var out []*rule
+		for i, d := range ds {
+			dr := *r
+			if i > 0 {
+				dr.name = "" // the first keeps the policy's name; the others are new
+			}
+			if !p.recognise(t, tb, &dr, d) {
+				break
+			}
+			out = append(out, &dr)
+		}
+		// Split only where it pays: a rule of it gets a faster form. Otherwise the
+		// policy stays as it is, a custom rule.
+		faster := slices.ContainsFunc(p.findings[findings:], func(f Finding) bool { return f.Kind == FindFaster })
+		if len(out) == len(ds) && faster {
+			p.find(FindNote, policyName(t, pol), "%s: its condition is an OR of %d rules, read back as %d rules (permissive policies OR together)", op, len(ds), len(ds))
+			return out
+		}
+		tb.owner, p.groups, p.findings = owner, p.groups[:groups], p.findings[:findings]
+	}
+	if !p.recognise(t, tb, r, e) {
+		p.custom(t, pol, r, r.why)
+	}
+	return []*rule{r}
+}
+
+// recognise reads cond as a built-in rule into r, and reports whether it is one; r.why
+// says why not.
+func (p *puller) recognise(t *schema.Table, tb *table, r *rule, cond *sqlparse.Expr) bool {
+	if cond.AlwaysTrue() {
 		r.kind, r.using, r.check = policy.RuleAnyone, "", ""
-		p.find(FindRule, policyName(t, pol), "anyone (%s)", op)
-		return r
+		p.find(FindRule, policyName(t, r.src), "anyone (%s)", r.op)
+		return true
 	}
-	cs := e.Conjuncts()
+	cs := cond.Conjuncts()
 	first, rest := cs[0], cs[1:]
 	kind, why := p.kindOf(t, tb, first, &rest, r)
 	if kind == "" {
-		p.custom(t, pol, r, why)
-		return r
+		r.why = why
+		return false
 	}
 	r.kind, r.using, r.check = kind, "", ""
 	r.where = sqlparse.AndText(rest)
-	p.find(FindRule, policyName(t, pol), "%s (%s)%s", describe(r), op, map[bool]string{true: ", where " + r.where}[r.where != ""])
-	return r
+	p.find(FindRule, policyName(t, r.src), "%s (%s)%s", describe(r), r.op, map[bool]string{true: ", where " + r.where}[r.where != ""])
+	return true
 }
 
 // custom keeps r as a custom rule and says why.
@@ -139,7 +171,23 @@ func (p *puller) kindOf(t *schema.Table, tb *table, cond *sqlparse.Expr, rest *[
 		}
 		return policy.RuleMember, ""
 	}
+	if sm, ok := cond.SetMembership(t.Name); ok {
+		g, why := p.setGroup(t, sm)
+		if g == nil {
+			return "", why
+		}
+		r.group, r.column = g.name, sm.Column
+		p.find(FindFaster, policyName(t, r.src), "it reads %s.%s for every row (%s); the generated policy reads the group once per statement, %s.%s(), and answers from an index on %s",
+			g.schema, g.table, map[string]string{"in": "IN (SELECT ...)", "exists": "EXISTS (SELECT ...)", "in-users": "the caller's id IN (SELECT ...)"}[sm.Form], policy.FunctionSchema, g.function, sm.Column)
+		return policy.RuleMember, ""
+	}
 	if ct, ok := cond.ClaimTest(); ok && sqlparse.Equivalent(ct.Claims, p.auth.claims) {
+		if !ct.PerStatement {
+			p.find(FindFaster, policyName(t, r.src), "it calls %s for every row; the generated policy reads the claims once per statement", ct.Claims)
+		}
+		if ct.Text {
+			p.find(FindNote, policyName(t, r.src), "it compares claim %s as text (->>); the claim rule compares JSON values, so a claim holding the number or boolean spelled alike no longer passes", claimName(ct.Path))
+		}
 		r.claims = []sqlparse.ClaimTest{ct}
 		for len(*rest) > 0 {
 			next, ok := (*rest)[0].ClaimTest()

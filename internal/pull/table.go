@@ -36,6 +36,9 @@ func (p *puller) table(t *schema.Table) *table {
 		}
 	}
 	name := t.QualifiedName()
+	if !t.RLS && len(t.Policies) > 0 {
+		p.find(FindNote, name, "row-level security is off, so its %d policies never applied: schema.yaml keeps them and enables it (the next migration turns it on, and the policies then decide who sees which rows)", len(t.Policies))
+	}
 	if t.PKName != "" && t.PKName != generatedName(t.Name, "pkey") {
 		p.find(FindLeftOut, name, "primary key named %s: rlsmigrate names it %s, and the next migration renames it", t.PKName, generatedName(t.Name, "pkey"))
 	}
@@ -66,7 +69,7 @@ func (tb *table) node() *yaml.Node {
 	if tb.owner != "" && !covered(t, tb.owner) {
 		m.set("owner_index", boolean(false))
 	}
-	if !t.RLS {
+	if !t.RLS && len(tb.rules) == 0 {
 		m.set("rls", boolean(false))
 	}
 	m.setTrue("force_rls", t.ForceRLS)
@@ -183,7 +186,7 @@ func (p *puller) adjust(compiled *schema.Schema) bool {
 			continue
 		}
 		for i, r := range tb.rules {
-			if i < len(ct.Policies) && ct.Policies[i].Name != r.name && !r.nameWritten {
+			if i < len(ct.Policies) && r.name != "" && ct.Policies[i].Name != r.name && !r.nameWritten {
 				r.nameWritten, changed = true, true
 			}
 		}

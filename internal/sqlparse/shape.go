@@ -2,6 +2,7 @@ package sqlparse
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 
@@ -36,11 +37,17 @@ func deparse(n *pg.Node) string {
 
 // Conjuncts returns the operands of the expression's top-level AND, left to right
 // (nested ANDs flattened); the expression alone when it is no AND.
-func (e *Expr) Conjuncts() []*Expr {
+func (e *Expr) Conjuncts() []*Expr { return e.operandsOf(pg.BoolExprType_AND_EXPR) }
+
+// Disjuncts returns the operands of the expression's top-level OR, as Conjuncts does
+// for AND.
+func (e *Expr) Disjuncts() []*Expr { return e.operandsOf(pg.BoolExprType_OR_EXPR) }
+
+func (e *Expr) operandsOf(op pg.BoolExprType) []*Expr {
 	var out []*Expr
 	var add func(n *pg.Node)
 	add = func(n *pg.Node) {
-		if be := n.GetBoolExpr(); be != nil && be.Boolop == pg.BoolExprType_AND_EXPR {
+		if be := n.GetBoolExpr(); be != nil && be.Boolop == op {
 			for _, a := range be.Args {
 				add(a)
 			}
@@ -124,8 +131,15 @@ type IdentityTest struct {
 	PerStatement bool
 }
 
-// IdentityTest returns the expression as an IdentityTest, or false.
+// IdentityTest returns the expression as an IdentityTest, or false. A comparison inside
+// a scalar subquery, (SELECT auth.user_id() = user_id), is one too: PostgreSQL runs it
+// for every row.
 func (e *Expr) IdentityTest() (IdentityTest, bool) {
+	if v, ok := scalarSubquery(e.node); ok {
+		it, ok := (&Expr{node: v}).IdentityTest()
+		it.PerStatement = false
+		return it, ok
+	}
 	l, r, ok := operands(e.node, "=")
 	if !ok {
 		return IdentityTest{}, false
@@ -210,11 +224,19 @@ func (e *Expr) ArrayMember() (ArrayMember, bool) {
 }
 
 // ClaimTest is a test of one JWT claim: ((SELECT claims) -> 'key') = '"v"'::jsonb, with
-// #> ARRAY['a', 'b'] for a nested claim and IN ('"a"'::jsonb, ...) for several values.
+// #> ARRAY['a', 'b'] for a nested claim and IN ('"a"'::jsonb, ...) for several values;
+// or the text forms people write, claims ->> 'key' = 'v' and claims -> 'a' ->> 'b' IN
+// ('v', 'w'), whose values are strings.
 type ClaimTest struct {
 	Claims string   // the claims call, as PostgreSQL prints it
 	Path   []string // the claim's keys
 	Values []string // the values it may hold, as JSON text
+	// PerStatement says the claims call sits in a scalar subquery; otherwise
+	// PostgreSQL calls it for every row.
+	PerStatement bool
+	// Text says the claim is compared as text (->>): a string value, or a number or
+	// boolean spelled alike, passes.
+	Text bool
 }
 
 // ClaimTest returns the expression as a ClaimTest, or false.
@@ -223,6 +245,9 @@ func (e *Expr) ClaimTest() (ClaimTest, bool) {
 	var values []*pg.Node
 	if l, r, ok := operands(e.node, "="); ok {
 		get, values = l, []*pg.Node{r}
+		if _, isConst := constText(l); isConst {
+			get, values = r, []*pg.Node{l}
+		}
 	} else if ae := e.node.GetAExpr(); ae != nil && ae.Kind == pg.A_Expr_Kind_AEXPR_IN && ae.Rexpr.GetList() != nil {
 		get, values = ae.Lexpr, ae.Rexpr.GetList().Items
 	} else if ae != nil && ae.Kind == pg.A_Expr_Kind_AEXPR_OP_ANY && ae.Rexpr.GetAArrayExpr() != nil && stringList(ae.Name)[0] == "=" {
@@ -232,52 +257,77 @@ func (e *Expr) ClaimTest() (ClaimTest, bool) {
 		return ClaimTest{}, false
 	}
 	var ct ClaimTest
-	for _, v := range values {
-		tc := v.GetTypeCast()
-		if tc == nil || strings.Join(stringList(tc.TypeName.Names), ".") != "jsonb" {
-			return ClaimTest{}, false
-		}
-		text, ok := constText(v)
-		if !ok || !json.Valid([]byte(text)) {
-			return ClaimTest{}, false
-		}
-		ct.Values = append(ct.Values, text)
+	if v, ok := scalarSubquery(get); ok { // (SELECT auth.jwt() ->> 'aal')
+		get, ct.PerStatement = v, true
 	}
-	var path *pg.Node
-	var ok bool
-	var claims *pg.Node
-	if claims, path, ok = operands(get, "->"); ok {
-		key, ok := constText(path)
-		if !ok {
-			return ClaimTest{}, false
-		}
-		ct.Path = []string{key}
-	} else if claims, path, ok = operands(get, "#>"); ok {
-		for path.GetTypeCast() != nil {
-			path = path.GetTypeCast().Arg
-		}
-		arr := path.GetAArrayExpr()
-		if arr == nil || len(arr.Elements) == 0 {
-			return ClaimTest{}, false
-		}
-		for _, el := range arr.Elements {
-			key, ok := constText(el)
-			if !ok {
-				return ClaimTest{}, false
-			}
-			ct.Path = append(ct.Path, key)
-		}
-	} else {
-		return ClaimTest{}, false
-	}
-	v, ok := scalarSubquery(claims)
+	claims, path, text, ok := claimPath(get)
 	if !ok {
 		return ClaimTest{}, false
 	}
-	if ct.Claims, ok = callText(v); !ok {
+	ct.Path, ct.Text = path, text
+	for _, v := range values {
+		val, ok := constText(v)
+		if !ok {
+			return ClaimTest{}, false
+		}
+		if text {
+			js, _ := json.Marshal(val)
+			val = string(js)
+		} else if tc := v.GetTypeCast(); tc == nil || strings.Join(stringList(tc.TypeName.Names), ".") != "jsonb" || !json.Valid([]byte(val)) {
+			return ClaimTest{}, false
+		}
+		ct.Values = append(ct.Values, val)
+	}
+	if v, ok := scalarSubquery(claims); ok {
+		claims, ct.PerStatement = v, true
+	}
+	if ct.Claims, ok = callText(claims); !ok {
 		return ClaimTest{}, false
 	}
 	return ct, true
+}
+
+// claimPath reads "claims -> 'a' -> 'b'", "claims #> ARRAY['a', 'b']" or either ending
+// in ->> (text): the claims expression, the keys, and whether the value is text.
+func claimPath(n *pg.Node) (claims *pg.Node, path []string, text bool, ok bool) {
+	for n.GetTypeCast() != nil { // (claims ->> 'role')::text
+		n = n.GetTypeCast().Arg
+	}
+	for _, op := range []string{"->>", "->", "#>", "#>>"} {
+		l, r, found := operands(n, op)
+		if !found {
+			continue
+		}
+		var keys []string
+		if op == "#>" || op == "#>>" {
+			for r.GetTypeCast() != nil {
+				r = r.GetTypeCast().Arg
+			}
+			arr := r.GetAArrayExpr()
+			if arr == nil || len(arr.Elements) == 0 {
+				return nil, nil, false, false
+			}
+			for _, el := range arr.Elements {
+				key, ok := constText(el)
+				if !ok {
+					return nil, nil, false, false
+				}
+				keys = append(keys, key)
+			}
+		} else {
+			key, ok := constText(r)
+			if !ok {
+				return nil, nil, false, false
+			}
+			keys = []string{key}
+		}
+		// The left side is the claims, or a path into them with ->.
+		if inner, prefix, innerText, ok := claimPath(l); ok && !innerText {
+			return inner, append(prefix, keys...), op == "->>" || op == "#>>", true
+		}
+		return l, keys, op == "->>" || op == "#>>", true
+	}
+	return nil, nil, false, false
 }
 
 // Equality is "column = constant" or "column IN (constants)": a filter on one column.
@@ -292,10 +342,16 @@ func (e *Expr) Equality() (Equality, bool) {
 		return Equality{Column: cmp.Column, Values: []string{cmp.Value}}, true
 	}
 	ae := e.node.GetAExpr()
-	if ae == nil || ae.Kind != pg.A_Expr_Kind_AEXPR_IN || ae.Rexpr.GetList() == nil {
+	if ae == nil || len(ae.Name) != 1 || stringList(ae.Name)[0] != "=" {
 		return Equality{}, false
 	}
-	if s := ae.Name[0].GetString_(); s == nil || s.Sval != "=" {
+	var items []*pg.Node
+	switch {
+	case ae.Kind == pg.A_Expr_Kind_AEXPR_IN && ae.Rexpr.GetList() != nil:
+		items = ae.Rexpr.GetList().Items
+	case ae.Kind == pg.A_Expr_Kind_AEXPR_OP_ANY && ae.Rexpr.GetAArrayExpr() != nil:
+		items = ae.Rexpr.GetAArrayExpr().Elements // PostgreSQL stores IN (...) so
+	default:
 		return Equality{}, false
 	}
 	col, ok := columnName(ae.Lexpr)
@@ -303,7 +359,7 @@ func (e *Expr) Equality() (Equality, bool) {
 		return Equality{}, false
 	}
 	eq := Equality{Column: col}
-	for _, v := range ae.Rexpr.GetList().Items {
+	for _, v := range items {
 		text, ok := constText(v)
 		if !ok {
 			return Equality{}, false
@@ -455,4 +511,143 @@ func typeText(tn *pg.TypeName) string {
 		Arg: &pg.Node{Node: &pg.Node_AConst{AConst: &pg.A_Const{Isnull: true}}}, TypeName: tn}}})
 	_, typ, _ := strings.Cut(cast, "::")
 	return typ
+}
+
+// SetMembership is a test of the row against the rows of another table, as people
+// write membership: column IN (SELECT group FROM table WHERE ...), or EXISTS (SELECT 1
+// FROM table m WHERE m.group = row.column AND ...), where row qualifies the column by
+// the policy's table.
+type SetMembership struct {
+	Column        string // the row's column
+	Schema, Table string // the table read ("" schema when unqualified)
+	Group         string // its column compared with Column
+	Where         []*Expr
+	// Form is "in", "exists", or "in-users" for IDENTITY IN (SELECT user FROM table
+	// WHERE table.group = row.column ...), where User is the column read and Identity
+	// the expression tested.
+	Form           string
+	User, Identity string
+}
+
+// SetMembership returns the expression as a SetMembership, or false; table is the
+// name of the policy's table, by which an EXISTS subquery names the row's columns.
+func (e *Expr) SetMembership(table string) (SetMembership, bool) {
+	sl := e.node.GetSubLink()
+	if sl == nil {
+		return SetMembership{}, false
+	}
+	sel := sl.Subselect.GetSelectStmt()
+	if sel == nil || len(sel.FromClause) != 1 || len(sel.GroupClause) > 0 || sel.HavingClause != nil ||
+		sel.LimitCount != nil || len(sel.WithClause.GetCtes()) > 0 || len(sel.TargetList) != 1 || sel.Op != pg.SetOperation_SETOP_NONE {
+		return SetMembership{}, false
+	}
+	rv := sel.FromClause[0].GetRangeVar()
+	if rv == nil {
+		return SetMembership{}, false
+	}
+	alias := rv.Relname
+	if rv.Alias != nil {
+		alias = rv.Alias.Aliasname
+	}
+	sm := SetMembership{Schema: rv.Schemaname, Table: rv.Relname}
+	var where []*Expr
+	if sel.WhereClause != nil {
+		where = (&Expr{node: sel.WhereClause}).Conjuncts()
+	}
+	switch sl.SubLinkType {
+	case pg.SubLinkType_ANY_SUBLINK:
+		if op := stringList(sl.OperName); len(op) > 0 && op[0] != "=" {
+			return SetMembership{}, false
+		}
+		col, ok := columnName(sl.Testexpr)
+		rt := sel.TargetList[0].GetResTarget()
+		if rt == nil {
+			return SetMembership{}, false
+		}
+		if !ok {
+			// IDENTITY IN (SELECT user FROM table WHERE table.group = row.column ...)
+			id := sl.Testexpr
+			if v, ok := scalarSubquery(id); ok {
+				id = v
+			}
+			text, isCall := callText(id)
+			user, okUser := innerColumn(rt.Val, alias)
+			if !isCall || !okUser {
+				return SetMembership{}, false
+			}
+			sm.Identity, sm.User = text, user
+			if !sm.correlate(where, alias, table) {
+				return SetMembership{}, false
+			}
+			sm.Form = "in-users"
+			return sm, true
+		}
+		group, ok := innerColumn(rt.Val, alias)
+		if !ok {
+			return SetMembership{}, false
+		}
+		sm.Column, sm.Group, sm.Form, sm.Where = col, group, "in", where
+	case pg.SubLinkType_EXISTS_SUBLINK:
+		if !sm.correlate(where, alias, table) {
+			return SetMembership{}, false
+		}
+		sm.Form = "exists"
+	default:
+		return SetMembership{}, false
+	}
+	return sm, true
+}
+
+// correlate finds, among where, the condition that ties the subquery's table (named
+// alias in it) to the row of table, alias.group = table.column, and sets Column and
+// Group from it, and Where to the other conditions.
+func (sm *SetMembership) correlate(where []*Expr, alias, table string) bool {
+	if alias == table {
+		return false // the row's columns and the subquery's would have one name
+	}
+	for i, w := range where {
+		l, r, ok := operands(w.node, "=")
+		if !ok {
+			continue
+		}
+		for _, side := range [][2]*pg.Node{{l, r}, {r, l}} {
+			inner, ok1 := innerColumn(side[0], alias)
+			outer, ok2 := qualifiedBy(side[1], table)
+			if ok1 && ok2 {
+				sm.Column, sm.Group = outer, inner
+				sm.Where = append(slices.Clone(where[:i]), where[i+1:]...)
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// innerColumn returns the column n names, unqualified or qualified by alias.
+func innerColumn(n *pg.Node, alias string) (string, bool) {
+	cr := n.GetColumnRef()
+	if cr == nil || isStar(cr) {
+		return "", false
+	}
+	names := stringList(cr.Fields)
+	switch {
+	case len(names) == 1 && len(cr.Fields) == 1:
+		return names[0], true
+	case len(names) == 2 && len(cr.Fields) == 2 && names[0] == alias:
+		return names[1], true
+	}
+	return "", false
+}
+
+// qualifiedBy returns the column n names, qualified by table.
+func qualifiedBy(n *pg.Node, table string) (string, bool) {
+	cr := n.GetColumnRef()
+	if cr == nil || isStar(cr) {
+		return "", false
+	}
+	names := stringList(cr.Fields)
+	if len(names) == 2 && len(cr.Fields) == 2 && names[0] == table {
+		return names[1], true
+	}
+	return "", false
 }
