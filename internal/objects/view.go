@@ -6,6 +6,7 @@ import (
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
@@ -45,19 +46,20 @@ var View = Kind{
 	StandIn: func(o *schema.Object, name string) string {
 		return fmt.Sprintf("CREATE TEMP VIEW %s AS %s;", sqlident.Quote(name), o.Attrs["query"])
 	},
-	Create: func(_ string, o *schema.Object, _ Where) []Statement {
-		name := sqlident.Qualified(o.Schema, o.Name)
-		out := []Statement{
-			{SQL: fmt.Sprintf("CREATE VIEW %s WITH (security_invoker = %s) AS %s;", name, o.Attrs["security_invoker"], o.Attrs["query"])},
-			{SQL: revokeEveryone("TABLE", "pg_class", "relacl", "relowner", name, "regclass")},
+	Create: func(_ string, o *schema.Object, _ Where) []Statement { return createView(o) },
+	Drop:   func(_ string, o *schema.Object) []Statement { return dropView(o) },
+	// A view whose query stays is altered in place: what depends on it (a policy
+	// reading it) stays too. A new query makes it anew.
+	Alter: func(table string, old, new *schema.Object, anew bool) []Statement {
+		if anew || !sqlparse.Equivalent(old.Attrs["query"], new.Attrs["query"]) {
+			return append(dropView(old), createView(new)...)
 		}
-		if roles := viewReaders(o); len(roles) > 0 {
-			out = append(out, Statement{SQL: fmt.Sprintf("GRANT SELECT ON %s TO %s;", name, sqlident.Grantees(roles))})
+		name := sqlident.Qualified(new.Schema, new.Name)
+		var out []Statement
+		if old.Attrs["security_invoker"] != new.Attrs["security_invoker"] {
+			out = append(out, Statement{SQL: fmt.Sprintf("ALTER VIEW %s SET (security_invoker = %s);", name, new.Attrs["security_invoker"])})
 		}
-		return out
-	},
-	Drop: func(_ string, o *schema.Object) []Statement {
-		return []Statement{{SQL: fmt.Sprintf("DROP VIEW %s;", sqlident.Qualified(o.Schema, o.Name))}}
+		return append(out, createView(new)[1:]...) // the privileges
 	},
 	Users: func(o *schema.Object) []string {
 		var out []string
@@ -84,6 +86,24 @@ var View = Kind{
 	CreateAfter:  "trigger.alter",
 	DropAfter:    "check.drop",
 	DeclaredOnly: true,
+}
+
+// createView returns the statements that make view o: the view, then its privileges
+// (every one revoked, SELECT granted to its readers).
+func createView(o *schema.Object) []Statement {
+	name := sqlident.Qualified(o.Schema, o.Name)
+	out := []Statement{
+		{SQL: fmt.Sprintf("CREATE VIEW %s WITH (security_invoker = %s) AS %s;", name, o.Attrs["security_invoker"], o.Attrs["query"])},
+		{SQL: revokeEveryone("TABLE", "pg_class", "relacl", "relowner", name, "regclass")},
+	}
+	if roles := viewReaders(o); len(roles) > 0 {
+		out = append(out, Statement{SQL: fmt.Sprintf("GRANT SELECT ON %s TO %s;", name, sqlident.Grantees(roles))})
+	}
+	return out
+}
+
+func dropView(o *schema.Object) []Statement {
+	return []Statement{{SQL: fmt.Sprintf("DROP VIEW %s;", sqlident.Qualified(o.Schema, o.Name))}}
 }
 
 // viewReaders returns the roles a view's privileges give SELECT ("public" for PUBLIC).
