@@ -278,3 +278,18 @@ func TestVerifyWithBypassRole(t *testing.T) {
 		t.Fatalf("verify:\n%s", r)
 	}
 }
+
+// TestVerifyInsertsOverReferenceKeyedRows: a table whose primary key is made of its
+// references and owner (a chat's participants) got, for verify's insert of a caller's
+// own row, the key of the row verify had set up for the caller: a unique violation,
+// reported as a mismatch. The set-up row goes first, as for an owner-keyed table.
+func TestVerifyInsertsOverReferenceKeyedRows(t *testing.T) {
+	t.Parallel()
+	var b built
+	b.build(t, "testdata/verify/reference_key.yaml")
+	dbURL := b.database(t)
+	r := run(t, b.work, "verify", "--schema", b.schema, "--database-url", dbURL)
+	if r.code != 0 || !strings.Contains(r.stdout, " 0 mismatch(es)") {
+		t.Fatalf("verify:\n%s", r)
+	}
+}

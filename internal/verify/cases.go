@@ -44,7 +44,7 @@ func (v *verifier) table(ctx context.Context, t *schema.Table, pt *policy.Table)
 			}
 		}
 		cols, vals := v.values(t, user, 0, set)
-		attempts = append(attempts, attempt{op: "insert", cas: cas, who: who, sql: insertSQL(t, cols, vals, false), prep: prep + v.clear(t, user), old: c})
+		attempts = append(attempts, attempt{op: "insert", cas: cas, who: who, sql: insertSQL(t, cols, vals, false), prep: prep + v.clear(t, user, set), old: c})
 	}
 	own := policy.Case{Identity: true, Owned: true, InGroups: true}
 	others := policy.Case{Identity: true}
@@ -268,14 +268,36 @@ const (
 )
 
 // clear returns the statement that deletes user's row of t before a new one is
-// inserted, where the owner column alone is a key; "" elsewhere.
-func (v *verifier) clear(t *schema.Table, user string) string {
-	if !uniqueColumn(t, t.Owner) {
+// inserted, where the new row takes the same key: the owner column alone is a key, or
+// every column of the primary key gets the user's value (its owner, group or user id,
+// its reference to the user's parent row) rather than a new one; "" elsewhere.
+func (v *verifier) clear(t *schema.Table, user string, set map[string]string) string {
+	if !uniqueColumn(t, t.Owner) && !v.userKey(t, set) {
 		return ""
 	}
 	// Rows of other tables may reference it: the keys are off while it goes (the new
 	// row takes its key back).
 	return replicaOn + fmt.Sprintf("DELETE FROM %s WHERE ctid = %s::tid;", sqlident.Qualified(t.Schema, t.Name), sqlident.Literal(v.rows[t.QualifiedName()][user].ctid)) + replicaOff
+}
+
+// userKey reports whether every column of t's primary key takes, in a new row of a
+// user (values), the value the user's existing row holds; set are the columns given
+// new values.
+func (v *verifier) userKey(t *schema.Table, set map[string]string) bool {
+	if len(t.PrimaryKey) == 0 {
+		return false
+	}
+	cr := v.roles(t)
+	for _, name := range t.PrimaryKey {
+		c := t.Column(name)
+		if _, fresh := set[name]; fresh || c == nil || c.Identity != "" {
+			return false
+		}
+		if !(name == t.Owner || cr.users[name] || cr.ids[name] || cr.keys[name] || c.References != nil) {
+			return false
+		}
+	}
+	return true
 }
 
 // uniqueColumn reports whether column alone is a key of t.
