@@ -45,6 +45,14 @@ type realApp struct {
 	} `yaml:"explained"`
 	// NotExercised are the tables verify cannot set up, by name, and why.
 	NotExercised map[string]string `yaml:"not_exercised"`
+	// PullSchemas are the database schemas rlsmigrate pull reads (default public).
+	PullSchemas []string `yaml:"pull_schemas"`
+	// PullExplained says why the database adopted with pull denies what the original
+	// allowed, line by line of pull-differences.txt.
+	PullExplained []struct {
+		Match string `yaml:"match"`
+		Why   string `yaml:"why"`
+	} `yaml:"pull_explained"`
 }
 
 // TestRealApps builds each real app twice on a real PostgreSQL: from its original SQL
@@ -68,8 +76,8 @@ func TestRealApps(t *testing.T) {
 	}
 }
 
-func compareRealApp(t *testing.T, dir string) {
-	var app realApp
+// loadRealApp reads dir's app.yaml and builds a database from its original SQL.
+func loadRealApp(t *testing.T, dir string) (app realApp, newDB func(testing.TB) string, build func() (string, *pgx.Conn)) {
 	data, err := os.ReadFile(filepath.Join(dir, "app.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -81,17 +89,31 @@ func compareRealApp(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newDB := pgtest.NewSupabaseDB
+	newDB = pgtest.NewSupabaseDB
 	if app.Provider == "claims" {
 		newDB = pgtest.NewDB
 	}
-	// The original, as its SQL builds it.
-	origURL := newDB(t)
-	orig := pgtest.Connect(t, origURL)
-	if app.Setup != "" {
-		pgtest.MustExec(t, orig, app.Setup)
+	return app, newDB, func() (string, *pgx.Conn) {
+		url := newDB(t)
+		conn := pgtest.Connect(t, url)
+		if app.Setup != "" {
+			pgtest.MustExec(t, conn, app.Setup)
+		}
+		pgtest.RunScript(t, conn, string(original))
+		return url, conn
 	}
-	pgtest.RunScript(t, orig, string(original))
+}
+
+// loadFixture loads app's rows into conn with triggers and foreign-key checks off, and
+// moves the identity sequences past them.
+func loadFixture(t *testing.T, app realApp, conn *pgx.Conn) {
+	pgtest.MustExec(t, conn, "SET session_replication_role = replica;\n"+app.Fixture+"\nSET session_replication_role = DEFAULT;\n"+pastIdentities)
+}
+
+func compareRealApp(t *testing.T, dir string) {
+	app, newDB, buildOriginal := loadRealApp(t, dir)
+	// The original, as its SQL builds it.
+	_, orig := buildOriginal()
 	// rlsmigrate's, from schema.yaml.
 	work := t.TempDir()
 	schemaPath := filepath.Join(work, "schema.yaml")
@@ -114,14 +136,44 @@ func compareRealApp(t *testing.T, dir string) {
 	// The same rows in both, with triggers and foreign-key checks off, and identity
 	// sequences past them.
 	for _, conn := range []*pgx.Conn{orig, ours} {
-		pgtest.MustExec(t, conn, "SET session_replication_role = replica;\n"+app.Fixture+"\nSET session_replication_role = DEFAULT;\n"+pastIdentities)
+		loadFixture(t, app, conn)
 	}
 	if rep, r := diffReport(t, schemaPath, oursURL); len(rep.Findings) != 0 || r.code != 0 {
 		t.Errorf("diff after up:\n%s", r)
 	}
-	// Every caller, every table, every row, every operation.
-	var wider, narrower []string
-	probes := 0
+	wider, narrower, probes := probeApp(t, app, orig, ours)
+	t.Logf("%d attempts on each database; %d allowed only by the original", probes, len(narrower))
+	if len(wider) > 0 {
+		t.Errorf("rlsmigrate's database allows what the original denies:\n  %s", strings.Join(wider, "\n  "))
+	}
+	// verify last: the rows it inserts are rolled back, but not the identity
+	// sequences it draws from.
+	verifyApp(t, app, work, schemaPath, oursURL)
+
+	golden.Compare(t, filepath.Join(dir, "differences.txt"), strings.Join(narrower, "\n")+"\n")
+	used := make([]bool, len(app.Explained))
+	for _, line := range narrower {
+		found := false
+		for i, e := range app.Explained {
+			if strings.Contains(line, e.Match) {
+				found, used[i] = true, true
+			}
+		}
+		if !found {
+			t.Errorf("difference not explained in app.yaml: %s", line)
+		}
+	}
+	for i, ok := range used {
+		if !ok {
+			t.Errorf("app.yaml explains %q, which no difference shows", app.Explained[i].Match)
+		}
+	}
+}
+
+// probeApp has every caller of app try select, each update and delete on every row of
+// every table, and each insert, on the original database and on ours; wider lists what
+// only ours allowed, narrower what only the original did.
+func probeApp(t *testing.T, app realApp, orig, ours *pgx.Conn) (wider, narrower []string, probes int) {
 	for _, table := range slices.Sorted(maps.Keys(app.Tables)) {
 		spec := app.Tables[table]
 		key := spec.KeyExpr
@@ -166,13 +218,13 @@ func compareRealApp(t *testing.T, dir string) {
 			}
 		}
 	}
-	t.Logf("%d attempts on each database; %d allowed only by the original", probes, len(narrower))
-	if len(wider) > 0 {
-		t.Errorf("rlsmigrate's database allows what the original denies:\n  %s", strings.Join(wider, "\n  "))
-	}
-	// verify last: the rows it inserts are rolled back, but not the identity
-	// sequences it draws from.
-	r := run(t, work, "verify", "--schema", schemaPath, "--database-url", oursURL, "--format", "json")
+	return wider, narrower, probes
+}
+
+// verifyApp runs verify with schemaPath on the database at dbURL: it must find no
+// mismatch, and leave out exactly the tables app.yaml says it cannot exercise.
+func verifyApp(t *testing.T, app realApp, work, schemaPath, dbURL string) {
+	r := run(t, work, "verify", "--schema", schemaPath, "--database-url", dbURL, "--format", "json")
 	var rep verify.Report
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
 		t.Errorf("verify: %v\n%s", err, r)
@@ -192,24 +244,6 @@ func compareRealApp(t *testing.T, dir string) {
 	}
 	t.Logf("verify: %d checks, %d not derived, mismatches: %v", checks, notDerived, rep.Mismatches())
 
-	golden.Compare(t, filepath.Join(dir, "differences.txt"), strings.Join(narrower, "\n")+"\n")
-	used := make([]bool, len(app.Explained))
-	for _, line := range narrower {
-		found := false
-		for i, e := range app.Explained {
-			if strings.Contains(line, e.Match) {
-				found, used[i] = true, true
-			}
-		}
-		if !found {
-			t.Errorf("difference not explained in app.yaml: %s", line)
-		}
-	}
-	for i, ok := range used {
-		if !ok {
-			t.Errorf("app.yaml explains %q, which no difference shows", app.Explained[i].Match)
-		}
-	}
 }
 
 // attempt runs stmt as role with claims in a savepoint it rolls back, and says what
@@ -269,4 +303,77 @@ func columnValues(t *testing.T, conn *pgx.Conn, query string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestPullRealApps adopts each real app with pull: a database built from its original
+// SQL (not from schema.yaml) is pulled, the report is golden (pull-report.txt), the
+// changes it announces are applied, and diff of the pulled schema.yaml is then empty;
+// the behaviour comparison against the original finds nothing the adopted database
+// allows that the original denied, and verify finds no mismatch.
+func TestPullRealApps(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/realapps/*/app.yaml")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no real apps in testdata/realapps: %v", err)
+	}
+	for _, file := range dirs {
+		dir := filepath.Dir(file)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			t.Parallel()
+			app, _, buildOriginal := loadRealApp(t, dir)
+			_, orig := buildOriginal()
+			adoptedURL, adopted := buildOriginal()
+			work := t.TempDir()
+			pulled := filepath.Join(work, "schema.yaml")
+			schemas := app.PullSchemas
+			if len(schemas) == 0 {
+				schemas = []string{"public"}
+			}
+			r := run(t, work, "pull", "--database-url", adoptedURL, "--schemas", strings.Join(schemas, ","), "--out", pulled)
+			if r.code != 0 {
+				t.Fatalf("pull: %s", r)
+			}
+			golden.Compare(t, filepath.Join(dir, "pull-report.txt"), r.stdout)
+			// The announced changes applied to two copies: one for verify (whose rows
+			// draw from the identity sequences), one for the behaviour comparison.
+			verifyURL, verifyConn := buildOriginal()
+			for _, db := range []struct {
+				url  string
+				conn *pgx.Conn
+			}{{adoptedURL, adopted}, {verifyURL, verifyConn}} {
+				dirFlag := []string{"--dir", filepath.Join(work, "migrations")}
+				fix := run(t, work, append([]string{"diff", "--database-url", db.url, "--schema", pulled, "--format", "sql"}, dirFlag...)...)
+				pgtest.RunScript(t, db.conn, fix.stdout)
+				if d := run(t, work, append([]string{"diff", "--database-url", db.url, "--schema", pulled}, dirFlag...)...); d.code != 0 {
+					src, _ := os.ReadFile(pulled)
+					t.Fatalf("after the announced changes, diff exited %d:\n%s%s\nschema.yaml:\n%s", d.code, d.stdout, d.stderr, src)
+				}
+			}
+			v := run(t, work, "verify", "--schema", pulled, "--database-url", verifyURL, "--format", "json")
+			var rep verify.Report
+			if err := json.Unmarshal([]byte(v.stdout), &rep); err != nil || v.code != 0 {
+				t.Errorf("verify: %v\n%s", err, v)
+			}
+			t.Logf("verify: mismatches %v", rep.Mismatches())
+			for _, conn := range []*pgx.Conn{orig, adopted} {
+				loadFixture(t, app, conn)
+			}
+			wider, narrower, probes := probeApp(t, app, orig, adopted)
+			t.Logf("%d attempts on each database; %d allowed only by the original", probes, len(narrower))
+			// What only the original allowed is golden, each line explained in app.yaml.
+			golden.Compare(t, filepath.Join(dir, "pull-differences.txt"), strings.Join(narrower, "\n")+"\n")
+			for _, line := range narrower {
+				if !slices.ContainsFunc(app.PullExplained, func(e struct {
+					Match string `yaml:"match"`
+					Why   string `yaml:"why"`
+				}) bool {
+					return strings.Contains(line, e.Match)
+				}) {
+					t.Errorf("difference not explained in app.yaml's pull_explained: %s", line)
+				}
+			}
+			if len(wider) > 0 {
+				t.Errorf("the adopted database allows what the original denies:\n  %s", strings.Join(wider, "\n  "))
+			}
+		})
+	}
 }

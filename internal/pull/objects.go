@@ -217,9 +217,14 @@ func (p *puller) externalTable(schemaName, name string) *schema.Table {
 // functions writes the functions of the pulled schemas.
 func (p *puller) functions() []*yaml.Node {
 	var out []*yaml.Node
+	called := p.calledByColumns()
 	for _, o := range objectsOf(p.s.Objects, "routine") {
 		a := o.Attrs
 		name := o.Schema + "." + a["function"] + "(" + a["types"] + ")"
+		if by, ok := called[o.Schema+"."+a["function"]]; ok {
+			p.find(FindLeftOut, name, "%s calls it, and a migration makes declared functions after the tables: it stays in the database undeclared, which diff and generate leave alone", by)
+			continue
+		}
 		if a["language"] != "sql" && a["language"] != "plpgsql" {
 			p.find(FindLeftOut, name, "language %s: schema.yaml declares sql and plpgsql functions; the next migration drops it unless it moves to a schema rlsmigrate does not manage", a["language"])
 			continue
@@ -363,6 +368,33 @@ func (p *puller) publications() []*yaml.Node {
 		m.setStr("name", o.Name)
 		m.set("tables", list(tables))
 		out = append(out, m.n)
+	}
+	return out
+}
+
+// calledByColumns maps the functions (schema.name) that a default, generated
+// expression or check of a pulled table calls to the first that does.
+func (p *puller) calledByColumns() map[string]string {
+	out := map[string]string{}
+	add := func(expr, what string) {
+		e, err := sqlparse.ParseExpr(expr)
+		if err != nil {
+			return
+		}
+		for _, fn := range e.Functions() {
+			if _, seen := out[fn]; !seen && strings.Contains(fn, ".") {
+				out[fn] = what
+			}
+		}
+	}
+	for _, t := range p.s.Tables {
+		for _, c := range t.Columns {
+			add(c.Default, "the default of "+t.QualifiedName()+"."+c.Name)
+			add(c.Generated, "the generated column "+t.QualifiedName()+"."+c.Name)
+		}
+		for _, o := range objectsOf(t.Objects, "check") {
+			add(o.Attrs["expr"], "check "+o.Name+" of "+t.QualifiedName())
+		}
 	}
 	return out
 }

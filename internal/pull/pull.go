@@ -120,6 +120,7 @@ func (p *puller) build() {
 	for _, t := range p.s.Tables {
 		p.tables = append(p.tables, p.table(t))
 	}
+	p.declareGrants()
 }
 
 // encode writes the file as it stands.

@@ -73,6 +73,12 @@ func (p *puller) rule(t *schema.Table, tb *table, pol *schema.Policy, op string)
 	if op == "insert" {
 		cond = r.check
 	}
+	if cond == "" && (op != "update" || check == "") {
+		// PostgreSQL takes a policy without a condition for its command as letting
+		// nothing through; so does schema.yaml an operation without a rule.
+		p.find(FindNote, policyName(t, pol), "%s: it has no condition, so it lets nothing through; left out (the next migration drops it, which changes no access)", op)
+		return nil
+	}
 	if op == "update" && check != "" && !sqlparse.Equivalent(using, check) {
 		p.custom(t, pol, r, "its USING and WITH CHECK differ")
 		return []*rule{r}

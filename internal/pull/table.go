@@ -19,8 +19,9 @@ type table struct {
 	// immutable holds the columns whose immutable key is written, with its value.
 	immutable map[string]bool
 	grants    bool // write the grants: the derived ones differ
-	// declaredGrants are the grants schema.yaml states: all but the platform's own
-	// (Supabase's service_role), unless a rule names its role.
+	// declaredGrants are the grants schema.yaml states: all but those of the
+	// platform's role (Supabase's service_role) when the file does not name it
+	// otherwise, whose privileges diff leaves to the platform (see declareGrants).
 	declaredGrants []*schema.Grant
 }
 
@@ -28,13 +29,6 @@ type table struct {
 func (p *puller) table(t *schema.Table) *table {
 	tb := &table{src: t, immutable: map[string]bool{}}
 	p.rules(t, tb)
-	platform := &schema.Auth{Provider: p.auth.provider}
-	for _, g := range t.Grants {
-		named := slices.ContainsFunc(tb.rules, func(r *rule) bool { return slices.Contains(r.to, g.Role) })
-		if !platform.PlatformBypass(g.Role) || named {
-			tb.declaredGrants = append(tb.declaredGrants, g)
-		}
-	}
 	name := t.QualifiedName()
 	if !t.RLS && len(t.Policies) > 0 {
 		p.find(FindNote, name, "row-level security is off, so its %d policies never applied: schema.yaml keeps them and enables it (the next migration turns it on, and the policies then decide who sees which rows)", len(t.Policies))
@@ -264,4 +258,32 @@ func unquoteList(s string) []string {
 		i = j
 	}
 	return out
+}
+
+// declareGrants sets each table's declaredGrants: every grant, but those of a role the
+// provider's platform owns (Supabase's service_role) unless a rule, function or view
+// names it. Undeclared, its privileges are the platform's, which diff leaves alone;
+// once named, every one of them is compared, so every one is written.
+func (p *puller) declareGrants() {
+	platform := &schema.Auth{Provider: p.auth.provider}
+	named := map[string]bool{}
+	for _, tb := range p.tables {
+		for _, r := range tb.rules {
+			for _, role := range r.to {
+				named[role] = true
+			}
+		}
+	}
+	for _, k := range schemaKinds {
+		for _, role := range k.roles(p) {
+			named[role] = true
+		}
+	}
+	for _, tb := range p.tables {
+		for _, g := range tb.src.Grants {
+			if !platform.PlatformBypass(g.Role) || named[g.Role] {
+				tb.declaredGrants = append(tb.declaredGrants, g)
+			}
+		}
+	}
 }
