@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/database"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/compile"
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
@@ -37,7 +40,7 @@ var pullFormats = []outputFormat[pullResult]{
 }
 
 func runPull(ctx context.Context, e *env, args []string) int {
-	fs := e.flags("pull", "[--database-url URL] [--schemas public,...] [--out schema.yaml] [--format text|markdown] [--force]",
+	fs := e.flags("pull", "[--database-url URL] [--schemas public,...] [--out schema.yaml] [--dir migrations] [--baseline] [--format text|markdown] [--force]",
 		`Write schema.yaml from a live database: its tables with their columns, keys,
 references, indexes, identity, defaults, comments and grants; the enums, checks, views,
 functions, triggers and publications of the schemas; the tables they reference outside
@@ -48,15 +51,31 @@ from the database: Supabase (auth.uid() and its roles) or pg_session_jwt.
 Then prints a report: what became which rule, what stayed custom, what schema.yaml
 cannot say, and what the next migration from the new file changes in this database
 (a slower policy form replaced, a missing owner index added, ...), compared as
-diff compares. Reads the catalog in one read-only snapshot; changes nothing in the
-database. Exit 0: written; 2: error (nothing written).`)
+diff compares.
+Where --dir holds no migration yet, pull also writes the baseline there: NNNNN_baseline.sql,
+the migration that builds schema.yaml from nothing (never to run on this database), and,
+when the report announces changes, NNNNN_adopt.sql, which makes them (the next "up"
+applies it), with the state file, so the next "generate" writes only later changes.
+--baseline also records the baseline as applied in goose's version table, so "up" skips
+it; it is the only write pull makes to the database. Otherwise reads the catalog in one
+read-only snapshot. Exit 0: written; 2: error (nothing written).`)
 	dbURL := e.dbFlag(fs)
 	schemas := fs.String("schemas", "public", "comma-separated database schemas whose tables are pulled")
 	out := fs.String("out", "schema.yaml", "the file to write")
 	force := fs.Bool("force", false, "overwrite the file when it exists")
+	dir := fs.String("dir", "migrations", "the migrations directory the baseline goes to, when it holds none")
+	baseline := fs.Bool("baseline", false, "record the baseline migration as applied in the database's goose version table")
 	format := formatFlag(fs, pullFormats...)
 	if code := e.parse(fs, args); code >= 0 {
 		return code
+	}
+	md := migdir.Dir{Path: *dir}
+	existing, err := md.Migrations()
+	if err != nil {
+		return e.fail(err)
+	}
+	if len(existing) > 0 && *baseline {
+		return e.fail(fmt.Errorf("%s already holds migrations: --baseline records a new project's first one; pull without it writes schema.yaml only", *dir))
 	}
 	if _, err := os.Stat(*out); err == nil && !*force {
 		return e.fail(fmt.Errorf("%s exists: pull writes a whole new file; give --out another path, or --force to replace it", *out))
@@ -72,21 +91,136 @@ database. Exit 0: written; 2: error (nothing written).`)
 	if err != nil {
 		return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
 	}
+	var files []migdir.File
+	if len(existing) == 0 {
+		if files, err = writeBaseline(md, res.File, changes); err != nil {
+			return e.fail(err)
+		}
+	}
 	if err := migdir.WriteFileAtomic(*out, res.YAML); err != nil {
 		return e.fail(err)
 	}
+	if *baseline {
+		if err := recordBaseline(ctx, url, e.stderr, migdir.Version(files[0].Name)); err != nil {
+			return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
+		}
+	}
 	fmt.Fprint(e.stdout, format.Write(pullResult{res.Findings, changes, *out}))
+	for i, f := range files {
+		what := "the baseline: builds schema.yaml from nothing; never run it on this database"
+		if *baseline {
+			what = "the baseline, recorded as applied"
+		}
+		if i == 1 {
+			what = "the announced changes: rlsmigrate up applies them"
+		}
+		fmt.Fprintf(e.stdout, "wrote %s/%s (%s)\n", *dir, f.Name, what)
+	}
+	if len(existing) > 0 {
+		fmt.Fprintf(e.stdout, "%s already holds migrations: no baseline written; rlsmigrate generate writes what schema.yaml changes from them\n", *dir)
+	}
 	return ExitOK
+}
+
+// writeBaseline writes to md, which holds no migration, the baseline migration that
+// builds f's schema from nothing and, when changes is not empty, the migration that
+// makes them (the changes the database needs to match f), and records f's schema as
+// what they build.
+func writeBaseline(md migdir.Dir, f *policy.File, changes []*diff.Change) ([]migdir.File, error) {
+	unlock, err := md.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	state, err := md.Load()
+	if err != nil {
+		return nil, err
+	}
+	desired, err := compile.Compile(f)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the pulled schema.yaml (please report it): %w", err)
+	}
+	build := diff.Diff(state.Schema, desired)
+	main, online := render.Migration(build, diff.Invert(build), f.LockTimeout)
+	if online != "" {
+		return nil, fmt.Errorf("the baseline would need a migration outside a transaction (please report it)")
+	}
+	files := []migdir.File{{Name: "00001_baseline.sql", Content: baselineHeader + main}}
+	var owned []*diff.Change
+	for _, c := range changes {
+		if c.Owned() {
+			owned = append(owned, c)
+		}
+	}
+	if len(owned) > 0 {
+		main, online := render.Migration(owned, diff.Invert(owned), f.LockTimeout)
+		files = append(files, migdir.File{Name: "00002_adopt.sql", Content: main})
+		if online != "" {
+			files = append(files, migdir.File{Name: "00003_adopt_online.sql", Content: online})
+		}
+	}
+	if err := md.Write(files, desired); err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+// baselineHeader opens the baseline migration.
+const baselineHeader = "-- The baseline rlsmigrate pull wrote: schema.yaml built from nothing, as the database\n" +
+	"-- it was pulled from holds it. Never run it there: pull --baseline records it as applied.\n"
+
+// recordBaseline records version as applied in goose's version table, with goose's
+// own store: the table is made (with its version 0) where it is missing, as goose
+// makes it, all in one transaction.
+func recordBaseline(ctx context.Context, dbURL string, notices io.Writer, version int64) error {
+	db, _, err := openDB(ctx, dbURL, notices)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	store, err := database.NewStore(database.DialectPostgres, goose.DefaultTablename)
+	if err != nil {
+		return fmt.Errorf("recording the baseline: %w", err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("recording the baseline: %w", err)
+	}
+	defer tx.Rollback()
+	exists, err := store.(database.StoreExtender).TableExists(ctx, tx)
+	if err == nil && exists {
+		var latest int64
+		if latest, err = store.GetLatestVersion(ctx, tx); err == nil && latest > 0 {
+			return fmt.Errorf("the database's %s already records migration %d: migrations elsewhere manage it, so a baseline would be recorded over theirs; pull without --baseline", goose.DefaultTablename, latest)
+		}
+	}
+	if err == nil && !exists {
+		if err = store.CreateVersionTable(ctx, tx); err == nil {
+			err = store.Insert(ctx, tx, database.InsertRequest{Version: 0})
+		}
+	}
+	if err == nil {
+		err = store.Insert(ctx, tx, database.InsertRequest{Version: version})
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		return fmt.Errorf("recording the baseline in %s: %w", goose.DefaultTablename, err)
+	}
+	return nil
 }
 
 // pullDatabase reads schemas of the database into a schema.yaml, and returns it with
 // the changes the next migration from it would make there.
 func pullDatabase(ctx context.Context, conn *pgx.Conn, schemas []string) (*pull.Result, []*diff.Change, error) {
 	var roles []string
-	var supabase bool
+	var supabase, extension, fallback bool
 	err := conn.QueryRow(ctx, `SELECT array(SELECT rolname::text FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1),
 		to_regprocedure('auth.uid()') IS NOT NULL AND EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon')
-		AND EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated')`).Scan(&roles, &supabase)
+		AND EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticated'),
+		EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_session_jwt'),
+		to_regprocedure('auth.session()') IS NOT NULL AND to_regprocedure('auth.user_id()') IS NOT NULL`).Scan(&roles, &supabase, &extension, &fallback)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the roles: %w", err)
 	}
@@ -95,9 +229,15 @@ func pullDatabase(ctx context.Context, conn *pgx.Conn, schemas []string) (*pull.
 	if err != nil {
 		return nil, nil, err
 	}
-	in := pull.Input{Schema: actual}
-	if supabase {
+	// Supabase shows in auth.uid() and its roles; Neon in pg_session_jwt's extension.
+	// Its functions without the extension are what provider claims makes (and
+	// pg_session_jwt's fallback, which pull cannot tell from it).
+	in := pull.Input{Schema: actual, Provider: "pg_session_jwt"}
+	switch {
+	case supabase:
 		in.Provider = "supabase"
+	case !extension && fallback:
+		in.Provider = "claims"
 	}
 	if in.External, err = externalTables(ctx, conn, pull.Externals(actual)); err != nil {
 		return nil, nil, err

@@ -322,30 +322,40 @@ func TestPullRealApps(t *testing.T) {
 			app, _, buildOriginal := loadRealApp(t, dir)
 			_, orig := buildOriginal()
 			adoptedURL, adopted := buildOriginal()
-			work := t.TempDir()
-			pulled := filepath.Join(work, "schema.yaml")
 			schemas := app.PullSchemas
 			if len(schemas) == 0 {
 				schemas = []string{"public"}
 			}
-			r := run(t, work, "pull", "--database-url", adoptedURL, "--schemas", strings.Join(schemas, ","), "--out", pulled)
-			if r.code != 0 {
-				t.Fatalf("pull: %s", r)
-			}
-			golden.Compare(t, filepath.Join(dir, "pull-report.txt"), r.stdout)
-			// The announced changes applied to two copies: one for verify (whose rows
-			// draw from the identity sequences), one for the behaviour comparison.
-			verifyURL, verifyConn := buildOriginal()
-			for _, db := range []struct {
-				url  string
-				conn *pgx.Conn
-			}{{adoptedURL, adopted}, {verifyURL, verifyConn}} {
-				dirFlag := []string{"--dir", filepath.Join(work, "migrations")}
-				fix := run(t, work, append([]string{"diff", "--database-url", db.url, "--schema", pulled, "--format", "sql"}, dirFlag...)...)
-				pgtest.RunScript(t, db.conn, fix.stdout)
-				if d := run(t, work, append([]string{"diff", "--database-url", db.url, "--schema", pulled}, dirFlag...)...); d.code != 0 {
-					src, _ := os.ReadFile(pulled)
-					t.Fatalf("after the announced changes, diff exited %d:\n%s%s\nschema.yaml:\n%s", d.code, d.stdout, d.stderr, src)
+			// Two copies adopted as a user adopts a database: pull --baseline, then up
+			// (the announced changes), after which diff is empty and generate has
+			// nothing to write. One is for verify (whose rows draw from the identity
+			// sequences), one for the behaviour comparison.
+			verifyURL, _ := buildOriginal()
+			var work, pulled string
+			var first []byte
+			for i, url := range []string{adoptedURL, verifyURL} {
+				work = t.TempDir()
+				pulled = filepath.Join(work, "schema.yaml")
+				mdir := filepath.Join(work, "migrations")
+				r := run(t, work, "pull", "--database-url", url, "--schemas", strings.Join(schemas, ","), "--out", pulled, "--dir", mdir, "--baseline")
+				if r.code != 0 {
+					t.Fatalf("pull: %s", r)
+				}
+				src, _ := os.ReadFile(pulled)
+				if i == 0 {
+					first = src
+					golden.Compare(t, filepath.Join(dir, "pull-report.txt"), r.stdout)
+				} else if string(src) != string(first) {
+					t.Errorf("two pulls of one database wrote different files")
+				}
+				if u := run(t, work, "up", "--database-url", url, "--dir", mdir); u.code != 0 {
+					t.Fatalf("up after pull --baseline: %s\nschema.yaml:\n%s", u, src)
+				}
+				if d := run(t, work, "diff", "--database-url", url, "--schema", pulled, "--dir", mdir); d.code != 0 {
+					t.Fatalf("after up, diff exited %d:\n%s%s\nschema.yaml:\n%s", d.code, d.stdout, d.stderr, src)
+				}
+				if g := run(t, work, "generate", "--schema", pulled, "--dir", mdir, "--check"); g.code != 0 {
+					t.Errorf("generate --check after pull: %s", g)
 				}
 			}
 			v := run(t, work, "verify", "--schema", pulled, "--database-url", verifyURL, "--format", "json")

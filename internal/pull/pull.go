@@ -49,7 +49,8 @@ type Result struct {
 // Input is what pull reads.
 type Input struct {
 	Schema *schema.Schema
-	// Provider is the identity provider the database shows (supabase, pg_session_jwt).
+	// Provider is the identity provider the database shows: supabase, pg_session_jwt
+	// or claims ("" is pg_session_jwt).
 	Provider string
 	// External are the tables Externals names, with every column and the primary key.
 	External []*schema.Table
@@ -201,7 +202,10 @@ type authInfo struct {
 // expression the policies compare rows with, when it is the provider's identity
 // function cast to another type ("(auth.user_id())::uuid").
 func detectAuth(in Input) authInfo {
-	a := authInfo{provider: "pg_session_jwt", userID: policy.DefaultUserID, claims: "auth.session()"}
+	a := authInfo{provider: in.Provider, userID: policy.DefaultUserID, claims: "auth.session()"}
+	if in.Provider == "" {
+		a.provider = "pg_session_jwt"
+	}
 	if in.Provider == "supabase" {
 		a = authInfo{provider: "supabase", userID: policy.SupabaseUserID, claims: policy.SupabaseClaims}
 	}
