@@ -101,3 +101,44 @@ func TestTeamAccessShowsGeneratedSQL(t *testing.T) {
 		t.Errorf("read only %d statements from docs/team-access.md", n)
 	}
 }
+
+// TestAdoptingGuide runs docs/adopting.md's worked example: its SQL on the Supabase
+// stand-in, then pull --baseline, up and diff, each of which must print what the page
+// shows; the schema.yaml pull writes must be the one shown.
+func TestAdoptingGuide(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "adopting.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(data)
+	block := func(after, lang string) string {
+		_, rest, ok := strings.Cut(page, after)
+		if ok {
+			_, rest, ok = strings.Cut(rest, "```"+lang+"\n")
+		}
+		body, _, _ := strings.Cut(rest, "```")
+		if !ok || body == "" {
+			t.Fatalf("docs/adopting.md has no %s block after %q", lang, after)
+		}
+		return body
+	}
+	dbURL := pgtest.NewSupabaseDB(t)
+	pgtest.RunScript(t, pgtest.Connect(t, dbURL), block("## A worked example", "sql"))
+	work := t.TempDir()
+	r := run(t, work, "pull", "--baseline", "--database-url", dbURL, "--out", filepath.Join(work, "schema.yaml"), "--dir", filepath.Join(work, "migrations"))
+	if shown, got := block("Pull it,", "sh"), "$ rlsmigrate pull --baseline\n"+r.stdout; r.code != 0 || got != shown {
+		t.Errorf("docs/adopting.md shows:\n%s\nrlsmigrate pull prints:\n%s%s", shown, got, r.stderr)
+	}
+	written, _ := os.ReadFile(filepath.Join(work, "schema.yaml"))
+	if shown := block("The schema.yaml it wrote:", "yaml"); string(written) != shown {
+		t.Errorf("docs/adopting.md shows the schema.yaml:\n%s\npull wrote:\n%s", shown, written)
+	}
+	up := run(t, work, "up", "--database-url", dbURL, "--dir", filepath.Join(work, "migrations"))
+	d := run(t, work, "diff", "--database-url", dbURL, "--schema", filepath.Join(work, "schema.yaml"), "--dir", filepath.Join(work, "migrations"))
+	got := "$ rlsmigrate up\n" + up.stderr + up.stdout + "$ rlsmigrate diff\n" + d.stdout
+	duration := regexp.MustCompile(`\(\d+(\.\d+)?(ms|µs|s)\)`)
+	if shown := block("apply the announced changes:", "sh"); up.code != 0 || d.code != 0 || duration.ReplaceAllString(got, "(D)") != shown {
+		t.Errorf("docs/adopting.md shows:\n%s\nrlsmigrate prints:\n%s%s", shown, got, d.stderr)
+	}
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -91,6 +92,13 @@ read-only snapshot. Exit 0: written; 2: error (nothing written).`)
 	if err != nil {
 		return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
 	}
+	var recorder *baselineRecorder
+	if *baseline {
+		if recorder, err = openBaselineRecorder(ctx, url, e.stderr); err != nil {
+			return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
+		}
+		defer recorder.close()
+	}
 	var files []migdir.File
 	if len(existing) == 0 {
 		if files, err = writeBaseline(md, res.File, changes); err != nil {
@@ -101,18 +109,20 @@ read-only snapshot. Exit 0: written; 2: error (nothing written).`)
 		return e.fail(err)
 	}
 	if *baseline {
-		if err := recordBaseline(ctx, url, e.stderr, migdir.Version(files[0].Name)); err != nil {
+		if err := recorder.record(ctx, migdir.Version(files[0].Name)); err != nil {
 			return e.fail(fmt.Errorf("%s", redact(err.Error(), url)))
 		}
 	}
 	fmt.Fprint(e.stdout, format.Write(pullResult{res.Findings, changes, *out}))
 	for i, f := range files {
 		what := "the baseline: builds schema.yaml from nothing; never run it on this database"
-		if *baseline {
+		switch {
+		case i == 0 && *baseline:
 			what = "the baseline, recorded as applied"
-		}
-		if i == 1 {
+		case i == 1:
 			what = "the announced changes: rlsmigrate up applies them"
+		case i == 2:
+			what = "their index builds and validations, outside a transaction"
 		}
 		fmt.Fprintf(e.stdout, "wrote %s/%s (%s)\n", *dir, f.Name, what)
 	}
@@ -169,46 +179,67 @@ func writeBaseline(md migdir.Dir, f *policy.File, changes []*diff.Change) ([]mig
 const baselineHeader = "-- The baseline rlsmigrate pull wrote: schema.yaml built from nothing, as the database\n" +
 	"-- it was pulled from holds it. Never run it there: pull --baseline records it as applied.\n"
 
-// recordBaseline records version as applied in goose's version table, with goose's
-// own store: the table is made (with its version 0) where it is missing, as goose
-// makes it, all in one transaction.
-func recordBaseline(ctx context.Context, dbURL string, notices io.Writer, version int64) error {
+// baselineRecorder opens a transaction on goose's version table and checks that no
+// migration is recorded there yet, before pull writes anything; record then records
+// the baseline's version as applied, with goose's own store (the table made, with its
+// version 0, where it is missing, as goose makes it), and commits.
+type baselineRecorder struct {
+	db     *sql.DB
+	tx     *sql.Tx
+	store  database.Store
+	exists bool
+}
+
+func openBaselineRecorder(ctx context.Context, dbURL string, notices io.Writer) (*baselineRecorder, error) {
 	db, _, err := openDB(ctx, dbURL, notices)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer db.Close()
-	store, err := database.NewStore(database.DialectPostgres, goose.DefaultTablename)
+	b := &baselineRecorder{db: db}
+	if b.store, err = database.NewStore(database.DialectPostgres, goose.DefaultTablename); err == nil {
+		b.tx, err = db.BeginTx(ctx, nil)
+	}
+	if err == nil {
+		b.exists, err = b.store.(database.StoreExtender).TableExists(ctx, b.tx)
+	}
+	var latest int64
+	if err == nil && b.exists {
+		latest, err = b.store.GetLatestVersion(ctx, b.tx)
+	}
+	if err == nil && latest > 0 {
+		err = fmt.Errorf("it already records migration %d: migrations elsewhere manage this database, so a baseline would be recorded over theirs; pull without --baseline", latest)
+	}
 	if err != nil {
-		return fmt.Errorf("recording the baseline: %w", err)
+		b.close()
+		return nil, fmt.Errorf("checking %s for --baseline: %w", goose.DefaultTablename, err)
 	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("recording the baseline: %w", err)
-	}
-	defer tx.Rollback()
-	exists, err := store.(database.StoreExtender).TableExists(ctx, tx)
-	if err == nil && exists {
-		var latest int64
-		if latest, err = store.GetLatestVersion(ctx, tx); err == nil && latest > 0 {
-			return fmt.Errorf("the database's %s already records migration %d: migrations elsewhere manage it, so a baseline would be recorded over theirs; pull without --baseline", goose.DefaultTablename, latest)
-		}
-	}
-	if err == nil && !exists {
-		if err = store.CreateVersionTable(ctx, tx); err == nil {
-			err = store.Insert(ctx, tx, database.InsertRequest{Version: 0})
+	return b, nil
+}
+
+func (b *baselineRecorder) record(ctx context.Context, version int64) error {
+	var err error
+	if !b.exists {
+		if err = b.store.CreateVersionTable(ctx, b.tx); err == nil {
+			err = b.store.Insert(ctx, b.tx, database.InsertRequest{Version: 0})
 		}
 	}
 	if err == nil {
-		err = store.Insert(ctx, tx, database.InsertRequest{Version: version})
+		err = b.store.Insert(ctx, b.tx, database.InsertRequest{Version: version})
 	}
 	if err == nil {
-		err = tx.Commit()
+		err = b.tx.Commit()
 	}
 	if err != nil {
-		return fmt.Errorf("recording the baseline in %s: %w", goose.DefaultTablename, err)
+		return fmt.Errorf("recording the baseline in %s (schema.yaml and the migrations are written; pull --force --baseline into an empty --dir to try again): %w", goose.DefaultTablename, err)
 	}
 	return nil
+}
+
+func (b *baselineRecorder) close() {
+	if b.tx != nil {
+		b.tx.Rollback()
+	}
+	b.db.Close()
 }
 
 // pullDatabase reads schemas of the database into a schema.yaml, and returns it with
@@ -228,6 +259,9 @@ func pullDatabase(ctx context.Context, conn *pgx.Conn, schemas []string) (*pull.
 	actual, access, err := inspect.Inspect(ctx, conn, opts)
 	if err != nil {
 		return nil, nil, err
+	}
+	if missing := schema.Without(schemas, actual.Schemas); len(missing) > 0 {
+		return nil, nil, fmt.Errorf("--schemas names %s, which the database lacks (it has %s); nothing was written", strings.Join(missing, ", "), strings.Join(actual.Schemas, ", "))
 	}
 	// Supabase shows in auth.uid() and its roles; Neon in pg_session_jwt's extension.
 	// Its functions without the extension are what provider claims makes (and

@@ -168,7 +168,7 @@ func TestPullRecognisesForms(t *testing.T) {
 				END LOOP; END $$`)
 			work := t.TempDir()
 			pulled := filepath.Join(work, "schema.yaml")
-			r := run(t, work, "pull", "--database-url", dbURL, "--out", pulled)
+			r := run(t, work, "pull", "--database-url", dbURL, "--out", pulled, "--dir", filepath.Join(work, "migrations"))
 			if r.code != 0 {
 				t.Fatalf("pull exited %d:\n%s%s", r.code, r.stdout, r.stderr)
 			}
@@ -188,5 +188,67 @@ func TestPullRecognisesForms(t *testing.T) {
 				t.Errorf("after the announced changes, diff exited %d:\n%s%s\nreport:\n%s\nschema.yaml:\n%s", d.code, d.stdout, d.stderr, r.stdout, src)
 			}
 		})
+	}
+}
+
+// TestPullRefusesAndChangesNothing: each refusal of pull names the problem and what to
+// do, exits 2, and leaves the files and the database as they were.
+func TestPullRefusesAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDB(t)
+	conn := pgtest.Connect(t, dbURL)
+	pgtest.MustExec(t, conn, neonSQL()+"CREATE TABLE notes (id bigint PRIMARY KEY)")
+	cases := []struct {
+		name   string
+		before map[string]string // files in the work directory
+		setup  string            // SQL run first
+		args   []string
+		want   string
+	}{
+		{"schema.yaml exists", map[string]string{"schema.yaml": "version: 1\n"}, "", nil, "schema.yaml exists: pull writes a whole new file; give --out another path, or --force to replace it"},
+		{"--baseline over migrations", map[string]string{"migrations/00001_init.sql": "-- +goose Up\n"}, "", []string{"--baseline"}, "migrations already holds migrations: --baseline records a new project's first one"},
+		{"--baseline over goose's records", nil, "CREATE TABLE goose_db_version (id serial, version_id bigint, is_applied boolean, tstamp timestamp DEFAULT now()); INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (7, true)",
+			[]string{"--baseline"}, "checking goose_db_version for --baseline: it already records migration 7"},
+		{"unknown schema", nil, "", []string{"--schemas", "public,nope"}, "--schemas names nope, which the database lacks (it has public); nothing was written"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			work := t.TempDir()
+			for name := range c.before {
+				os.MkdirAll(filepath.Dir(filepath.Join(work, name)), 0o755)
+			}
+			writeFiles(t, work, c.before)
+			if c.setup != "" {
+				pgtest.MustExec(t, conn, c.setup)
+				defer pgtest.MustExec(t, conn, "DROP TABLE goose_db_version")
+			}
+			args := append([]string{"pull", "--database-url", dbURL, "--out", filepath.Join(work, "schema.yaml"), "--dir", filepath.Join(work, "migrations")}, c.args...)
+			r := run(t, work, args...)
+			if r.code != ExitError || !strings.Contains(r.stderr, c.want) {
+				t.Fatalf("pull: %s\nwant exit 2 and %q", r, c.want)
+			}
+			var after []string
+			filepath.WalkDir(work, func(path string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					rel, _ := filepath.Rel(work, path)
+					after = append(after, rel)
+				}
+				return nil
+			})
+			var before []string
+			for name := range c.before {
+				before = append(before, filepath.FromSlash(name))
+			}
+			slices.Sort(before)
+			if !slices.Equal(after, before) {
+				t.Errorf("files after the refusal: %v, want %v", after, before)
+			}
+		})
+	}
+	// A password in the URL never shows.
+	tmp := t.TempDir()
+	r := run(t, "", "pull", "--database-url", "postgres://u:s3cret-pw@127.0.0.1:1/db?connect_timeout=1", "--out", filepath.Join(tmp, "s.yaml"), "--dir", filepath.Join(tmp, "migrations"))
+	if r.code != ExitError || strings.Contains(r.stdout+r.stderr, "s3cret-pw") {
+		t.Errorf("pull with an unreachable database: %s", r)
 	}
 }

@@ -57,6 +57,9 @@ func policyName(t *schema.Table, pol *schema.Policy) string {
 // together, so the meaning is the same).
 func (p *puller) rule(t *schema.Table, tb *table, pol *schema.Policy, op string) []*rule {
 	r := &rule{op: op, kind: policy.RuleCustom, name: pol.Name, to: slices.Clone(pol.Roles), restrictive: pol.Restrictive, src: pol}
+	if pol.Command == "all" && op != policy.Operations[0] {
+		r.name = "" // the select rule keeps the policy's name; the others are new
+	}
 	using, check := pol.Using, pol.Check
 	if op == "insert" && check == "" {
 		check = using // FOR ALL without WITH CHECK checks new rows with USING
@@ -156,8 +159,8 @@ func (p *puller) kindOf(t *schema.Table, tb *table, cond *sqlparse.Expr, rest *[
 		}
 		tb.owner = it.Column
 		if !it.PerStatement {
-			p.find(FindFaster, policyName(t, r.src), "it calls %s for every row; the generated policy calls it once per statement, (select %s) = %s, answered from an index on %s",
-				it.Call, it.Call, it.Column, it.Column)
+			p.find(FindFaster, policyName(t, r.src), "it calls %s for every row; the generated policy calls it once per statement, (select %s) = %s",
+				it.Call, it.Call, it.Column)
 		}
 		return policy.RuleOwner, ""
 	}
@@ -204,6 +207,9 @@ func (p *puller) kindOf(t *schema.Table, tb *table, cond *sqlparse.Expr, rest *[
 			*rest = (*rest)[1:]
 		}
 		for _, c := range r.claims {
+			if slices.Contains(c.Path, "") {
+				return "", "it reads a claim with an empty key, which schema.yaml cannot name"
+			}
 			for _, v := range c.Values {
 				if _, ok := jsonValue(v); !ok {
 					return "", "it compares a claim with a JSON list or mapping"

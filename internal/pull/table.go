@@ -19,6 +19,9 @@ type table struct {
 	// immutable holds the columns whose immutable key is written, with its value.
 	immutable map[string]bool
 	grants    bool // write the grants: the derived ones differ
+	// ownerIndexOff writes owner_index: false: no index of the database starts with
+	// the owner column, and none the file makes would.
+	ownerIndexOff bool
 	// declaredGrants are the grants schema.yaml states: all but those of the
 	// platform's role (Supabase's service_role) when the file does not name it
 	// otherwise, whose privileges diff leaves to the platform (see declareGrants).
@@ -38,10 +41,10 @@ func (p *puller) table(t *schema.Table) *table {
 	}
 	for _, c := range t.Columns {
 		if c.Unique && c.UniqueName != generatedName(t.Name, c.Name, "key") {
-			p.find(FindLeftOut, name, "unique key %s: rlsmigrate names it %s", c.UniqueName, generatedName(t.Name, c.Name, "key"))
+			p.find(FindLeftOut, name, "unique key %s: rlsmigrate names it %s, and the next migration renames it", c.UniqueName, generatedName(t.Name, c.Name, "key"))
 		}
 		if fk := c.References; fk != nil && fk.Name != generatedName(t.Name, c.Name, "fkey") {
-			p.find(FindLeftOut, name, "foreign key %s: rlsmigrate names it %s", fk.Name, generatedName(t.Name, c.Name, "fkey"))
+			p.find(FindLeftOut, name, "foreign key %s: rlsmigrate names it %s, and the next migration renames it", fk.Name, generatedName(t.Name, c.Name, "fkey"))
 		}
 	}
 	return tb
@@ -60,7 +63,7 @@ func (tb *table) node() *yaml.Node {
 	m.set("columns", sequence(cols))
 	m.setStr("comment", t.Comment)
 	m.setStr("owner", tb.owner)
-	if tb.owner != "" && !covered(t, tb.owner) {
+	if tb.ownerIndexOff {
 		m.set("owner_index", boolean(false))
 	}
 	if !t.RLS && len(tb.rules) == 0 {
@@ -183,6 +186,10 @@ func (p *puller) adjust(compiled *schema.Schema) bool {
 			if i < len(ct.Policies) && r.name != "" && ct.Policies[i].Name != r.name && !r.nameWritten {
 				r.nameWritten, changed = true, true
 			}
+		}
+		if tb.owner != "" && !covered(tb.src, tb.owner) && !tb.ownerIndexOff && ct.Index(generatedName(ct.Name, tb.owner, "idx")) != nil {
+			tb.ownerIndexOff, changed = true, true
+			p.find(FindNote, tb.src.QualifiedName(), "no index starts with the owner column %s, so each policy that compares it reads every row: schema.yaml says owner_index: false, as the database has it; remove that line and the next migration adds the index", tb.owner)
 		}
 		want := mutableColumns(tb.src)
 		have := mutableColumns(ct)
