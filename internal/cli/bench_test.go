@@ -145,6 +145,58 @@ func BenchmarkDiff(b *testing.B) {
 	}
 }
 
+// pullRoundTrips pulls a database of n tables that rlsmigrate built and returns the
+// round trips it took and the changes its report announces.
+func pullRoundTrips(t testing.TB, n int) (int64, int) {
+	dbURL := pgtest.NewDB(t)
+	builtMany(t, n, dbURL)
+	var c pgtest.Counter
+	conn := pgtest.ConnectCounting(t, dbURL, &c)
+	_, changes, err := pullDatabase(context.Background(), conn, []string{"public"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Count(), len(changes)
+}
+
+// TestPullRoundTripsConstant checks that pull (with the diff its report runs) takes
+// the same number of round trips whatever the number of tables.
+func TestPullRoundTripsConstant(t *testing.T) {
+	t.Parallel()
+	small, changes := pullRoundTrips(t, 2)
+	if changes != 0 {
+		t.Fatalf("pull announced %d changes on a database rlsmigrate built", changes)
+	}
+	large, changes := pullRoundTrips(t, 60)
+	if changes != 0 {
+		t.Fatalf("pull announced %d changes on a database rlsmigrate built", changes)
+	}
+	if small != large {
+		t.Errorf("pull took %d round trips for 2 tables and %d for 60", small, large)
+	}
+	t.Logf("pull round trips: %d", large)
+}
+
+// BenchmarkPull measures pull (inspect, the file, and the diff of its report) on
+// databases of 100 and 1,000 tables of the README's shape; run it beside
+// BenchmarkDiff/tables=N/matching, the same database diffed, for the ratio.
+func BenchmarkPull(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		dbURL := pgtest.NewDB(b)
+		builtMany(b, n, dbURL)
+		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
+			var c pgtest.Counter
+			conn := pgtest.ConnectCounting(b, dbURL, &c)
+			for b.Loop() {
+				if _, changes, err := pullDatabase(context.Background(), conn, []string{"public"}); err != nil || len(changes) != 0 {
+					b.Fatalf("pull: %v, %d changes announced", err, len(changes))
+				}
+			}
+			b.ReportMetric(float64(c.Count())/float64(b.N), "roundtrips/op")
+		})
+	}
+}
+
 // BenchmarkVerify measures verify, the whole command, on databases of 100 and 1,000
 // tables of the README's shape that up built: rows for the synthetic users, every
 // operation as each caller, all rolled back.

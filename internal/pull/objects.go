@@ -377,7 +377,7 @@ func (p *puller) publications() []*yaml.Node {
 func (p *puller) calledByColumns() map[string]string {
 	out := map[string]string{}
 	add := func(expr, what string) {
-		e, err := sqlparse.ParseExpr(expr)
+		e, err := p.cache.Expr(expr)
 		if err != nil {
 			return
 		}

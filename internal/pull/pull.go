@@ -101,10 +101,14 @@ type puller struct {
 	groups   []*group
 	tables   []*table
 	findings []Finding
+	// cache parses each distinct fragment once: most tables' policies share their text.
+	cache *sqlparse.Cache
 }
 
 func newPuller(in Input) *puller {
-	return &puller{in: in, s: in.Schema, auth: detectAuth(in)}
+	p := &puller{in: in, s: in.Schema, cache: &sqlparse.Cache{}}
+	p.auth = detectAuth(in, p.cache)
+	return p
 }
 
 // find adds a finding to the report, once: every pass writes the file anew.
@@ -201,7 +205,7 @@ type authInfo struct {
 // pg_session_jwt (its functions, or rlsmigrate's stand-ins of them); and the identity
 // expression the policies compare rows with, when it is the provider's identity
 // function cast to another type ("(auth.user_id())::uuid").
-func detectAuth(in Input) authInfo {
+func detectAuth(in Input, cache *sqlparse.Cache) authInfo {
 	a := authInfo{provider: in.Provider, userID: policy.DefaultUserID, claims: "auth.session()"}
 	if in.Provider == "" {
 		a.provider = "pg_session_jwt"
@@ -211,8 +215,8 @@ func detectAuth(in Input) authInfo {
 	}
 	counts := map[string]int{}
 	var calls []string
-	for _, call := range identityCalls(in.Schema) {
-		if e, err := sqlparse.ParseExpr(call); err == nil && !sqlparse.Equivalent(call, a.userID) && e.CastOf(a.userID) {
+	for _, call := range identityCalls(in.Schema, cache) {
+		if e, err := cache.Expr(call); err == nil && !sqlparse.Equivalent(call, a.userID) && e.CastOf(a.userID) {
 			if counts[call] == 0 {
 				calls = append(calls, call)
 			}
@@ -240,7 +244,7 @@ func detectAuth(in Input) authInfo {
 // identityCalls returns the calls the policies of s compare a column with, or test
 // for NULL, and those the group functions of schema rls compare their user column
 // with.
-func identityCalls(s *schema.Schema) []string {
+func identityCalls(s *schema.Schema, cache *sqlparse.Cache) []string {
 	var out []string
 	add := func(e *sqlparse.Expr) {
 		if it, ok := e.IdentityTest(); ok {
@@ -252,7 +256,7 @@ func identityCalls(s *schema.Schema) []string {
 	for _, t := range s.Tables {
 		for _, pol := range t.Policies {
 			for _, cond := range []string{pol.Using, pol.Check} {
-				if e, err := sqlparse.ParseExpr(cond); err == nil {
+				if e, err := cache.Expr(cond); err == nil {
 					add(e.Conjuncts()[0])
 				}
 			}

@@ -86,7 +86,7 @@ func (p *puller) rule(t *schema.Table, tb *table, pol *schema.Policy, op string)
 		p.custom(t, pol, r, "its USING and WITH CHECK differ")
 		return []*rule{r}
 	}
-	e, err := sqlparse.ParseExpr(cond)
+	e, err := p.cache.Expr(cond)
 	if err != nil {
 		p.custom(t, pol, r, "its condition does not parse as one expression")
 		return []*rule{r}

@@ -56,6 +56,9 @@ func (e *Expr) operandsOf(op pg.BoolExprType) []*Expr {
 		out = append(out, &Expr{node: n})
 	}
 	add(e.node)
+	if len(out) == 1 {
+		return []*Expr{e} // the expression itself: no need to print it again
+	}
 	for _, c := range out {
 		c.Text = deparse(c.node)
 	}
@@ -135,6 +138,19 @@ type IdentityTest struct {
 // a scalar subquery, (SELECT auth.user_id() = user_id), is one too: PostgreSQL runs it
 // for every row.
 func (e *Expr) IdentityTest() (IdentityTest, bool) {
+	if e.identity == nil { // remembered: a cached expression is asked again and again
+		it, ok := e.identityTest()
+		e.identity = &identityMemo{it, ok}
+	}
+	return e.identity.test, e.identity.ok
+}
+
+type identityMemo struct {
+	test IdentityTest
+	ok   bool
+}
+
+func (e *Expr) identityTest() (IdentityTest, bool) {
 	if v, ok := scalarSubquery(e.node); ok {
 		it, ok := (&Expr{node: v}).IdentityTest()
 		it.PerStatement = false

@@ -32,6 +32,8 @@ type Expr struct {
 	// Text is the expression as written.
 	Text string
 	node *pg.Node
+	// identity remembers IdentityTest's answer.
+	identity *identityMemo
 }
 
 // ParseExpr parses s as exactly one SQL value expression. Anything that would carry
