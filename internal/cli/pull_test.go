@@ -252,3 +252,25 @@ func TestPullRefusesAndChangesNothing(t *testing.T) {
 		t.Errorf("pull with an unreachable database: %s", r)
 	}
 }
+
+// TestPullMarkdownReport: --format markdown renders the report as tables for a pull
+// request, and the changes as diff's Markdown does.
+func TestPullMarkdownReport(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDB(t)
+	pgtest.MustExec(t, pgtest.Connect(t, dbURL), neonSQL()+`CREATE TABLE t (id bigint PRIMARY KEY, user_id text NOT NULL);
+		ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+		CREATE POLICY "p|q" ON t FOR SELECT TO authenticated USING (auth.user_id() = user_id)`)
+	work := t.TempDir()
+	r := run(t, work, "pull", "--database-url", dbURL, "--out", filepath.Join(work, "schema.yaml"), "--dir", filepath.Join(work, "migrations"), "--format", "markdown")
+	for _, want := range []string{
+		"## rlsmigrate pull: `schema.yaml`\n",
+		"### Policies read back as rules (1)\n\n| object | finding |\n|---|---|\n| public.t policy p\\|q | owner (select) |\n",
+		"### Policies the next migration writes in a faster form (1)\n",
+		"### The next migration changes 1 thing(s)\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the Markdown report lacks %q:\n%s", want, r)
+		}
+	}
+}

@@ -62,7 +62,10 @@ type realApp struct {
 // denied; what the original allowed and rlsmigrate denies is listed in differences.txt
 // (golden) and each line explained in app.yaml. diff is then empty and verify finds no
 // mismatch on rlsmigrate's database.
-func TestRealApps(t *testing.T) {
+func TestRealApps(t *testing.T) { eachRealApp(t, compareRealApp) }
+
+// eachRealApp runs test, in parallel, on each app of testdata/realapps.
+func eachRealApp(t *testing.T, test func(t *testing.T, dir string)) {
 	dirs, err := filepath.Glob("testdata/realapps/*/app.yaml")
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no real apps in testdata/realapps: %v", err)
@@ -71,7 +74,7 @@ func TestRealApps(t *testing.T) {
 		dir := filepath.Dir(file)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			t.Parallel()
-			compareRealApp(t, dir)
+			test(t, dir)
 		})
 	}
 }
@@ -311,79 +314,71 @@ func columnValues(t *testing.T, conn *pgx.Conn, query string) []string {
 // the behaviour comparison against the original finds nothing the adopted database
 // allows that the original denied, and verify finds no mismatch.
 func TestPullRealApps(t *testing.T) {
-	dirs, err := filepath.Glob("testdata/realapps/*/app.yaml")
-	if err != nil || len(dirs) == 0 {
-		t.Fatalf("no real apps in testdata/realapps: %v", err)
-	}
-	for _, file := range dirs {
-		dir := filepath.Dir(file)
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			t.Parallel()
-			app, _, buildOriginal := loadRealApp(t, dir)
-			_, orig := buildOriginal()
-			adoptedURL, adopted := buildOriginal()
-			schemas := app.PullSchemas
-			if len(schemas) == 0 {
-				schemas = []string{"public"}
+	eachRealApp(t, func(t *testing.T, dir string) {
+		app, _, buildOriginal := loadRealApp(t, dir)
+		_, orig := buildOriginal()
+		adoptedURL, adopted := buildOriginal()
+		schemas := app.PullSchemas
+		if len(schemas) == 0 {
+			schemas = []string{"public"}
+		}
+		// Two copies adopted as a user adopts a database: pull --baseline, then up
+		// (the announced changes), after which diff is empty and generate has
+		// nothing to write. One is for verify (whose rows draw from the identity
+		// sequences), one for the behaviour comparison.
+		verifyURL, _ := buildOriginal()
+		var work, pulled string
+		var first []byte
+		for i, url := range []string{adoptedURL, verifyURL} {
+			work = t.TempDir()
+			pulled = filepath.Join(work, "schema.yaml")
+			mdir := filepath.Join(work, "migrations")
+			r := run(t, work, "pull", "--database-url", url, "--schemas", strings.Join(schemas, ","), "--out", pulled, "--dir", mdir, "--baseline")
+			if r.code != 0 {
+				t.Fatalf("pull: %s", r)
 			}
-			// Two copies adopted as a user adopts a database: pull --baseline, then up
-			// (the announced changes), after which diff is empty and generate has
-			// nothing to write. One is for verify (whose rows draw from the identity
-			// sequences), one for the behaviour comparison.
-			verifyURL, _ := buildOriginal()
-			var work, pulled string
-			var first []byte
-			for i, url := range []string{adoptedURL, verifyURL} {
-				work = t.TempDir()
-				pulled = filepath.Join(work, "schema.yaml")
-				mdir := filepath.Join(work, "migrations")
-				r := run(t, work, "pull", "--database-url", url, "--schemas", strings.Join(schemas, ","), "--out", pulled, "--dir", mdir, "--baseline")
-				if r.code != 0 {
-					t.Fatalf("pull: %s", r)
-				}
-				src, _ := os.ReadFile(pulled)
-				if i == 0 {
-					first = src
-					golden.Compare(t, filepath.Join(dir, "pull-report.txt"), r.stdout)
-				} else if string(src) != string(first) {
-					t.Errorf("two pulls of one database wrote different files")
-				}
-				if u := run(t, work, "up", "--database-url", url, "--dir", mdir); u.code != 0 {
-					t.Fatalf("up after pull --baseline: %s\nschema.yaml:\n%s", u, src)
-				}
-				if d := run(t, work, "diff", "--database-url", url, "--schema", pulled, "--dir", mdir); d.code != 0 {
-					t.Fatalf("after up, diff exited %d:\n%s%s\nschema.yaml:\n%s", d.code, d.stdout, d.stderr, src)
-				}
-				if g := run(t, work, "generate", "--schema", pulled, "--dir", mdir, "--check"); g.code != 0 {
-					t.Errorf("generate --check after pull: %s", g)
-				}
+			src, _ := os.ReadFile(pulled)
+			if i == 0 {
+				first = src
+				golden.Compare(t, filepath.Join(dir, "pull-report.txt"), r.stdout)
+			} else if string(src) != string(first) {
+				t.Errorf("two pulls of one database wrote different files")
 			}
-			v := run(t, work, "verify", "--schema", pulled, "--database-url", verifyURL, "--format", "json")
-			var rep verify.Report
-			if err := json.Unmarshal([]byte(v.stdout), &rep); err != nil || v.code != 0 {
-				t.Errorf("verify: %v\n%s", err, v)
+			if u := run(t, work, "up", "--database-url", url, "--dir", mdir); u.code != 0 {
+				t.Fatalf("up after pull --baseline: %s\nschema.yaml:\n%s", u, src)
 			}
-			t.Logf("verify: mismatches %v", rep.Mismatches())
-			for _, conn := range []*pgx.Conn{orig, adopted} {
-				loadFixture(t, app, conn)
+			if d := run(t, work, "diff", "--database-url", url, "--schema", pulled, "--dir", mdir); d.code != 0 {
+				t.Fatalf("after up, diff exited %d:\n%s%s\nschema.yaml:\n%s", d.code, d.stdout, d.stderr, src)
 			}
-			wider, narrower, probes := probeApp(t, app, orig, adopted)
-			t.Logf("%d attempts on each database; %d allowed only by the original", probes, len(narrower))
-			// What only the original allowed is golden, each line explained in app.yaml.
-			golden.Compare(t, filepath.Join(dir, "pull-differences.txt"), strings.Join(narrower, "\n")+"\n")
-			for _, line := range narrower {
-				if !slices.ContainsFunc(app.PullExplained, func(e struct {
-					Match string `yaml:"match"`
-					Why   string `yaml:"why"`
-				}) bool {
-					return strings.Contains(line, e.Match)
-				}) {
-					t.Errorf("difference not explained in app.yaml's pull_explained: %s", line)
-				}
+			if g := run(t, work, "generate", "--schema", pulled, "--dir", mdir, "--check"); g.code != 0 {
+				t.Errorf("generate --check after pull: %s", g)
 			}
-			if len(wider) > 0 {
-				t.Errorf("the adopted database allows what the original denies:\n  %s", strings.Join(wider, "\n  "))
+		}
+		v := run(t, work, "verify", "--schema", pulled, "--database-url", verifyURL, "--format", "json")
+		var rep verify.Report
+		if err := json.Unmarshal([]byte(v.stdout), &rep); err != nil || v.code != 0 {
+			t.Errorf("verify: %v\n%s", err, v)
+		}
+		t.Logf("verify: mismatches %v", rep.Mismatches())
+		for _, conn := range []*pgx.Conn{orig, adopted} {
+			loadFixture(t, app, conn)
+		}
+		wider, narrower, probes := probeApp(t, app, orig, adopted)
+		t.Logf("%d attempts on each database; %d allowed only by the original", probes, len(narrower))
+		// What only the original allowed is golden, each line explained in app.yaml.
+		golden.Compare(t, filepath.Join(dir, "pull-differences.txt"), strings.Join(narrower, "\n")+"\n")
+		for _, line := range narrower {
+			if !slices.ContainsFunc(app.PullExplained, func(e struct {
+				Match string `yaml:"match"`
+				Why   string `yaml:"why"`
+			}) bool {
+				return strings.Contains(line, e.Match)
+			}) {
+				t.Errorf("difference not explained in app.yaml's pull_explained: %s", line)
 			}
-		})
-	}
+		}
+		if len(wider) > 0 {
+			t.Errorf("the adopted database allows what the original denies:\n  %s", strings.Join(wider, "\n  "))
+		}
+	})
 }

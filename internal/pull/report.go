@@ -16,18 +16,24 @@ var reportSections = []struct{ kind, title string }{
 	{FindNote, "Notes"},
 }
 
+// items renders, one string each, the findings of kind.
+func items(fs []Finding, kind string, format func(Finding) string) []string {
+	var out []string
+	for _, f := range fs {
+		if f.Kind == kind {
+			out = append(out, format(f))
+		}
+	}
+	return out
+}
+
 // Text renders the report as text: each section's findings, then what the next
 // migration changes (changes, as diff's text report renders them, n of them).
 func Text(out string, fs []Finding, changes string, n int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "wrote %s\n", render.Line(out))
 	for _, s := range reportSections {
-		var lines []string
-		for _, f := range fs {
-			if f.Kind == s.kind {
-				lines = append(lines, fmt.Sprintf("  %s: %s", render.Line(f.Object), render.Line(f.Text)))
-			}
-		}
+		lines := items(fs, s.kind, func(f Finding) string { return "  " + render.Line(f.Object) + ": " + render.Line(f.Text) })
 		if len(lines) > 0 {
 			fmt.Fprintf(&b, "\n%s (%d):\n%s\n", s.title, len(lines), strings.Join(lines, "\n"))
 		}
@@ -35,7 +41,7 @@ func Text(out string, fs []Finding, changes string, n int) string {
 	if n == 0 {
 		b.WriteString("\nThe next migration changes nothing: schema.yaml describes the database as it is.\n")
 	} else {
-		fmt.Fprintf(&b, "\nThe next migration (rlsmigrate generate, then up) changes %d thing(s) in this database:\n%s", n, changes)
+		fmt.Fprintf(&b, "\nThe next migration changes %d thing(s) in this database:\n%s", n, changes)
 	}
 	return b.String()
 }
@@ -45,12 +51,7 @@ func Markdown(out string, fs []Finding, changes string, n int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## rlsmigrate pull: `%s`\n", strings.ReplaceAll(render.Line(out), "`", "'"))
 	for _, s := range reportSections {
-		var rows []string
-		for _, f := range fs {
-			if f.Kind == s.kind {
-				rows = append(rows, fmt.Sprintf("| %s | %s |", cell(f.Object), cell(f.Text)))
-			}
-		}
+		rows := items(fs, s.kind, func(f Finding) string { return "| " + render.Cell(f.Object) + " | " + render.Cell(f.Text) + " |" })
 		if len(rows) > 0 {
 			fmt.Fprintf(&b, "\n### %s (%d)\n\n| object | finding |\n|---|---|\n%s\n", s.title, len(rows), strings.Join(rows, "\n"))
 		}
@@ -62,5 +63,3 @@ func Markdown(out string, fs []Finding, changes string, n int) string {
 	}
 	return b.String()
 }
-
-func cell(s string) string { return strings.ReplaceAll(render.Line(s), "|", `\|`) }

@@ -383,7 +383,8 @@ func Markdown(r *Report) string {
 	return sb.String()
 }
 
-func cell(s string) string { return strings.ReplaceAll(Line(s), "|", `\|`) }
+// Cell renders s inert for one cell of a Markdown table: one line, pipes escaped.
+func Cell(s string) string { return strings.ReplaceAll(Line(s), "|", `\|`) }
 
 // code returns s as an inline code span inside a table cell: delimited by one backtick
 // more than its longest run of backticks, padded where it starts or ends with one, as
@@ -392,7 +393,7 @@ func code(s string) string {
 	if s == "" {
 		return ""
 	}
-	s = cell(s)
+	s = Cell(s)
 	tick := strings.Repeat("`", longestRun(s, '`')+1)
 	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
 		s = " " + s + " "
