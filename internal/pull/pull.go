@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -101,12 +100,13 @@ type puller struct {
 	groups   []*group
 	tables   []*table
 	findings []Finding
+	found    map[Finding]bool
 	// cache parses each distinct fragment once: most tables' policies share their text.
 	cache *sqlparse.Cache
 }
 
 func newPuller(in Input) *puller {
-	p := &puller{in: in, s: in.Schema, cache: &sqlparse.Cache{}}
+	p := &puller{in: in, s: in.Schema, cache: &sqlparse.Cache{}, found: map[Finding]bool{}}
 	p.auth = detectAuth(in, p.cache)
 	return p
 }
@@ -114,9 +114,18 @@ func newPuller(in Input) *puller {
 // find adds a finding to the report, once: every pass writes the file anew.
 func (p *puller) find(kind, object, format string, args ...any) {
 	f := Finding{Kind: kind, Object: object, Text: fmt.Sprintf(format, args...)}
-	if !slices.Contains(p.findings, f) {
+	if !p.found[f] {
+		p.found[f] = true
 		p.findings = append(p.findings, f)
 	}
+}
+
+// forget takes back the findings after the first n.
+func (p *puller) forget(n int) {
+	for _, f := range p.findings[n:] {
+		delete(p.found, f)
+	}
+	p.findings = p.findings[:n]
 }
 
 // build reads the schema into tables, groups and objects.
@@ -300,7 +309,7 @@ func sameSet(a, b []string) bool {
 // qualified returns schema.name, unquoted, for findings.
 func qualified(schemaName, name string) string { return schemaName + "." + name }
 
-// tableRef returns how schema.yaml names a table: its name, with schema: when not public.
+// setSchema writes m's schema key, which schema.yaml leaves out for public.
 func setSchema(m node, schemaName string) {
 	if schemaName != "public" {
 		m.setStr("schema", schemaName)
@@ -311,6 +320,3 @@ func setSchema(m node, schemaName string) {
 func generatedName(table string, parts ...string) string {
 	return sqlident.Name(append([]string{table}, parts...)...)
 }
-
-// joinComma joins names for findings.
-func joinComma(names []string) string { return strings.Join(names, ", ") }

@@ -7,7 +7,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
-	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlparse"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
@@ -111,7 +110,8 @@ func (p *puller) rule(t *schema.Table, tb *table, pol *schema.Policy, op string)
 			p.find(FindNote, policyName(t, pol), "%s: its condition is an OR of %d rules, read back as %d rules (permissive policies OR together)", op, len(ds), len(ds))
 			return out
 		}
-		tb.owner, p.groups, p.findings = owner, p.groups[:groups], p.findings[:findings]
+		tb.owner, p.groups = owner, p.groups[:groups]
+		p.forget(findings)
 	}
 	if !p.recognise(t, tb, r, e) {
 		p.custom(t, pol, r, r.why)
@@ -315,6 +315,3 @@ func (r *rule) node() *yaml.Node {
 	}
 	return m.n
 }
-
-// quoteIdent quotes a name as SQL needs it.
-var quoteIdent = sqlident.Quote
