@@ -64,6 +64,16 @@ func (kt *keyTable[T]) decode(d *decoder, n *yaml.Node, into T) bool {
 // Load reads and validates the schema.yaml at path. A returned error is either an Errors
 // (problems in the file, each with its position) or a failure to read the file.
 func Load(path string) (*File, error) {
+	data, err := Read(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Read returns the content of the schema.yaml at path, refusing one larger than
+// MaxFileSize (an Errors at 1:1).
+func Read(path string) ([]byte, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading schema: %w", err)
@@ -75,7 +85,7 @@ func Load(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading schema: %w", err)
 	}
-	return Parse(path, data)
+	return data, nil
 }
 
 // Parse validates data as the schema.yaml named file.

@@ -2,13 +2,17 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/compile"
 	"github.com/rlsmigrate/rlsmigrate/internal/diff"
@@ -24,24 +28,39 @@ import (
 // loadSchema loads and compiles the schema.yaml at path, printing every problem and a
 // summary line that ends with outcome (what the command did not do).
 func (e *env) loadSchema(path, outcome string) (*policy.File, *schema.Schema, bool) {
-	f, err := policy.Load(path)
+	data, err := policy.Read(path)
+	if err != nil {
+		return nil, nil, e.schemaProblems(path, outcome, err)
+	}
+	return e.compileSchema(path, data, outcome)
+}
+
+// compileSchema is loadSchema of the content data of the schema.yaml at path.
+func (e *env) compileSchema(path string, data []byte, outcome string) (*policy.File, *schema.Schema, bool) {
+	f, err := policy.Parse(path, data)
 	var desired *schema.Schema
 	if err == nil {
 		desired, err = compile.Compile(f)
 	}
 	if err != nil {
-		var errs policy.Errors
-		if errors.As(err, &errs) {
-			for _, pe := range errs {
-				fmt.Fprintln(e.stderr, pe.Error())
-			}
-			fmt.Fprintf(e.stderr, "%s: %d problem(s)%s\n", path, len(errs), outcome)
-		} else {
-			e.fail(err)
-		}
-		return nil, nil, false
+		return nil, nil, e.schemaProblems(path, outcome, err)
 	}
 	return f, desired, true
+}
+
+// schemaProblems prints err, the problems of the schema.yaml at path (or the failure to
+// read it), and returns false.
+func (e *env) schemaProblems(path, outcome string, err error) bool {
+	var errs policy.Errors
+	if errors.As(err, &errs) {
+		for _, pe := range errs {
+			fmt.Fprintln(e.stderr, pe.Error())
+		}
+		fmt.Fprintf(e.stderr, "%s: %d problem(s)%s\n", path, len(errs), outcome)
+	} else {
+		e.fail(err)
+	}
+	return false
 }
 
 func runValidate(_ context.Context, e *env, args []string) int {
@@ -88,11 +107,24 @@ Renames come only from renamed_from.`)
 		fmt.Fprintf(e.stderr, "error: --name %q: use lower-case letters, digits and underscores\n", *name)
 		return ExitError
 	}
-	f, desired, ok := e.loadSchema(*schemaPath, "; nothing was written")
+	data, err := policy.Read(*schemaPath)
+	if err != nil {
+		e.schemaProblems(*schemaPath, "; nothing was written", err)
+		return ExitError
+	}
+	source := sourceFingerprint(data)
+	md := migdir.Dir{Path: *dir}
+	// The pull-request case: schema.yaml is the one the state was recorded from, by this
+	// rlsmigrate, and no migration changed since: nothing to compile to know it. It
+	// only reads; a generate writing meanwhile fails the check, and the full path runs.
+	if md.Unchanged(source) {
+		fmt.Fprintf(e.stdout, "no changes: %s matches the migrations in %s\n", *schemaPath, *dir)
+		return ExitOK
+	}
+	f, desired, ok := e.compileSchema(*schemaPath, data, "; nothing was written")
 	if !ok {
 		return ExitError
 	}
-	md := migdir.Dir{Path: *dir}
 	if !*check {
 		// One generate at a time per directory: each writes on what the last wrote.
 		unlock, err := md.Lock()
@@ -148,7 +180,7 @@ Renames come only from renamed_from.`)
 	if online != "" {
 		files = append(files, migdir.File{Name: fmt.Sprintf("%05d_%s_online.sql", last+2, *name), Content: online})
 	}
-	if err := md.Write(files, desired); err != nil {
+	if err := md.Write(files, desired, source); err != nil {
 		return e.fail(err)
 	}
 	for i, file := range files {
@@ -336,4 +368,41 @@ generate writes it, in statements that do nothing where it exists.`)
 	names, _ := md.Migrations()
 	fmt.Fprintf(e.stdout, "recorded %d migration(s) in %s/%s\n", len(names), *dir, migdir.StateFile)
 	return ExitOK
+}
+
+// buildIdentity names the rlsmigrate that runs: its module version, or the commit it
+// was built from; "" when neither is known or the build's tree had changes, which
+// leaves every generate to compile.
+var buildIdentity = sync.OnceValue(func() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var revision string
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			revision = s.Value
+		case s.Key == "vcs.modified" && s.Value == "true":
+			return ""
+		}
+	}
+	return revision
+})
+
+// sourceFingerprint identifies the schema.yaml content data as this rlsmigrate
+// compiles it, for the state file (migdir.State.Source); "" when the build is unknown.
+func sourceFingerprint(data []byte) string {
+	id := buildIdentity()
+	if id == "" {
+		return ""
+	}
+	h := sha256.New()
+	h.Write([]byte(id))
+	h.Write([]byte{0})
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -101,7 +101,7 @@ read-only snapshot. Exit 0: written; 2: error (nothing written).`)
 	}
 	var files []migdir.File
 	if len(existing) == 0 {
-		if files, err = writeBaseline(md, res.File, changes); err != nil {
+		if files, err = writeBaseline(md, res.File, sourceFingerprint(res.YAML), changes); err != nil {
 			return e.fail(err)
 		}
 	}
@@ -136,7 +136,7 @@ read-only snapshot. Exit 0: written; 2: error (nothing written).`)
 // builds f's schema from nothing and, when changes is not empty, the migration that
 // makes them (the changes the database needs to match f), and records f's schema as
 // what they build.
-func writeBaseline(md migdir.Dir, f *policy.File, changes []*diff.Change) ([]migdir.File, error) {
+func writeBaseline(md migdir.Dir, f *policy.File, source string, changes []*diff.Change) ([]migdir.File, error) {
 	unlock, err := md.Lock()
 	if err != nil {
 		return nil, err
@@ -169,7 +169,7 @@ func writeBaseline(md migdir.Dir, f *policy.File, changes []*diff.Change) ([]mig
 			files = append(files, migdir.File{Name: "00003_adopt_online.sql", Content: online})
 		}
 	}
-	if err := md.Write(files, desired); err != nil {
+	if err := md.Write(files, desired, source); err != nil {
 		return nil, err
 	}
 	return files, nil

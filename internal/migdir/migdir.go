@@ -4,10 +4,13 @@
 package migdir
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -94,6 +97,61 @@ func (d Dir) Load() (*State, error) {
 	return st, nil
 }
 
+// Unchanged reports whether the state was recorded from source (see State.Source) and
+// every migration is the one it recorded: then what the migrations build is what
+// source compiles to, and nothing need be compiled to know it. It reads the state
+// without its schema; any problem (a missing or unreadable state, a migration edited)
+// is false, for the full Load to report.
+func (d Dir) Unchanged(source string) bool {
+	if source == "" {
+		return false
+	}
+	f, err := os.Open(filepath.Join(d.Path, StateFile))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	h, ok := readHeader(bufio.NewReader(f))
+	if !ok || h.Format != stateFormat || h.Source != source {
+		return false
+	}
+	names, err := d.Migrations()
+	return err == nil && d.verify(&State{Files: h.Files}, names) == nil
+}
+
+// readHeader reads a state file's format, source and files, and leaves its schema
+// unread when they come first, as the encoder writes them.
+func readHeader(r io.Reader) (savedHeader, bool) {
+	var h savedHeader
+	dec := json.NewDecoder(r)
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return h, false
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return h, false
+		}
+		switch key {
+		case "format":
+			err = dec.Decode(&h.Format)
+		case "source":
+			err = dec.Decode(&h.Source)
+		case "files":
+			err = dec.Decode(&h.Files)
+		default:
+			if h.Source != "" && h.Files != nil {
+				return h, true // the schema, after the header: left unread
+			}
+			err = dec.Decode(&json.RawMessage{}) // keys in another order: skipped
+		}
+		if err != nil {
+			return h, false
+		}
+	}
+	return h, true
+}
+
 // verify reports every migration file that differs from what the state recorded.
 func (d Dir) verify(st *State, names []string) error {
 	var problems []string
@@ -148,7 +206,7 @@ type File struct {
 // accepts as it was before, or, once Recover has run, as it is after: the migrations go
 // to hidden temporary files first, then the state that lists them is renamed into place
 // (the commit), then the migrations are renamed into place.
-func (d Dir) Write(files []File, s *schema.Schema) error {
+func (d Dir) Write(files []File, s *schema.Schema, source string) error {
 	if err := os.MkdirAll(d.Path, 0o755); err != nil {
 		return fmt.Errorf("creating migrations directory: %w", err)
 	}
@@ -172,7 +230,7 @@ func (d Dir) Write(files []File, s *schema.Schema) error {
 		sum := sha256.Sum256([]byte(f.Content))
 		sums = append(sums, FileSum{Name: f.Name, SHA256: hex.EncodeToString(sum[:])})
 	}
-	if err := d.record(s, sums...); err != nil {
+	if err := d.record(s, source, sums...); err != nil {
 		return err
 	}
 	for i, f := range files {
@@ -259,17 +317,17 @@ func (d Dir) Rehash(s *schema.Schema) error {
 		}
 		s = st.Schema
 	}
-	return d.record(s)
+	return d.record(s, "")
 }
 
-// record writes the state: s, the checksum of every migration file, and extra, files
-// that are about to be renamed into place.
-func (d Dir) record(s *schema.Schema, extra ...FileSum) error {
+// record writes the state: s, compiled from source (see State.Source), the checksum of
+// every migration file, and extra, files that are about to be renamed into place.
+func (d Dir) record(s *schema.Schema, source string, extra ...FileSum) error {
 	names, err := d.Migrations()
 	if err != nil {
 		return err
 	}
-	st := &State{Schema: s, Files: []FileSum{}}
+	st := &State{Schema: s, Files: []FileSum{}, Source: source}
 	for _, name := range names {
 		sum, err := fileSum(filepath.Join(d.Path, name))
 		if err != nil {

@@ -16,6 +16,9 @@ const stateFormat = 1
 type State struct {
 	Files  []FileSum
 	Schema *schema.Schema
+	// Source identifies the schema.yaml that Schema was compiled from and the
+	// rlsmigrate that compiled it (see generate's fingerprint); "" when unknown.
+	Source string
 }
 
 // FileSum is one migration file and the SHA-256 of its content.
@@ -28,8 +31,15 @@ type FileSum struct {
 type (
 	savedState struct {
 		Format int          `json:"format"`
+		Source string       `json:"source,omitempty"`
 		Files  []FileSum    `json:"files"`
 		Schema *savedSchema `json:"schema"`
+	}
+	// savedHeader is a state file without its schema, which Unchanged needs not decode.
+	savedHeader struct {
+		Format int       `json:"format"`
+		Source string    `json:"source,omitempty"`
+		Files  []FileSum `json:"files"`
 	}
 	savedSchema struct {
 		Auth        *savedAuth          `json:"auth,omitempty"`
@@ -132,7 +142,7 @@ func decodeState(path string, data []byte) (*State, error) {
 	if saved.Format != stateFormat {
 		return nil, fmt.Errorf("%s has format %d; this rlsmigrate reads format %d", path, saved.Format, stateFormat)
 	}
-	return &State{Files: saved.Files, Schema: saved.Schema.model()}, nil
+	return &State{Files: saved.Files, Schema: saved.Schema.model(), Source: saved.Source}, nil
 }
 
 // encodeState writes st in the current format.
@@ -141,7 +151,7 @@ func encodeState(st *State) ([]byte, error) {
 	if files == nil {
 		files = []FileSum{}
 	}
-	data, err := json.Marshal(savedState{Format: stateFormat, Files: files, Schema: saveSchema(st.Schema)})
+	data, err := json.Marshal(savedState{Format: stateFormat, Source: st.Source, Files: files, Schema: saveSchema(st.Schema)})
 	if err != nil {
 		return nil, fmt.Errorf("encoding migration state: %w", err)
 	}
