@@ -51,6 +51,9 @@ func statements(changes []*diff.Change, inTx bool) []Statement {
 		if c.Kind == diff.PolicyDrop && c.NewTable != nil {
 			r.lifted[tableName(c.NewTable)+"\x00"+c.Old.Policy.Name] = true
 		}
+		if c.Kind == diff.PolicyAlter && c.NewTable != nil && remakesPolicy(c.Old.Policy, c.New.Policy) {
+			r.lifted[tableName(c.NewTable)+"\x00"+c.New.Policy.Name] = true
+		}
 		switch nc := c.New.Column; {
 		case c.Kind == diff.ForeignKeyAdd && nc != nil && c.NewTable != nil:
 			r.made[tableName(c.NewTable)+"\x00fkey\x00"+nc.Name] = true
@@ -717,6 +720,13 @@ func (r *renderer) liftPolicies(c *diff.Change, t, column string) {
 	}
 }
 
+// remakesPolicy reports whether turning op into np drops the policy and creates it:
+// ALTER POLICY cannot change the command or kind, nor remove a clause.
+func remakesPolicy(op, np *schema.Policy) bool {
+	return op.Command != np.Command || op.Restrictive != np.Restrictive ||
+		(op.Using != "" && np.Using == "") || (op.Check != "" && np.Check == "")
+}
+
 // continues reports whether np exists in ot, under its name or renamed either way.
 func continues(ot *schema.Table, np *schema.Policy) bool {
 	if ot.Policy(np.Name) != nil || (np.RenamedFrom != "" && ot.Policy(np.RenamedFrom) != nil) {
@@ -732,9 +742,7 @@ func continues(ot *schema.Table, np *schema.Policy) bool {
 
 func (r *renderer) alterPolicy(c *diff.Change, t string) {
 	op, np := c.Old.Policy, c.New.Policy
-	// ALTER POLICY cannot change the command or kind, nor remove a clause.
-	if op.Command != np.Command || op.Restrictive != np.Restrictive ||
-		(op.Using != "" && np.Using == "") || (op.Check != "" && np.Check == "") {
+	if remakesPolicy(op, np) {
 		// Renames apply first: the policy has its new name by now.
 		r.emit(diff.PolicyDrop, c, objects.LockBrief, "DROP POLICY %s ON %s;", sqlident.Quote(np.Name), t)
 		r.emit(diff.PolicyCreate, c, objects.LockBrief, "%s", createPolicy(c.NewTable, np))
