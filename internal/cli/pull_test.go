@@ -274,3 +274,27 @@ func TestPullMarkdownReport(t *testing.T) {
 		}
 	}
 }
+
+// TestPullKeepsFunctionBodies: a body as people write it between dollar quotes, on
+// lines of its own and indented, is written so that it reads back byte for byte (a
+// literal block dropped its first empty line and the indentation after it, and the
+// report announced the function rewritten).
+func TestPullKeepsFunctionBodies(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDB(t)
+	pgtest.MustExec(t, pgtest.Connect(t, dbURL), neonSQL()+`CREATE TABLE accounts (id bigint PRIMARY KEY, slug text);
+		CREATE FUNCTION account_id(slug text) RETURNS bigint LANGUAGE sql STABLE AS $$
+  SELECT id FROM public.accounts WHERE slug = account_id.slug
+$$;
+		CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		RETURN NEW;  
+	END
+$$`)
+	work := t.TempDir()
+	r := run(t, work, "pull", "--database-url", dbURL, "--out", filepath.Join(work, "schema.yaml"), "--dir", filepath.Join(work, "migrations"))
+	if r.code != 0 || !strings.Contains(r.stdout, "The next migration changes nothing") {
+		src, _ := os.ReadFile(filepath.Join(work, "schema.yaml"))
+		t.Errorf("pull: %s\nschema.yaml:\n%s", r, src)
+	}
+}

@@ -271,12 +271,7 @@ func (p *puller) functions() []*yaml.Node {
 		default:
 			m.setStr("search_path", strings.Join(unquoteList(sp), ", "))
 		}
-		body := str(a["body"])
-		body.Style = yaml.LiteralStyle
-		if !containsNewline(a["body"]) {
-			body.Style = yaml.DoubleQuotedStyle
-		}
-		m.set("body", body)
+		m.set("body", str(a["body"]))
 		if grants := functionGrants(o); len(grants) > 0 {
 			m.set("grants", list(grants))
 		}

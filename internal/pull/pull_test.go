@@ -2,6 +2,7 @@ package pull
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/objects"
@@ -28,6 +29,18 @@ func TestClaimNameReadsBack(t *testing.T) {
 		name := claimName(path)
 		if got, problem := policy.ClaimPath(name); problem != "" || !slices.Equal(got, path) {
 			t.Errorf("claimName(%q) = %q, which reads back as %q (%s)", path, name, got, problem)
+		}
+	}
+}
+
+// TestStringsReadBack: every string pull writes reads back as itself, whatever its
+// lines and spaces (a function body starting with an empty line, then an indented one,
+// lost its indentation in a literal block).
+func TestStringsReadBack(t *testing.T) {
+	for _, s := range []string{"\n  SELECT 1\n", "BEGIN\n  RETURN NEW;\nEND", "  lead", "trail  ", "a\n\n\nb", "\n\n  x", "\t\ty\n", "true", "50", "- x", "#c", "a: b", "\r\nx", "é\u2028f", strings.Repeat("long ", 20)} {
+		n := str(s)
+		if !readsBack(n) {
+			t.Errorf("%q written as %v does not read back", s, n.Style)
 		}
 	}
 }

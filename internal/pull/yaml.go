@@ -22,16 +22,28 @@ func mapping(flow bool) node {
 	return node{n}
 }
 
-// str returns a string scalar.
+// str returns a string scalar: on several lines as a literal block where that reads
+// back as s exactly, else double-quoted where it is long or holds a line break.
 func str(s string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
-	if len(s) > 60 || containsNewline(s) {
-		n.Style = yaml.DoubleQuotedStyle
-		if containsNewline(s) {
-			n.Style = yaml.LiteralStyle
+	if containsNewline(s) {
+		n.Style = yaml.LiteralStyle
+		if !readsBack(n) {
+			// A block whose first line is empty and whose next is indented reads back
+			// without that indentation: the encoder writes no indentation indicator.
+			n.Style = yaml.DoubleQuotedStyle
 		}
+	} else if len(s) > 60 {
+		n.Style = yaml.DoubleQuotedStyle
 	}
 	return n
+}
+
+// readsBack reports whether the scalar n, written alone, reads back as its value.
+func readsBack(n *yaml.Node) bool {
+	data, err := yaml.Marshal(n)
+	var back string
+	return err == nil && yaml.Unmarshal(data, &back) == nil && back == n.Value
 }
 
 func containsNewline(s string) bool {

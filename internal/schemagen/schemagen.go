@@ -288,7 +288,8 @@ func (g *Gen) function() *yFunction {
 		f.Args = []yArg{{Name: "p_x", Type: []string{"bigint", "text"}[g.pick(2)]}}
 		g.argDefault(&f.Args[0])
 		f.Returns, f.Language = f.Args[0].Type, []string{"sql", "plpgsql"}[g.pick(2)]
-		f.Body = "SELECT p_x"
+		// As people write it between dollar quotes: on lines of its own, indented.
+		f.Body = []string{"SELECT p_x", "\n  SELECT p_x\n"}[g.pick(2)]
 		if f.Language == "plpgsql" {
 			f.Body = "BEGIN\n  RETURN p_x; -- it's the argument\nEND"
 		}
