@@ -222,3 +222,26 @@ func (p *puller) groupName(g *group) string {
 	}
 	return name
 }
+
+// functionGroup returns the group a function without arguments means when its body is
+// one SQL query of a pulled table that passes the caller's id (an app's own
+// "the caller's organizations" helper), made when no group says it yet; or nil and why.
+func (p *puller) functionGroup(t *schema.Table, sf sqlparse.SetFunction) (*group, string) {
+	for _, o := range objectsOf(p.s.Objects, "routine") {
+		a := o.Attrs
+		if a["function"] != sf.Function || a["types"] != "" || (sf.Schema != "" && o.Schema != sf.Schema) ||
+			(sf.Schema == "" && o.Schema != "public" && o.Schema != t.Schema) {
+			continue
+		}
+		if a["language"] != "sql" {
+			return nil, "it calls " + o.Schema + "." + sf.Function + "(), written in " + a["language"] + ", whose body pull does not read as a group"
+		}
+		sm, ok := sqlparse.QuerySet(a["body"])
+		if !ok {
+			return nil, "it calls " + o.Schema + "." + sf.Function + "(), whose body is not one query of one table"
+		}
+		sm.Column = sf.Column
+		return p.setGroup(t, sm)
+	}
+	return nil, "it calls " + sf.Function + "(), which is no function of the pulled schemas"
+}

@@ -180,6 +180,16 @@ func (p *puller) kindOf(t *schema.Table, tb *table, cond *sqlparse.Expr, rest *[
 		}
 		return policy.RuleMember, ""
 	}
+	if sf, ok := cond.SetFunction(); ok {
+		g, why := p.functionGroup(t, sf)
+		if g == nil {
+			return "", why
+		}
+		r.group, r.column = g.name, sf.Column
+		p.find(FindNote, policyName(t, r.src), "%s() is a query of %s.%s: read back as group %s, whose function %s.%s() the generated policy reads once per statement; %s() stays as declared",
+			sf.Function, g.schema, g.table, g.name, policy.FunctionSchema, g.function, sf.Function)
+		return policy.RuleMember, ""
+	}
 	if sm, ok := cond.SetMembership(t.Name); ok {
 		g, why := p.setGroup(t, sm)
 		if g == nil {

@@ -553,22 +553,9 @@ func (e *Expr) SetMembership(table string) (SetMembership, bool) {
 		return SetMembership{}, false
 	}
 	sel := sl.Subselect.GetSelectStmt()
-	if sel == nil || len(sel.FromClause) != 1 || len(sel.GroupClause) > 0 || sel.HavingClause != nil ||
-		sel.LimitCount != nil || len(sel.WithClause.GetCtes()) > 0 || len(sel.TargetList) != 1 || sel.Op != pg.SetOperation_SETOP_NONE {
+	sm, alias, where, ok := oneTableQuery(sel)
+	if !ok {
 		return SetMembership{}, false
-	}
-	rv := sel.FromClause[0].GetRangeVar()
-	if rv == nil {
-		return SetMembership{}, false
-	}
-	alias := rv.Relname
-	if rv.Alias != nil {
-		alias = rv.Alias.Aliasname
-	}
-	sm := SetMembership{Schema: rv.Schemaname, Table: rv.Relname}
-	var where []*Expr
-	if sel.WhereClause != nil {
-		where = (&Expr{node: sel.WhereClause}).Conjuncts()
 	}
 	switch sl.SubLinkType {
 	case pg.SubLinkType_ANY_SUBLINK:
@@ -666,4 +653,84 @@ func qualifiedBy(n *pg.Node, table string) (string, bool) {
 		return names[1], true
 	}
 	return "", false
+}
+
+// oneTableQuery reads "SELECT target FROM table [alias] WHERE conditions": the table
+// (in sm), the name its columns are qualified by, and the WHERE clause's conjuncts.
+func oneTableQuery(sel *pg.SelectStmt) (sm SetMembership, alias string, where []*Expr, ok bool) {
+	if sel == nil || len(sel.FromClause) != 1 || len(sel.GroupClause) > 0 || sel.HavingClause != nil ||
+		sel.LimitCount != nil || len(sel.WithClause.GetCtes()) > 0 || len(sel.TargetList) != 1 || sel.Op != pg.SetOperation_SETOP_NONE {
+		return sm, "", nil, false
+	}
+	rv := sel.FromClause[0].GetRangeVar()
+	if rv == nil {
+		return sm, "", nil, false
+	}
+	alias = rv.Relname
+	if rv.Alias != nil {
+		alias = rv.Alias.Aliasname
+	}
+	if sel.WhereClause != nil {
+		where = (&Expr{node: sel.WhereClause}).Conjuncts()
+	}
+	return SetMembership{Schema: rv.Schemaname, Table: rv.Relname}, alias, where, true
+}
+
+// SetFunction is "column IN (SELECT f())": the row's column is one of the values a
+// function without arguments returns.
+type SetFunction struct {
+	Column           string
+	Schema, Function string // Schema "" when the call is unqualified
+}
+
+// SetFunction returns the expression as a SetFunction, or false.
+func (e *Expr) SetFunction() (SetFunction, bool) {
+	var col, call *pg.Node
+	if sl := e.node.GetSubLink(); sl != nil && sl.SubLinkType == pg.SubLinkType_ANY_SUBLINK {
+		sel := sl.Subselect.GetSelectStmt()
+		if op := stringList(sl.OperName); (len(op) > 0 && op[0] != "=") || sel == nil || len(sel.FromClause) > 0 ||
+			sel.WhereClause != nil || len(sel.TargetList) != 1 || sel.TargetList[0].GetResTarget() == nil {
+			return SetFunction{}, false
+		}
+		col, call = sl.Testexpr, sel.TargetList[0].GetResTarget().Val
+	} else {
+		return SetFunction{}, false
+	}
+	column, ok := columnName(col)
+	fc := call.GetFuncCall()
+	if !ok || fc == nil || len(fc.Args) > 0 {
+		return SetFunction{}, false
+	}
+	sf := SetFunction{Column: column}
+	switch name := stringList(fc.Funcname); len(name) {
+	case 1:
+		sf.Function = name[0]
+	case 2:
+		sf.Schema, sf.Function = name[0], name[1]
+	default:
+		return SetFunction{}, false
+	}
+	return sf, true
+}
+
+// QuerySet reads a SQL function's body that is one query over one table, "SELECT
+// column FROM table WHERE conditions" (a trailing semicolon allowed): the table, the
+// column (in Group) and the WHERE clause's conjuncts, as SetMembership's "in" form.
+func QuerySet(body string) (SetMembership, bool) {
+	tree, err := parse(body, 0)
+	if err != nil || len(tree.Stmts) != 1 {
+		return SetMembership{}, false
+	}
+	sel := tree.Stmts[0].Stmt.GetSelectStmt()
+	sm, alias, where, ok := oneTableQuery(sel)
+	if !ok {
+		return SetMembership{}, false
+	}
+	rt := sel.TargetList[0].GetResTarget()
+	group, ok := innerColumn(rt.Val, alias)
+	if !ok {
+		return SetMembership{}, false
+	}
+	sm.Group, sm.Where, sm.Form = group, where, "in"
+	return sm, true
 }
