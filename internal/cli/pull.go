@@ -115,7 +115,7 @@ read-only snapshot. Exit 0: written; 2: error (nothing written).`)
 	}
 	fmt.Fprint(e.stdout, format.Write(pullResult{res.Findings, changes, *out}))
 	for i, f := range files {
-		what := "the baseline: builds schema.yaml from nothing; never run it on this database"
+		what := "the baseline: builds schema.yaml from nothing; not recorded as applied, so up would run it here: pull --baseline records it"
 		switch {
 		case i == 0 && *baseline:
 			what = "the baseline, recorded as applied"
