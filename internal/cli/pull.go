@@ -48,11 +48,11 @@ functions, triggers and publications of the schemas; the tables they reference o
 them (Supabase's auth.users) as external; and each policy read back, from PostgreSQL's
 parse tree, as the rule it means (owner, signed_in, anyone, member of a group, claim),
 or else as a custom rule with its exact conditions. The identity provider is read
-from the database: Supabase (auth.uid() and its roles) or pg_session_jwt.
+from the database: Supabase (auth.uid() and its roles), pg_session_jwt (the
+extension), or claims (rlsmigrate's functions without it).
 Then prints a report: what became which rule, what stayed custom, what schema.yaml
 cannot say, and what the next migration from the new file changes in this database
-(a slower policy form replaced, a missing owner index added, ...), compared as
-diff compares.
+(a slower policy form replaced, a key renamed, ...), compared as diff compares.
 Where --dir holds no migration yet, pull also writes the baseline there: NNNNN_baseline.sql,
 the migration that builds schema.yaml from nothing (never to run on this database), and,
 when the report announces changes, NNNNN_adopt.sql, which makes them (the next "up"
