@@ -298,3 +298,29 @@ $$`)
 		t.Errorf("pull: %s\nschema.yaml:\n%s", r, src)
 	}
 }
+
+// TestPullCastIdentities: an identity cast to the owner column's type is the owner
+// rule with auth.user_id saying the cast; a cast column (uuid compared as text) is a
+// custom rule, where it made pull write a file that did not compile.
+func TestPullCastIdentities(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ name, sql, want string }{
+		{"text ids", `CREATE TABLE notes (id bigint PRIMARY KEY, user_id text NOT NULL);
+			CREATE POLICY p ON notes FOR SELECT TO authenticated USING ((select auth.uid())::text = user_id)`, "policy p: owner (select)"},
+		{"cast column", `CREATE TABLE notes (id bigint PRIMARY KEY, user_id uuid NOT NULL);
+			CREATE POLICY p ON notes FOR SELECT TO authenticated USING (user_id::text = (auth.uid())::text)`, "policy p: custom rule (select)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dbURL := pgtest.NewSupabaseDB(t)
+			pgtest.MustExec(t, pgtest.Connect(t, dbURL), c.sql+"; ALTER TABLE notes ENABLE ROW LEVEL SECURITY")
+			work := t.TempDir()
+			r := run(t, work, "pull", "--database-url", dbURL, "--out", filepath.Join(work, "schema.yaml"), "--dir", filepath.Join(work, "migrations"))
+			if r.code != 0 || !strings.Contains(r.stdout, c.want) {
+				t.Fatalf("pull: want %q in the report:\n%s", c.want, r)
+			}
+			if rep, d := diffReport(t, filepath.Join(work, "schema.yaml"), dbURL); r.code == 0 && strings.Contains(r.stdout, "changes nothing") != (len(rep.Findings) == 0) {
+				t.Errorf("the report and diff disagree:\n%s\n%s", r.stdout, d.stdout)
+			}
+		})
+	}
+}

@@ -57,9 +57,27 @@ type Input struct {
 	Owners []string
 }
 
-// Pull returns the schema.yaml that describes in.Schema.
+// Pull returns the schema.yaml that describes in.Schema. Should the rules it reads make
+// a file that does not compile (a form read back wrongly), it reads every policy as a
+// custom rule instead, which keeps its SQL as it is, and says why in the report.
 func Pull(in Input) (*Result, error) {
+	res, err := pull(in, false)
+	if err == nil {
+		return res, nil
+	}
+	res, err2 := pull(in, true)
+	if err2 != nil {
+		return nil, err
+	}
+	res.Findings = append(res.Findings, Finding{Kind: FindNote, Object: "schema.yaml",
+		Text: "every policy is kept as a custom rule: reading them as built-in rules made a file that does not compile (please report it): " + err.Error()})
+	return res, nil
+}
+
+// pull is Pull, reading policies as built-in rules unless customOnly.
+func pull(in Input, customOnly bool) (*Result, error) {
 	p := newPuller(in)
+	p.customOnly = customOnly
 	p.build()
 	// Each pass compiles the file as it stands and writes what it must say for the
 	// compiled schema to match the database (a policy or index named otherwise than
@@ -101,6 +119,8 @@ type puller struct {
 	tables   []*table
 	findings []Finding
 	found    map[Finding]bool
+	// customOnly reads every policy as a custom rule (see Pull).
+	customOnly bool
 	// cache parses each distinct fragment once: most tables' policies share their text.
 	cache *sqlparse.Cache
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/objects"
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
@@ -42,5 +43,28 @@ func TestStringsReadBack(t *testing.T) {
 		if !readsBack(n) {
 			t.Errorf("%q written as %v does not read back", s, n.Style)
 		}
+	}
+}
+
+// TestPullFallsBackToCustomRules: a reading that makes a file that does not compile
+// gives way to every policy kept as a custom rule, with the reason in the report. The
+// model is made to break it (an integer owner column against Supabase's uuid identity,
+// which no database would accept); the custom reading keeps the SQL as it is.
+func TestPullFallsBackToCustomRules(t *testing.T) {
+	s := &schema.Schema{Tables: []*schema.Table{{
+		Schema: "public", Name: "notes", RLS: true, PrimaryKey: []string{"id"}, PKName: "notes_pkey",
+		Columns:  []*schema.Column{{Name: "id", Type: "bigint", NotNull: true}, {Name: "user_id", Type: "integer", NotNull: true}},
+		Policies: []*schema.Policy{{Name: "p", Command: "select", Roles: []string{"authenticated"}, Using: "(auth.uid() = user_id)"}},
+	}}}
+	res, err := Pull(Input{Schema: s, Provider: "supabase"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var note bool
+	for _, f := range res.Findings {
+		note = note || (f.Kind == FindNote && strings.Contains(f.Text, "every policy is kept as a custom rule"))
+	}
+	if !note || !strings.Contains(string(res.YAML), "using:") {
+		t.Errorf("no fallback to custom rules:\n%s\n%v", res.YAML, res.Findings)
 	}
 }

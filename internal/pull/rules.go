@@ -122,6 +122,10 @@ func (p *puller) rule(t *schema.Table, tb *table, pol *schema.Policy, op string)
 // recognise reads cond as a built-in rule into r, and reports whether it is one; r.why
 // says why not.
 func (p *puller) recognise(t *schema.Table, tb *table, r *rule, cond *sqlparse.Expr) bool {
+	if p.customOnly {
+		r.why = "every policy is kept as written (see the note on schema.yaml)"
+		return false
+	}
 	if cond.AlwaysTrue() {
 		r.kind, r.using, r.check = policy.RuleAnyone, "", ""
 		p.find(FindRule, policyName(t, r.src), "anyone (%s)", r.op)

@@ -125,7 +125,8 @@ func operands(n *pg.Node, op string) (l, r *pg.Node, ok bool) {
 
 // IdentityTest is a comparison of a column of the row with a call that takes no
 // arguments, the caller's identity: column = (SELECT auth.uid()), auth.uid() = column,
-// through casts on either side.
+// the call cast or not. A cast column (user_id::text) is none: the rule would compare
+// the column itself.
 type IdentityTest struct {
 	Column string
 	Call   string // the call as PostgreSQL prints it, with its casts
@@ -161,14 +162,11 @@ func (e *Expr) identityTest() (IdentityTest, bool) {
 		return IdentityTest{}, false
 	}
 	for _, side := range [][2]*pg.Node{{l, r}, {r, l}} {
-		col, ok := castColumn(side[0])
+		col, ok := columnName(side[0])
 		if !ok {
 			continue
 		}
-		call, sub := side[1], false
-		if v, ok := scalarSubquery(call); ok {
-			call, sub = v, true
-		}
+		call, sub := perStatement(side[1])
 		if text, ok := callText(call); ok {
 			return IdentityTest{Column: col, Call: text, PerStatement: sub}, true
 		}
@@ -176,12 +174,23 @@ func (e *Expr) identityTest() (IdentityTest, bool) {
 	return IdentityTest{}, false
 }
 
-// castColumn returns the column a reference names, through casts of it (user_id::text).
-func castColumn(n *pg.Node) (string, bool) {
-	for n.GetTypeCast() != nil {
-		n = n.GetTypeCast().Arg
+// perStatement returns n without the scalar subquery it may sit in, and whether it
+// did: (SELECT f()) is f(), and so is (SELECT f())::t, as f()::t, the cast moved in.
+func perStatement(n *pg.Node) (*pg.Node, bool) {
+	var casts []*pg.TypeName
+	core := n
+	for core.GetTypeCast() != nil {
+		casts = append(casts, core.GetTypeCast().TypeName)
+		core = core.GetTypeCast().Arg
 	}
-	return columnName(n)
+	v, ok := scalarSubquery(core)
+	if !ok {
+		return n, false
+	}
+	for i := len(casts) - 1; i >= 0; i-- {
+		v = &pg.Node{Node: &pg.Node_TypeCast{TypeCast: &pg.TypeCast{Arg: v, TypeName: casts[i]}}}
+	}
+	return v, true
 }
 
 // NotNullCall returns the call that "(SELECT f()) IS NOT NULL" or "f() IS NOT NULL"
