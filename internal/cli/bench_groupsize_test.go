@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+)
+
+// groupSizes are the numbers of projects in the caller's organisation that
+// BenchmarkTeamGroupSize measures; RLSMIGRATE_GROUP_SIZES (comma-separated) picks others.
+func groupSizes(b *testing.B) []int {
+	sizes := []int{10, 1000, 10000, 100000}
+	if v := os.Getenv("RLSMIGRATE_GROUP_SIZES"); v != "" {
+		sizes = nil
+		for _, s := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				b.Fatalf("RLSMIGRATE_GROUP_SIZES: %v", err)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	return sizes
+}
+
+// groupOps are the statements BenchmarkTeamGroupSize times on tasks (the member rule
+// through projects) as user_1, who belongs to organisation 1 alone: as the generated
+// policies see them, and as the floor, the table owner's indexed join that scales.
+// $1 is a task of organisation 1 (select, update) or a project of it (insert).
+var groupOps = []struct {
+	name, generated, floor string
+	rows                   func(size int) int64
+}{
+	{"select-by-id", "SELECT * FROM tasks WHERE id = $1",
+		"SELECT t.* FROM tasks t WHERE t.id = $1 AND EXISTS (SELECT 1 FROM projects p JOIN memberships m ON m.org_id = p.org_id WHERE p.id = t.project_id AND m.user_id = 'user_1')",
+		func(int) int64 { return 1 }},
+	{"update-one", "UPDATE tasks SET done = NOT done WHERE id = $1",
+		"UPDATE tasks t SET done = NOT done WHERE t.id = $1 AND EXISTS (SELECT 1 FROM projects p JOIN memberships m ON m.org_id = p.org_id WHERE p.id = t.project_id AND m.user_id = 'user_1')",
+		func(int) int64 { return 1 }},
+	{"insert", "INSERT INTO tasks (project_id, title) VALUES ($1, 'new')",
+		"INSERT INTO tasks (project_id, title) SELECT $1, 'new' WHERE EXISTS (SELECT 1 FROM projects p JOIN memberships m ON m.org_id = p.org_id WHERE p.id = $1 AND m.user_id = 'user_1')",
+		func(int) int64 { return 1 }},
+	{"page-50", "SELECT * FROM tasks ORDER BY id DESC LIMIT 50",
+		"SELECT t.* FROM tasks t JOIN projects p ON p.id = t.project_id JOIN memberships m ON m.org_id = p.org_id AND m.user_id = 'user_1' ORDER BY t.id DESC LIMIT 50",
+		func(size int) int64 { return int64(min(50, 10*size)) }},
+	{"count", "SELECT count(*) FROM tasks",
+		"SELECT count(*) FROM tasks t JOIN projects p ON p.id = t.project_id JOIN memberships m ON m.org_id = p.org_id AND m.user_id = 'user_1'",
+		func(int) int64 { return 1 }},
+}
+
+// BenchmarkTeamGroupSize measures the member rule through a table as the caller's group
+// grows: user_1 in organisation 1, which holds N projects of 10 tasks each (another
+// organisation holds 10 projects of its own); each statement of groupOps through the
+// generated policies and on the floor, in a transaction rolled back. It reports the
+// client and server medians and logs the generated plans of the page and of the
+// select by id, for docs/team-access.md.
+func BenchmarkTeamGroupSize(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds up to a million rows")
+	}
+	ctx := context.Background()
+	for _, size := range groupSizes(b) {
+		dbURL := upFrom(b, "testdata/bench/team.yaml")
+		conn := pgtest.Connect(b, dbURL)
+		pgtest.MustExec(b, conn, fmt.Sprintf(`
+			INSERT INTO organizations (name) VALUES ('one'), ('two');
+			INSERT INTO memberships (org_id, user_id) VALUES (1, 'user_1'), (2, 'user_2');
+			INSERT INTO projects (org_id) SELECT 1 FROM generate_series(1, %[1]d);
+			INSERT INTO projects (org_id) SELECT 2 FROM generate_series(1, 10);
+			INSERT INTO tasks (project_id, title) SELECT p.id, 'task ' || k FROM projects p, generate_series(1, 10) k`, size))
+		pgtest.MustExec(b, conn, "VACUUM ANALYZE organizations, memberships, projects, tasks")
+		var task, project int64
+		if err := conn.QueryRow(ctx, `SELECT max(t.id), max(p.id) FROM tasks t JOIN projects p ON p.id = t.project_id WHERE p.org_id = 1`).Scan(&task, &project); err != nil {
+			b.Fatal(err)
+		}
+		for _, o := range groupOps {
+			arg := task
+			if o.name == "insert" {
+				arg = project
+			}
+			for _, form := range []string{"generated", "floor"} {
+				b.Run(fmt.Sprintf("projects=%d/%s/%s", size, o.name, form), func(b *testing.B) {
+					sql := map[string]string{"generated": o.generated, "floor": o.floor}[form]
+					args := []any{arg}
+					if !strings.Contains(sql, "$1") {
+						args = nil
+					}
+					var client, server []float64
+					for i := 0; i < b.N; i++ {
+						b.StopTimer()
+						tx, err := conn.Begin(ctx)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if form == "generated" {
+							actAs(b, tx, "user_1")
+						}
+						b.StartTimer()
+						start := time.Now()
+						n, err := execCount(ctx, tx, sql, args)
+						client = append(client, float64(time.Since(start).Nanoseconds())/1e6)
+						b.StopTimer()
+						if err != nil {
+							b.Fatalf("%s: %v", sql, err)
+						}
+						if want := o.rows(size); n != want {
+							b.Fatalf("%s (%s, %d projects): %d rows, want %d", sql, form, size, n, want)
+						}
+						ms, err := executionMs(ctx, tx, sql, args)
+						if err != nil {
+							b.Fatal(err)
+						}
+						server = append(server, ms)
+						if i == 0 && form == "generated" && (o.name == "page-50" || o.name == "select-by-id") {
+							b.Logf("plan of %q at %d projects:\n%s", sql, size, explainPlan(ctx, b, tx, sql, args))
+						}
+						tx.Rollback(ctx)
+						b.StartTimer()
+					}
+					b.ReportMetric(median(client), "p50-ms")
+					b.ReportMetric(median(server), "server-p50-ms")
+				})
+			}
+		}
+	}
+}
+
+// explainPlan returns the plan PostgreSQL runs sql with, without costs.
+func explainPlan(ctx context.Context, b *testing.B, tx pgx.Tx, sql string, args []any) string {
+	rows, err := tx.Query(ctx, "EXPLAIN (COSTS OFF) "+sql, args...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var lines []string
+	for rows.Next() {
+		var l string
+		if err := rows.Scan(&l); err != nil {
+			b.Fatal(err)
+		}
+		lines = append(lines, l)
+	}
+	return strings.Join(lines, "\n")
+}
