@@ -68,20 +68,22 @@ func TestPullRoundTrip(t *testing.T) {
 	if testing.Short() {
 		seeds, steps = 2, 2
 	}
-	t.Run("repository schema.yaml", func(t *testing.T) {
-		t.Parallel()
-		src, err := os.ReadFile("../../schema.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := newConverger(t, "")
-		if msg := c.step(string(src)); msg != "" {
-			t.Fatal(msg)
-		}
-		if msg := pulledMatches(t, c, string(src)); msg != "" {
-			t.Fatal(msg)
-		}
-	})
+	for _, file := range []string{"../../schema.yaml", "testdata/pull/through_other_schema.yaml"} {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			t.Parallel()
+			src, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newConverger(t, "")
+			if msg := c.step(string(src)); msg != "" {
+				t.Fatal(msg)
+			}
+			if msg := pulledMatches(t, c, string(src)); msg != "" {
+				t.Fatal(msg)
+			}
+		})
+	}
 	for seed := 1; seed <= seeds; seed++ {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
 			t.Parallel()

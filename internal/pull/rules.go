@@ -28,7 +28,8 @@ type rule struct {
 	through     *group // member rules through a table: the through function's group
 	claims      []sqlparse.ClaimTest
 	src         *schema.Policy
-	why         string // why it is custom
+	table       *schema.Table // the table the policy is on
+	why         string        // why it is custom
 }
 
 // rules reads the policies of t back as rules, in operation order.
@@ -55,7 +56,7 @@ func policyName(t *schema.Table, pol *schema.Policy) string {
 // permissive policy's OR when each is a built-in rule (permissive policies OR
 // together, so the meaning is the same).
 func (p *puller) rule(t *schema.Table, tb *table, pol *schema.Policy, op string) []*rule {
-	r := &rule{op: op, kind: policy.RuleCustom, name: pol.Name, to: slices.Clone(pol.Roles), restrictive: pol.Restrictive, src: pol}
+	r := &rule{op: op, kind: policy.RuleCustom, name: pol.Name, to: slices.Clone(pol.Roles), restrictive: pol.Restrictive, src: pol, table: t}
 	if pol.Command == "all" && op != policy.Operations[0] {
 		r.name = "" // the select rule keeps the policy's name; the others are new
 	}
@@ -286,7 +287,9 @@ func (r *rule) node() *yaml.Node {
 		m.setStr("column", r.column)
 		if th := r.through; th != nil {
 			tm := mapping(true)
-			setSchema(tm, th.schema)
+			if th.schema != r.table.Schema { // through's schema defaults to the rule's table's
+				tm.setStr("schema", th.schema)
+			}
 			tm.setStr("table", th.table)
 			tm.setStr("column", th.column)
 			m.set("through", tm.n)
