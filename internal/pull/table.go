@@ -20,7 +20,7 @@ type table struct {
 	immutable map[string]bool
 	grants    bool // write the grants: the derived ones differ
 	// ownerIndexOff writes owner_index: false: no index of the database starts with
-	// the owner column, and none the file makes would.
+	// the owner column or a member rule's, which the file would index (unindexed).
 	ownerIndexOff bool
 	// declaredGrants are the grants schema.yaml states: all but those of the
 	// platform's role (Supabase's service_role) when the file does not name it
@@ -187,9 +187,9 @@ func (p *puller) adjust(compiled *schema.Schema) bool {
 				r.nameWritten, changed = true, true
 			}
 		}
-		if tb.owner != "" && !covered(tb.src, tb.owner) && !tb.ownerIndexOff && ct.Index(generatedName(ct.Name, tb.owner, "idx")) != nil {
+		if col := tb.unindexed(ct); col != "" && !tb.ownerIndexOff {
 			tb.ownerIndexOff, changed = true, true
-			p.find(FindNote, tb.src.QualifiedName(), "no index starts with the owner column %s, so each policy that compares it reads every row: schema.yaml says owner_index: false, as the database has it; remove that line and the next migration adds the index", tb.owner)
+			p.find(FindNote, tb.src.QualifiedName(), "no index starts with column %s, which its policies compare with the caller (or the caller's groups), so each of them reads every row: schema.yaml says owner_index: false, as the database has it; remove that line and the next migration adds the index", col)
 		}
 		want := mutableColumns(tb.src)
 		have := mutableColumns(ct)
@@ -206,6 +206,24 @@ func (p *puller) adjust(compiled *schema.Schema) bool {
 		}
 	}
 	return changed
+}
+
+// unindexed returns a column of the owner or of a member rule of tb that the compiled
+// table ct indexes (owner_index, the default, adds it) and that no index of the
+// database starts with; "" when there is none.
+func (tb *table) unindexed(ct *schema.Table) string {
+	cols := []string{tb.owner}
+	for _, r := range tb.rules {
+		if r.kind == policy.RuleMember {
+			cols = append(cols, r.column)
+		}
+	}
+	for _, c := range cols {
+		if c != "" && !covered(tb.src, c) && ct.Index(generatedName(ct.Name, c, "idx")) != nil {
+			return c
+		}
+	}
+	return ""
 }
 
 // mutableColumns returns the columns the roles may update when the grants name
