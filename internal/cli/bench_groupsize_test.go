@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -93,40 +92,20 @@ func BenchmarkTeamGroupSize(b *testing.B) {
 					if !strings.Contains(sql, "$1") {
 						args = nil
 					}
-					var client, server []float64
-					for i := 0; i < b.N; i++ {
-						b.StopTimer()
-						tx, err := conn.Begin(ctx)
-						if err != nil {
-							b.Fatal(err)
-						}
+					timeStatements(b, conn, func(i int, tx pgx.Tx) (string, []any, func(int64) error) {
 						if form == "generated" {
 							actAs(b, tx, "user_1")
+							if i == 0 && (o.name == "page-50" || o.name == "select-by-id") {
+								b.Logf("plan of %q at %d projects:\n%s", sql, size, explainPlan(ctx, b, tx, sql, args))
+							}
 						}
-						b.StartTimer()
-						start := time.Now()
-						n, err := execCount(ctx, tx, sql, args)
-						client = append(client, float64(time.Since(start).Nanoseconds())/1e6)
-						b.StopTimer()
-						if err != nil {
-							b.Fatalf("%s: %v", sql, err)
+						return sql, args, func(n int64) error {
+							if want := o.rows(size); n != want {
+								return fmt.Errorf("%s, %d projects: %d rows, want %d", form, size, n, want)
+							}
+							return nil
 						}
-						if want := o.rows(size); n != want {
-							b.Fatalf("%s (%s, %d projects): %d rows, want %d", sql, form, size, n, want)
-						}
-						ms, err := executionMs(ctx, tx, sql, args)
-						if err != nil {
-							b.Fatal(err)
-						}
-						server = append(server, ms)
-						if i == 0 && form == "generated" && (o.name == "page-50" || o.name == "select-by-id") {
-							b.Logf("plan of %q at %d projects:\n%s", sql, size, explainPlan(ctx, b, tx, sql, args))
-						}
-						tx.Rollback(ctx)
-						b.StartTimer()
-					}
-					b.ReportMetric(median(client), "p50-ms")
-					b.ReportMetric(median(server), "server-p50-ms")
+					})
 				})
 			}
 		}

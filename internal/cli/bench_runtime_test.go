@@ -114,50 +114,25 @@ func BenchmarkPolicies(b *testing.B) {
 			func(_ string, row int64) []any { return []any{row} }},
 		{"insert", "INSERT INTO %s (user_id, task) VALUES ($1, 'new task')", "INSERT INTO %s (task) VALUES ('new task')", byUser, none},
 	}
-	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, op := range ops {
 		for _, form := range forms {
 			b.Run(op.name+"/"+form.name, func(b *testing.B) {
-				var client, server []float64
-				for i := 0; i < b.N; i++ {
-					b.StopTimer()
+				timeStatements(b, conn, func(_ int, tx pgx.Tx) (string, []any, func(int64) error) {
 					k := rng.IntN(runtimeUsers)
 					user, ownRow := fmt.Sprintf("user_%d", k), int64(k+runtimeUsers)
-					tx, err := conn.Begin(ctx)
-					if err != nil {
-						b.Fatal(err)
-					}
 					sql, args := fmt.Sprintf(op.floor, form.table), op.floorArgs(user, ownRow)
 					if form.name != "floor" {
 						sql, args = fmt.Sprintf(op.as, form.table), op.asArgs(user, ownRow)
 						actAs(b, tx, user)
 					}
-					b.StartTimer()
-					start := time.Now()
-					n, err := execCount(ctx, tx, sql, args)
-					client = append(client, float64(time.Since(start).Nanoseconds())/1e6)
-					b.StopTimer()
-					if err != nil {
-						b.Fatalf("%s: %v", sql, err)
+					return sql, args, func(n int64) error {
+						if n == 0 {
+							return fmt.Errorf("as %s: no rows", user)
+						}
+						return nil
 					}
-					if n == 0 {
-						b.Fatalf("%s as %s affected no rows", sql, user)
-					}
-					// The same statement again under EXPLAIN ANALYZE: the server's own
-					// execution time, without the protocol around it.
-					ms, err := executionMs(ctx, tx, sql, args)
-					if err != nil {
-						b.Fatal(err)
-					}
-					server = append(server, ms)
-					tx.Rollback(ctx)
-					b.StartTimer()
-				}
-				// Medians resist the odd slow statement (a checkpoint, a page read from
-				// disk) that would swing a mean over a few hundred fast ones.
-				b.ReportMetric(median(client), "p50-ms")
-				b.ReportMetric(median(server), "server-p50-ms")
+				})
 			})
 		}
 	}
@@ -170,6 +145,46 @@ func actAs(b *testing.B, tx pgx.Tx, user string) {
 		fmt.Sprintf(`{"sub":%q}`, user)); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// timeStatements times b.N statements, each in a transaction of its own rolled back
+// after it: prepare sets the transaction up, outside the timer, and returns the
+// statement, its arguments and the check of the rows it returned or changed. The
+// client time of the statement alone, and the server's execution time of the same
+// statement again under EXPLAIN ANALYZE (without the protocol around it), are reported
+// as medians: they resist the odd slow statement (a checkpoint, a page read from disk)
+// that would swing a mean over a few hundred fast ones.
+func timeStatements(b *testing.B, conn *pgx.Conn, prepare func(i int, tx pgx.Tx) (string, []any, func(n int64) error)) {
+	ctx := context.Background()
+	var client, server []float64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sql, args, check := prepare(i, tx)
+		b.StartTimer()
+		start := time.Now()
+		n, err := execCount(ctx, tx, sql, args)
+		client = append(client, float64(time.Since(start).Nanoseconds())/1e6)
+		b.StopTimer()
+		if err == nil {
+			err = check(n)
+		}
+		if err != nil {
+			b.Fatalf("%s: %v", sql, err)
+		}
+		ms, err := executionMs(ctx, tx, sql, args)
+		if err != nil {
+			b.Fatal(err)
+		}
+		server = append(server, ms)
+		tx.Rollback(ctx)
+		b.StartTimer()
+	}
+	b.ReportMetric(median(client), "p50-ms")
+	b.ReportMetric(median(server), "server-p50-ms")
 }
 
 // median returns the middle value of vs.

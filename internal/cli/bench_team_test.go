@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -107,9 +106,7 @@ func BenchmarkTeamPolicies(b *testing.B) {
 			for _, form := range teamForms {
 				b.Run(rule.name+"/"+o.name+"/"+form.name, func(b *testing.B) {
 					rng := rand.New(rand.NewPCG(3, 4))
-					var client, server []float64
-					for i := 0; i < b.N; i++ {
-						b.StopTimer()
+					timeStatements(b, conn, func(_ int, tx pgx.Tx) (string, []any, func(int64) error) {
 						user := fmt.Sprintf("user_%d", rng.IntN(teamUsers))
 						orgs, projects, item, task := idsOf(user)
 						ids, row := orgs, item
@@ -117,10 +114,6 @@ func BenchmarkTeamPolicies(b *testing.B) {
 							ids, row = projects, task
 						}
 						floorArgs, asArgs := o.args(ids, row)
-						tx, err := conn.Begin(ctx)
-						if err != nil {
-							b.Fatal(err)
-						}
 						sql, args := o.floor, floorArgs
 						if form.name != "floor" {
 							sql, args = o.as, asArgs
@@ -129,27 +122,13 @@ func BenchmarkTeamPolicies(b *testing.B) {
 							}
 							actAs(b, tx, user)
 						}
-						b.StartTimer()
-						start := time.Now()
-						n, err := execCount(ctx, tx, sql, args)
-						client = append(client, float64(time.Since(start).Nanoseconds())/1e6)
-						b.StopTimer()
-						if err != nil {
-							b.Fatalf("%s: %v", sql, err)
+						return sql, args, func(n int64) error {
+							if want := int64(300); (o.name == "select" && n != want) || (o.name != "select" && n != 1) {
+								return fmt.Errorf("as %s (%s): %d rows", user, form.name, n)
+							}
+							return nil
 						}
-						if want := int64(300); (o.name == "select" && n != want) || (o.name != "select" && n != 1) {
-							b.Fatalf("%s as %s (%s): %d rows", sql, user, form.name, n)
-						}
-						ms, err := executionMs(ctx, tx, sql, args)
-						if err != nil {
-							b.Fatal(err)
-						}
-						server = append(server, ms)
-						tx.Rollback(ctx)
-						b.StartTimer()
-					}
-					b.ReportMetric(median(client), "p50-ms")
-					b.ReportMetric(median(server), "server-p50-ms")
+					})
 				})
 			}
 		}
