@@ -257,7 +257,7 @@ func table(f *policy.File, t *policy.Table) *schema.Table {
 		}
 		ct.Indexes = append(ct.Indexes, cx)
 	}
-	if t.Owner != "" && t.OwnerIndex && !covers(ct, []string{t.Owner}) {
+	if t.Owner != "" && t.OwnerIndex && !Covers(ct, []string{t.Owner}) {
 		cx := &schema.Index{Columns: []string{t.Owner}}
 		cx.Name, cx.RenamedFrom = n.generated([]string{t.Owner, "idx"}, 1)
 		ct.Indexes = append(ct.Indexes, cx)

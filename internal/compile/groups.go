@@ -126,7 +126,7 @@ func definer(name, elemType, query string) *schema.Function {
 // with them.
 func ensureIndex(f *policy.File, s *schema.Schema, t *policy.Table, cols []string) {
 	ct := s.Table(t.Schema, t.Name)
-	if ct == nil || covers(ct, cols) {
+	if ct == nil || Covers(ct, cols) {
 		return
 	}
 	cx := &schema.Index{Columns: slices.Clone(cols)}
@@ -134,8 +134,9 @@ func ensureIndex(f *policy.File, s *schema.Schema, t *policy.Table, cols []strin
 	ct.Indexes = append(ct.Indexes, cx)
 }
 
-// covers reports whether a key or index of t starts with cols.
-func covers(t *schema.Table, cols []string) bool {
+// Covers reports whether a key or index of t starts with cols: an index on cols would
+// add nothing, so none is made for an owner or member rule's column.
+func Covers(t *schema.Table, cols []string) bool {
 	if len(t.PrimaryKey) >= len(cols) && slices.Equal(t.PrimaryKey[:len(cols)], cols) {
 		return true
 	}

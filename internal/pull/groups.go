@@ -28,14 +28,9 @@ type group struct {
 	execute       []string
 }
 
-// groupOf returns the group whose function is named fn, or nil.
+// groupOf returns the group whose function (or through function) is named fn, or nil.
 func (p *puller) groupOf(fn string) *group {
-	for _, g := range p.groups {
-		if g.function == fn {
-			return g
-		}
-	}
-	for _, g := range p.throughs() {
+	for _, g := range slices.Concat(p.groups, p.throughs) {
 		if g.function == fn {
 			return g
 		}
@@ -43,26 +38,21 @@ func (p *puller) groupOf(fn string) *group {
 	return nil
 }
 
-// throughs are the through functions read.
-func (p *puller) throughs() []*group {
-	var out []*group
-	for _, f := range p.s.Routines {
-		if g := p.throughFunction(f); g != nil {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
-// readGroups reads the group functions of schema rls.
+// readGroups reads the group functions of schema rls, then the through functions that
+// call them, each function parsed once.
 func (p *puller) readGroups() {
+	var rest []*schema.Function
 	for _, f := range p.s.Routines {
 		if g := p.groupFunction(f); g != nil {
 			p.groups = append(p.groups, g)
+		} else {
+			rest = append(rest, f)
 		}
 	}
-	for _, f := range p.s.Routines {
-		if p.groupFunction(f) == nil && p.throughFunction(f) == nil {
+	for _, f := range rest {
+		if g := p.throughFunction(f); g != nil {
+			p.throughs = append(p.throughs, g)
+		} else {
 			p.find(FindLeftOut, f.Signature(), "a function of schema %s that is no group function: rlsmigrate owns the schema, so the next migration drops it; declare it in another schema", policy.FunctionSchema)
 		}
 	}

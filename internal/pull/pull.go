@@ -116,6 +116,7 @@ type puller struct {
 	s        *schema.Schema
 	auth     authInfo
 	groups   []*group
+	throughs []*group // the through functions, each of a group of groups
 	tables   []*table
 	findings []Finding
 	found    map[Finding]bool

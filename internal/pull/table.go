@@ -6,6 +6,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/rlsmigrate/rlsmigrate/internal/compile"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 	"github.com/rlsmigrate/rlsmigrate/policy"
@@ -125,15 +126,6 @@ func (tb *table) node() *yaml.Node {
 	return m.n
 }
 
-// covered reports whether a key or index of t starts with column, so that an owner
-// index would not be added.
-func covered(t *schema.Table, column string) bool {
-	if len(t.PrimaryKey) > 0 && t.PrimaryKey[0] == column {
-		return true
-	}
-	return slices.ContainsFunc(t.Indexes, func(ix *schema.Index) bool { return ix.Columns[0] == column })
-}
-
 // column returns c as a column mapping.
 func (tb *table) column(c *schema.Column) *yaml.Node {
 	t := tb.src
@@ -219,7 +211,7 @@ func (tb *table) unindexed(ct *schema.Table) string {
 		}
 	}
 	for _, c := range cols {
-		if c != "" && !covered(tb.src, c) && ct.Index(generatedName(ct.Name, c, "idx")) != nil {
+		if c != "" && !compile.Covers(tb.src, []string{c}) && ct.Index(generatedName(ct.Name, c, "idx")) != nil {
 			return c
 		}
 	}
