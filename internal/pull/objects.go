@@ -85,38 +85,15 @@ func triggerNode(o *schema.Object, name string) *yaml.Node {
 	m.setStr("name", name)
 	m.setStr("timing", strings.ToLower(a["timing"]))
 	m.set("events", list(strings.Split(strings.ToLower(a["events"]), " or ")))
-	if cols := unquoteList(a["columns"]); len(cols) > 0 {
+	if cols := sqlident.SplitNames(a["columns"], ", "); len(cols) > 0 {
 		m.set("columns", list(cols))
 	}
 	if a["for_each"] != "ROW" {
 		m.setStr("for_each", strings.ToLower(a["for_each"]))
 	}
 	m.setStr("when", a["when"])
-	m.setStr("function", strings.Join(splitQualified(a["function"]), "."))
+	m.setStr("function", strings.Join(sqlident.SplitNames(a["function"], "."), "."))
 	return m.n
-}
-
-// splitQualified splits schema.name as quote_ident spells each part.
-func splitQualified(s string) []string {
-	var out []string
-	for i := 0; i < len(s); {
-		if s[i] == '"' {
-			text, end, ok := sqlident.ReadQuoted(s, i)
-			if !ok {
-				return append(out, s[i:])
-			}
-			out = append(out, text)
-			i = end + 1 // past the dot
-			continue
-		}
-		j := strings.IndexByte(s[i:], '.')
-		if j < 0 {
-			return append(out, s[i:])
-		}
-		out = append(out, s[i:i+j])
-		i += j + 1
-	}
-	return out
 }
 
 func enums(p *puller) []*yaml.Node {
@@ -149,7 +126,7 @@ func Externals(s *schema.Schema) [][2]string {
 		}
 	}
 	for _, o := range objectsOf(s.Objects, "external_trigger") {
-		if parts := splitQualified(o.Attrs["table"]); len(parts) == 2 {
+		if parts := sqlident.SplitNames(o.Attrs["table"], "."); len(parts) == 2 {
 			add(parts[0], parts[1])
 		}
 	}
@@ -176,9 +153,9 @@ func (p *puller) external() []*yaml.Node {
 		}
 		var triggers []*yaml.Node
 		for _, o := range objectsOf(p.s.Objects, "external_trigger") {
-			if slices.Equal(splitQualified(o.Attrs["table"]), x[:]) {
+			if slices.Equal(sqlident.SplitNames(o.Attrs["table"], "."), x[:]) {
 				triggers = append(triggers, triggerNode(o, o.Attrs["trigger"]))
-				used = append(used, unquoteList(o.Attrs["columns"])...)
+				used = append(used, sqlident.SplitNames(o.Attrs["columns"], ", ")...)
 			}
 		}
 		m := mapping(false)
@@ -269,7 +246,7 @@ func (p *puller) functions() []*yaml.Node {
 		case `""`:
 			m.set("search_path", str(""))
 		default:
-			m.setStr("search_path", strings.Join(unquoteList(sp), ", "))
+			m.setStr("search_path", strings.Join(sqlident.SplitNames(sp, ", "), ", "))
 		}
 		m.set("body", str(a["body"]))
 		if grants := functionGrants(o); len(grants) > 0 {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/rlsmigrate/rlsmigrate/internal/compile"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
-	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
@@ -246,35 +245,6 @@ func sameGrants(a, b []*schema.Grant) bool {
 		return out
 	}
 	return maps.EqualFunc(flat(a), flat(b), slices.Equal[[]string])
-}
-
-// unquoteList splits a list of names as quote_ident spells them ("a, \"B c\"").
-func unquoteList(s string) []string {
-	var out []string
-	for i := 0; i < len(s); {
-		for i < len(s) && (s[i] == ' ' || s[i] == ',') {
-			i++
-		}
-		if i >= len(s) {
-			break
-		}
-		if s[i] == '"' {
-			text, end, ok := sqlident.ReadQuoted(s, i)
-			if !ok {
-				return append(out, s[i:])
-			}
-			out = append(out, text)
-			i = end
-			continue
-		}
-		j := i
-		for j < len(s) && s[j] != ',' {
-			j++
-		}
-		out = append(out, s[i:j])
-		i = j
-	}
-	return out
 }
 
 // declareGrants sets each table's declaredGrants: every grant, but those of a role the

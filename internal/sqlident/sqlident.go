@@ -193,6 +193,29 @@ func RequoteControl(s string) string {
 	return sb.String()
 }
 
+// SplitNames splits names as Quote (or PostgreSQL's quote_ident) writes them, joined by
+// sep (", " for a column list, "." for schema.name), into the names themselves.
+func SplitNames(s, sep string) []string {
+	var out []string
+	for s != "" {
+		name := s
+		if s[0] == '"' {
+			text, end, ok := ReadQuoted(s, 0)
+			if !ok {
+				return append(out, s)
+			}
+			name, s = text, s[end:]
+		} else if i := strings.Index(s, sep); i >= 0 {
+			name, s = s[:i], s[i:]
+		} else {
+			s = ""
+		}
+		out = append(out, name)
+		s = strings.TrimPrefix(s, sep)
+	}
+	return out
+}
+
 // ReadQuoted reads the double-quoted token of s that starts at byte start (a '"'): its
 // text, a doubled quote inside standing for one, and the byte offset just past its
 // closing quote. ok is false when no quote closes it; end is then len(s).

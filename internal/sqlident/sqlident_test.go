@@ -1,6 +1,7 @@
 package sqlident
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -76,5 +77,24 @@ func TestControlCharactersStayOnOneLine(t *testing.T) {
 		if got := RequoteControl(in); got != want {
 			t.Errorf("RequoteControl(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestSplitNamesReadsQuote: names joined after Quote split back into the names, for a
+// column list and for schema.name, whatever they hold.
+func TestSplitNamesReadsQuote(t *testing.T) {
+	names := []string{"id", "Mixed c4", `t5"q`, "a, b", "x.y", "Ünïcödé", "user"}
+	for _, sep := range []string{", ", "."} {
+		quoted := make([]string, len(names))
+		for i, n := range names {
+			quoted[i] = Quote(n)
+		}
+		got := SplitNames(strings.Join(quoted, sep), sep)
+		if !slices.Equal(got, names) {
+			t.Errorf("SplitNames(%q, %q) = %q, want %q", strings.Join(quoted, sep), sep, got, names)
+		}
+	}
+	if got := SplitNames("", ", "); got != nil {
+		t.Errorf("SplitNames of nothing = %q", got)
 	}
 }
