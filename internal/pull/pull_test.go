@@ -4,6 +4,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
@@ -34,18 +37,6 @@ func TestClaimNameReadsBack(t *testing.T) {
 	}
 }
 
-// TestStringsReadBack: every string pull writes reads back as itself, whatever its
-// lines and spaces (a function body starting with an empty line, then an indented one,
-// lost its indentation in a literal block).
-func TestStringsReadBack(t *testing.T) {
-	for _, s := range []string{"\n  SELECT 1\n", "BEGIN\n  RETURN NEW;\nEND", "  lead", "trail  ", "a\n\n\nb", "\n\n  x", "\t\ty\n", "true", "50", "- x", "#c", "a: b", "\r\nx", "é\u2028f", strings.Repeat("long ", 20)} {
-		n := str(s)
-		if !readsBack(n) {
-			t.Errorf("%q written as %v does not read back", s, n.Style)
-		}
-	}
-}
-
 // TestPullFallsBackToCustomRules: a reading that makes a file that does not compile
 // gives way to every policy kept as a custom rule, with the reason in the report. The
 // model is made to break it (an integer owner column against Supabase's uuid identity,
@@ -67,4 +58,29 @@ func TestPullFallsBackToCustomRules(t *testing.T) {
 	if !note || !strings.Contains(string(res.YAML), "using:") {
 		t.Errorf("no fallback to custom rules:\n%s\n%v", res.YAML, res.Findings)
 	}
+}
+
+// FuzzStringsReadBack: any string pull writes into schema.yaml (a comment, a body, a
+// name from the database) reads back as itself: nothing in it can end the scalar and
+// start a key, a document or an alias.
+func FuzzStringsReadBack(f *testing.F) {
+	// A body on lines of its own and indented lost its indentation in a literal block.
+	for _, s := range []string{"\n  SELECT 1\n", "BEGIN\n  RETURN NEW;\nEND", "  lead", "trail  ", "a\n\n\nb", "\n\n  x",
+		"true", "50", "- x", "a: b\n- c", "*x", "&y z", "--- \n...", "'\"", "\t\ty\n", "#c", "é\u2028f", "\r\n", strings.Repeat("long ", 20)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			t.Skip("PostgreSQL's text is valid UTF-8")
+		}
+		n := str(s)
+		data, err := yaml.Marshal(n)
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		var back string
+		if err := yaml.Unmarshal(data, &back); err != nil || back != s {
+			t.Fatalf("%q written as\n%s\nreads back as %q (%v)", s, data, back, err)
+		}
+	})
 }
