@@ -793,13 +793,24 @@ func (d *differ) grants(from, to *schema.Schema, ot, nt *schema.Table) {
 		}
 		if len(add) > 0 {
 			c := on(GrantAdd, ot, nt)
-			c.Role, c.New.Privileges, c.Hazards = role, add, []Hazard{WidensAccess}
+			c.Role, c.New.Privileges = role, add
+			if slices.ContainsFunc(add, func(p string) bool { return !coveredBy(p, have) }) {
+				c.Hazards = []Hazard{WidensAccess}
+			}
 			if before := d.unrenamedPrivileges(ot, nt, add); !slices.Equal(before, add) {
 				c.NewUnrenamed = &Side{Privileges: before}
 			}
 			d.add(c)
 		}
 	}
+}
+
+// coveredBy reports whether privilege p, of a table or of one column, is one that have
+// holds already: itself, or the privilege on the whole table (a column privilege granted
+// where the table's is revoked narrows access, as making a column immutable does).
+func coveredBy(p string, have []string) bool {
+	priv, _ := schema.SplitPrivilege(p)
+	return slices.Contains(have, p) || slices.Contains(have, priv)
 }
 
 // unrenamedPrivileges returns privileges of nt, columns named as nt names them, with
