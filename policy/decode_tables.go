@@ -947,6 +947,25 @@ var columnKeys = newKeys("a column",
 	field[*columnDecoding]{"immutable", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) {
 		cd.c.Immutable, cd.c.ImmutableSet = d.boolean(v, "immutable")
 	}},
+	field[*columnDecoding]{"copy", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) { cd.c.Copy = d.copySource(v) }},
+)
+
+// copySource reads a copy column's {via, column}.
+func (d *decoder) copySource(n *yaml.Node) *Copy {
+	cp := &Copy{Pos: Pos{d.deref(n).Line, d.deref(n).Column}}
+	if copyKeys.decode(d, n, cp) {
+		for _, key := range []string{"via", "column"} {
+			if !d.hasKey(n, key) {
+				d.errorf(n, "copy needs %q", key)
+			}
+		}
+	}
+	return cp
+}
+
+var copyKeys = newKeys("copy",
+	field[*Copy]{"via", func(d *decoder, _, v *yaml.Node, cp *Copy) { cp.Via, _ = d.name(v, "copy.via") }},
+	field[*Copy]{"column", func(d *decoder, _, v *yaml.Node, cp *Copy) { cp.Column, _ = d.name(v, "copy.column") }},
 )
 
 var (

@@ -290,7 +290,30 @@ type Column struct {
 	// columns only. ImmutableSet says the file wrote the key (false overrides a default).
 	Immutable    bool
 	ImmutableSet bool
-	Pos          Pos
+	// Copy makes the column a copy of a column of the row another of the table's
+	// columns references (a project's org_id on each of its tasks), kept in step by
+	// triggers rlsmigrate writes and written by no one else; nil for a column the app
+	// writes. A through rule that the copy answers reads the copy instead.
+	Copy *Copy
+	Pos  Pos
+}
+
+// Copy is where a copy column's value comes from: column Column of the row that column
+// Via of the same table references.
+type Copy struct {
+	Via, Column string
+	Pos         Pos
+}
+
+// CopyOf returns the column of t that copies column of the row that column via
+// references, or nil.
+func (t *Table) CopyOf(via, column string) *Column {
+	for _, c := range t.Columns {
+		if c.Copy != nil && c.Copy.Via == via && c.Copy.Column == column {
+			return c
+		}
+	}
+	return nil
 }
 
 // Reference is a column's foreign key.

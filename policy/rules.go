@@ -85,12 +85,15 @@ func ClaimKeyPath(key string) []string { return strings.Split(key, "\x00") }
 func (r *Rule) memberCondition(f *File, t *Table) string {
 	g := f.Group(r.Group)
 	col := r.MemberColumn(f, t)
+	gt := f.Table(g.Schema, g.Table)
 	if r.Through != nil {
+		if cp := t.CopyOf(col, r.Through.Column); cp != nil {
+			return MemberCondition(cp.Name, g.Function(), gt.Column(g.GroupColumn).Type)
+		}
 		tt := f.Table(r.Through.Schema, r.Through.Table)
 		ref := t.Column(col).References.Column
 		return MemberCondition(col, ThroughFunction(g.Name, r.Through, ref), tt.Column(ref).Type)
 	}
-	gt := f.Table(g.Schema, g.Table)
 	return MemberCondition(col, g.Function(), gt.Column(g.GroupColumn).Type)
 }
 

@@ -113,6 +113,7 @@ func (d *decoder) validate(f *File) {
 			}
 		}
 	}
+	d.validateCopies(f)
 	for _, t := range slices.Concat(f.Tables, f.External) {
 		for _, tr := range t.Triggers {
 			for _, r := range f.Functions {

@@ -94,7 +94,7 @@ func TestConvergence(t *testing.T) {
 }
 
 // features are schema.yaml keys the convergence log counts schemas by.
-var features = []string{"groups", "member", "through", "claim", "where", "immutable", "rows"}
+var features = []string{"groups", "member", "through", "claim", "where", "immutable", "rows", "copy"}
 
 // errRefused is what step returns when generate refused the schema with a reason (a
 // type PostgreSQL cannot convert to), which leaves everything as it was.

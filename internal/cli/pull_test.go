@@ -70,7 +70,8 @@ func TestPullRoundTrip(t *testing.T) {
 	if testing.Short() {
 		seeds, steps = 2, 2
 	}
-	for _, file := range []string{"../../schema.yaml", "testdata/pull/through_other_schema.yaml", "testdata/pull/member_unindexed.yaml"} {
+	for _, file := range []string{"../../schema.yaml", "testdata/pull/through_other_schema.yaml", "testdata/pull/member_unindexed.yaml",
+		"testdata/generate/copy_columns/steps/02.yaml", "testdata/generate/copy_columns/steps/03.yaml"} {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			t.Parallel()
 			src, err := os.ReadFile(file)

@@ -50,7 +50,10 @@ func groups(f *policy.File, s *schema.Schema) policy.Errors {
 			}
 			g := f.Group(r.Group)
 			fn := fns[g.Function()].fn
-			if th := r.Through; th != nil {
+			column := r.MemberColumn(f, t)
+			if th := r.Through; th != nil && t.CopyOf(column, th.Column) != nil {
+				column = t.CopyOf(column, th.Column).Name // the copy answers it: a member rule on the copy
+			} else if th != nil {
 				tt := f.Table(th.Schema, th.Table)
 				ref := t.Column(r.MemberColumn(f, t)).References.Column
 				fn = add(throughFunction(g, th, tt, ref), th.Pos)
@@ -58,7 +61,20 @@ func groups(f *policy.File, s *schema.Schema) policy.Errors {
 			}
 			fn.Execute = union(fn.Execute, callers(f, r.To))
 			if t.OwnerIndex {
-				ensureIndex(f, s, t, []string{r.MemberColumn(f, t)})
+				ensureIndex(f, s, t, []string{column})
+			}
+		}
+	}
+	for _, t := range f.Tables {
+		for _, c := range t.Columns {
+			if c.Copy != nil {
+				fill, follow := policy.CopyFunctions(t, c)
+				fillBody, followBody := f.CopyBodies(t, c)
+				add(copyFunction(fill, fillBody), c.Copy.Pos)
+				add(copyFunction(follow, followBody), c.Copy.Pos)
+				if t.OwnerIndex { // follow finds the rows of a changed source by their via column
+					ensureIndex(f, s, t, []string{c.Copy.Via})
+				}
 			}
 		}
 	}
@@ -119,6 +135,16 @@ func definer(name, elemType, query string) *schema.Function {
 		SecurityDefiner: true,
 		Settings:        []string{`search_path=""`},
 		Body:            "BEGIN RETURN " + query + "; END",
+	}
+}
+
+// copyFunction returns a trigger function of a copy column (see policy.CopyBodies):
+// SECURITY DEFINER, so that it reads and writes both tables as the migration role, past
+// their policies; executable by no one, as a trigger function needs no grant to run.
+func copyFunction(name, body string) *schema.Function {
+	return &schema.Function{
+		Schema: policy.FunctionSchema, Name: name, Returns: "trigger", Language: "plpgsql",
+		Volatility: "v", SecurityDefiner: true, Settings: []string{`search_path=""`}, Body: body,
 	}
 }
 

@@ -47,9 +47,16 @@ func SourcesOf(f *policy.File, s *schema.Schema) Sources {
 				}
 			}
 		}
+		for _, c := range pt.Columns {
+			if c.Copy != nil {
+				fill, follow := policy.CopyFunctions(pt, c)
+				put("function", policy.FunctionSchema, "", fill+"()", c.Copy.Pos)
+				put("function", policy.FunctionSchema, "", follow+"()", c.Copy.Pos)
+			}
+		}
 		for _, r := range pt.Policies {
 			if th := r.Through; th != nil && r.Kind == policy.RuleMember {
-				if c := pt.Column(r.MemberColumn(f, pt)); c != nil && c.References != nil {
+				if c := pt.Column(r.MemberColumn(f, pt)); c != nil && c.References != nil && pt.CopyOf(c.Name, th.Column) == nil {
 					put("function", policy.FunctionSchema, "", policy.ThroughFunction(r.Group, th, c.References.Column)+"()", th.Pos)
 				}
 			}

@@ -158,10 +158,14 @@ func queueExposures(batch *pgx.Batch, s *schema.Schema, opts Options) *exposures
 		return err
 	})
 	// The trigger functions of the RLS tables of the declared schemas, read for the
-	// tables they write rows into.
+	// tables they write rows into; not those of RoutineSchemas (rls), rlsmigrate's own, which keep
+	// copy columns: one reads the table it copies from, the other writes into a table
+	// that has row-level security wherever its source has (validate refuses the rest),
+	// and diff compares their bodies.
 	batch.Queue(`SELECT DISTINCT tn.nspname || '.' || t.relname, pg_get_functiondef(tg.tgfoid)
 		FROM pg_trigger tg JOIN pg_class t ON t.oid = tg.tgrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace
-		WHERE NOT tg.tgisinternal AND t.relrowsecurity AND tn.nspname = ANY($1) ORDER BY 1, 2`, opts.Schemas).Query(func(rows pgx.Rows) error {
+		JOIN pg_proc p ON p.oid = tg.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
+		WHERE NOT tg.tgisinternal AND t.relrowsecurity AND tn.nspname = ANY($1) AND NOT pn.nspname = ANY(coalesce($2::text[], ARRAY[]::text[])) ORDER BY 1, 2`, opts.Schemas, opts.RoutineSchemas).Query(func(rows pgx.Rows) error {
 		var table, def string
 		_, err := pgx.ForEachRow(rows, []any{&table, &def}, func() error {
 			e.triggers = append(e.triggers, trigger{table, sqlparse.AnalyzeRoutine(def)})

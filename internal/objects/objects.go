@@ -162,7 +162,7 @@ type Declared struct {
 }
 
 // Kinds are every object kind, in the order their changes are described.
-var Kinds = []*Kind{&Check, &Enum, &Routine, &Trigger, &ExternalTrigger, &View, &Publication, &Row}
+var Kinds = []*Kind{&Check, &Enum, &Routine, &Trigger, &ExternalTrigger, &View, &Publication, &Row, &Copy}
 
 // Of returns the kind of o.
 func Of(o *schema.Object) *Kind {

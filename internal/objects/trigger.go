@@ -13,7 +13,8 @@ import (
 // ("INSERT OR UPDATE", in PostgreSQL's order), columns (those an update must touch, ""
 // for any), for_each (ROW, STATEMENT), when
 // (its condition as the catalog prints it, "" for none), function (schema.name, quoted
-// as needed). Triggers the system makes (foreign keys') are not read.
+// as needed). Triggers the system makes (foreign keys') are not read, nor those that run
+// a function of schema rls (kind copy).
 var Trigger = Kind{
 	Name:    "trigger",
 	OnTable: true,
@@ -27,7 +28,7 @@ var Trigger = Kind{
 	},
 	Query: `SELECT t.tgrelid, t.tgname::text, ` + triggerAttrsSQL + `, NULL::text[]
 		FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace
-		WHERE NOT t.tgisinternal AND t.tgrelid IN (%s) ORDER BY 1, 2`,
+		WHERE NOT t.tgisinternal AND n.nspname <> '` + policy.FunctionSchema + `' AND t.tgrelid IN (%s) ORDER BY 1, 2`,
 	Exprs:       []string{"when"},
 	ColumnLists: []string{"columns"},
 	// CREATE TRIGGER takes SHARE ROW EXCLUSIVE for an instant; DROP TRIGGER, ACCESS

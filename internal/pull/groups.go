@@ -43,6 +43,9 @@ func (p *puller) groupOf(fn string) *group {
 func (p *puller) readGroups() {
 	var rest []*schema.Function
 	for _, f := range p.s.Routines {
+		if copyFunction(f) {
+			continue
+		}
 		if g := p.groupFunction(f); g != nil {
 			p.groups = append(p.groups, g)
 		} else {

@@ -18,7 +18,8 @@ type table struct {
 	rules []*rule
 	// immutable holds the columns whose immutable key is written, with its value.
 	immutable map[string]bool
-	grants    bool // write the grants: the derived ones differ
+	copies    map[string]*policy.Copy // the copy columns, by name
+	grants    bool                    // write the grants: the derived ones differ
 	// ownerIndexOff writes owner_index: false: no index of the database starts with
 	// the owner column or a member rule's, which the file would index (unindexed).
 	ownerIndexOff bool
@@ -30,7 +31,8 @@ type table struct {
 
 // table reads t.
 func (p *puller) table(t *schema.Table) *table {
-	tb := &table{src: t, immutable: map[string]bool{}}
+	tb := &table{src: t, immutable: map[string]bool{}, copies: map[string]*policy.Copy{}}
+	p.copies(t, tb)
 	p.rules(t, tb)
 	name := t.QualifiedName()
 	if !t.RLS && len(t.Policies) > 0 {
@@ -150,6 +152,9 @@ func (tb *table) column(c *schema.Column) *yaml.Node {
 	}
 	if v, ok := tb.immutable[c.Name]; ok {
 		m.set("immutable", boolean(v))
+	}
+	if cp := tb.copies[c.Name]; cp != nil {
+		m.set("copy", copyNode(cp))
 	}
 	m.setStr("comment", c.Comment)
 	return m.n

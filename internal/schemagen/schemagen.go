@@ -391,6 +391,13 @@ type yColumn struct {
 	Immutable   bool        `json:"immutable,omitempty"`
 	Comment     string      `json:"comment,omitempty"`
 	Generated   string      `json:"generated,omitempty"` // computed from the table's key column
+	Copy        *yCopy      `json:"copy,omitempty"`
+}
+
+// yCopy makes a column a copy of Column of the row that Via references.
+type yCopy struct {
+	Via    string `json:"via"`
+	Column string `json:"column"`
 }
 
 // generatedForms are the expressions generated columns are drawn from, over the table's
@@ -565,6 +572,10 @@ func (s *Schema) clone() *Schema {
 			if col.References != nil {
 				r := *col.References
 				cc.References = &r
+			}
+			if col.Copy != nil {
+				cp := *col.Copy
+				cc.Copy = &cp
 			}
 			ct.Columns = append(ct.Columns, &cc)
 		}
@@ -741,6 +752,11 @@ func (g *Gen) table(s *Schema) *yTable {
 	for i := g.pick(3); i >= 0; i-- {
 		t.Columns = append(t.Columns, g.column(s, t))
 	}
+	for _, c := range slices.Clone(t.Columns) {
+		if src := copySource(s, t, &yColumn{Copy: &yCopy{Via: c.Name}}); src != nil && g.chance(0.3) {
+			g.addCopy(s, t, c.Name, src.Columns[g.pick(len(src.Columns))].Name)
+		}
+	}
 	for _, op := range []string{"select", "insert", "update", "delete"} {
 		if g.chance(0.8) {
 			t.Policies[op] = []*yRule{g.rule(s, t)}
@@ -863,9 +879,25 @@ func (g *Gen) member(s *Schema, t *yTable) *yRule {
 				}
 			}
 			r.Through = &yThrough{Schema: schemaOf(target), Table: target.Name, Column: ys[g.pick(len(ys))]}
+			if g.chance(0.5) {
+				g.addCopy(s, t, c.Name, r.Through.Column) // the rule then reads the copy
+			}
 		}
 	}
 	return r
+}
+
+// addCopy adds to t a copy of column col of the table that t's column via references,
+// unless t holds one already; it returns the copy, or nil.
+func (g *Gen) addCopy(s *Schema, t *yTable, via, col string) *yColumn {
+	src := copySource(s, t, &yColumn{Copy: &yCopy{Via: via}})
+	if src == nil || src == t || column(src, col) == nil ||
+		slices.ContainsFunc(t.Columns, func(c *yColumn) bool { return c.Copy != nil && *c.Copy == yCopy{via, col} }) {
+		return nil
+	}
+	c := &yColumn{Name: g.name("c"), Type: column(src, col).Type, Copy: &yCopy{Via: via, Column: col}}
+	t.Columns = append(t.Columns, c)
+	return c
 }
 
 // tableNamed returns the table schema.name of s, or nil.
@@ -925,6 +957,11 @@ func repair(s *Schema) {
 			}
 			if e := enumOf(s, c.Type); e != nil && c.Default != "" {
 				c.Default = enumDefault(e)
+			}
+		}
+		for _, c := range t.Columns {
+			if c.Copy != nil && !validCopy(s, t, c) {
+				c.Copy = nil // a plain column now, keeping its values
 			}
 		}
 		t.Checks = slices.DeleteFunc(t.Checks, func(ck *yCheck) bool { return column(t, ck.Column) == nil })
@@ -1076,6 +1113,9 @@ func renameColumnRefs(t *yTable, from, to string) {
 	}
 	for _, c := range t.Columns {
 		c.Generated = strings.ReplaceAll(c.Generated, quoteIdent(from), quoteIdent(to))
+		if c.Copy != nil && c.Copy.Via == from {
+			c.Copy.Via = to
+		}
 	}
 	for _, ck := range t.Checks {
 		if ck.Column == from {
@@ -1136,7 +1176,46 @@ func renameInGroups(s *Schema, t *yTable, from, to string) {
 				}
 			}
 		}
+		for _, c := range o.Columns {
+			if c.Copy != nil && c.Copy.Column == from && copySource(s, o, c) == t {
+				c.Copy.Column = to
+			}
+		}
 	}
+}
+
+// copySource returns the table copy column c of t reads from: the managed table its
+// via column references; nil when there is none.
+func copySource(s *Schema, t *yTable, c *yColumn) *yTable {
+	via := column(t, c.Copy.Via)
+	if via == nil || via.References == nil {
+		return nil
+	}
+	return tableNamed(s, schemaOfRef(via.References, t), via.References.Table)
+}
+
+// validCopy reports whether copy column c of t validates: its via column references
+// another managed table holding the copied column, of its type; a table without rls
+// copies nothing from one with it; nothing else writes it; it references nothing (the copied values need not exist where it would point);
+// no chain of copies leads back to it.
+func validCopy(s *Schema, t *yTable, c *yColumn) bool {
+	seen := map[*yColumn]bool{}
+	for ct, cc := t, c; cc != nil && cc.Copy != nil; {
+		src := copySource(s, ct, cc)
+		if src == nil || src == ct || cc.Copy.Via == cc.Name || seen[cc] || src.RLS == nil && ct.RLS != nil {
+			return false // a table without rls copies nothing from one with it
+		}
+		seen[cc] = true
+		sc := column(src, cc.Copy.Column)
+		if cc == c && (sc == nil || sc.Type != c.Type) {
+			return false
+		}
+		ct, cc = src, sc
+		if cc == c {
+			return false
+		}
+	}
+	return c.Default == "" && c.Identity == "" && c.Generated == "" && !c.NotNull && !c.PrimaryKey && c.References == nil && c.Name != rowLabel
 }
 
 var edits = []struct {
@@ -1406,6 +1485,52 @@ var edits = []struct {
 			return ""
 		}
 		return "make " + t.Name + "." + c.Name + " generated"
+	}},
+	{"toggle copy", func(g *Gen, s *Schema) string {
+		t := g.anyTable(s)
+		if t == nil {
+			return ""
+		}
+		var copies []*yColumn
+		for _, c := range t.Columns {
+			if c.Copy != nil {
+				copies = append(copies, c)
+			}
+		}
+		if len(copies) > 0 && g.chance(0.4) {
+			c := copies[g.pick(len(copies))]
+			c.Copy = nil // a plain column now, keeping its values
+			return "column " + t.Name + "." + c.Name + " no longer a copy"
+		}
+		// What a through rule of t reads, which then reads the copy; or any column of
+		// a table t references.
+		type source struct{ via, col string }
+		var from []source
+		for _, rs := range t.Policies {
+			for _, r := range rs {
+				if r.Through != nil {
+					from = append(from, source{r.Column, r.Through.Column})
+				}
+			}
+		}
+		if len(from) == 0 || g.chance(0.3) {
+			for _, via := range t.Columns {
+				if src := copySource(s, t, &yColumn{Copy: &yCopy{Via: via.Name}}); src != nil && src != t {
+					for _, sc := range src.Columns {
+						from = append(from, source{via.Name, sc.Name})
+					}
+				}
+			}
+		}
+		if len(from) == 0 {
+			return ""
+		}
+		pick := from[g.pick(len(from))]
+		c := g.addCopy(s, t, pick.via, pick.col)
+		if c == nil {
+			return ""
+		}
+		return "add copy " + t.Name + "." + c.Name + " of " + pick.col + " via " + pick.via
 	}},
 	{"toggle rows", func(g *Gen, s *Schema) string {
 		fit := slices.DeleteFunc(slices.Clone(s.Tables), func(t *yTable) bool { return !rowsFit(t) })

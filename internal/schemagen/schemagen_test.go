@@ -102,7 +102,9 @@ func formatKeys(doc map[string]any, seen map[string]bool) {
 	for _, tv := range list(doc["tables"]) {
 		t := mark("a table", tv)
 		for _, cv := range list(t["columns"]) {
-			mark("references", mark("a column", cv)["references"])
+			c := mark("a column", cv)
+			mark("references", c["references"])
+			mark("copy", c["copy"])
 		}
 		for _, iv := range list(t["indexes"]) {
 			mark("an index", iv)

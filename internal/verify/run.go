@@ -459,6 +459,30 @@ func (v *verifier) values(t *schema.Table, user string, where int, set map[strin
 			add(c, SampleOf(v.categories[c.Type], c.Type, v.count))
 		}
 	}
+	return v.copies(t, keyUser, cols, vals)
+}
+
+// copies adds to a row of t, whose columns cols hold vals, the value of each copy
+// column whose via column points at keyUser's row of the table it references: what the
+// fill trigger would set, which does not fire on test rows (see insertAs).
+func (v *verifier) copies(t *schema.Table, keyUser string, cols, vals []string) ([]string, []string) {
+	pt := v.f.Table(t.Schema, t.Name)
+	if pt == nil {
+		return cols, vals
+	}
+	for _, c := range pt.Columns {
+		src, key := v.f.CopySource(pt, c)
+		if src == nil || slices.Contains(cols, sqlident.Quote(c.Name)) {
+			continue
+		}
+		parent := v.rows[src.QualifiedName()][keyUser]
+		i := slices.Index(cols, sqlident.Quote(c.Copy.Via))
+		val, ok := parent.values[c.Copy.Column]
+		if i < 0 || !ok || vals[i] != sqlident.Literal(parent.values[key])+"::"+t.Column(c.Copy.Via).Type {
+			continue
+		}
+		cols, vals = append(cols, sqlident.Quote(c.Name)), append(vals, sqlident.Literal(val)+"::"+t.Column(c.Name).Type)
+	}
 	return cols, vals
 }
 

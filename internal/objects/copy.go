@@ -1,0 +1,83 @@
+package objects
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
+	"github.com/rlsmigrate/rlsmigrate/policy"
+)
+
+// Copy is a trigger that keeps a copy column in step (see policy.Column.Copy): on the
+// copy's table, the fill trigger (BEFORE INSERT OR UPDATE OF the via and copy columns);
+// on the source table, the follow trigger (AFTER UPDATE OF the source column). Each is
+// named like the function of schema rls it runs (policy.CopyFunctions). Its attributes
+// are a trigger's (see Trigger), plus body: the md5 of its function's source, so that a
+// changed copy (another via or source column) makes the trigger anew, and with it the
+// fill of every row. Triggers running a function of schema rls are rlsmigrate's: one
+// schema.yaml does not declare is dropped.
+var Copy = Kind{
+	Name:    "copy",
+	OnTable: true,
+	Declare: func(f *policy.File, t *policy.Table) []Declared {
+		var out []Declared
+		add := func(table *policy.Table, name, body string, tr *policy.Trigger, pos policy.Pos) {
+			tr.Name, tr.ForEach, tr.Function = name, "row", policy.FunctionSchema+"."+name
+			a := triggerAttrs(tr)
+			a["body"] = bodyHash(body)
+			out = append(out, Declared{&schema.Object{Kind: "copy", Schema: table.Schema, Table: table.Name, Name: name, Attrs: a}, pos})
+		}
+		for _, c := range t.Columns {
+			if c.Copy != nil {
+				fill, _ := policy.CopyFunctions(t, c)
+				body, _ := f.CopyBodies(t, c)
+				add(t, fill, body, &policy.Trigger{Timing: "before", Events: []string{"insert", "update"}, Columns: []string{c.Copy.Via, c.Name}}, c.Copy.Pos)
+			}
+		}
+		for _, ct := range f.Tables { // the copies that read t
+			for _, c := range ct.Columns {
+				if src, _ := f.CopySource(ct, c); src == t {
+					_, follow := policy.CopyFunctions(ct, c)
+					_, body := f.CopyBodies(ct, c)
+					add(t, follow, body, &policy.Trigger{Timing: "after", Events: []string{"update"}, Columns: []string{c.Copy.Column}}, c.Copy.Pos)
+				}
+			}
+		}
+		return out
+	},
+	Query: `SELECT t.tgrelid, t.tgname::text, ` + triggerAttrsSQL + ` || jsonb_build_object('body', md5(p.prosrc)), NULL::text[]
+		FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace
+		WHERE NOT t.tgisinternal AND n.nspname = '` + policy.FunctionSchema + `' AND t.tgrelid IN (%s) ORDER BY 1, 2`,
+	ColumnLists: []string{"columns"},
+	// CREATE TRIGGER takes SHARE ROW EXCLUSIVE for an instant. The fill trigger then
+	// fills the copy of every row the table holds: each row is updated (and locked until
+	// the migration commits), with no lock that stops readers.
+	Create: func(table string, o *schema.Object, _ Where) []Statement {
+		out := []Statement{{SQL: createTrigger(table, o.Name, o), Lock: LockBrief}}
+		if o.Attrs["timing"] == "BEFORE" {
+			cols := sqlident.SplitNames(o.Attrs["columns"], ", ")
+			copyCol := sqlident.Quote(cols[len(cols)-1]) // set to NULL, fill reads it again
+			out = append(out, Statement{SQL: fmt.Sprintf("UPDATE %s SET %s = NULL;", table, copyCol), Lock: LockNone})
+		}
+		return out
+	},
+	Drop: func(table string, o *schema.Object) []Statement {
+		return []Statement{{SQL: fmt.Sprintf("DROP TRIGGER %s ON %s;", sqlident.Quote(o.Name), table), Lock: LockBrief}}
+	},
+	Summary: func(o *schema.Object) string {
+		a := o.Attrs
+		return fmt.Sprintf("%s %s FOR EACH ROW EXECUTE FUNCTION %s() (a copy column's)", a["timing"], triggerEvents(a), a["function"])
+	},
+	// After the functions of schema rls they run (made after every other object);
+	// dropped with the other table objects, before those functions go.
+	CreateAfter: "function.replace",
+	DropAfter:   "check.drop",
+}
+
+// bodyHash is the md5 of a function's source, in hex, as PostgreSQL's md5() spells it.
+func bodyHash(body string) string {
+	sum := md5.Sum([]byte(body))
+	return hex.EncodeToString(sum[:])
+}
