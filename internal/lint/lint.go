@@ -74,6 +74,7 @@ var Rules = []Rule{
 	{"RLS027", "table-exposes-rls-rows", Error, "REVOKE from the app roles what they hold on the table (rlsmigrate diff --format sql prints it), or enable row-level security on it"},
 	{"RLS028", "group-self-escalation", Error, "let only members of the group itself (or of a stricter group on the same table) insert or update its rows, or make the group's user, group and filter columns immutable (for update)"},
 	{"RLS029", "anyone-admits-no-identity", Warn, "write signed_in (every caller with an identity) if only signed-in callers are meant, or name only the roles that callers without an identity use (anonymous)"},
+	{"RLS030", "through-lists-group-rows", Info, "add a copy of the through column to the table (copy: {via: <column>, column: <through.column>}): the rule then reads an indexed column of the row, and its cost stays flat as the group grows (docs/team-access.md)"},
 	{"RLS026", "condition-ignores-row", Error, "write anyone: [roles] (every row for those roles) or a claim rule if that is meant, or compare a column of the row (owner, member)"},
 }
 
@@ -253,6 +254,10 @@ func stricter(o, g *policy.Group) bool {
 
 func (c *checker) rule(t *policy.Table, r *policy.Rule) {
 	q := t.QualifiedName()
+	if th := r.Through; r.Kind == policy.RuleMember && th != nil && t.CopyOf(r.MemberColumn(c.f, t), th.Column) == nil &&
+		!slices.ContainsFunc(c.out, func(f Finding) bool { return f.Rule.ID == "RLS030" && f.Pos == th.Pos }) { // once for all, read, write
+		c.add("RLS030", th.Pos, "member rule on %s lists, on every statement, every row of %s that the caller's groups reach", q, th.Table)
+	}
 	if r.AllowsEveryRow() && !r.Restrictive && r.Operation != "select" {
 		c.add("RLS003", r.Pos, "%s on %s is allowed on every row for %s", r.Operation, q, strings.Join(r.To, ", "))
 	}
