@@ -58,7 +58,8 @@ var groupOps = []struct {
 // BenchmarkTeamGroupSize measures the member rule through a table as the caller's group
 // grows: user_1 in organisation 1, which holds N projects of 10 tasks each (another
 // organisation holds 10 projects of its own); each statement of groupOps through the
-// generated policies and on the floor, in a transaction rolled back. It reports the
+// generated policies, through them again where tasks hold a copy of their project's
+// organisation (copy), and on the floor, in a transaction rolled back. It reports the
 // client and server medians and logs the generated plans of the page and of the
 // select by id, for docs/team-access.md.
 func BenchmarkTeamGroupSize(b *testing.B) {
@@ -67,17 +68,12 @@ func BenchmarkTeamGroupSize(b *testing.B) {
 	}
 	ctx := context.Background()
 	for _, size := range groupSizes(b) {
-		dbURL := upFrom(b, "testdata/bench/team.yaml")
-		conn := pgtest.Connect(b, dbURL)
-		pgtest.MustExec(b, conn, fmt.Sprintf(`
-			INSERT INTO organizations (name) VALUES ('one'), ('two');
-			INSERT INTO memberships (org_id, user_id) VALUES (1, 'user_1'), (2, 'user_2');
-			INSERT INTO projects (org_id) SELECT 1 FROM generate_series(1, %[1]d);
-			INSERT INTO projects (org_id) SELECT 2 FROM generate_series(1, 10);
-			INSERT INTO tasks (project_id, title) SELECT p.id, 'task ' || k FROM projects p, generate_series(1, 10) k`, size))
-		pgtest.MustExec(b, conn, "VACUUM ANALYZE organizations, memberships, projects, tasks")
+		// The through rule as it is (generated), the same rule over a copy of the
+		// project's organisation on each task (copy), and the floor: one database
+		// each for the first two, the floor on the first.
+		through, copied := groupSizeDB(b, "team.yaml", size), groupSizeDB(b, "team_copy.yaml", size)
 		var task, project int64
-		if err := conn.QueryRow(ctx, `SELECT max(t.id), max(p.id) FROM tasks t JOIN projects p ON p.id = t.project_id WHERE p.org_id = 1`).Scan(&task, &project); err != nil {
+		if err := through.QueryRow(ctx, `SELECT max(t.id), max(p.id) FROM tasks t JOIN projects p ON p.id = t.project_id WHERE p.org_id = 1`).Scan(&task, &project); err != nil {
 			b.Fatal(err)
 		}
 		for _, o := range groupOps {
@@ -85,15 +81,16 @@ func BenchmarkTeamGroupSize(b *testing.B) {
 			if o.name == "insert" {
 				arg = project
 			}
-			for _, form := range []string{"generated", "floor"} {
+			for _, form := range []string{"generated", "copy", "floor"} {
+				conn := map[string]*pgx.Conn{"generated": through, "copy": copied, "floor": through}[form]
 				b.Run(fmt.Sprintf("projects=%d/%s/%s", size, o.name, form), func(b *testing.B) {
-					sql := map[string]string{"generated": o.generated, "floor": o.floor}[form]
+					sql := map[string]string{"generated": o.generated, "copy": o.generated, "floor": o.floor}[form]
 					args := []any{arg}
 					if !strings.Contains(sql, "$1") {
 						args = nil
 					}
 					timeStatements(b, conn, func(i int, tx pgx.Tx) (string, []any, func(int64) error) {
-						if form == "generated" {
+						if form != "floor" {
 							actAs(b, tx, "user_1")
 							if i == 0 && (o.name == "page-50" || o.name == "select-by-id") {
 								b.Logf("plan of %q at %d projects:\n%s", sql, size, explainPlan(ctx, b, tx, sql, args))
@@ -110,6 +107,21 @@ func BenchmarkTeamGroupSize(b *testing.B) {
 			}
 		}
 	}
+}
+
+// groupSizeDB returns a connection to a database built from testdata/bench/<file> that
+// holds BenchmarkTeamGroupSize's rows: user_1's organisation 1 with size projects,
+// organisation 2 with 10, 10 tasks per project.
+func groupSizeDB(b *testing.B, file string, size int) *pgx.Conn {
+	conn := pgtest.Connect(b, upFrom(b, "testdata/bench/"+file))
+	pgtest.MustExec(b, conn, fmt.Sprintf(`
+		INSERT INTO organizations (name) VALUES ('one'), ('two');
+		INSERT INTO memberships (org_id, user_id) VALUES (1, 'user_1'), (2, 'user_2');
+		INSERT INTO projects (org_id) SELECT 1 FROM generate_series(1, %[1]d);
+		INSERT INTO projects (org_id) SELECT 2 FROM generate_series(1, 10);
+		INSERT INTO tasks (project_id, title) SELECT p.id, 'task ' || k FROM projects p, generate_series(1, 10) k`, size))
+	pgtest.MustExec(b, conn, "VACUUM ANALYZE organizations, memberships, projects, tasks")
+	return conn
 }
 
 // explainPlan returns the plan PostgreSQL runs sql with, without costs.
