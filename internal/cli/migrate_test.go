@@ -26,7 +26,7 @@ func writeMigrations(t *testing.T, dir string, files map[string]string) {
 }
 
 // writeFiles writes name → content into dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
+func writeFiles(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+)
+
+// BenchmarkRelease times whole rlsmigrate processes of this checkout and of a baseline
+// side by side, on the same files and databases, each round running one then the other
+// (alternating which goes first): generate from scratch, with no changes (--check), with
+// one change (--check), diff with no change and with one, up into an empty database, and
+// verify (up to 1,000 tables). It reports each one's median wall time and its largest
+// peak RSS (MiB). RLSMIGRATE_BASELINE is the baseline: a binary, or a git revision to
+// build one from; RLSMIGRATE_RELEASE_SIZES the table counts (default 100,1000,10000).
+// Both binaries are built with -buildvcs=true from clean checkouts of their revisions
+// (git worktrees), as releases are: that is what lets generate trust an unchanged state.
+func BenchmarkRelease(b *testing.B) {
+	baseline := os.Getenv("RLSMIGRATE_BASELINE")
+	if baseline == "" || testing.Short() {
+		b.Skip("set RLSMIGRATE_BASELINE to a binary or a git revision to compare with")
+	}
+	bins := map[string]string{"new": buildAt(b, "HEAD"), "old": baseline}
+	if _, err := os.Stat(baseline); err != nil {
+		bins["old"] = buildAt(b, baseline)
+	}
+	for _, n := range releaseSizes(b) {
+		work := b.TempDir()
+		schemaPath, changed := filepath.Join(work, "schema.yaml"), filepath.Join(work, "changed.yaml")
+		writeFiles(b, work, map[string]string{"schema.yaml": manyTables(n),
+			// One more column on the last table.
+			"changed.yaml": manyTables(n) + "      - {name: note, type: text}\n"})
+		dirs := map[string]string{}
+		for _, which := range []string{"new", "old"} {
+			dirs[which] = filepath.Join(work, which)
+			mustRun(b, bins[which], "generate", "--schema", schemaPath, "--dir", dirs[which])
+		}
+		built := pgtest.NewDB(b)
+		mustRun(b, bins["new"], "up", "--database-url", built, "--dir", dirs["new"])
+		scenarios := []releaseScenario{
+			{"generate-scratch", func(which string) []string {
+				dir := filepath.Join(work, "scratch-"+which)
+				os.RemoveAll(dir)
+				return []string{"generate", "--schema", schemaPath, "--dir", dir}
+			}, []int{ExitOK}},
+			{"generate-unchanged", func(which string) []string {
+				return []string{"generate", "--check", "--schema", schemaPath, "--dir", dirs[which]}
+			}, []int{ExitOK}},
+			{"generate-one-change", func(which string) []string {
+				return []string{"generate", "--check", "--schema", changed, "--dir", dirs[which]}
+			}, []int{ExitFound}},
+			{"diff-unchanged", func(string) []string {
+				return []string{"diff", "--schema", schemaPath, "--database-url", built}
+			}, []int{ExitOK}},
+			{"diff-one-change", func(string) []string {
+				return []string{"diff", "--schema", changed, "--database-url", built}
+			}, []int{ExitFound}},
+			{"up", func(which string) []string {
+				return []string{"up", "--database-url", pgtest.NewDB(b), "--dir", dirs[which]}
+			}, []int{ExitOK}},
+		}
+		if n <= 1000 {
+			scenarios = append(scenarios, releaseScenario{"verify", func(string) []string {
+				return []string{"verify", "--schema", schemaPath, "--database-url", built}
+			}, []int{ExitOK}})
+		}
+		for _, sc := range scenarios {
+			b.Run(fmt.Sprintf("tables=%d/%s", n, sc.name), func(b *testing.B) {
+				wall := map[string][]float64{}
+				peak := map[string]float64{}
+				for i := 0; i < b.N; i++ {
+					order := []string{"new", "old"}
+					if i%2 == 1 {
+						order = []string{"old", "new"}
+					}
+					for _, which := range order {
+						ms, mib, code := timeProcess(b, bins[which], sc.args(which)...)
+						if !slices.Contains(sc.ok, code) {
+							b.Fatalf("%s %s exited %d", which, sc.name, code)
+						}
+						wall[which] = append(wall[which], ms)
+						peak[which] = max(peak[which], mib)
+					}
+				}
+				b.ReportMetric(median(wall["new"]), "new-ms")
+				b.ReportMetric(median(wall["old"]), "old-ms")
+				b.ReportMetric(median(wall["new"])/median(wall["old"]), "new/old")
+				b.ReportMetric(peak["new"], "new-MiB")
+				b.ReportMetric(peak["old"], "old-MiB")
+			})
+		}
+	}
+}
+
+// releaseScenario is one command BenchmarkRelease times: its arguments for binary
+// which (new or old), and the exit codes that are success for it.
+type releaseScenario struct {
+	name string
+	args func(which string) []string
+	ok   []int
+}
+
+// releaseSizes are the table counts BenchmarkRelease measures.
+func releaseSizes(b *testing.B) []int {
+	sizes := []int{100, 1000, 10000}
+	if v := os.Getenv("RLSMIGRATE_RELEASE_SIZES"); v != "" {
+		sizes = nil
+		for _, s := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				b.Fatalf("RLSMIGRATE_RELEASE_SIZES: %v", err)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	return sizes
+}
+
+// buildAt builds the rlsmigrate binary of git revision rev from a clean worktree of it,
+// with its vcs stamp, and returns its path.
+func buildAt(b *testing.B, rev string) string {
+	dir := b.TempDir()
+	tree, bin := filepath.Join(dir, "tree"), filepath.Join(dir, "rlsmigrate")
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		b.Fatal(err)
+	}
+	git := func(args ...string) {
+		if out, err := exec.Command("git", append([]string{"-C", root}, args...)...).CombinedOutput(); err != nil {
+			b.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	git("worktree", "add", "--detach", tree, rev)
+	b.Cleanup(func() { git("worktree", "remove", "--force", tree) })
+	build := exec.Command("go", "build", "-buildvcs=true", "-o", bin, "./cmd/rlsmigrate")
+	build.Dir = tree
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building %s: %v\n%s", rev, err, out)
+	}
+	return bin
+}
+
+// timeProcess runs bin with args and returns its wall time in milliseconds, its peak
+// resident memory in MiB, and its exit code.
+func timeProcess(b *testing.B, bin string, args ...string) (float64, float64, int) {
+	cmd := exec.Command(bin, args...)
+	start := time.Now()
+	err := cmd.Run()
+	ms := float64(time.Since(start).Microseconds()) / 1000
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		b.Fatalf("%s %s: %v", bin, strings.Join(args, " "), err)
+	}
+	mib := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024 // KiB on Linux
+	return ms, mib, cmd.ProcessState.ExitCode()
+}
+
+// mustRun runs bin with args and fails b unless it succeeds.
+func mustRun(b *testing.B, bin string, args ...string) {
+	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+		b.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
+	}
+}
