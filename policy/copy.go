@@ -37,6 +37,7 @@ func (f *File) CopySource(t *Table, c *Column) (*Table, string) {
 // it, which would make its triggers update each other without end. A copy column is
 // immutable: the roles get no UPDATE on it.
 func (d *decoder) validateCopies(f *File) {
+	f.copyReaders = map[*Table][]CopyColumn{}
 	for _, t := range f.Tables {
 		for _, c := range t.Columns {
 			cp := c.Copy
@@ -88,11 +89,28 @@ func (d *decoder) validateCopies(f *File) {
 					d.at(r.Pos, "row gives column %q, a copy that its triggers write", c.Name)
 				}
 			}
+			f.copyReaders[src] = append(f.copyReaders[src], CopyColumn{t, c})
 			if d.copyCycle(f, t, c) {
 				d.at(cp.Pos, "column %q copies %s.%s, whose copies lead back to it: their triggers would update each other without end", c.Name, src.Name, cp.Column)
 			}
 		}
 	}
+}
+
+// CopiesReading returns the copy columns, of any table, that read a column of t.
+func (f *File) CopiesReading(t *Table) []CopyColumn {
+	if f.copyReaders != nil {
+		return f.copyReaders[t]
+	}
+	var out []CopyColumn // a file that did not go through validation
+	for _, ct := range f.Tables {
+		for _, c := range ct.Columns {
+			if src, _ := f.CopySource(ct, c); src == t {
+				out = append(out, CopyColumn{ct, c})
+			}
+		}
+	}
+	return out
 }
 
 // copyCycle reports whether following the copies from column c of t leads back to it.

@@ -69,6 +69,15 @@ type File struct {
 	// Users are the claims verify's synthetic callers carry in the tests, by tester
 	// name (alice, bob, nobody).
 	Users map[string]*TestUser
+	// copyReaders maps each table to the copy columns that read it, as validation
+	// found them; nil before validation.
+	copyReaders map[*Table][]CopyColumn
+}
+
+// CopyColumn is a copy column and its table.
+type CopyColumn struct {
+	Table  *Table
+	Column *Column
 }
 
 // TestUser is what schema.yaml says of one of verify's synthetic callers.

@@ -36,14 +36,10 @@ var Copy = Kind{
 				add(t, fill, body, &policy.Trigger{Timing: "before", Events: []string{"insert", "update"}, Columns: []string{c.Copy.Via, c.Name}}, c.Copy.Pos)
 			}
 		}
-		for _, ct := range f.Tables { // the copies that read t
-			for _, c := range ct.Columns {
-				if src, _ := f.CopySource(ct, c); src == t {
-					_, follow := policy.CopyFunctions(ct, c)
-					_, body := f.CopyBodies(ct, c)
-					add(t, follow, body, &policy.Trigger{Timing: "after", Events: []string{"update"}, Columns: []string{c.Copy.Column}}, c.Copy.Pos)
-				}
-			}
+		for _, cc := range f.CopiesReading(t) {
+			_, follow := policy.CopyFunctions(cc.Table, cc.Column)
+			_, body := f.CopyBodies(cc.Table, cc.Column)
+			add(t, follow, body, &policy.Trigger{Timing: "after", Events: []string{"update"}, Columns: []string{cc.Column.Copy.Column}}, cc.Column.Copy.Pos)
 		}
 		return out
 	},
