@@ -34,6 +34,7 @@ func commands() []command {
 		{"generate", "write the next goose migration from the changes in schema.yaml", runGenerate},
 		{"plan", "show the statements generate would write, with their locks and hazards", runPlan},
 		{"hash", "record the current migration files as intended after a hand edit", runHash},
+		{"state", "print what the migrations build, as the state file records it (state show)", runState},
 		{"up", "apply pending migrations to a database", runUp},
 		{"down", "roll back the last migration, or down to a version", runDown},
 		{"status", "list migrations and whether each is applied", runStatus},

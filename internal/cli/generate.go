@@ -321,6 +321,37 @@ func firstHandWritten(md migdir.Dir) (string, error) {
 	return names[0], nil
 }
 
+func runState(_ context.Context, e *env, args []string) int {
+	fs := e.flags("state", "show [--dir migrations]",
+		`Print the schema the migrations build, as the state file (rlsmigrate.state.json)
+records it, with the migration files and their checksums: indented JSON, every value
+the file writes once and refers to (a column or condition many tables repeat) in place.
+Review it beside the migrations; generate is what writes it.`)
+	dir := fs.String("dir", "migrations", "the migrations directory")
+	show := len(args) > 0 && args[0] == "show"
+	if show {
+		args = args[1:]
+	}
+	if code := e.parse(fs, args); code >= 0 {
+		return code
+	}
+	if !show || fs.NArg() > 0 {
+		fmt.Fprintln(e.stderr, "usage: rlsmigrate state show [--dir migrations]")
+		return ExitError
+	}
+	path := filepath.Join(*dir, migdir.StateFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return e.fail(fmt.Errorf("reading the migration state: %w", err))
+	}
+	out, err := migdir.Show(path, data)
+	if err != nil {
+		return e.fail(err)
+	}
+	fmt.Fprintf(e.stdout, "%s\n", out)
+	return ExitOK
+}
+
 func runHash(_ context.Context, e *env, args []string) int {
 	fs := e.flags("hash", "[--dir migrations] [--schema schema.yaml]",
 		`Record the checksum of every migration file as it is now. Run it after editing,

@@ -9,8 +9,10 @@ import (
 
 // stateFormat is the version of the state file layout that this file defines. The layout
 // is its own: the types below, not the model's, so renaming a field of schema.Schema does
-// not change what is written, and a change to what is written is a new format.
-const stateFormat = 1
+// not change what is written, and a change to what is written is a new format. Format 2
+// is format 1 with the columns and policy rules that tables repeat written once (see
+// share); both are read.
+const stateFormat = 2
 
 // State is what the migrations directory builds, as recorded when it was last written.
 type State struct {
@@ -50,26 +52,46 @@ type (
 		Tables      []*savedTable       `json:"tables"`
 		Routines    []*savedFunction    `json:"routines,omitempty"`
 		Objects     []*savedObject      `json:"objects,omitempty"`
+		// ColumnPool and RulePool hold, in format 2, the columns and policy rules that
+		// tables name by their index.
+		ColumnPool []*savedColumn `json:"column_pool,omitempty"`
+		RulePool   []*savedRule   `json:"rule_pool,omitempty"`
+	}
+	// savedRule is what a policy says, apart from its name: the same in many tables.
+	savedRule struct {
+		Command     string   `json:"command"`
+		Restrictive bool     `json:"restrictive,omitempty"`
+		Roles       []string `json:"roles"`
+		Using       string   `json:"using,omitempty"`
+		Check       string   `json:"check,omitempty"`
+	}
+	// savedPolicyRef is a policy of format 2: its name, and its rule in the pool.
+	savedPolicyRef struct {
+		Name        string `json:"name"`
+		RenamedFrom string `json:"renamed_from,omitempty"`
+		Rule        int    `json:"rule"`
 	}
 	savedAuth struct {
 		Provider string `json:"provider"`
 		UserID   string `json:"user_id"`
 	}
 	savedTable struct {
-		Schema      string         `json:"schema"`
-		Name        string         `json:"name"`
-		RenamedFrom string         `json:"renamed_from,omitempty"`
-		Columns     []*savedColumn `json:"columns"`
-		PrimaryKey  []string       `json:"primary_key,omitempty"`
-		PKName      string         `json:"primary_key_name,omitempty"`
-		RLS         bool           `json:"rls"`
-		ForceRLS    bool           `json:"force_rls"`
-		Policies    []*savedPolicy `json:"policies,omitempty"`
-		Indexes     []*savedIndex  `json:"indexes,omitempty"`
-		Grants      []*savedGrant  `json:"grants,omitempty"`
-		Owner       string         `json:"owner,omitempty"`
-		Comment     string         `json:"comment,omitempty"`
-		Objects     []*savedObject `json:"objects,omitempty"`
+		Schema      string           `json:"schema"`
+		Name        string           `json:"name"`
+		RenamedFrom string           `json:"renamed_from,omitempty"`
+		Columns     []*savedColumn   `json:"columns,omitempty"`
+		ColumnRefs  []int            `json:"column_refs,omitempty"` // format 2: indexes into the column pool
+		PrimaryKey  []string         `json:"primary_key,omitempty"`
+		PKName      string           `json:"primary_key_name,omitempty"`
+		RLS         bool             `json:"rls"`
+		ForceRLS    bool             `json:"force_rls"`
+		Policies    []*savedPolicy   `json:"policies,omitempty"`
+		PolicyRefs  []savedPolicyRef `json:"policy_refs,omitempty"` // format 2
+		Indexes     []*savedIndex    `json:"indexes,omitempty"`
+		Grants      []*savedGrant    `json:"grants,omitempty"`
+		Owner       string           `json:"owner,omitempty"`
+		Comment     string           `json:"comment,omitempty"`
+		Objects     []*savedObject   `json:"objects,omitempty"`
 	}
 	// savedObject is an object of a kind package objects describes.
 	savedObject struct {
@@ -139,8 +161,11 @@ func decodeState(path string, data []byte) (*State, error) {
 	if err := json.Unmarshal(data, &saved); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	if saved.Format != stateFormat {
-		return nil, fmt.Errorf("%s has format %d; this rlsmigrate reads format %d", path, saved.Format, stateFormat)
+	if saved.Format != 1 && saved.Format != stateFormat {
+		return nil, fmt.Errorf("%s has format %d; this rlsmigrate reads formats 1 and %d", path, saved.Format, stateFormat)
+	}
+	if err := saved.Schema.unshare(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return &State{Files: saved.Files, Schema: saved.Schema.model(), Source: saved.Source}, nil
 }
@@ -151,11 +176,91 @@ func encodeState(st *State) ([]byte, error) {
 	if files == nil {
 		files = []FileSum{}
 	}
-	data, err := json.Marshal(savedState{Format: stateFormat, Source: st.Source, Files: files, Schema: saveSchema(st.Schema)})
+	saved := saveSchema(st.Schema)
+	saved.share()
+	data, err := json.Marshal(savedState{Format: stateFormat, Source: st.Source, Files: files, Schema: saved})
 	if err != nil {
 		return nil, fmt.Errorf("encoding migration state: %w", err)
 	}
 	return append(data, '\n'), nil
+}
+
+// share writes each column and policy rule of s's tables once, in the pools, and the
+// tables' columns and policies as indexes into them: an app's tables repeat their id,
+// owner and timestamp columns and their owner policies.
+func (s *savedSchema) share() {
+	if s == nil {
+		return
+	}
+	columns, rules := map[string]int{}, map[string]int{}
+	key := func(v any) string {
+		data, _ := json.Marshal(v)
+		return string(data)
+	}
+	for _, t := range s.Tables {
+		for _, c := range t.Columns {
+			k := key(c)
+			i, ok := columns[k]
+			if !ok {
+				i = len(s.ColumnPool)
+				columns[k] = i
+				s.ColumnPool = append(s.ColumnPool, c)
+			}
+			t.ColumnRefs = append(t.ColumnRefs, i)
+		}
+		for _, p := range t.Policies {
+			r := &savedRule{p.Command, p.Restrictive, p.Roles, p.Using, p.Check}
+			k := key(r)
+			i, ok := rules[k]
+			if !ok {
+				i = len(s.RulePool)
+				rules[k] = i
+				s.RulePool = append(s.RulePool, r)
+			}
+			t.PolicyRefs = append(t.PolicyRefs, savedPolicyRef{p.Name, p.RenamedFrom, i})
+		}
+		t.Columns, t.Policies = nil, nil
+	}
+}
+
+// unshare puts the pooled columns and policy rules back in s's tables.
+func (s *savedSchema) unshare() error {
+	if s == nil {
+		return nil
+	}
+	for _, t := range s.Tables {
+		for _, i := range t.ColumnRefs {
+			if i < 0 || i >= len(s.ColumnPool) {
+				return fmt.Errorf("table %s names column %d of %d in the pool", t.Name, i, len(s.ColumnPool))
+			}
+			c := *s.ColumnPool[i]
+			t.Columns = append(t.Columns, &c)
+		}
+		for _, ref := range t.PolicyRefs {
+			if ref.Rule < 0 || ref.Rule >= len(s.RulePool) {
+				return fmt.Errorf("table %s names policy rule %d of %d in the pool", t.Name, ref.Rule, len(s.RulePool))
+			}
+			r := s.RulePool[ref.Rule]
+			t.Policies = append(t.Policies, &savedPolicy{ref.Name, ref.RenamedFrom, r.Command, r.Restrictive, r.Roles, r.Using, r.Check})
+		}
+		t.ColumnRefs, t.PolicyRefs = nil, nil
+	}
+	s.ColumnPool, s.RulePool = nil, nil
+	return nil
+}
+
+// Show returns the content of state file path as format 1 writes it, every pooled
+// column and rule in its table, indented: what the migrations build, for review.
+func Show(path string, data []byte) ([]byte, error) {
+	st, err := decodeState(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(struct {
+		Source string       `json:"source,omitempty"`
+		Files  []FileSum    `json:"files"`
+		Schema *savedSchema `json:"schema"`
+	}{st.Source, st.Files, saveSchema(st.Schema)}, "", "  ")
 }
 
 func saveSchema(s *schema.Schema) *savedSchema {

@@ -122,3 +122,31 @@ func clear(v reflect.Value) {
 		}
 	}
 }
+
+// TestReadsFormat1: a state file of format 1 (the bundled one before format 2) reads as
+// the same model as it does written again in format 2.
+func TestReadsFormat1(t *testing.T) {
+	path := filepath.Join("testdata", "format1.state.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := decodeState(path, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := encodeState(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(again, []byte(`{"format":2,`)) || len(again) >= len(data) {
+		t.Errorf("format 2 of %s: %d bytes, from %d:\n%.200s", path, len(again), len(data), again)
+	}
+	st, err := decodeState("again", again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(old, st); diff != "" {
+		t.Errorf("format 1 and format 2 read differently (-1 +2):\n%s", diff)
+	}
+}
