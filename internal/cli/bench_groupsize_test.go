@@ -16,16 +16,23 @@ import (
 // groupSizes are the numbers of projects in the caller's organisation that
 // BenchmarkTeamGroupSize measures; RLSMIGRATE_GROUP_SIZES (comma-separated) picks others.
 func groupSizes(b *testing.B) []int {
-	sizes := []int{10, 1000, 10000, 100000}
-	if v := os.Getenv("RLSMIGRATE_GROUP_SIZES"); v != "" {
-		sizes = nil
-		for _, s := range strings.Split(v, ",") {
-			n, err := strconv.Atoi(s)
-			if err != nil {
-				b.Fatalf("RLSMIGRATE_GROUP_SIZES: %v", err)
-			}
-			sizes = append(sizes, n)
+	return envSizes(b, "RLSMIGRATE_GROUP_SIZES", 10, 1000, 10000, 100000)
+}
+
+// envSizes returns the comma-separated numbers of environment variable name, or sizes
+// where it is unset.
+func envSizes(b *testing.B, name string, sizes ...int) []int {
+	v := os.Getenv(name)
+	if v == "" {
+		return sizes
+	}
+	sizes = nil
+	for _, s := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatalf("%s: %v", name, err)
 		}
+		sizes = append(sizes, n)
 	}
 	return sizes
 }

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,7 +33,7 @@ func BenchmarkRelease(b *testing.B) {
 	if _, err := os.Stat(baseline); err != nil {
 		bins["old"] = buildAt(b, baseline)
 	}
-	for _, n := range releaseSizes(b) {
+	for _, n := range envSizes(b, "RLSMIGRATE_RELEASE_SIZES", 100, 1000, 10000) {
 		work := b.TempDir()
 		schemaPath, changed := filepath.Join(work, "schema.yaml"), filepath.Join(work, "changed.yaml")
 		writeFiles(b, work, map[string]string{"schema.yaml": manyTables(n),
@@ -108,22 +107,6 @@ type releaseScenario struct {
 	name string
 	args func(which string) []string
 	ok   []int
-}
-
-// releaseSizes are the table counts BenchmarkRelease measures.
-func releaseSizes(b *testing.B) []int {
-	sizes := []int{100, 1000, 10000}
-	if v := os.Getenv("RLSMIGRATE_RELEASE_SIZES"); v != "" {
-		sizes = nil
-		for _, s := range strings.Split(v, ",") {
-			n, err := strconv.Atoi(s)
-			if err != nil {
-				b.Fatalf("RLSMIGRATE_RELEASE_SIZES: %v", err)
-			}
-			sizes = append(sizes, n)
-		}
-	}
-	return sizes
 }
 
 // buildAt builds the rlsmigrate binary of git revision rev from a clean worktree of it,

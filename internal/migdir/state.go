@@ -193,34 +193,29 @@ func (s *savedSchema) share() {
 		return
 	}
 	columns, rules := map[string]int{}, map[string]int{}
-	key := func(v any) string {
-		data, _ := json.Marshal(v)
-		return string(data)
-	}
 	for _, t := range s.Tables {
 		for _, c := range t.Columns {
-			k := key(c)
-			i, ok := columns[k]
-			if !ok {
-				i = len(s.ColumnPool)
-				columns[k] = i
-				s.ColumnPool = append(s.ColumnPool, c)
-			}
-			t.ColumnRefs = append(t.ColumnRefs, i)
+			t.ColumnRefs = append(t.ColumnRefs, pooled(&s.ColumnPool, columns, c))
 		}
 		for _, p := range t.Policies {
-			r := &savedRule{p.Command, p.Restrictive, p.Roles, p.Using, p.Check}
-			k := key(r)
-			i, ok := rules[k]
-			if !ok {
-				i = len(s.RulePool)
-				rules[k] = i
-				s.RulePool = append(s.RulePool, r)
-			}
-			t.PolicyRefs = append(t.PolicyRefs, savedPolicyRef{p.Name, p.RenamedFrom, i})
+			r := pooled(&s.RulePool, rules, &savedRule{p.Command, p.Restrictive, p.Roles, p.Using, p.Check})
+			t.PolicyRefs = append(t.PolicyRefs, savedPolicyRef{p.Name, p.RenamedFrom, r})
 		}
 		t.Columns, t.Policies = nil, nil
 	}
+}
+
+// pooled returns the index of v in pool, adding it when the pool holds no value that
+// encodes the same; index maps each pooled value's JSON to its place.
+func pooled[T any](pool *[]T, index map[string]int, v T) int {
+	data, _ := json.Marshal(v)
+	i, ok := index[string(data)]
+	if !ok {
+		i = len(*pool)
+		index[string(data)] = i
+		*pool = append(*pool, v)
+	}
+	return i
 }
 
 // unshare puts the pooled columns and policy rules back in s's tables.
