@@ -29,7 +29,7 @@ func main() {
 	for _, name := range names {
 		m := byName[name]
 		var other []string
-		for _, unit := range []string{"p50-ms", "server-p50-ms", "ns/table", "roundtrips/op", "B/op", "allocs/op"} {
+		for _, unit := range []string{"p50-ms", "server-p50-ms", "ns/table", "roundtrips/op", "new-ms", "old-ms", "new/old", "new-MiB", "old-MiB", "B/op", "allocs/op"} {
 			if v, ok := median(m[unit]); ok {
 				other = append(other, fmt.Sprintf("%s %s", compact(v), unit))
 			}
