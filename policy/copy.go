@@ -31,7 +31,8 @@ func (f *File) CopySource(t *Table, c *Column) (*Table, string) {
 
 // validateCopies checks every copy column: its via column references another managed
 // table holding the copied column, of the same type; a table without row-level
-// security copies nothing from one with it; nothing else writes it (no
+// security copies nothing from one with it; neither table forces row-level security
+// on its owner, whom the triggers run as; nothing else writes it (no
 // default, identity, generated expression, declared row, not_null that a row without a
 // reference could not meet, immutable: false); and no chain of copies leads back to
 // it, which would make its triggers update each other without end. A copy column is
@@ -79,6 +80,11 @@ func (d *decoder) validateCopies(f *File) {
 				d.at(c.Pos, "column %q is a copy: it is NULL where %q references no row, so it cannot be not_null or a primary key", c.Name, cp.Via)
 			case c.ImmutableSet && !c.Immutable:
 				d.at(c.Pos, "column %q is a copy: only its triggers write it, so it cannot be immutable: false", c.Name)
+			}
+			for _, forced := range []*Table{t, src} {
+				if forced.ForceRLS {
+					d.at(cp.Pos, "column %q copies through table %s, which has force_rls: true: its triggers, which run as the tables' owner, would read and write it under its policies and leave copies stale; drop force_rls", c.Name, forced.QualifiedName())
+				}
 			}
 			if src.RLS && !t.RLS {
 				d.at(cp.Pos, "column %q copies %s.%s, which row-level security guards, into table %s, which has none: whoever reads %s would read the copied values past the policies of %s; enable rls on %s", c.Name, src.Name, cp.Column, t.QualifiedName(), t.Name, src.Name, t.Name)

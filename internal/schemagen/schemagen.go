@@ -1202,8 +1202,9 @@ func validCopy(s *Schema, t *yTable, c *yColumn) bool {
 	seen := map[*yColumn]bool{}
 	for ct, cc := t, c; cc != nil && cc.Copy != nil; {
 		src := copySource(s, ct, cc)
-		if src == nil || src == ct || cc.Copy.Via == cc.Name || seen[cc] || src.RLS == nil && ct.RLS != nil {
-			return false // a table without rls copies nothing from one with it
+		if src == nil || src == ct || cc.Copy.Via == cc.Name || seen[cc] || src.RLS == nil && ct.RLS != nil ||
+			src.ForceRLS || ct.ForceRLS {
+			return false // a table without rls copies nothing from one with it; the triggers run as the owner
 		}
 		seen[cc] = true
 		sc := column(src, cc.Copy.Column)
