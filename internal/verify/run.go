@@ -543,18 +543,13 @@ func (v *verifier) setup(ctx context.Context, t *schema.Table) error {
 // so that columns defaulting to the caller's id get the user's.
 func (v *verifier) insertAs(ctx context.Context, t *schema.Table, user string, where int, set map[string]string) (row, error) {
 	cols, vals := v.values(t, user, where, set)
-	if _, err := v.tx.Exec(ctx, "SELECT set_config('request.jwt.claims', $1, true)", fmt.Sprintf(`{"sub":%q}`, user)); err != nil {
-		return row{}, fmt.Errorf("setting the test user's claims: %w", err)
-	}
 	var r row
-	err := v.savepoint(ctx, false, func() error {
-		// The app's triggers do not fire on test rows (for a superuser): one that adds
-		// rows of its own (a membership for an account's creator) would take the keys
-		// of verify's next rows, and change who may see what.
-		if _, err := v.tx.Exec(ctx, replicaOn); err != nil {
-			return err
-		}
-		defer v.tx.Exec(ctx, replicaOff)
+	// With the savepoint, in one round trip: the user's claims, and the app's triggers
+	// off for test rows (for a superuser): one that adds rows of its own (a membership
+	// for an account's creator) would take the keys of verify's next rows, and change
+	// who may see what. They come back on as the savepoint is released.
+	begin := "SELECT set_config('request.jwt.claims', " + sqlident.Literal(fmt.Sprintf(`{"sub":%q}`, user)) + ", true); " + replicaOn
+	err := v.savepointWith(ctx, false, begin, replicaOff, func() error {
 		var js string
 		if err := v.tx.QueryRow(ctx, insertSQL(t, cols, vals, true)).Scan(&r.ctid, &js); err != nil {
 			var pe *pgconn.PgError
@@ -585,33 +580,64 @@ func (v *verifier) insertAs(ctx context.Context, t *schema.Table, user string, w
 // of user ("" for none): declared (schema.yaml's), then claims (see claimsJSON). prep, if
 // any, runs first as the connecting role.
 func (v *verifier) asRole(ctx context.Context, role, user string, declared map[string]any, claims map[string]string, prep string, fn func(pgx.Tx) error) error {
-	return v.savepoint(ctx, true, func() error {
+	// The caller's claims, then its role; with the savepoint in one round trip, and
+	// prep, when there is one, in the same round trip as the savepoint instead.
+	become := "SELECT set_config('request.jwt.claims', " + sqlident.Literal(claimsJSON(user, declared, claims)) + ", true); SET LOCAL ROLE " + sqlident.Quote(role)
+	becomeErr := func(err error) error {
+		return fmt.Errorf("switching to role %s (the connecting role must be a superuser or a member of it): %w", role, err)
+	}
+	begin := become
+	if prep != "" {
+		begin = prep
+	}
+	err := v.savepointWith(ctx, true, begin, "", func() error {
 		if prep != "" {
-			if _, err := v.tx.Exec(ctx, prep); err != nil {
-				return &prepError{err}
+			if _, err := v.tx.Exec(ctx, become); err != nil {
+				return becomeErr(err)
 			}
-		}
-		// One round trip: the caller's claims, then its role.
-		if _, err := v.tx.Exec(ctx, "SELECT set_config('request.jwt.claims', "+sqlident.Literal(claimsJSON(user, declared, claims))+", true); SET LOCAL ROLE "+sqlident.Quote(role)); err != nil {
-			return fmt.Errorf("switching to role %s (the connecting role must be a superuser or a member of it): %w", role, err)
 		}
 		return fn(v.tx)
 	})
+	var be *beginError
+	switch {
+	case errors.As(err, &be) && prep != "":
+		return &prepError{be.err}
+	case errors.As(err, &be):
+		return becomeErr(be.err)
+	}
+	return err
 }
+
+// beginError is the failure of a savepoint's begin SQL (see savepointWith).
+type beginError struct{ err error }
+
+func (e *beginError) Error() string { return e.err.Error() }
+func (e *beginError) Unwrap() error { return e.err }
 
 // savepoint runs fn inside a savepoint that it then releases, rolled back first when
 // discard is set or fn fails. A savepoint only rolled back stays established, and the
 // next one nests inside it: thousands of attempts then nest thousands of
 // subtransactions, each making PostgreSQL's visibility checks longer.
 func (v *verifier) savepoint(ctx context.Context, discard bool, fn func() error) error {
+	return v.savepointWith(ctx, discard, "", "", fn)
+}
+
+// savepointWith is savepoint with begin, SQL that runs in the savepoint in the same
+// round trip as SAVEPOINT (when it fails, so does savepointWith, with a *beginError,
+// and fn does not run), and finish, SQL that runs in the round trip that releases it
+// when it is kept (a rollback to it undoes what begin set).
+func (v *verifier) savepointWith(ctx context.Context, discard bool, begin, finish string, fn func() error) error {
 	const name = "rlsmigrate_attempt"
-	if _, err := v.tx.Exec(ctx, "SAVEPOINT "+name); err != nil {
-		return err
+	if _, err := v.tx.Exec(ctx, "SAVEPOINT "+name+"; "+begin); err != nil {
+		if _, rbErr := v.tx.Exec(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT "+name+"; RELEASE SAVEPOINT "+name); rbErr != nil {
+			return rbErr
+		}
+		return &beginError{err}
 	}
 	err := fn()
-	end := "RELEASE SAVEPOINT " + name
+	end := finish + "RELEASE SAVEPOINT " + name
 	if discard || err != nil {
-		end = "ROLLBACK TO SAVEPOINT " + name + "; " + end
+		end = "ROLLBACK TO SAVEPOINT " + name + "; RELEASE SAVEPOINT " + name
 	}
 	if _, endErr := v.tx.Exec(context.WithoutCancel(ctx), end); endErr != nil && err == nil {
 		err = endErr
