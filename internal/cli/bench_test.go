@@ -12,6 +12,7 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/internal/compile"
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/verify"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
@@ -327,4 +328,32 @@ func upSection(tb testing.TB, path string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// verifyRoundTrips runs verify on a database of n tables of the README's shape and
+// returns the round trips it took.
+func verifyRoundTrips(t *testing.T, n int) int64 {
+	dbURL := pgtest.NewDB(t)
+	path, desired := builtMany(t, n, dbURL)
+	f, err := policy.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c pgtest.Counter
+	conn := pgtest.ConnectCounting(t, dbURL, &c)
+	if _, err := verify.Run(context.Background(), conn, f, desired, "authenticated", nil); err != nil {
+		t.Fatal(err)
+	}
+	return c.Count()
+}
+
+// TestVerifyRoundTripsPerTable: verify's round trips grow by a fixed number per table
+// (its attempts on that table), 72 for the README's shape; each attempt's savepoint
+// carries its first statements (97 before).
+func TestVerifyRoundTripsPerTable(t *testing.T) {
+	t.Parallel()
+	small, large := verifyRoundTrips(t, 2), verifyRoundTrips(t, 12)
+	if per := (large - small) / 10; per > 72 || (large-small)%10 != 0 {
+		t.Errorf("verify took %d round trips for 2 tables and %d for 12: %d per table, want a fixed 72 or fewer", small, large, per)
+	}
 }
