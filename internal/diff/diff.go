@@ -79,7 +79,7 @@ const (
 	ColumnIdentityDrop Kind = "column.identity.drop" // before a default or type is set
 	ColumnDefaultDrop  Kind = "column.default.drop"  // before the type changes
 	PoliciesLift       Kind = "policy.lift"          // a table's policies, before its column types change
-	PoliciesRestore    Kind = "policy.restore"       // and back, right after
+	PoliciesRestore    Kind = "policy.restore"       // and back, once the functions they call exist
 )
 
 // Effect says what a change does to the object it concerns, as reports show it.
@@ -202,7 +202,6 @@ var kinds = withObjects([]descriptor{
 	// alter it), between the policies lifted off it and their return; one that stops
 	// being generated keeps its values.
 	{kind: ColumnGenerated, inverse: ColumnGenerated, effect: Alters},
-	{kind: PoliciesRestore, effect: Alters, step: true},
 	{kind: ColumnDefault, inverse: ColumnDefault, effect: Alters},
 	{kind: ColumnNotNull, inverse: ColumnNotNull, effect: Alters},
 	{kind: ColumnIdentity, inverse: ColumnIdentity, effect: Alters},
@@ -219,6 +218,9 @@ var kinds = withObjects([]descriptor{
 	// them (PostgreSQL records that dependency).
 	{kind: FunctionCreate, inverse: FunctionDrop, effect: Adds},
 	{kind: FunctionReplace, inverse: FunctionReplace, effect: Alters, security: always},
+	// The policies lifted around column changes come back once every function they
+	// may call exists (a through rule that no longer reads a copy calls a new one).
+	{kind: PoliciesRestore, effect: Alters, step: true},
 	{kind: RLSEnable, inverse: RLSDisable, effect: Alters, security: always},
 	{kind: ForceRLSEnable, inverse: ForceRLSDisable, effect: Alters, security: always},
 	{kind: PolicyCreate, inverse: PolicyDrop, effect: Adds},

@@ -56,11 +56,11 @@ ALTER TABLE public.lines ADD COLUMN doubled bigint GENERATED ALWAYS AS (quantity
 
 ALTER TABLE public.lines ALTER COLUMN label DROP EXPRESSION;
 
-CREATE POLICY lines_update_owner ON public.lines FOR UPDATE TO authenticated USING (((select auth.user_id()) = user_id) AND (total > 0)) WITH CHECK (((select auth.user_id()) = user_id) AND (total > 0));
-
 ALTER TABLE public.lines ALTER COLUMN quantity SET DEFAULT 1;
 
 COMMENT ON COLUMN public.lines.total IS 'price times quantity, plus one';
+
+CREATE POLICY lines_update_owner ON public.lines FOR UPDATE TO authenticated USING (((select auth.user_id()) = user_id) AND (total > 0)) WITH CHECK (((select auth.user_id()) = user_id) AND (total > 0));
 
 -- hazard changes-access: rewrites who may do what: policy.alter public.lines.lines_update_owner
 ALTER POLICY lines_update_owner ON public.lines TO authenticated USING (((select auth.user_id()) = user_id) AND (total > 0)) WITH CHECK (((select auth.user_id()) = user_id) AND (total > 0));
@@ -121,10 +121,10 @@ ALTER TABLE public.lines ADD COLUMN label text GENERATED ALWAYS AS ('line ' || i
 -- lock: ACCESS EXCLUSIVE on public.lines, while its index builds
 ALTER TABLE public.lines ADD CONSTRAINT lines_label_key UNIQUE (label);
 
-CREATE POLICY lines_update_owner ON public.lines FOR UPDATE TO authenticated USING ((select auth.user_id()) = user_id) WITH CHECK ((select auth.user_id()) = user_id);
-
 ALTER TABLE public.lines ALTER COLUMN quantity SET DEFAULT 1;
 
 COMMENT ON COLUMN public.lines.total IS 'price times quantity';
+
+CREATE POLICY lines_update_owner ON public.lines FOR UPDATE TO authenticated USING ((select auth.user_id()) = user_id) WITH CHECK ((select auth.user_id()) = user_id);
 
 ALTER POLICY lines_update_owner ON public.lines TO authenticated USING ((select auth.user_id()) = user_id) WITH CHECK ((select auth.user_id()) = user_id);
