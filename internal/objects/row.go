@@ -86,9 +86,10 @@ var Row = Kind{
 		}
 		return "ROW " + o.Name + ": " + strings.Join(vals, ", ")
 	},
-	// After everything a row may need (types, checks, the triggers that fire on it);
-	// deleted with the other table objects.
-	CreateAfter:  "publication.alter",
+	// After everything a row may need (types, checks, the triggers that fire on it)
+	// and the columns the table loses (a Down's rows do not give a NOT NULL column the
+	// Up added); deleted with the other table objects.
+	CreateAfter:  "column.drop",
 	DropAfter:    "check.drop",
 	DeclaredOnly: true,
 }

@@ -684,9 +684,11 @@ func (r *renderer) addBack(c *diff.Change, t string, nc *schema.Column) {
 	if nc.References != nil && !r.made[t+"\x00fkey\x00"+nc.Name] {
 		r.emit(c.Kind, c, objects.LockReferenceScan, "%s", addForeignKey(c.NewTable, nc))
 	}
+	// Every index on it went with it. One this migration creates anyway is made; the
+	// others are the table's, under whatever name they had (a Down knows a renamed
+	// index by its Up name only).
 	for _, ix := range c.NewTable.Indexes {
-		had := c.OldTable.Index(ix.Name) != nil || ix.RenamedFrom != "" && c.OldTable.Index(ix.RenamedFrom) != nil
-		if slices.Contains(ix.Columns, nc.Name) && had && !r.made[t+"\x00index\x00"+ix.Name] {
+		if slices.Contains(ix.Columns, nc.Name) && !r.made[t+"\x00index\x00"+ix.Name] {
 			r.emit(c.Kind, c, objects.LockBuild, "%s", createIndex(c.NewTable, ix))
 		}
 	}

@@ -60,18 +60,6 @@ CREATE TABLE public.role_permissions (
 
 CREATE UNIQUE INDEX role_permissions_role_permission_idx ON public.role_permissions (role, permission);
 
-INSERT INTO public.plans (id, features, price, public_id) SELECT 'free', '{basic}', '0', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11';
-
-INSERT INTO public.plans (id, price, settings) SELECT 'it''s "quoted"', '1.5', NULL;
-
-INSERT INTO public.plans (id, features, price, settings) SELECT 'pro', '{basic,export}', '10', '{"seats": 5}';
-
-INSERT INTO public.role_permissions (role, permission) SELECT 'admin', 'channels.delete';
-
-INSERT INTO public.role_permissions (role, permission) SELECT 'admin', 'messages.delete';
-
-INSERT INTO public.role_permissions (role, permission) SELECT 'member', 'messages.read';
-
 ALTER TABLE public.plans ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.role_permissions ENABLE ROW LEVEL SECURITY;
@@ -85,6 +73,18 @@ GRANT SELECT ON public.plans TO authenticated;
 GRANT SELECT ON public.role_permissions TO authenticated;
 
 GRANT USAGE ON SCHEMA public TO authenticated;
+
+INSERT INTO public.plans (id, features, price, public_id) SELECT 'free', '{basic}', '0', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11';
+
+INSERT INTO public.plans (id, price, settings) SELECT 'it''s "quoted"', '1.5', NULL;
+
+INSERT INTO public.plans (id, features, price, settings) SELECT 'pro', '{basic,export}', '10', '{"seats": 5}';
+
+INSERT INTO public.role_permissions (role, permission) SELECT 'admin', 'channels.delete';
+
+INSERT INTO public.role_permissions (role, permission) SELECT 'admin', 'messages.delete';
+
+INSERT INTO public.role_permissions (role, permission) SELECT 'member', 'messages.read';
 
 -- +goose Down
 SET LOCAL lock_timeout = '2s';
