@@ -223,11 +223,7 @@ var ruleKeys = newKeys("a rule",
 func (d *decoder) through(n *yaml.Node) *Through {
 	th := &Through{Pos: Pos{d.deref(n).Line, d.deref(n).Column}}
 	throughKeys.decode(d, n, th)
-	for _, key := range []string{"table", "column"} {
-		if !d.hasKey(n, key) {
-			d.errorf(n, "through needs %q", key)
-		}
-	}
+	d.require(n, "through", "table", "column")
 	return th
 }
 

@@ -82,11 +82,7 @@ var fileKeys = newKeys("the file",
 			if !viewKeys.decode(d, item, vw) {
 				return
 			}
-			for _, key := range []string{"name", "query"} {
-				if !d.hasKey(item, key) {
-					d.errorf(item, "a view needs %q", key)
-				}
-			}
+			d.require(item, "a view", "name", "query")
 			fd.f.Views = append(fd.f.Views, vw)
 		})
 	}},
@@ -205,11 +201,7 @@ func (d *decoder) enum(n *yaml.Node, earlier []*Enum) *Enum {
 	if !enumKeys.decode(d, n, e) {
 		return nil
 	}
-	for _, key := range []string{"name", "values"} {
-		if !d.hasKey(n, key) {
-			d.errorf(n, "an enum needs %q", key)
-		}
-	}
+	d.require(n, "an enum", "name", "values")
 	for _, prev := range earlier {
 		if prev.Schema == e.Schema && prev.Name == e.Name && e.Name != "" {
 			d.errorf(n, "enum %s.%s is declared twice (first at line %d)", e.Schema, e.Name, prev.Pos.Line)
@@ -247,11 +239,7 @@ func (d *decoder) external(n *yaml.Node) *Table {
 	if !externalKeys.decode(d, n, t) {
 		return nil
 	}
-	for _, key := range []string{"schema", "name", "columns"} {
-		if !d.hasKey(n, key) {
-			d.errorf(n, "an external table needs %q", key)
-		}
-	}
+	d.require(n, "an external table", "schema", "name", "columns")
 	// Triggers read after the columns they may name.
 	for _, kv := range d.pairs(d.deref(n)) {
 		if kv[0].Value != "triggers" {
@@ -278,11 +266,7 @@ var externalKeys = newKeys("an external table",
 			if !externalColumnKeys.decode(d, item, c) {
 				return
 			}
-			for _, key := range []string{"name", "type"} {
-				if !d.hasKey(item, key) {
-					d.errorf(item, "an external column needs %q", key)
-				}
-			}
+			d.require(item, "an external column", "name", "type")
 			t.Columns = append(t.Columns, c)
 		})
 	}},
@@ -313,11 +297,7 @@ func (d *decoder) routine(n *yaml.Node, earlier []*Routine) *Routine {
 		return nil
 	}
 	r := rd.r
-	for _, key := range []string{"name", "returns", "language", "body"} {
-		if !d.hasKey(n, key) {
-			d.errorf(n, "a function needs %q", key)
-		}
-	}
+	d.require(n, "a function", "name", "returns", "language", "body")
 	if r.Definer && r.SearchPath == nil {
 		d.errorf(n, "function %s is security definer and sets no search_path: a caller's search path could put its own objects in the way; set search_path: \"\" and qualify names in the body", r.Signature())
 	}
@@ -685,11 +665,7 @@ func (d *decoder) trigger(n *yaml.Node, t *Table) *Trigger {
 		return nil
 	}
 	tr := td.tr
-	for _, key := range []string{"name", "timing", "events", "function"} {
-		if !d.hasKey(n, key) {
-			d.errorf(n, "a trigger needs %q", key)
-		}
-	}
+	d.require(n, "a trigger", "name", "timing", "events", "function")
 	switch {
 	case len(tr.Columns) > 0 && !slices.Contains(tr.Events, "update"):
 		d.errorf(n, "trigger %q names columns, which only an update trigger takes (update of those columns)", tr.Name)
@@ -791,11 +767,7 @@ func (d *decoder) check(n *yaml.Node, t *Table) *Check {
 	if !checkKeys.decode(d, n, cd) {
 		return nil
 	}
-	for _, key := range []string{"name", "expr"} {
-		if !d.hasKey(n, key) {
-			d.errorf(n, "a check needs %q", key)
-		}
-	}
+	d.require(n, "a check", "name", "expr")
 	for _, prev := range t.Checks {
 		if prev.Name == cd.c.Name && cd.c.Name != "" {
 			d.errorf(n, "check %q is declared twice on table %s (first at line %d)", cd.c.Name, t.QualifiedName(), prev.Pos.Line)
@@ -950,15 +922,20 @@ var columnKeys = newKeys("a column",
 	field[*columnDecoding]{"copy", func(d *decoder, _, v *yaml.Node, cd *columnDecoding) { cd.c.Copy = d.copySource(v) }},
 )
 
+// require reports each of keys that mapping n, a what, lacks: "what needs key".
+func (d *decoder) require(n *yaml.Node, what string, keys ...string) {
+	for _, key := range keys {
+		if !d.hasKey(n, key) {
+			d.errorf(n, "%s needs %q", what, key)
+		}
+	}
+}
+
 // copySource reads a copy column's {via, column}.
 func (d *decoder) copySource(n *yaml.Node) *Copy {
 	cp := &Copy{Pos: Pos{d.deref(n).Line, d.deref(n).Column}}
 	if copyKeys.decode(d, n, cp) {
-		for _, key := range []string{"via", "column"} {
-			if !d.hasKey(n, key) {
-				d.errorf(n, "copy needs %q", key)
-			}
-		}
+		d.require(n, "copy", "via", "column")
 	}
 	return cp
 }
@@ -1033,11 +1010,7 @@ func (d *decoder) test(n *yaml.Node) *Test {
 		return nil
 	}
 	tc := td.tc
-	for _, key := range []string{"as", "sql", "expect"} {
-		if !d.hasKey(n, key) {
-			d.errorf(n, "a test needs %q", key)
-		}
-	}
+	d.require(n, "a test", "as", "sql", "expect")
 	if td.expect == nil {
 		return tc
 	}
