@@ -43,9 +43,7 @@ var Copy = Kind{
 		}
 		return out
 	},
-	Query: `SELECT t.tgrelid, t.tgname::text, ` + triggerAttrsSQL + ` || jsonb_build_object('body', md5(p.prosrc)), NULL::text[]
-		FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace
-		WHERE NOT t.tgisinternal AND n.nspname = '` + policy.FunctionSchema + `' AND t.tgrelid IN (%s) ORDER BY 1, 2`,
+	Query:       tableTriggers(` || jsonb_build_object('body', md5(p.prosrc))`, "="),
 	ColumnLists: []string{"columns"},
 	// CREATE TRIGGER takes SHARE ROW EXCLUSIVE for an instant. The fill trigger then
 	// fills the copy of every row the table holds: each row is updated (and locked until
@@ -59,9 +57,7 @@ var Copy = Kind{
 		}
 		return out
 	},
-	Drop: func(table string, o *schema.Object) []Statement {
-		return []Statement{{SQL: fmt.Sprintf("DROP TRIGGER %s ON %s;", sqlident.Quote(o.Name), table), Lock: LockBrief}}
-	},
+	Drop: dropTrigger,
 	Summary: func(o *schema.Object) string {
 		a := o.Attrs
 		return fmt.Sprintf("%s %s FOR EACH ROW EXECUTE FUNCTION %s() (a copy column's)", a["timing"], triggerEvents(a), a["function"])

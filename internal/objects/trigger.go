@@ -26,9 +26,7 @@ var Trigger = Kind{
 		}
 		return out
 	},
-	Query: `SELECT t.tgrelid, t.tgname::text, ` + triggerAttrsSQL + `, NULL::text[]
-		FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace
-		WHERE NOT t.tgisinternal AND n.nspname <> '` + policy.FunctionSchema + `' AND t.tgrelid IN (%s) ORDER BY 1, 2`,
+	Query:       tableTriggers("", "<>"),
 	Exprs:       []string{"when"},
 	ColumnLists: []string{"columns"},
 	// CREATE TRIGGER takes SHARE ROW EXCLUSIVE for an instant; DROP TRIGGER, ACCESS
@@ -40,9 +38,7 @@ var Trigger = Kind{
 		}
 		return []Statement{{SQL: createTrigger(table, o.Name, o), Lock: lock}}
 	},
-	Drop: func(table string, o *schema.Object) []Statement {
-		return []Statement{{SQL: fmt.Sprintf("DROP TRIGGER %s ON %s;", sqlident.Quote(o.Name), table), Lock: LockBrief}}
-	},
+	Drop: dropTrigger,
 	Summary: func(o *schema.Object) string {
 		a := o.Attrs
 		s := fmt.Sprintf("%s %s FOR EACH %s", a["timing"], triggerEvents(a), a["for_each"])
@@ -96,6 +92,20 @@ const triggerAttrsSQL = `jsonb_build_object(
 			'for_each', CASE WHEN t.tgtype & 1 <> 0 THEN 'ROW' ELSE 'STATEMENT' END,
 			'when', coalesce(substring(pg_get_triggerdef(t.oid) from 'WHEN \((.*)\) EXECUTE '), ''),
 			'function', quote_ident(n.nspname) || '.' || quote_ident(p.proname))`
+
+// tableTriggers reads, for a kind on tables, the triggers of the tables whose oids %s
+// returns whose function's schema compares (op: = or <>) with schema rls: their
+// attributes as triggerAttrsSQL reads them, and extra (|| jsonb_build_object(...)).
+func tableTriggers(extra, op string) string {
+	return `SELECT t.tgrelid, t.tgname::text, ` + triggerAttrsSQL + extra + `, NULL::text[]
+		FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace
+		WHERE NOT t.tgisinternal AND n.nspname ` + op + ` '` + policy.FunctionSchema + `' AND t.tgrelid IN (%s) ORDER BY 1, 2`
+}
+
+// dropTrigger drops trigger o of table.
+func dropTrigger(table string, o *schema.Object) []Statement {
+	return []Statement{{SQL: fmt.Sprintf("DROP TRIGGER %s ON %s;", sqlident.Quote(o.Name), table), Lock: LockBrief}}
+}
 
 // createTrigger is the statement that makes trigger o, named name, on table.
 func createTrigger(table, name string, o *schema.Object) string {
