@@ -46,10 +46,7 @@ func (d *decoder) validateCopies(f *File) {
 				continue // a missing key is reported where it was read
 			}
 			via := t.Column(cp.Via)
-			var src *Table
-			if via != nil && via.References != nil {
-				src = f.Table(via.References.Schema, via.References.Table)
-			}
+			src, _ := f.CopySource(t, c)
 			switch {
 			case via == nil:
 				d.at(cp.Pos, "copy.via %q is not a column of table %s", cp.Via, t.QualifiedName())

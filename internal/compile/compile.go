@@ -163,6 +163,17 @@ func checkNames(f *policy.File, s *schema.Schema) policy.Errors {
 				}
 			}
 		}
+		// Triggers share one namespace per table: a declared one may not take the name
+		// of a copy column's.
+		copies := map[string]bool{}
+		for _, d := range objects.Copy.Declare(f, pt) {
+			copies[d.Object.Name] = true
+		}
+		for _, d := range objects.Trigger.Declare(f, pt) {
+			if copies[d.Object.Name] {
+				add(d.Pos, "trigger %q on %s has the name rlsmigrate gives a trigger that keeps a copy column; name the trigger differently", d.Object.Name, t.QualifiedName())
+			}
+		}
 		policies := map[string]policy.Pos{}
 		for j, p := range t.Policies {
 			pos := pt.Policies[j].Pos

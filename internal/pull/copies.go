@@ -78,8 +78,8 @@ func copyNode(cp *policy.Copy) *yaml.Node {
 	return m.n
 }
 
-// copyFunction reports whether f is a trigger function of schema rls: a copy's, read
+// isCopyFunction reports whether f is a trigger function of schema rls: a copy's, read
 // with the copies.
-func copyFunction(f *schema.Function) bool {
+func isCopyFunction(f *schema.Function) bool {
 	return f.Schema == policy.FunctionSchema && f.Returns == "trigger"
 }

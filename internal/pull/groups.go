@@ -43,7 +43,7 @@ func (p *puller) groupOf(fn string) *group {
 func (p *puller) readGroups() {
 	var rest []*schema.Function
 	for _, f := range p.s.Routines {
-		if copyFunction(f) {
+		if isCopyFunction(f) {
 			continue
 		}
 		if g := p.groupFunction(f); g != nil {
