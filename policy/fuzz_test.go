@@ -14,8 +14,9 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
-// FuzzParse feeds arbitrary bytes to the loader: it must never panic; a rejected file
-// reports problems with positions; an accepted one compiles and renders.
+// FuzzParse feeds arbitrary bytes to the loader: it must never panic; reading its
+// tables in pieces gives what reading it whole does; a rejected file reports problems
+// with positions; an accepted one compiles and renders.
 func FuzzParse(f *testing.F) {
 	for _, pattern := range []string{"../schema.yaml", "../internal/cli/testdata/generate/*/steps/*.yaml", "testdata/bad/*.yaml"} {
 		files, _ := filepath.Glob(pattern)
@@ -39,6 +40,9 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if d := policy.ReadingsDiffer(data); d != "" {
+			t.Fatalf("reading the tables in pieces and reading the file whole differ: %s", d)
+		}
 		file, err := policy.Parse("schema.yaml", data)
 		if err != nil {
 			var errs policy.Errors

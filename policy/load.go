@@ -89,9 +89,12 @@ func Read(path string) ([]byte, error) {
 }
 
 // Parse validates data as the schema.yaml named file.
-func Parse(file string, data []byte) (*File, error) {
+func Parse(file string, data []byte) (*File, error) { return parse(file, data, true) }
+
+// parse is Parse, reading the tables in pieces when split is set and the file allows.
+func parse(file string, data []byte, split bool) (*File, error) {
 	d := &decoder{file: file}
-	f := d.parse(data)
+	f := d.parse(data, split)
 	if len(d.errs) > 0 {
 		sort.SliceStable(d.errs, func(i, j int) bool {
 			a, b := d.errs[i], d.errs[j]
@@ -106,7 +109,8 @@ func Parse(file string, data []byte) (*File, error) {
 
 type decoder struct {
 	file    string
-	lines   []string // the file's lines, for positions inside block scalars
+	data    []byte // the file, and where its lines start, for positions inside block scalars
+	starts  []int
 	sql     sqlparse.Cache
 	errs    Errors
 	stopped bool // the walk stopped (see tooBig)
@@ -186,7 +190,7 @@ var lockTimeout = regexp.MustCompile(`^[1-9][0-9]{0,6}(ms|s|min)$`)
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func (d *decoder) parse(data []byte) *File {
+func (d *decoder) parse(data []byte, split bool) *File {
 	if !utf8.Valid(data) {
 		d.errorf(nil, "file is not UTF-8 text")
 		return nil
@@ -195,38 +199,114 @@ func (d *decoder) parse(data []byte) *File {
 		d.errorf(nil, "file is empty: start with \"version: 1\" and a list of tables")
 		return nil
 	}
-	d.lines = strings.Split(string(data), "\n")
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
+	d.data, d.starts = data, lineStarts(data)
+	if split {
+		if f, ok := d.parseSplit(data); ok {
+			return f
+		}
+	}
+	root, err := readDocument(data)
+	if err != nil {
 		d.yamlError(err)
 		return nil
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		d.errorf(&extra, "a second YAML document is not allowed; keep one document per file")
-		return nil
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-		root = root.Content[0]
 	}
 	if added := aliasExpansion(root); added > maxAliasNodes {
 		d.errorf(root, "the file expands to over %d nodes through aliases", maxAliasNodes)
 		return nil
 	}
+	fd := d.decodeFile(root)
+	return d.finish(root, fd)
+}
+
+// parseSplit reads data in pieces, as splitTables cuts it (see there); ok is false, with
+// nothing recorded, when it cannot be read so.
+func (d *decoder) parseSplit(data []byte) (*File, bool) {
+	s, ok := splitTables(data, d.starts)
+	if !ok {
+		return nil, false
+	}
+	root, err := readDocument(s.head)
+	if err != nil || !emptyTablesKey(root, s.keyLine+1) {
+		return nil, false
+	}
+	added := aliasExpansion(root)
+	fd := d.decodeFile(root)
+	ok = readTables(s.pieces, func(item *yaml.Node) bool {
+		if added += aliasExpansion(item); added > maxAliasNodes {
+			return false
+		}
+		if t := d.table(item); t != nil {
+			fd.f.Tables = append(fd.f.Tables, t)
+		}
+		return true
+	})
+	if !ok {
+		d.errs = nil
+		return nil, false
+	}
+	return d.finish(root, fd), true
+}
+
+// emptyTablesKey reports whether root is a mapping whose key "tables", on line, has the
+// empty flow list splitTables put there.
+func emptyTablesKey(root *yaml.Node, line int) bool {
+	if root.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Value == "tables" && k.Line == line && k.Column == 1 && k.Style == 0 && k.Tag == "!!str" {
+			return v.Kind == yaml.SequenceNode && v.Style == yaml.FlowStyle && len(v.Content) == 0 && v.Anchor == "" && v.Tag == "!!seq"
+		}
+	}
+	return false
+}
+
+// readDocument returns the root node of the single YAML document data holds.
+func readDocument(data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		pos := Pos{1, 1}
+		if extra.Line > 0 {
+			pos = Pos{extra.Line, extra.Column}
+		}
+		return nil, &Error{Pos: pos, Msg: "a second YAML document is not allowed; keep one document per file"}
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	return root, nil
+}
+
+// decodeFile reads the file's keys from root into a File with the defaults.
+func (d *decoder) decodeFile(root *yaml.Node) *fileDecoding {
 	fd := &fileDecoding{f: &File{Auth: Auth{Provider: "pg_session_jwt", UserID: DefaultUserID, Roles: []string{"authenticated", "anonymous"}},
 		LockTimeout: DefaultLockTimeout}}
 	fileKeys.decode(d, root, fd)
-	f, sawVersion := fd.f, fd.sawVersion
-	if root.Kind == yaml.MappingNode && !sawVersion {
+	return fd
+}
+
+// finish checks what the file as a whole must hold and validates it.
+func (d *decoder) finish(root *yaml.Node, fd *fileDecoding) *File {
+	if root.Kind == yaml.MappingNode && !fd.sawVersion {
 		d.errorf(root, "missing key \"version\": add \"version: 1\" at the top")
 	}
-	d.validate(f)
-	return f
+	d.validate(fd.f)
+	return fd.f
 }
 
 func (d *decoder) yamlError(err error) {
+	var own *Error
+	if errors.As(err, &own) {
+		d.at(own.Pos, "%s", own.Msg)
+		return
+	}
 	msg := err.Error()
 	var te *yaml.TypeError
 	if errors.As(err, &te) && len(te.Errors) > 0 {
@@ -489,11 +569,11 @@ func (d *decoder) posIn(n *yaml.Node, off int) Pos {
 
 // indent returns the number of leading spaces of the file's line (1-based).
 func (d *decoder) indent(line int) int {
-	if line < 1 || line > len(d.lines) {
+	if line < 1 || line >= len(d.starts) {
 		return 0
 	}
-	l := d.lines[line-1]
-	return len(l) - len(strings.TrimLeft(l, " "))
+	l := d.data[d.starts[line-1]:d.starts[line]]
+	return len(l) - len(bytes.TrimLeft(l, " "))
 }
 
 func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
