@@ -125,6 +125,9 @@ Renames come only from renamed_from.`)
 	if !ok {
 		return ExitError
 	}
+	// The rest needs the File's lock timeout only: the File itself, as large as the
+	// schema, is let go.
+	lockTimeout := f.LockTimeout
 	if !*check {
 		// One generate at a time per directory: each writes on what the last wrote.
 		unlock, err := md.Lock()
@@ -175,7 +178,7 @@ Renames come only from renamed_from.`)
 	if *name == "" {
 		*name = migrationName(changes, last == 0)
 	}
-	main, online := render.Migration(changes, diff.Invert(changes), f.LockTimeout)
+	main, online := render.Migration(changes, diff.Invert(changes), lockTimeout)
 	files := []migdir.File{{Name: fmt.Sprintf("%05d_%s.sql", last+1, *name), Content: main}}
 	if online != "" {
 		files = append(files, migdir.File{Name: fmt.Sprintf("%05d_%s_online.sql", last+2, *name), Content: online})

@@ -222,13 +222,26 @@ func (d Dir) Write(files []File, s *schema.Schema, source string) error {
 		if _, err := os.Stat(path); err == nil {
 			return fmt.Errorf("writing migration: %s already exists", path)
 		}
-		tmp, err := writeTemp(path, []byte(f.Content))
+		// The content is written and hashed as it is, without a copy: a first
+		// migration of tens of thousands of tables is tens of megabytes.
+		h := sha256.New()
+		tmp, err := writeTemp(path, func(w io.Writer) error {
+			buf := make([]byte, 1<<16)
+			for rest := f.Content; rest != ""; {
+				n := copy(buf, rest)
+				h.Write(buf[:n])
+				if _, err := w.Write(buf[:n]); err != nil {
+					return err
+				}
+				rest = rest[n:]
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
 		tmps = append(tmps, tmp)
-		sum := sha256.Sum256([]byte(f.Content))
-		sums = append(sums, FileSum{Name: f.Name, SHA256: hex.EncodeToString(sum[:])})
+		sums = append(sums, FileSum{Name: f.Name, SHA256: hex.EncodeToString(h.Sum(nil))})
 	}
 	if err := d.record(s, source, sums...); err != nil {
 		return err
@@ -336,17 +349,21 @@ func (d Dir) record(s *schema.Schema, source string, extra ...FileSum) error {
 		st.Files = append(st.Files, FileSum{Name: name, SHA256: sum})
 	}
 	st.Files = append(st.Files, extra...)
-	data, err := encodeState(st)
-	if err != nil {
-		return err
-	}
-	return WriteFileAtomic(filepath.Join(d.Path, StateFile), data)
+	return writeAtomic(filepath.Join(d.Path, StateFile), func(w io.Writer) error { return encodeState(w, st) })
 }
 
 // WriteFileAtomic writes data to a temporary file beside path and renames it into place:
 // a reader sees the old file or the whole new one, never part of it.
 func WriteFileAtomic(path string, data []byte) error {
-	tmp, err := writeTemp(path, data)
+	return writeAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeAtomic is WriteFileAtomic of what write writes.
+func writeAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := writeTemp(path, write)
 	if err != nil {
 		return err
 	}
@@ -359,7 +376,7 @@ func WriteFileAtomic(path string, data []byte) error {
 
 // writeTemp writes data, synced, to a hidden temporary file beside path and returns its
 // name.
-func writeTemp(path string, data []byte) (string, error) {
+func writeTemp(path string, write func(io.Writer) error) (string, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return "", fmt.Errorf("writing %s: %w", path, err)
@@ -369,7 +386,11 @@ func writeTemp(path string, data []byte) (string, error) {
 		os.Remove(tmp.Name())
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
-	if _, err := tmp.Write(data); err != nil {
+	buf := bufio.NewWriterSize(tmp, 1<<16)
+	if err := write(buf); err != nil {
+		return fail(err)
+	}
+	if err := buf.Flush(); err != nil {
 		return fail(err)
 	}
 	if err := tmp.Sync(); err != nil {

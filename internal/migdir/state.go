@@ -3,6 +3,7 @@ package migdir
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 )
@@ -170,19 +171,19 @@ func decodeState(path string, data []byte) (*State, error) {
 	return &State{Files: saved.Files, Schema: saved.Schema.model(), Source: saved.Source}, nil
 }
 
-// encodeState writes st in the current format.
-func encodeState(st *State) ([]byte, error) {
+// encodeState writes st in the current format to w.
+func encodeState(w io.Writer, st *State) error {
 	files := st.Files
 	if files == nil {
 		files = []FileSum{}
 	}
 	saved := saveSchema(st.Schema)
 	saved.share()
-	data, err := json.Marshal(savedState{Format: stateFormat, Source: st.Source, Files: files, Schema: saved})
-	if err != nil {
-		return nil, fmt.Errorf("encoding migration state: %w", err)
+	// An Encoder writes what Marshal returns, and a newline, without copying it.
+	if err := json.NewEncoder(w).Encode(savedState{Format: stateFormat, Source: st.Source, Files: files, Schema: saved}); err != nil {
+		return fmt.Errorf("encoding migration state: %w", err)
 	}
-	return append(data, '\n'), nil
+	return nil
 }
 
 // share writes each column and policy rule of s's tables once, in the pools, and the

@@ -28,7 +28,7 @@ func TestCommittedStateReadsBackByteForByte(t *testing.T) {
 	if len(st.Schema.Tables) == 0 || len(st.Files) == 0 {
 		t.Fatalf("decoded %d tables and %d files", len(st.Schema.Tables), len(st.Files))
 	}
-	again, err := encodeState(st)
+	again, err := encoded(st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ var notRecorded = map[string]bool{"Column.Using": true, "ForeignKey.NotValid": t
 func TestStateRecordsEveryField(t *testing.T) {
 	s := &schema.Schema{}
 	fill(reflect.ValueOf(s).Elem(), "")
-	data, err := encodeState(&State{Schema: s, Files: []FileSum{{"00001_x.sql", "00"}}})
+	data, err := encoded(&State{Schema: s, Files: []FileSum{{"00001_x.sql", "00"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestReadsFormat1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := encodeState(old)
+	again, err := encoded(old)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,4 +149,11 @@ func TestReadsFormat1(t *testing.T) {
 	if diff := cmp.Diff(old, st); diff != "" {
 		t.Errorf("format 1 and format 2 read differently (-1 +2):\n%s", diff)
 	}
+}
+
+// encoded returns what encodeState writes of st.
+func encoded(st *State) ([]byte, error) {
+	var b bytes.Buffer
+	err := encodeState(&b, st)
+	return b.Bytes(), err
 }

@@ -33,6 +33,9 @@ func Migration(up, down []*diff.Change, lockTimeout string) (main, online string
 	}
 	slices.Reverse(downOnline)
 	var sb strings.Builder
+	// The file is mostly its statements' text: one allocation, not a doubling of tens
+	// of megabytes at a time (comments past the allowance grow it once).
+	sb.Grow(sqlSize(upTx) + sqlSize(downTx) + 80*(len(upTx)+len(downTx)) + 4096)
 	sb.WriteString(Header)
 	sb.WriteString("\n-- +goose Up\n")
 	setLockTimeout := "SET LOCAL lock_timeout = " + sqlident.Literal(lockTimeout) + ";\n\n"
@@ -105,11 +108,23 @@ func writeStatements(sb *strings.Builder, stmts []Statement, goose bool) {
 		}
 		sb.WriteString(comments(st, notes[i]))
 		if st.Block && goose {
-			sb.WriteString("-- +goose StatementBegin\n" + st.SQL + "\n-- +goose StatementEnd\n")
-		} else {
-			sb.WriteString(st.SQL + "\n")
+			sb.WriteString("-- +goose StatementBegin\n")
+		}
+		sb.WriteString(st.SQL)
+		sb.WriteString("\n")
+		if st.Block && goose {
+			sb.WriteString("-- +goose StatementEnd\n")
 		}
 	}
+}
+
+// sqlSize is the length of the statements' SQL.
+func sqlSize(stmts []Statement) int {
+	n := 0
+	for _, st := range stmts {
+		n += len(st.SQL)
+	}
+	return n
 }
 
 // kept lists what up creates that a rollback does not remove, each once.
