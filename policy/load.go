@@ -108,12 +108,11 @@ func parse(file string, data []byte, split bool) (*File, error) {
 }
 
 type decoder struct {
-	file    string
-	data    []byte // the file, and where its lines start, for positions inside block scalars
-	starts  []int
-	sql     sqlparse.Cache
-	errs    Errors
-	stopped bool // the walk stopped (see tooBig)
+	file   string
+	data   []byte // the file, and where its lines start, for positions inside block scalars
+	starts []int
+	sql    sqlparse.Cache
+	errs   Errors
 }
 
 // maxAliasNodes bounds the nodes aliases may add to a file, to stop alias bombs; the
@@ -168,9 +167,6 @@ func (d *decoder) deref(n *yaml.Node) *yaml.Node {
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
-	if d.stopped {
-		return
-	}
 	pos := Pos{1, 1}
 	if n != nil && n.Line > 0 {
 		pos = Pos{n.Line, n.Column}
@@ -180,9 +176,6 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 
 // at records a problem at p.
 func (d *decoder) at(p Pos, format string, args ...any) {
-	if d.stopped {
-		return
-	}
 	d.errs = append(d.errs, &Error{File: d.file, Pos: p, Msg: fmt.Sprintf(format, args...)})
 }
 
@@ -330,9 +323,6 @@ func (d *decoder) mapping(n *yaml.Node, what string, allowed []string, fn func(k
 	seen := map[string]bool{}
 	for _, kv := range d.pairs(n) {
 		k, v := kv[0], kv[1]
-		if d.tooBig(k) {
-			return false
-		}
 		key := k.Value
 		if k.Kind != yaml.ScalarNode {
 			d.errorf(k, "keys in %s must be plain words", what)
@@ -402,16 +392,9 @@ func (d *decoder) sequence(n *yaml.Node, what string, fn func(item *yaml.Node)) 
 		return
 	}
 	for _, item := range n.Content {
-		if d.tooBig(item) {
-			return
-		}
 		fn(item)
 	}
 }
-
-// tooBig reports whether the walk was stopped; the file's size and its alias
-// expansion are bounded before it starts.
-func (d *decoder) tooBig(*yaml.Node) bool { return d.stopped }
 
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
