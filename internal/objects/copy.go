@@ -46,14 +46,15 @@ var Copy = Kind{
 	Query:       tableTriggers(` || jsonb_build_object('body', md5(p.prosrc))`, "="),
 	ColumnLists: []string{"columns"},
 	// CREATE TRIGGER takes SHARE ROW EXCLUSIVE for an instant. The fill trigger then
-	// fills the copy of every row the table holds: each row is updated (and locked until
-	// the migration commits), with no lock that stops readers.
-	Create: func(table string, o *schema.Object, _ Where) []Statement {
+	// fills the copy of every row the table holds (none in a table made in the same
+	// migration): each row is updated, and locked until the migration commits, with no
+	// lock that stops readers.
+	Create: func(table string, o *schema.Object, where Where) []Statement {
 		out := []Statement{{SQL: createTrigger(table, o.Name, o), Lock: LockBrief}}
-		if o.Attrs["timing"] == "BEFORE" {
+		if o.Attrs["timing"] == "BEFORE" && where != NewTable {
 			cols := sqlident.SplitNames(o.Attrs["columns"], ", ")
 			copyCol := sqlident.Quote(cols[len(cols)-1]) // set to NULL, fill reads it again
-			out = append(out, Statement{SQL: fmt.Sprintf("UPDATE %s SET %s = NULL;", table, copyCol), Lock: LockNone})
+			out = append(out, Statement{SQL: fmt.Sprintf("UPDATE %s SET %s = NULL;", table, copyCol), Lock: LockRowWrites})
 		}
 		return out
 	},

@@ -34,6 +34,7 @@ const (
 	LockValidate                    // SHARE UPDATE EXCLUSIVE while it validates a constraint
 	LockReference                   // SHARE ROW EXCLUSIVE on both tables, briefly (NOT VALID)
 	LockReferenceScan               // SHARE ROW EXCLUSIVE on both tables while it checks every row
+	LockRowWrites                   // ROW EXCLUSIVE, with every row updated and locked until the migration commits
 )
 
 // Lasts reports whether l is held for longer than an instant: while the statement

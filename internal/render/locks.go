@@ -14,10 +14,11 @@ import (
 // The hazards of how a statement runs, beside those of what its change does (see
 // diff.Hazard): they are shown, never refused.
 const (
-	RewritesTable  diff.Hazard = "rewrites-table"  // the table is copied, under ACCESS EXCLUSIVE
-	BlocksWrites   diff.Hazard = "blocks-writes"   // writes wait for as long as it reads the table
-	BlocksReads    diff.Hazard = "blocks-reads"    // reads and writes wait for as long as it reads the table
-	LongValidation diff.Hazard = "long-validation" // reads every row, while writers go on
+	RewritesTable  diff.Hazard = "rewrites-table"   // the table is copied, under ACCESS EXCLUSIVE
+	BlocksWrites   diff.Hazard = "blocks-writes"    // writes wait for as long as it reads the table
+	BlocksReads    diff.Hazard = "blocks-reads"     // reads and writes wait for as long as it reads the table
+	LongValidation diff.Hazard = "long-validation"  // reads every row, while writers go on
+	WritesRows     diff.Hazard = "writes-every-row" // updates every row, each locked until the migration commits
 )
 
 // Note is one hazard of a statement, with what it means for the table.
@@ -92,6 +93,9 @@ func Locking(st Statement) (string, []Note) {
 		return "ACCESS EXCLUSIVE on " + t + ", while it rewrites the table", []Note{
 			{RewritesTable, "a volatile default is computed for every row of " + t},
 			{BlocksReads, "reads and writes of " + t + " wait for the whole rewrite"}}
+	case objects.LockRowWrites:
+		return "ROW EXCLUSIVE on " + t + ", and each of its rows until the migration commits (reads and inserts go on)", []Note{{WritesRows,
+			"updates every row of " + t + " (a new version of each); updates and deletes of them wait until the migration commits"}}
 	case objects.LockScan:
 		return "ACCESS EXCLUSIVE on " + t + ", while it reads the rows", []Note{{BlocksReads, "reads and writes of " + t + " wait while every row is checked"}}
 	}

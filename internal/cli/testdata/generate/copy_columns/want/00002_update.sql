@@ -36,6 +36,8 @@ CREATE TRIGGER follow_tasks_org_id_585aa347 AFTER UPDATE OF org_id ON public.pro
 
 CREATE TRIGGER copy_tasks_org_id_585aa347 BEFORE INSERT OR UPDATE OF project_id, org_id ON public.tasks FOR EACH ROW EXECUTE FUNCTION rls.copy_tasks_org_id_585aa347();
 
+-- hazard writes-every-row: updates every row of public.tasks (a new version of each); updates and deletes of them wait until the migration commits
+-- lock: ROW EXCLUSIVE on public.tasks, and each of its rows until the migration commits (reads and inserts go on)
 UPDATE public.tasks SET org_id = NULL;
 
 -- hazard changes-access: rewrites who may do what: policy.alter public.tasks.tasks_select_member

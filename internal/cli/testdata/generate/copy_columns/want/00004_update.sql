@@ -40,6 +40,8 @@ CREATE TRIGGER follow_tasks_organization_f70873cb AFTER UPDATE OF org_id ON publ
 
 CREATE TRIGGER copy_tasks_organization_f70873cb BEFORE INSERT OR UPDATE OF project_id, organization ON public.tasks FOR EACH ROW EXECUTE FUNCTION rls.copy_tasks_organization_f70873cb();
 
+-- hazard writes-every-row: updates every row of public.tasks (a new version of each); updates and deletes of them wait until the migration commits
+-- lock: ROW EXCLUSIVE on public.tasks, and each of its rows until the migration commits (reads and inserts go on)
 UPDATE public.tasks SET organization = NULL;
 
 DROP FUNCTION rls.copy_tasks_org_id_585aa347();
@@ -84,6 +86,8 @@ REVOKE EXECUTE ON FUNCTION rls.copy_tasks_org_id_585aa347() FROM PUBLIC;
 
 CREATE TRIGGER copy_tasks_org_id_585aa347 BEFORE INSERT OR UPDATE OF project_id, org_id ON public.tasks FOR EACH ROW EXECUTE FUNCTION rls.copy_tasks_org_id_585aa347();
 
+-- hazard writes-every-row: updates every row of public.tasks (a new version of each); updates and deletes of them wait until the migration commits
+-- lock: ROW EXCLUSIVE on public.tasks, and each of its rows until the migration commits (reads and inserts go on)
 UPDATE public.tasks SET org_id = NULL;
 
 CREATE TRIGGER follow_tasks_org_id_585aa347 AFTER UPDATE OF org_id ON public.projects FOR EACH ROW EXECUTE FUNCTION rls.follow_tasks_org_id_585aa347();

@@ -116,8 +116,6 @@ CREATE TRIGGER follow_tasks_org_id_585aa347 AFTER UPDATE OF org_id ON public.pro
 
 CREATE TRIGGER copy_tasks_org_id_585aa347 BEFORE INSERT OR UPDATE OF project_id, org_id ON public.tasks FOR EACH ROW EXECUTE FUNCTION rls.copy_tasks_org_id_585aa347();
 
-UPDATE public.tasks SET org_id = NULL;
-
 ALTER TABLE public.memberships ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.projects ENABLE ROW LEVEL SECURITY;
