@@ -141,6 +141,12 @@ func describePgError(err error) string {
 		if pe.Hint != "" {
 			s += "\nhint: " + pe.Hint
 		}
+		if pe.Code == "53200" && strings.Contains(pe.Hint, "max_locks_per_transaction") {
+			s += "\nnote: a migration runs in one transaction, which holds a lock on every table, index and sequence it creates or changes until it commits;" +
+				" the server's lock table holds max_locks_per_transaction × (max_connections + max_prepared_transactions) of them." +
+				" Raise max_locks_per_transaction (a restart applies it), or build the tables over several migrations:" +
+				" generate with part of schema.yaml's tables, then with all of them."
+		}
 		return s
 	}
 	return err.Error()

@@ -253,3 +253,38 @@ func TestPasswordNeverPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestUpOutOfLocksSaysWhatToDo: a migration is one transaction, holding a lock on every
+// table, index and sequence it makes until it commits, so a first migration of many
+// tables can fill the server's lock table. up rolls it back and says which setting
+// bounds it and how to stay under it.
+func TestUpOutOfLocksSaysWhatToDo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server of its own")
+	}
+	t.Parallel()
+	srv := pgtest.Private(t, "max_locks_per_transaction=10", "max_connections=5")
+	work := t.TempDir()
+	writeFiles(t, work, map[string]string{"schema.yaml": manyTables(300)})
+	dir := filepath.Join(work, "migrations")
+	if r := run(t, work, "generate", "--schema", filepath.Join(work, "schema.yaml"), "--dir", dir); r.code != ExitOK {
+		t.Fatalf("generate: %s", r)
+	}
+	r := run(t, work, "up", "--database-url", srv.URL, "--dir", dir)
+	if r.code != ExitError {
+		t.Fatalf("up of 300 tables into a lock table of about 300 slots: exit %d, want 2\n%s", r.code, r)
+	}
+	for _, want := range []string{
+		"out of shared memory (SQLSTATE 53200)",
+		"max_locks_per_transaction",
+		"one transaction",
+		"several migrations",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("output lacks %q:\n%s", want, r)
+		}
+	}
+	if n := queryInt(t, srv.URL, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'todos%'"); n != 0 {
+		t.Errorf("after the failure %d tables exist, want none", n)
+	}
+}

@@ -89,7 +89,7 @@ func Start() (*Server, error) {
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		s, err := startCluster(bin)
+		s, err := startCluster(bin, nil)
 		if err == nil {
 			return s, nil
 		}
@@ -143,7 +143,27 @@ func clusterParent() string {
 	return ""
 }
 
-func startCluster(bin string) (*Server, error) {
+// Private starts a server of the test's own with the given settings ("name=value") over
+// the suite's, stopped when the test ends; it skips the test when the suite uses an
+// external server (EnvURL).
+func Private(t testing.TB, settings ...string) *Server {
+	t.Helper()
+	if os.Getenv(EnvURL) != "" {
+		t.Skipf("needs a server of its own (%s is set)", EnvURL)
+	}
+	bin, err := findBinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := startCluster(bin, settings)
+	if err != nil {
+		t.Fatalf("starting PostgreSQL for the test: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func startCluster(bin string, settings []string) (*Server, error) {
 	dir, err := os.MkdirTemp(clusterParent(), "rlsmigrate-pg-")
 	if err != nil {
 		return nil, err
@@ -182,6 +202,9 @@ func startCluster(bin string) (*Server, error) {
 	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off "+
 		"-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB "+
 		"-c max_locks_per_transaction=512", port)
+	for _, s := range settings {
+		opts += " -c " + s // a later -c wins
+	}
 	if err := run("pg_ctl", "start", "-w", "-t", "60", "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
 		os.RemoveAll(dir)
