@@ -240,19 +240,27 @@ func (d *decoder) parseSplit(data []byte) (*File, bool) {
 	return d.finish(root, fd), true
 }
 
-// emptyTablesKey reports whether root is a mapping whose key "tables", on line, has the
-// empty flow list splitTables put there.
+// emptyTablesKey reports whether root is a mapping whose only key "tables", on line,
+// has the empty flow list splitTables put there.
 func emptyTablesKey(root *yaml.Node, line int) bool {
 	if root.Kind != yaml.MappingNode {
 		return false
 	}
+	ours := false
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
-		if k.Kind == yaml.ScalarNode && k.Value == "tables" && k.Line == line && k.Column == 1 && k.Style == 0 && k.Tag == "!!str" {
-			return v.Kind == yaml.SequenceNode && v.Style == yaml.FlowStyle && len(v.Content) == 0 && v.Anchor == "" && v.Tag == "!!seq"
+		if k.Kind != yaml.ScalarNode || k.Value != "tables" {
+			continue
+		}
+		if ours || k.Line != line || k.Column != 1 || k.Style != 0 || k.Tag != "!!str" {
+			return false // another key named tables (quoted, say): read whole
+		}
+		ours = v.Kind == yaml.SequenceNode && v.Style == yaml.FlowStyle && len(v.Content) == 0 && v.Anchor == "" && v.Tag == "!!seq"
+		if !ours {
+			return false
 		}
 	}
-	return false
+	return ours
 }
 
 // readDocument returns the root node of the single YAML document data holds.

@@ -48,6 +48,8 @@ func TestSplitReadingAgrees(t *testing.T) {
 		{"a flow list over lines", head + "  [{name: a, columns: [{name: id, type: bigint}]},\n  {name: b, columns: [{name: id, type: bigint}]}]\n", false},
 		{"tables: inside a quoted value", "version: 1\nx-note: \"a\ntables:\n  - name: a\n  \"\n", false},
 		{"the key twice", head + todo + "tables:\n" + todo, false},
+		{"the key quoted before it", "version: 1\n\"tables\": [{name: a, columns: [{name: id, type: bigint}]}]\ntables:\n  - name: b\n    colums: []\n", false},
+		{"the key quoted after it", head + todo + "'tables': []\n", false},
 		{"a directive", "%YAML 1.1\n---\n" + head + todo, true},
 		{"a tag handle", "%TAG !e! tag:example.com,2000:\n---\n" + head + "  - !e!t {name: a, columns: [{name: id, type: bigint}]}\n", false},
 		{"a second document after the tables", head + todo + "---\nversion: 1\n", false},
