@@ -441,6 +441,18 @@ func (f *File) Table(schema, name string) *Table {
 	return nil
 }
 
+// TableIndex returns f's tables by schema and name: for finding many tables at once,
+// where Table scans them all for each.
+func (f *File) TableIndex() map[[2]string]*Table {
+	out := make(map[[2]string]*Table, len(f.Tables))
+	for _, t := range f.Tables {
+		if k := [2]string{t.Schema, t.Name}; out[k] == nil {
+			out[k] = t // the first, as Table finds
+		}
+	}
+	return out
+}
+
 // Referable returns the table schema.name that a column may reference or a group
 // read: a managed table, or else an external one; nil when neither is declared.
 func (f *File) Referable(schema, name string) *Table {

@@ -18,8 +18,9 @@ import (
 // is not added.
 func Rows(ctx context.Context, conn *pgx.Conn, actual, want *schema.Schema) error {
 	batch := &pgx.Batch{}
+	tables := actual.TableIndex()
 	for _, wt := range want.Tables {
-		at := actual.Table(wt.Schema, wt.Name)
+		at := tables[[2]string{wt.Schema, wt.Name}]
 		if at == nil {
 			continue
 		}

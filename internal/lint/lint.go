@@ -117,8 +117,9 @@ func Check(f *policy.File, s *schema.Schema, live *Live) []Finding {
 			}
 		}
 	}
+	tables := s.TableIndex()
 	for _, t := range f.Tables {
-		c.table(t, s.Table(t.Schema, t.Name))
+		c.table(t, tables[[2]string{t.Schema, t.Name}])
 	}
 	for _, g := range f.Groups {
 		c.escalation(g)
@@ -403,9 +404,10 @@ func (c *checker) live(l *Live) {
 	for _, name := range slices.Sorted(maps.Keys(a.SchemaCreate)) {
 		c.add("RLS025", c.f.Auth.Pos, "%s may create objects in schema %s (a view or function there can read tables past row-level security)", strings.Join(a.SchemaCreate[name], ", "), name)
 	}
+	actual := l.Actual.TableIndex()
 	for _, t := range c.f.Tables {
 		q := t.QualifiedName()
-		at := l.Actual.Table(t.Schema, t.Name)
+		at := actual[[2]string{t.Schema, t.Name}]
 		if at == nil {
 			continue
 		}

@@ -173,8 +173,9 @@ func (p *puller) adjust(compiled *schema.Schema) bool {
 			break
 		}
 	}
+	byName := compiled.TableIndex()
 	for _, tb := range p.tables {
-		ct := compiled.Table(tb.src.Schema, tb.src.Name)
+		ct := byName[[2]string{tb.src.Schema, tb.src.Name}]
 		if ct == nil {
 			continue
 		}

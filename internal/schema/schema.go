@@ -350,6 +350,18 @@ func (s *Schema) Table(schemaName, name string) *Table {
 	return nil
 }
 
+// TableIndex returns s's tables by schema and name: for finding many tables at once,
+// where Table scans them all for each.
+func (s *Schema) TableIndex() map[[2]string]*Table {
+	out := make(map[[2]string]*Table, len(s.Tables))
+	for _, t := range s.Tables {
+		if k := [2]string{t.Schema, t.Name}; out[k] == nil {
+			out[k] = t // the first, as Table finds
+		}
+	}
+	return out
+}
+
 // Column returns the column named name, or nil.
 func (t *Table) Column(name string) *Column {
 	for _, c := range t.Columns {

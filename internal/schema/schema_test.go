@@ -51,3 +51,19 @@ func TestColumnPrivileges(t *testing.T) {
 		t.Errorf("Without: %v", got)
 	}
 }
+
+// TestTableIndexFindsWhatTableFinds: the index that loops over every table use answers
+// as Table does, the first of two tables with one name included.
+func TestTableIndexFindsWhatTableFinds(t *testing.T) {
+	first, second := &Table{Schema: "public", Name: "a"}, &Table{Schema: "public", Name: "a"}
+	s := &Schema{Tables: []*Table{first, {Schema: "app", Name: "a"}, {Schema: "public", Name: "b"}, second}}
+	idx := s.TableIndex()
+	for _, tb := range s.Tables {
+		if got, want := idx[[2]string{tb.Schema, tb.Name}], s.Table(tb.Schema, tb.Name); got != want {
+			t.Errorf("%s.%s: index has %p, Table finds %p", tb.Schema, tb.Name, got, want)
+		}
+	}
+	if len(idx) != 3 || idx[[2]string{"public", "a"}] != first {
+		t.Errorf("index of %d tables, public.a = %p; want 3 and the first (%p)", len(idx), idx[[2]string{"public", "a"}], first)
+	}
+}

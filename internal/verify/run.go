@@ -63,8 +63,9 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 			refused[t] = why
 		}
 	}
+	declared := f.TableIndex()
 	for _, t := range s.Tables {
-		pt := f.Table(t.Schema, t.Name)
+		pt := declared[[2]string{t.Schema, t.Name}]
 		tr := TableReport{Table: t.QualifiedName(), Owner: t.Owner}
 		switch {
 		case !t.RLS:
