@@ -126,10 +126,15 @@ func lineStarts(data []byte) []int {
 }
 
 // isTablesKey reports whether l is "tables:" at the start of a line, with nothing after
-// it but spaces and a comment.
+// it but spaces and a comment (which YAML starts only after a space: "tables:#x" is a
+// plain scalar).
 func isTablesKey(l []byte) bool {
 	rest, ok := bytes.CutPrefix(l, []byte("tables:"))
-	return ok && blankOrComment(rest)
+	if !ok {
+		return false
+	}
+	t := bytes.TrimLeft(rest, " \t\r\n")
+	return len(t) == 0 || (t[0] == '#' && len(t) < len(rest))
 }
 
 func blankOrComment(l []byte) bool {

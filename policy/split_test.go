@@ -33,6 +33,7 @@ func TestSplitReadingAgrees(t *testing.T) {
 		{"keys after the tables", head + todo + "groups:\n  g: {table: todos, group: id, user: user_id}\n", true},
 		{"comments and blank lines between and after the items", head + "# first\n" + todo + "\n# between, at the margin\n\n" + todo + "   # indented\n", true},
 		{"a comment after the key", "version: 1\ntables:   # the app's tables\n" + todo, true},
+		{"a # right after the colon", "version: 1\ntables:#x\n" + todo, false},
 		{"windows line ends", strings.ReplaceAll(head+todo+todo, "\n", "\r\n"), true},
 		{"no newline at the end", head + strings.TrimSuffix(todo, "\n"), true},
 		{"a problem in the second table", head + todo + "  - name: bad\n    colums: []\n", true},
