@@ -26,6 +26,6 @@ func ReadingsDiffer(data []byte) string {
 // ReadsSplit reports whether Parse reads data's tables in pieces.
 func ReadsSplit(data []byte) bool {
 	d := &decoder{file: "schema.yaml", data: data, starts: lineStarts(data)}
-	_, ok := d.parseSplit(data)
+	_, ok := d.parseSplit()
 	return ok
 }

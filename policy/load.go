@@ -194,7 +194,7 @@ func (d *decoder) parse(data []byte, split bool) *File {
 	}
 	d.data, d.starts = data, lineStarts(data)
 	if split {
-		if f, ok := d.parseSplit(data); ok {
+		if f, ok := d.parseSplit(); ok {
 			return f
 		}
 	}
@@ -211,10 +211,10 @@ func (d *decoder) parse(data []byte, split bool) *File {
 	return d.finish(root, fd)
 }
 
-// parseSplit reads data in pieces, as splitTables cuts it (see there); ok is false, with
-// nothing recorded, when it cannot be read so.
-func (d *decoder) parseSplit(data []byte) (*File, bool) {
-	s, ok := splitTables(data, d.starts)
+// parseSplit reads the file in pieces, as splitTables cuts it (see there); ok is false,
+// with nothing recorded, when it cannot be read so.
+func (d *decoder) parseSplit() (*File, bool) {
+	s, ok := splitTables(d.data, d.starts)
 	if !ok {
 		return nil, false
 	}

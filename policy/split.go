@@ -137,6 +137,7 @@ func isTablesKey(l []byte) bool {
 	return len(t) == 0 || (t[0] == '#' && len(t) < len(rest))
 }
 
+// blankOrComment reports whether line l holds nothing but spaces and a comment.
 func blankOrComment(l []byte) bool {
 	t := bytes.TrimLeft(l, " \t\r\n")
 	return len(t) == 0 || t[0] == '#'

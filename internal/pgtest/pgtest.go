@@ -83,13 +83,19 @@ func Start() (*Server, error) {
 	if u := os.Getenv(EnvURL); u != "" {
 		return &Server{URL: u}, nil
 	}
+	return startWith(nil)
+}
+
+// startWith starts a throwaway server with settings over the suite's, trying three
+// times (a free port can be taken before the server binds it).
+func startWith(settings []string) (*Server, error) {
 	bin, err := findBinDir()
 	if err != nil {
 		return nil, err
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		s, err := startCluster(bin, nil)
+		s, err := startCluster(bin, settings)
 		if err == nil {
 			return s, nil
 		}
@@ -151,11 +157,7 @@ func Private(t testing.TB, settings ...string) *Server {
 	if os.Getenv(EnvURL) != "" {
 		t.Skipf("needs a server of its own (%s is set)", EnvURL)
 	}
-	bin, err := findBinDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := startCluster(bin, settings)
+	s, err := startWith(settings)
 	if err != nil {
 		t.Fatalf("starting PostgreSQL for the test: %v", err)
 	}
