@@ -151,6 +151,9 @@ func isItem(l []byte) bool {
 // readPiece builds the trees of a piece's items, with the file's lines; ok is false
 // when its text is not that many items of a block list in one YAML document.
 func readPiece(p piece) (items []*yaml.Node, ok bool) {
+	if seq, ok := readFast(p.text, p.line); ok {
+		return seq.Content, len(seq.Content) == p.items
+	}
 	// A piece holds no document marker ("---" and "..." at a line's start end the
 	// list), so it is one document, read from memory.
 	var doc yaml.Node
