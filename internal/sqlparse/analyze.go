@@ -98,8 +98,17 @@ func (e *Expr) HasSubquery() bool {
 }
 
 // Functions returns the names of the functions the expression calls, as written
-// (schema-qualified when written so), each once.
+// (schema-qualified when written so), each once. The list is found once per Expr: a
+// Cache hands the same Expr to every table whose policies share a condition.
 func (e *Expr) Functions() []string {
+	if e.functions == nil {
+		f := e.functionCalls()
+		e.functions = &f
+	}
+	return slices.Clip(*e.functions)
+}
+
+func (e *Expr) functionCalls() []string {
 	var out []string
 	walk(e.node, func(n *pg.Node) bool {
 		if fc := n.GetFuncCall(); fc != nil {

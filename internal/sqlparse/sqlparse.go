@@ -32,8 +32,9 @@ type Expr struct {
 	// Text is the expression as written.
 	Text string
 	node *pg.Node
-	// identity remembers IdentityTest's answer.
-	identity *identityMemo
+	// identity remembers IdentityTest's answer, functions Functions'.
+	identity  *identityMemo
+	functions *[]string
 }
 
 // ParseExpr parses s as exactly one SQL value expression. Anything that would carry
