@@ -60,6 +60,13 @@ func connConfig(dbURL string) (*pgx.ConnConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing the database URL: %s", redact(err.Error(), dbURL))
 	}
+	// Each statement in one round trip, not two (a description of it, then its
+	// execution): rlsmigrate's queries run once per connection, so a cached description
+	// would never be used again, and to a hosted database each round trip costs tens of
+	// milliseconds. The URL's own default_query_exec_mode is kept.
+	if !strings.Contains(dbURL, "default_query_exec_mode") {
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
 	return cfg, nil
 }
 
@@ -99,6 +106,43 @@ func (e *env) connectTo(ctx context.Context, flagValue string) (*pgx.Conn, strin
 	}
 	conn, err := connect(ctx, dbURL)
 	return conn, dbURL, err
+}
+
+// dialing is a connection being opened while schema.yaml is read, so that its round
+// trips (a TLS handshake and authentication, tens of milliseconds to a hosted
+// database) overlap the reading.
+type dialing struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	conn   *pgx.Conn
+	url    string
+	err    error
+}
+
+// dial starts connecting as connectTo does.
+func (e *env) dial(ctx context.Context, flagValue string) *dialing {
+	ctx, cancel := context.WithCancel(ctx)
+	d := &dialing{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(d.done)
+		d.conn, d.url, d.err = e.connectTo(ctx, flagValue)
+	}()
+	return d
+}
+
+// wait returns the connection and the URL it was made to, as connectTo does.
+func (d *dialing) wait() (*pgx.Conn, string, error) {
+	<-d.done
+	return d.conn, d.url, d.err
+}
+
+// abandon stops connecting, or closes the connection made, for a command that ends
+// before using it.
+func (d *dialing) abandon() {
+	d.cancel()
+	if conn, _, err := d.wait(); err == nil {
+		conn.Close(context.Background())
+	}
 }
 
 // connect opens one pgx connection.

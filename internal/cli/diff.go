@@ -58,12 +58,14 @@ Exit 0: no differences; 1: differences found; 2: error.`)
 	if code := e.parse(fs, args); code >= 0 {
 		return code
 	}
+	dialed := e.dial(ctx, *dbURL)
 	f, desired, ok := e.loadSchema(*schemaPath, "")
 	if !ok {
+		dialed.abandon()
 		return ExitError
 	}
 	sources := compile.SourcesOf(f, desired)
-	conn, url, err := e.connectTo(ctx, *dbURL)
+	conn, url, err := dialed.wait()
 	if err != nil {
 		return e.fail(err)
 	}

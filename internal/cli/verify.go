@@ -33,11 +33,13 @@ Exit 0: as declared; 1: a mismatch (each is named); 2: error.`)
 	if code := e.parse(fs, args); code >= 0 {
 		return code
 	}
+	dialed := e.dial(ctx, *dbURL)
 	f, desired, ok := e.loadSchema(*schemaPath, "")
 	if !ok {
+		dialed.abandon()
 		return ExitError
 	}
-	conn, url, err := e.connectTo(ctx, *dbURL)
+	conn, url, err := dialed.wait()
 	if err != nil {
 		return e.fail(err)
 	}

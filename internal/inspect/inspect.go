@@ -39,18 +39,29 @@ type Options struct {
 	Kinds []*objects.Kind
 }
 
+// readSnapshot runs batch in one read-only repeatable-read transaction, its BEGIN and
+// COMMIT sent with it: one round trip, not three.
+func readSnapshot(ctx context.Context, conn *pgx.Conn, batch *pgx.Batch) error {
+	all := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, batch.Len()+2)}
+	all.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+	all.QueuedQueries = append(all.QueuedQueries, batch.QueuedQueries...)
+	all.Queue("COMMIT")
+	err := conn.SendBatch(ctx, all).Close()
+	if err != nil && conn.PgConn().TxStatus() != 'I' {
+		// A failed query left the transaction open: end it, so that the connection can
+		// be used again.
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+	}
+	return err
+}
+
 // IgnoredTables are never reported: goose's version table.
 var IgnoredTables = []string{"goose_db_version"}
 
 // Inspect reads the tables of opts.Schemas with their columns, keys, indexes, row-level
 // security, policies and grants, plus the roles, schemas and functions named in opts, in
-// one read-only repeatable-read transaction: three round trips in all.
+// one read-only repeatable-read transaction: one round trip.
 func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema, *schema.Access, error) {
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return nil, nil, fmt.Errorf("inspecting the database: %w", err)
-	}
-	defer tx.Rollback(ctx)
 	s := &schema.Schema{SchemaUsage: map[string][]string{}}
 	a := &schema.Access{Bypass: map[string]string{}, MemberOf: map[string][]string{}, Tables: map[string]*schema.TableAccess{}}
 	r := newReader(s)
@@ -148,10 +159,7 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 		s.Functions, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
 	})
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return nil, nil, fmt.Errorf("inspecting the database: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := readSnapshot(ctx, conn, batch); err != nil {
 		return nil, nil, fmt.Errorf("inspecting the database: %w", err)
 	}
 	r.finish(opts.Roles, opts.AllGrantees)
