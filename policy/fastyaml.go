@@ -30,7 +30,8 @@ type fastReader struct {
 }
 
 // fastLine is a line of the piece: its text is text[start:end], without the line
-// break; indent is its leading spaces, or -1 when it holds nothing but a comment.
+// break; indent is its leading spaces, or -1 when it holds nothing but spaces and a
+// comment.
 type fastLine struct {
 	start, end int
 	indent     int
@@ -106,6 +107,7 @@ func printable(c rune) bool {
 	}
 }
 
+// addLine adds the line text[start:end] to r.lines.
 func (r *fastReader) addLine(start, end int, ascii bool) {
 	p := skipSpaces(r.text, start, end)
 	indent := p - start

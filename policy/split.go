@@ -148,8 +148,9 @@ func isItem(l []byte) bool {
 	return len(l) > 0 && l[0] == '-' && (len(l) == 1 || l[1] == ' ' || l[1] == '\n' || l[1] == '\r')
 }
 
-// readPiece builds the trees of a piece's items, with the file's lines; ok is false
-// when its text is not that many items of a block list in one YAML document.
+// readPiece builds the trees of a piece's items, with the file's lines (by readFast
+// when the piece is in the forms it reads, else by yaml.v3); ok is false when its text
+// is not that many items of a block list in one YAML document.
 func readPiece(p piece) (items []*yaml.Node, ok bool) {
 	if seq, ok := readFast(p.text, p.line); ok {
 		return seq.Content, len(seq.Content) == p.items
