@@ -108,6 +108,7 @@ func (e *Expr) Functions() []string {
 	return slices.Clip(*e.functions)
 }
 
+// functionCalls walks the expression for Functions.
 func (e *Expr) functionCalls() []string {
 	var out []string
 	walk(e.node, func(n *pg.Node) bool {
