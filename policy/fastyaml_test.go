@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rlsmigrate/rlsmigrate/internal/schemagen"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
@@ -165,4 +166,39 @@ func FuzzFastReading(f *testing.F) {
 			t.Fatalf("the fast reading differs from yaml.v3's (-yaml.v3 +fast):\n%s", d)
 		}
 	})
+}
+
+// TestGeneratedFilesReadAlike reads files the convergence generator writes (JSON, block
+// style, and block style with one-line items, by seed) in pieces and whole, and each
+// piece fast and by yaml.v3: random schemas in the forms people write.
+func TestGeneratedFilesReadAlike(t *testing.T) {
+	files, pieces, fast := 0, 0, 0
+	for seed := uint64(1); seed <= 21; seed++ {
+		g := schemagen.New(seed)
+		s := g.Schema()
+		for range 12 {
+			data := []byte(s.YAML())
+			files++
+			if d := policy.ReadingsDiffer(data); d != "" {
+				t.Fatalf("seed %d: %s\n%s", seed, d, data)
+			}
+			for _, p := range policy.TablePieces(data) {
+				pieces++
+				read, d := policy.FastReadingDiffers(p)
+				if d != "" {
+					t.Fatalf("seed %d: the fast reading differs from yaml.v3's (-yaml.v3 +fast):\n%s", seed, d)
+				}
+				if read {
+					fast++
+				}
+			}
+			if next, what := g.Step(s); what != "" {
+				s = next
+			}
+		}
+	}
+	t.Logf("%d files, %d pieces, %d read fast", files, pieces, fast)
+	if pieces < files/2 || fast < pieces/2 {
+		t.Errorf("%d files, %d pieces, %d read fast: the generator no longer writes the forms read in pieces", files, pieces, fast)
+	}
 }

@@ -6,6 +6,7 @@
 package schemagen
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -13,11 +14,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
-// Schema and the types below are schema.yaml as the generator writes it, as JSON (which
-// is YAML).
+// Schema and the types below are schema.yaml as the generator writes it: built as JSON
+// (which is YAML), and written in the Form drawn.
 type Schema struct {
+	// Form is how the file is written: schema.yaml is read in pieces, and most of it by
+	// a reader of the few forms people write, so the forms are drawn too.
+	Form        Form               `json:"-"`
 	Version     int                `json:"version"`
 	LockTimeout string             `json:"lock_timeout,omitempty"`
 	Auth        *yAuth             `json:"auth,omitempty"`
@@ -508,6 +514,20 @@ func schemaOf(t *yTable) string {
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
+// Form is a way of writing schema.yaml.
+type Form int
+
+const (
+	// JSON writes the file as indented JSON.
+	JSON Form = iota
+	// Block writes block mappings and lists throughout, scalars plain where YAML allows.
+	Block
+	// FlowItems writes block style with each mapping of scalars on one line, as the
+	// README's columns are.
+	FlowItems
+	forms
+)
+
 func (s *Schema) yaml() string {
 	for _, t := range s.Tables {
 		for op, rs := range t.Policies {
@@ -520,11 +540,49 @@ func (s *Schema) yaml() string {
 	if err != nil {
 		panic(err)
 	}
-	return string(data) + "\n"
+	if s.Form == JSON {
+		return string(data) + "\n"
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		panic(err)
+	}
+	restyle(&doc, s.Form == FlowItems)
+	var out bytes.Buffer
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		panic(err)
+	}
+	return out.String()
+}
+
+// restyle sets every node under n to block style and every scalar to plain (the
+// encoder quotes those that need it, and writes those with line breaks as literal
+// blocks); with flowItems, mappings that hold only scalars are written on one line. A
+// scalar the encoder would not write so that it reads back (a block whose first line is
+// empty and whose next is indented) stays double-quoted.
+func restyle(n *yaml.Node, flowItems bool) {
+	style := n.Style
+	n.Style = 0
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "\n") {
+		data, err := yaml.Marshal(n)
+		var back string
+		if err != nil || yaml.Unmarshal(data, &back) != nil || back != n.Value {
+			n.Style = style
+		}
+	}
+	if flowItems && n.Kind == yaml.MappingNode && len(n.Content) > 0 &&
+		!slices.ContainsFunc(n.Content, func(c *yaml.Node) bool { return c.Kind != yaml.ScalarNode }) {
+		n.Style = yaml.FlowStyle
+	}
+	for _, c := range n.Content {
+		restyle(c, flowItems)
+	}
 }
 
 func (s *Schema) clone() *Schema {
-	c := &Schema{Version: 1, LockTimeout: s.LockTimeout}
+	c := &Schema{Form: s.Form, Version: 1, LockTimeout: s.LockTimeout}
 	if s.Auth != nil {
 		a := *s.Auth
 		a.Roles = slices.Clone(s.Auth.Roles)
@@ -646,6 +704,7 @@ type Gen struct {
 	r        *rand.Rand
 	names    int
 	supabase bool // every schema says auth.provider: supabase
+	form     Form // how its schemas are written: by the seed, so that its draws stay as they were
 }
 
 // Supabase makes g draw schemas for a Supabase database: auth.provider supabase (uuid
@@ -1039,7 +1098,7 @@ func column(t *yTable, name string) *yColumn {
 }
 
 func (g *Gen) schema() *Schema {
-	s := &Schema{Version: 1}
+	s := &Schema{Form: g.form, Version: 1}
 	if g.supabase {
 		s.Auth = &yAuth{Provider: "supabase", Roles: []string{"authenticated", "anon"}}
 		if g.chance(0.5) {
@@ -2006,8 +2065,11 @@ func forget(s *Schema) {
 	}
 }
 
-// New returns a generator drawing from the seeded source seed.
-func New(seed uint64) *Gen { return &Gen{r: rand.New(rand.NewPCG(seed, 7))} }
+// New returns a generator drawing from the seeded source seed; the seed also chooses
+// the Form its files are written in.
+func New(seed uint64) *Gen {
+	return &Gen{r: rand.New(rand.NewPCG(seed, 7)), form: Form(seed % uint64(forms))}
+}
 
 // Schema returns a random schema.yaml.
 func (g *Gen) Schema() *Schema { return g.schema() }
