@@ -72,8 +72,10 @@ func TestConvergence(t *testing.T) {
 					continue
 				}
 				history = append(history, what)
+				asJSON := *next
+				asJSON.Form = schemagen.JSON // keys are quoted there
 				for _, f := range features {
-					if strings.Contains(next.YAML(), `"`+f+`"`) {
+					if strings.Contains(asJSON.YAML(), `"`+f+`"`) {
 						seen[f]++
 					}
 				}

@@ -2068,7 +2068,8 @@ func forget(s *Schema) {
 // New returns a generator drawing from the seeded source seed; the seed also chooses
 // the Form its files are written in.
 func New(seed uint64) *Gen {
-	return &Gen{r: rand.New(rand.NewPCG(seed, 7)), form: Form(seed % uint64(forms))}
+	// seed/3: the convergence test draws for Supabase by seed%3, and both vary alike.
+	return &Gen{r: rand.New(rand.NewPCG(seed, 7)), form: Form(seed / 3 % uint64(forms))}
 }
 
 // Schema returns a random schema.yaml.
