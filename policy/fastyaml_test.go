@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,21 +131,31 @@ func TestFastReadingCorpus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range policy.TablePieces(data) {
-			pieces++
-			read, d := policy.FastReadingDiffers(p)
-			if d != "" {
-				t.Errorf("%s: the fast reading differs from yaml.v3's (-yaml.v3 +fast):\n%s", file, d)
-			}
-			if read {
-				fast++
-			}
-		}
+		p, f := readPiecesBothWays(t, file, data)
+		pieces, fast = pieces+p, fast+f
 	}
 	t.Logf("%d files, %d pieces, %d read fast", len(files), pieces, fast)
 	if pieces < 100 || fast < pieces*3/4 {
 		t.Errorf("%d of %d pieces read fast: the corpus no longer tests the fast reader", fast, pieces)
 	}
+}
+
+// readPiecesBothWays reads each piece of data's tables fast and by yaml.v3, reporting
+// where a tree differs; it returns how many pieces there were and how many were read
+// fast.
+func readPiecesBothWays(t *testing.T, where string, data []byte) (pieces, fast int) {
+	t.Helper()
+	for _, p := range policy.TablePieces(data) {
+		pieces++
+		read, d := policy.FastReadingDiffers(p)
+		if d != "" {
+			t.Errorf("%s: the fast reading differs from yaml.v3's (-yaml.v3 +fast):\n%s", where, d)
+		}
+		if read {
+			fast++
+		}
+	}
+	return pieces, fast
 }
 
 // FuzzFastReading holds that whatever the fast reader reads, yaml.v3 reads as the same
@@ -182,16 +193,8 @@ func TestGeneratedFilesReadAlike(t *testing.T) {
 			if d := policy.ReadingsDiffer(data); d != "" {
 				t.Fatalf("seed %d: %s\n%s", seed, d, data)
 			}
-			for _, p := range policy.TablePieces(data) {
-				pieces++
-				read, d := policy.FastReadingDiffers(p)
-				if d != "" {
-					t.Fatalf("seed %d: the fast reading differs from yaml.v3's (-yaml.v3 +fast):\n%s", seed, d)
-				}
-				if read {
-					fast++
-				}
-			}
+			p, f := readPiecesBothWays(t, fmt.Sprintf("seed %d", seed), data)
+			pieces, fast = pieces+p, fast+f
 			if next, what := g.Step(s); what != "" {
 				s = next
 			}
