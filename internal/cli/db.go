@@ -130,9 +130,11 @@ func (e *env) dial(ctx context.Context, flagValue string) *dialing {
 	return d
 }
 
-// wait returns the connection and the URL it was made to, as connectTo does.
+// wait returns the connection and the URL it was made to, as connectTo does. The
+// context it was made under is released: a connection uses it only while connecting.
 func (d *dialing) wait() (*pgx.Conn, string, error) {
 	<-d.done
+	d.cancel()
 	return d.conn, d.url, d.err
 }
 
