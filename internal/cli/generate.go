@@ -178,10 +178,10 @@ Renames come only from renamed_from.`)
 	if *name == "" {
 		*name = migrationName(changes, last == 0)
 	}
-	main, online := render.Migration(changes, diff.Invert(changes), lockTimeout)
-	files := []migdir.File{{Name: fmt.Sprintf("%05d_%s.sql", last+1, *name), Content: main}}
-	if online != "" {
-		files = append(files, migdir.File{Name: fmt.Sprintf("%05d_%s_online.sql", last+2, *name), Content: online})
+	rendered := render.Render(changes, diff.Invert(changes), lockTimeout)
+	files := []migdir.File{{Name: fmt.Sprintf("%05d_%s.sql", last+1, *name), Write: rendered.WriteMain}}
+	if rendered.HasOnline() {
+		files = append(files, migdir.File{Name: fmt.Sprintf("%05d_%s_online.sql", last+2, *name), Write: rendered.WriteOnline})
 	}
 	if err := md.Write(files, desired, source); err != nil {
 		return e.fail(err)

@@ -151,11 +151,16 @@ func writeBaseline(md migdir.Dir, f *policy.File, source string, changes []*diff
 		return nil, fmt.Errorf("compiling the pulled schema.yaml (please report it): %w", err)
 	}
 	build := diff.Diff(state.Schema, desired)
-	main, online := render.Migration(build, diff.Invert(build), f.LockTimeout)
-	if online != "" {
+	baseline := render.Render(build, diff.Invert(build), f.LockTimeout)
+	if baseline.HasOnline() {
 		return nil, fmt.Errorf("the baseline would need a migration outside a transaction (please report it)")
 	}
-	files := []migdir.File{{Name: "00001_baseline.sql", Content: baselineHeader + main}}
+	files := []migdir.File{{Name: "00001_baseline.sql", Write: func(w io.Writer) error {
+		if _, err := io.WriteString(w, baselineHeader); err != nil {
+			return err
+		}
+		return baseline.WriteMain(w)
+	}}}
 	var owned []*diff.Change
 	for _, c := range changes {
 		if c.Owned() {
@@ -163,10 +168,10 @@ func writeBaseline(md migdir.Dir, f *policy.File, source string, changes []*diff
 		}
 	}
 	if len(owned) > 0 {
-		main, online := render.Migration(owned, diff.Invert(owned), f.LockTimeout)
-		files = append(files, migdir.File{Name: "00002_adopt.sql", Content: main})
-		if online != "" {
-			files = append(files, migdir.File{Name: "00003_adopt_online.sql", Content: online})
+		adopt := render.Render(owned, diff.Invert(owned), f.LockTimeout)
+		files = append(files, migdir.File{Name: "00002_adopt.sql", Write: adopt.WriteMain})
+		if adopt.HasOnline() {
+			files = append(files, migdir.File{Name: "00003_adopt_online.sql", Write: adopt.WriteOnline})
 		}
 	}
 	if err := md.Write(files, desired, source); err != nil {

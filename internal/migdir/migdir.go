@@ -196,9 +196,21 @@ func fileSum(path string) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// File is a migration to write: its name and content.
+// File is a migration to write: its name and what writes its content.
 type File struct {
-	Name, Content string
+	Name string
+	// Write writes the content. Dir.Write calls it once and then clears it, so that
+	// what it holds (the rendered statements of a migration of tens of megabytes) can be
+	// let go before the state is recorded.
+	Write func(io.Writer) error
+}
+
+// Text is a File's Write of content s.
+func Text(s string) func(io.Writer) error {
+	return func(w io.Writer) error {
+		_, err := io.WriteString(w, s)
+		return err
+	}
 }
 
 // Write adds the migrations files and records s as the schema the directory now builds.
@@ -217,26 +229,16 @@ func (d Dir) Write(files []File, s *schema.Schema, source string) error {
 		}
 	}()
 	var sums []FileSum
-	for _, f := range files {
+	for i, f := range files {
 		path := filepath.Join(d.Path, f.Name)
 		if _, err := os.Stat(path); err == nil {
 			return fmt.Errorf("writing migration: %s already exists", path)
 		}
-		// The content is written and hashed as it is, without a copy: a first
+		// The content is written and hashed as it is made, without a copy: a first
 		// migration of tens of thousands of tables is tens of megabytes.
 		h := sha256.New()
-		tmp, err := writeTemp(path, func(w io.Writer) error {
-			buf := make([]byte, 1<<16)
-			for rest := f.Content; rest != ""; {
-				n := copy(buf, rest)
-				h.Write(buf[:n])
-				if _, err := w.Write(buf[:n]); err != nil {
-					return err
-				}
-				rest = rest[n:]
-			}
-			return nil
-		})
+		tmp, err := writeTemp(path, func(w io.Writer) error { return f.Write(io.MultiWriter(h, w)) })
+		files[i].Write = nil
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,8 @@
 package migdir
 
 import (
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,5 +50,53 @@ func TestEmptyDirectoryHasEmptyState(t *testing.T) {
 	st, err := Dir{Path: filepath.Join(t.TempDir(), "migrations")}.Load()
 	if err != nil || st.Schema == nil || len(st.Schema.Tables) != 0 {
 		t.Fatalf("Load of a missing directory: %+v, %v", st, err)
+	}
+}
+
+// TestWriteStreamsEachFile: Write hashes what each File's Write writes, as it writes it,
+// so Load accepts the result; it calls each Write once and clears it; a Write that fails
+// leaves the directory as it was, without a half-written file or a changed state.
+func TestWriteStreamsEachFile(t *testing.T) {
+	d := Dir{Path: t.TempDir()}
+	calls := 0
+	body := strings.Repeat("SELECT 1;\n", 20000) // larger than any buffer on the way
+	files := []File{{Name: "00001_init.sql", Write: func(w io.Writer) error {
+		calls++
+		_, err := io.WriteString(w, "-- +goose Up\n"+body)
+		return err
+	}}}
+	if err := d.Write(files, &schema.Schema{Roles: []string{"authenticated"}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 || files[0].Write != nil {
+		t.Errorf("Write called the file's writer %d time(s) and left it set: %v", calls, files[0].Write != nil)
+	}
+	if got, err := os.ReadFile(filepath.Join(d.Path, "00001_init.sql")); err != nil || string(got) != "-- +goose Up\n"+body {
+		t.Fatalf("the migration holds %d bytes (%v), want %d", len(got), err, len("-- +goose Up\n"+body))
+	}
+	st, err := d.Load()
+	if err != nil || len(st.Files) != 1 {
+		t.Fatalf("Load after Write: %+v, %v", st, err)
+	}
+	before, err := os.ReadDir(d.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing := []File{{Name: "00002_more.sql", Write: func(w io.Writer) error {
+		io.WriteString(w, "-- +goose Up\n"+body)
+		return errors.New("disk full")
+	}}}
+	if err := d.Write(failing, &schema.Schema{}, ""); err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "00002_more.sql") {
+		t.Fatalf("Write with a failing writer: %v, want the writer's error and the file's name", err)
+	}
+	after, err := os.ReadDir(d.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("a failed Write left %d entries where there were %d: %v", len(after), len(before), after)
+	}
+	if st, err := d.Load(); err != nil || len(st.Files) != 1 || st.Schema.Roles[0] != "authenticated" {
+		t.Errorf("the state changed after a failed Write: %+v, %v", st, err)
 	}
 }

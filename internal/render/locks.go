@@ -133,16 +133,30 @@ func changeNote(h diff.Hazard, c *diff.Change) Note {
 // that does the change itself), then those of how it runs.
 func Notes(stmts []Statement) [][]Note {
 	out := make([][]Note, len(stmts))
-	noted := map[*diff.Change]bool{}
+	var n noter
 	for i, st := range stmts {
-		if (st.Kind == st.Change.Kind || (st.Kind == diff.PolicyDrop && st.Change.Kind == diff.PolicyAlter)) && !noted[st.Change] {
-			noted[st.Change] = true
-			for _, h := range st.Change.Hazards {
-				out[i] = append(out[i], changeNote(h, st.Change))
-			}
-		}
-		_, notes := Locking(st)
-		out[i] = append(out[i], notes...)
+		out[i] = n.notes(st)
 	}
 	return out
+}
+
+// noter gives Notes of a list of statements one statement at a time.
+type noter struct {
+	noted map[*diff.Change]bool // the changes whose hazards are written
+}
+
+// notes returns the hazards of st, the next statement of the list.
+func (n *noter) notes(st Statement) []Note {
+	var out []Note
+	if (st.Kind == st.Change.Kind || (st.Kind == diff.PolicyDrop && st.Change.Kind == diff.PolicyAlter)) && !n.noted[st.Change] {
+		if n.noted == nil {
+			n.noted = map[*diff.Change]bool{}
+		}
+		n.noted[st.Change] = true
+		for _, h := range st.Change.Hazards {
+			out = append(out, changeNote(h, st.Change))
+		}
+	}
+	_, notes := Locking(st)
+	return append(out, notes...)
 }

@@ -74,14 +74,15 @@ func statements(changes []*diff.Change, inTx bool) []Statement {
 	for _, c := range changes {
 		r.change(c)
 	}
-	var phases []int
-	for p := range r.byPhase {
-		phases = append(phases, p)
+	phases := slices.Sorted(maps.Keys(r.byPhase))
+	n := 0
+	for _, p := range phases {
+		n += len(r.byPhase[p])
 	}
-	slices.Sort(phases)
-	var out []Statement
+	out := make([]Statement, 0, n)
 	for _, p := range phases {
 		out = append(out, r.byPhase[p]...)
+		delete(r.byPhase, p) // let each phase go once copied
 	}
 	return out
 }
