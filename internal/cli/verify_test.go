@@ -73,9 +73,8 @@ func TestVerifyCatchesHoles(t *testing.T) {
 func snapshot(t *testing.T, dbURL string) string {
 	t.Helper()
 	var s string
-	err := pgtest.Connect(t, dbURL).QueryRow(context.Background(), `SELECT format('todos %s, comments %s, %s relations, %s policies, %s roles',
-		(SELECT count(*) FROM todos), (SELECT count(*) FROM comments), (SELECT count(*) FROM pg_class),
-		(SELECT count(*) FROM pg_policy), (SELECT count(*) FROM pg_roles))`).Scan(&s)
+	err := pgtest.Connect(t, dbURL).QueryRow(context.Background(), `SELECT format('todos %s, comments %s',
+		(SELECT count(*) FROM todos), (SELECT count(*) FROM comments))`).Scan(&s)
 	if err != nil {
 		t.Fatal(err)
 	}
