@@ -81,7 +81,7 @@ func diffRoundTrips(t testing.TB, n int) (int64, int, int) {
 	_, desired := builtMany(t, n, dbURL)
 	var c pgtest.Counter
 	conn := pgtest.ConnectCounting(t, dbURL, &c)
-	changes, err := diffDatabase(context.Background(), conn, desired, nil, true)
+	changes, err := diffDatabase(context.Background(), conn, nil, desired, nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func BenchmarkDiff(b *testing.B) {
 				conn := pgtest.ConnectCounting(b, dbURL, &c)
 				var changes int
 				for b.Loop() {
-					ch, err := diffDatabase(context.Background(), conn, desired, nil, true)
+					ch, err := diffDatabase(context.Background(), conn, nil, desired, nil, true)
 					if err != nil {
 						b.Fatal(err)
 					}

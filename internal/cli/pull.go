@@ -294,7 +294,7 @@ func pullDatabase(ctx context.Context, conn *pgx.Conn, schemas []string) (*pull.
 	if err != nil {
 		return nil, nil, fmt.Errorf("compiling the pulled schema.yaml (please report it): %w", err)
 	}
-	changes, err := diffDatabase(ctx, conn, desired, nil, false)
+	changes, err := diffDatabase(ctx, conn, nil, desired, nil, false)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rlsmigrate/rlsmigrate/internal/objects"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/sqlident"
 )
 
 // Options says what to read.
@@ -37,13 +38,76 @@ type Options struct {
 	External []*schema.Table
 	// Kinds are the object kinds read (see package objects); nil reads every kind.
 	Kinds []*objects.Kind
+	// Helper, if set, reads the policies on its own connection while Inspect reads the
+	// rest, in the snapshot it exported.
+	Helper *Helper
+}
+
+// Helper is a second connection that reads the policies while Inspect reads the rest
+// of the catalog on its own connection, both in one snapshot. Printing the policies'
+// conditions opens every table they are on (PostgreSQL builds each table's cache entry
+// on a new connection), which is about half of the catalog's time at hundreds of
+// tables: on a second connection, on another of the server's cores, it is hidden
+// behind the rest.
+type Helper struct {
+	conn     *pgx.Conn
+	snapshot string
+}
+
+// Export begins, on conn, a read-only repeatable-read transaction and exports its
+// snapshot (one round trip), for Inspect to read in through Options.Helper. conn is
+// the helper's until it is closed, which ends the transaction: close it after Inspect.
+func Export(ctx context.Context, conn *pgx.Conn) (*Helper, error) {
+	h := &Helper{conn: conn}
+	batch := &pgx.Batch{}
+	batch.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+	batch.Queue("SELECT pg_export_snapshot()").QueryRow(func(row pgx.Row) error { return row.Scan(&h.snapshot) })
+	if err := conn.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, fmt.Errorf("exporting a snapshot: %w", err)
+	}
+	return h, nil
+}
+
+// Close closes the helper's connection, which ends its transaction.
+func (h *Helper) Close() {
+	h.conn.Close(context.Background())
+}
+
+// helped is a policy the Helper read, with its table's oid.
+type helped struct {
+	oid uint32
+	p   *schema.Policy
+}
+
+// policies starts reading the policies of the tables the query tables selects; the
+// channel gives them, or the error, once.
+func (h *Helper) policies(ctx context.Context, tables string, args []any) <-chan helpedRead {
+	out := make(chan helpedRead, 1)
+	go func() {
+		var read helpedRead
+		batch := &pgx.Batch{}
+		queuePolicies(batch, tables, args, func(oid uint32, p *schema.Policy) { read.policies = append(read.policies, helped{oid, p}) })
+		read.err = h.conn.SendBatch(ctx, batch).Close()
+		out <- read
+	}()
+	return out
+}
+
+// helpedRead is what a Helper read.
+type helpedRead struct {
+	policies []helped
+	err      error
 }
 
 // readSnapshot runs batch in one read-only repeatable-read transaction, its BEGIN and
-// COMMIT sent with it: one round trip, not three.
-func readSnapshot(ctx context.Context, conn *pgx.Conn, batch *pgx.Batch) error {
-	all := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, batch.Len()+2)}
+// COMMIT sent with it: one round trip, not three. The transaction reads in snapshot, one
+// another transaction exported, unless it is "".
+func readSnapshot(ctx context.Context, conn *pgx.Conn, batch *pgx.Batch, snapshot string) error {
+	all := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, batch.Len()+3)}
 	all.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+	if snapshot != "" {
+		all.Queue("SET TRANSACTION SNAPSHOT " + sqlident.Literal(snapshot))
+	}
 	all.QueuedQueries = append(all.QueuedQueries, batch.QueuedQueries...)
 	all.Queue("COMMIT")
 	err := conn.SendBatch(ctx, all).Close()
@@ -67,6 +131,7 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 	r := newReader(s)
 	r.access = a
 	r.kinds = opts.Kinds
+	r.policiesElsewhere = opts.Helper != nil
 	batch := &pgx.Batch{}
 	filter := "n.nspname = ANY($1) AND NOT (c.relname = ANY($2))"
 	args := []any{opts.Schemas, IgnoredTables}
@@ -159,7 +224,28 @@ func Inspect(ctx context.Context, conn *pgx.Conn, opts Options) (*schema.Schema,
 		s.Functions, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
 	})
-	if err := readSnapshot(ctx, conn, batch); err != nil {
+	var snapshot string
+	var policies <-chan helpedRead
+	if opts.Helper != nil {
+		snapshot = opts.Helper.snapshot
+		policies = opts.Helper.policies(ctx, tablesQuery(filter), args)
+	}
+	err := readSnapshot(ctx, conn, batch, snapshot)
+	if policies != nil {
+		read := <-policies
+		if err != nil || read.err != nil {
+			// The snapshot could not be read in (a pooler that sent the two connections
+			// to different servers), or the helper failed: read it all here.
+			opts.Helper = nil
+			return Inspect(ctx, conn, opts)
+		}
+		for _, h := range read.policies {
+			if t := r.byOID[h.oid]; t != nil {
+				t.Policies = append(t.Policies, h.p)
+			}
+		}
+	}
+	if err != nil {
 		return nil, nil, fmt.Errorf("inspecting the database: %w", err)
 	}
 	r.finish(opts.Roles, opts.AllGrantees)
@@ -256,6 +342,8 @@ type reader struct {
 	grants map[uint32]map[string][]string
 	// columns maps table, role and privilege to the columns it is held on.
 	columns map[uint32]map[string]map[string][]string
+	// policiesElsewhere leaves the policies to a Helper.
+	policiesElsewhere bool
 }
 
 // tableAccess returns what the database says about the access to the table of oid, or
@@ -280,12 +368,40 @@ func newReader(s *schema.Schema) *reader {
 		columns: map[uint32]map[string]map[string][]string{}}
 }
 
+// tablesQuery selects the oids of the tables filter selects (on pg_class c and
+// pg_namespace n).
+func tablesQuery(filter string) string {
+	return fmt.Sprintf(`SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p') AND %s`, filter)
+}
+
+// queuePolicies reads the policies of the tables the query tables selects, and hands
+// each to add with its table's oid, by table and name.
+func queuePolicies(batch *pgx.Batch, tables string, args []any, add func(oid uint32, p *schema.Policy)) {
+	batch.Queue(fmt.Sprintf(`SELECT p.polrelid, p.polname, p.polcmd::text, p.polpermissive,
+		array(SELECT CASE WHEN x = 0 THEN 'public' ELSE pg_get_userbyid(x) END FROM unnest(p.polroles) x ORDER BY 1),
+		coalesce(pg_get_expr(p.polqual, p.polrelid), ''), coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '')
+		FROM pg_policy p WHERE p.polrelid IN (%s) ORDER BY p.polrelid, p.polname`, tables), args...).Query(func(rows pgx.Rows) error {
+		var oid uint32
+		var p schema.Policy
+		var cmd string
+		var permissive bool
+		_, err := pgx.ForEachRow(rows, []any{&oid, &p.Name, &cmd, &permissive, &p.Roles, &p.Using, &p.Check}, func() error {
+			pol := p
+			pol.Command = map[string]string{"r": "select", "a": "insert", "w": "update", "d": "delete", "*": "all"}[cmd]
+			pol.Restrictive = !permissive
+			add(oid, &pol)
+			return nil
+		})
+		return err
+	})
+}
+
 // queue adds the per-table catalog queries for the tables that filter selects (a
 // condition on pg_class c and pg_namespace n, with args) to batch. withAccess adds
 // grants, which normalisation does not need.
 func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess bool) {
-	tables := fmt.Sprintf(`SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p') AND %s`, filter)
+	tables := tablesQuery(filter)
 	batch.Queue(fmt.Sprintf(`SELECT c.oid, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner),
 		coalesce(ds.description, '')
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -385,25 +501,13 @@ func (r *reader) queue(batch *pgx.Batch, filter string, args []any, withAccess b
 			})
 		}
 	}
-	batch.Queue(fmt.Sprintf(`SELECT p.polrelid, p.polname, p.polcmd::text, p.polpermissive,
-		array(SELECT CASE WHEN x = 0 THEN 'public' ELSE pg_get_userbyid(x) END FROM unnest(p.polroles) x ORDER BY 1),
-		coalesce(pg_get_expr(p.polqual, p.polrelid), ''), coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '')
-		FROM pg_policy p WHERE p.polrelid IN (%s) ORDER BY p.polrelid, p.polname`, tables), args...).Query(func(rows pgx.Rows) error {
-		var oid uint32
-		var p schema.Policy
-		var cmd string
-		var permissive bool
-		_, err := pgx.ForEachRow(rows, []any{&oid, &p.Name, &cmd, &permissive, &p.Roles, &p.Using, &p.Check}, func() error {
-			pol := p
-			pol.Command = map[string]string{"r": "select", "a": "insert", "w": "update", "d": "delete", "*": "all"}[cmd]
-			pol.Restrictive = !permissive
+	if !r.policiesElsewhere {
+		queuePolicies(batch, tables, args, func(oid uint32, p *schema.Policy) {
 			if t := r.byOID[oid]; t != nil {
-				t.Policies = append(t.Policies, &pol)
+				t.Policies = append(t.Policies, p)
 			}
-			return nil
 		})
-		return err
-	})
+	}
 	if !withAccess {
 		return
 	}

@@ -57,7 +57,7 @@ func Rows(ctx context.Context, conn *pgx.Conn, actual, want *schema.Schema) erro
 	if batch.Len() == 0 {
 		return nil
 	}
-	if err := readSnapshot(ctx, conn, batch); err != nil {
+	if err := readSnapshot(ctx, conn, batch, ""); err != nil {
 		return fmt.Errorf("reading declared rows: %w", err)
 	}
 	return nil
