@@ -220,7 +220,7 @@ func (v *verifier) peerRow(gt *schema.Table) (string, bool) {
 // set (not GENERATED ALWAYS AS IDENTITY, which may only be set to DEFAULT and would fail
 // before any privilege or policy is looked at).
 func (v *verifier) updateColumn(t *schema.Table) string {
-	pt := v.f.Table(t.Schema, t.Name)
+	pt := v.declared[[2]string{t.Schema, t.Name}]
 	settable := func(c *policy.Column) bool { return !c.Immutable && c.Identity != "always" && c.Generated == "" }
 	for _, c := range pt.Columns {
 		if c.Name == t.Owner && settable(c) {
@@ -337,7 +337,7 @@ func (v *verifier) groupTables(t *policy.Table) []*schema.Table {
 			continue
 		}
 		g := v.f.Group(r.Group)
-		if gt := v.s.Table(g.Schema, g.Table); gt != nil && !slices.Contains(out, gt) {
+		if gt := v.tables[[2]string{g.Schema, g.Table}]; gt != nil && !slices.Contains(out, gt) {
 			out = append(out, gt)
 		}
 	}

@@ -31,7 +31,7 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 	}
 	defer tx.Rollback(ctx)
 	v := &verifier{tx: tx, f: f, s: s, role: role, rows: map[string]map[string]row{}, met: map[string]map[string]row{},
-		columnRoles: map[*schema.Table]columnRoles{}}
+		declared: f.TableIndex(), tables: s.TableIndex(), columnRoles: map[*schema.Table]columnRoles{}}
 	if v.categories, err = Categories(ctx, tx, s); err != nil {
 		return nil, err
 	}
@@ -229,8 +229,14 @@ type verifier struct {
 	count     int
 	// categories maps each column type to its pg_type.typcategory.
 	categories map[string]string
-	// columnRoles caches roles, asked for every row verify writes.
+	// declared and tables find the file's and the schema's tables by schema and name.
+	declared map[[2]string]*policy.Table
+	tables   map[[2]string]*schema.Table
+	// columnRoles caches roles, asked for every row verify writes; shared holds what
+	// the other tables and the groups make of each table's columns, found in one pass
+	// over them all (per table, it made verify quadratic in the number of tables).
 	columnRoles map[*schema.Table]columnRoles
+	shared      map[[2]string]columnRoles
 	// confined maps each role to the functions that run SQL text as it (see confine).
 	confined map[string]string
 	// bypass holds the roles row-level security does not hold by the provider's design
@@ -288,9 +294,20 @@ func (v *verifier) roles(t *schema.Table) columnRoles {
 	if cr, ok := v.columnRoles[t]; ok {
 		return cr
 	}
-	cr := v.findRoles(t)
+	if v.shared == nil {
+		v.shared = v.sharedRoles()
+	}
+	cr, ok := v.shared[[2]string{t.Schema, t.Name}]
+	if !ok {
+		cr = newColumnRoles()
+	}
+	v.addWheres(t, cr)
 	v.columnRoles[t] = cr
 	return cr
+}
+
+func newColumnRoles() columnRoles {
+	return columnRoles{users: map[string]bool{}, ids: map[string]bool{}, keys: map[string]bool{}, filters: map[string]string{}, wheres: map[string][2]string{}}
 }
 
 // userColumn reports whether column of t holds a user's id: its owner, or the user
@@ -307,20 +324,28 @@ func (v *verifier) userColumn(t *schema.Table, column string) bool {
 	return false
 }
 
-// findRoles derives t's columnRoles from the groups and rules of the file.
-func (v *verifier) findRoles(t *schema.Table) columnRoles {
-	cr := columnRoles{users: map[string]bool{}, ids: map[string]bool{}, keys: map[string]bool{}, filters: map[string]string{}, wheres: map[string][2]string{}}
+// sharedRoles derives, for every table at once, what the other tables' references,
+// the groups and the member rules of the file make of its columns.
+func (v *verifier) sharedRoles() map[[2]string]columnRoles {
+	out := map[[2]string]columnRoles{}
+	of := func(schemaName, table string) columnRoles {
+		k := [2]string{schemaName, table}
+		cr, ok := out[k]
+		if !ok {
+			cr = newColumnRoles()
+			out[k] = cr
+		}
+		return cr
+	}
 	for _, o := range v.s.Tables {
 		for _, c := range o.Columns {
-			if r := c.References; r != nil && r.Schema == t.Schema && r.Table == t.Name && v.userColumn(o, c.Name) {
-				cr.ids[r.Column] = true
+			if r := c.References; r != nil && v.userColumn(o, c.Name) {
+				of(r.Schema, r.Table).ids[r.Column] = true
 			}
 		}
 	}
 	for _, g := range v.f.Groups {
-		if g.Schema != t.Schema || g.Table != t.Name {
-			continue
-		}
+		cr := of(g.Schema, g.Table)
 		cr.users[g.UserColumn], cr.keys[g.GroupColumn] = true, true
 		for _, fl := range g.Where {
 			if _, ok := cr.filters[fl.Column]; !ok {
@@ -333,33 +358,38 @@ func (v *verifier) findRoles(t *schema.Table) columnRoles {
 			if r.Kind != policy.RuleMember {
 				continue
 			}
-			if pt.Schema == t.Schema && pt.Name == t.Name {
-				cr.keys[r.MemberColumn(v.f, pt)] = true
-			}
-			if th := r.Through; th != nil && th.Schema == t.Schema && th.Table == t.Name {
-				cr.keys[th.Column] = true
+			of(pt.Schema, pt.Name).keys[r.MemberColumn(v.f, pt)] = true
+			if th := r.Through; th != nil {
+				of(th.Schema, th.Table).keys[th.Column] = true
 			}
 		}
 	}
-	if pt := v.f.Table(t.Schema, t.Name); pt != nil {
-		for _, r := range pt.Policies {
-			cmp, ok := r.WhereComparison()
-			c := t.Column(cmp.Column)
-			if !ok || c == nil || cr.keys[cmp.Column] || cr.users[cmp.Column] || cmp.Column == t.Owner {
-				continue
-			}
-			other, ok := otherValue(v.categories[c.Type], cmp.Value)
-			if _, seen := cr.wheres[cmp.Column]; !ok || seen {
-				continue
-			}
-			if cmp.Equal {
-				cr.wheres[cmp.Column] = [2]string{other, cmp.Value}
-			} else {
-				cr.wheres[cmp.Column] = [2]string{cmp.Value, other}
-			}
+	return out
+}
+
+// addWheres adds to cr the where columns of t's own rules, a value that fails and one
+// that meets each, once cr holds everything else.
+func (v *verifier) addWheres(t *schema.Table, cr columnRoles) {
+	pt := v.declared[[2]string{t.Schema, t.Name}]
+	if pt == nil {
+		return
+	}
+	for _, r := range pt.Policies {
+		cmp, ok := r.WhereComparison()
+		c := t.Column(cmp.Column)
+		if !ok || c == nil || cr.keys[cmp.Column] || cr.users[cmp.Column] || cmp.Column == t.Owner {
+			continue
+		}
+		other, ok := otherValue(v.categories[c.Type], cmp.Value)
+		if _, seen := cr.wheres[cmp.Column]; !ok || seen {
+			continue
+		}
+		if cmp.Equal {
+			cr.wheres[cmp.Column] = [2]string{other, cmp.Value}
+		} else {
+			cr.wheres[cmp.Column] = [2]string{cmp.Value, other}
 		}
 	}
-	return cr
 }
 
 // otherValue returns a value of a column of type category other than v, or false.
@@ -467,7 +497,7 @@ func (v *verifier) values(t *schema.Table, user string, where int, set map[strin
 // column whose via column points at keyUser's row of the table it references: what the
 // fill trigger would set, which does not fire on test rows (see insertAs).
 func (v *verifier) copies(t *schema.Table, keyUser string, cols, vals []string) ([]string, []string) {
-	pt := v.f.Table(t.Schema, t.Name)
+	pt := v.declared[[2]string{t.Schema, t.Name}]
 	if pt == nil {
 		return cols, vals
 	}
