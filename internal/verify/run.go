@@ -661,7 +661,9 @@ func (v *verifier) savepointWith(ctx context.Context, discard bool, begin, finis
 	const name = "rlsmigrate_attempt"
 	if _, err := v.tx.Exec(ctx, "SAVEPOINT "+name+"; "+begin); err != nil {
 		if _, rbErr := v.tx.Exec(context.WithoutCancel(ctx), "ROLLBACK TO SAVEPOINT "+name+"; RELEASE SAVEPOINT "+name); rbErr != nil {
-			return rbErr
+			// The round trip failed before the savepoint was made (SQL that does not
+			// parse, a query cancelled): its error says why, the undoing's does not.
+			return fmt.Errorf("%w (then undoing the savepoint: %v)", err, rbErr)
 		}
 		return &beginError{err}
 	}
