@@ -140,12 +140,11 @@ type helping struct {
 func (e *env) dialHelper(ctx context.Context, flagValue string) *helping {
 	ctx, cancel := context.WithCancel(ctx)
 	h := &helping{done: make(chan struct{}), cancel: cancel}
-	d := e.dial(ctx, flagValue)
 	go func() {
 		defer close(h.done)
-		conn, _, err := d.wait()
+		conn, _, err := e.connectTo(ctx, flagValue)
 		if err != nil {
-			return
+			return // the main connection reports it
 		}
 		if h.helper, err = inspect.Export(ctx, conn); err != nil {
 			conn.Close(context.Background())

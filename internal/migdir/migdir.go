@@ -205,14 +205,6 @@ type File struct {
 	Write func(io.Writer) error
 }
 
-// Text is a File's Write of content s.
-func Text(s string) func(io.Writer) error {
-	return func(w io.Writer) error {
-		_, err := io.WriteString(w, s)
-		return err
-	}
-}
-
 // Write adds the migrations files and records s as the schema the directory now builds.
 // The caller holds Lock. A crash at any point leaves a directory that Load either
 // accepts as it was before, or, once Recover has run, as it is after: the migrations go
