@@ -328,7 +328,7 @@ func (d *decoder) mapping(n *yaml.Node, what string, allowed []string, fn func(k
 		d.errorf(n, "%s must be a mapping (key: value), not %s", what, kindName(n))
 		return false
 	}
-	seen := map[string]bool{}
+	seen := make([]bool, len(allowed)) // by the key's index in allowed
 	for _, kv := range d.pairs(n) {
 		k, v := kv[0], kv[1]
 		key := k.Value
@@ -339,7 +339,8 @@ func (d *decoder) mapping(n *yaml.Node, what string, allowed []string, fn func(k
 		if what == "the file" && strings.HasPrefix(key, "x-") {
 			continue // extension keys hold anchors for reuse elsewhere
 		}
-		if !slices.Contains(allowed, key) {
+		i := slices.Index(allowed, key)
+		if i < 0 {
 			if near := nearest(key, allowed); near != "" {
 				d.errorf(k, "unknown key %q in %s: did you mean %q?", key, what, near)
 			} else {
@@ -347,11 +348,11 @@ func (d *decoder) mapping(n *yaml.Node, what string, allowed []string, fn func(k
 			}
 			continue
 		}
-		if seen[key] {
+		if seen[i] {
 			d.errorf(k, "key %q appears twice in %s", key, what)
 			continue
 		}
-		seen[key] = true
+		seen[i] = true
 		fn(key, k, v)
 	}
 	return true
@@ -618,8 +619,17 @@ func (d *decoder) noRepeats(n *yaml.Node, items []string, what string) {
 	}
 }
 
+// hasKey reports whether mapping n holds key, merged mappings included.
 func (d *decoder) hasKey(n *yaml.Node, key string) bool {
-	for _, kv := range d.pairs(d.deref(n)) {
+	if n = d.deref(n); !hasMerge(n) {
+		for i := 0; i+1 < len(n.Content) && n.Kind == yaml.MappingNode; i += 2 {
+			if n.Content[i].Value == key {
+				return true
+			}
+		}
+		return false
+	}
+	for _, kv := range d.pairs(n) {
 		if kv[0].Value == key {
 			return true
 		}
@@ -634,10 +644,11 @@ func (d *decoder) pairs(n *yaml.Node) [][2]*yaml.Node {
 	if n.Kind != yaml.MappingNode {
 		return nil
 	}
-	var own, merged [][2]*yaml.Node
+	own := make([][2]*yaml.Node, 0, len(n.Content)/2)
+	var merged [][2]*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode || k.Tag != "!!merge" {
+		if !isMerge(k) {
 			own = append(own, [2]*yaml.Node{k, v})
 			continue
 		}
@@ -654,6 +665,9 @@ func (d *decoder) pairs(n *yaml.Node) [][2]*yaml.Node {
 			merged = append(merged, d.pairs(src)...)
 		}
 	}
+	if len(merged) == 0 {
+		return own
+	}
 	present := map[string]bool{}
 	for _, kv := range own {
 		present[kv[0].Value] = true
@@ -665,6 +679,19 @@ func (d *decoder) pairs(n *yaml.Node) [][2]*yaml.Node {
 		}
 	}
 	return own
+}
+
+// isMerge reports whether key k is YAML's merge key, <<.
+func isMerge(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.Tag == "!!merge" }
+
+// hasMerge reports whether mapping n holds a merge key.
+func hasMerge(n *yaml.Node) bool {
+	for i := 0; i+1 < len(n.Content) && n.Kind == yaml.MappingNode; i += 2 {
+		if isMerge(n.Content[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // article returns word with "a" or "an" before it.
