@@ -19,16 +19,22 @@ import (
 // side by side, on the same files and databases, each round running one then the other
 // (alternating which goes first): generate from scratch, with no changes (--check), with
 // one change (--check), diff with no change and with one, up into an empty database, and
-// verify (up to 1,000 tables). It reports each one's median wall time and its largest
-// peak RSS (MiB). RLSMIGRATE_BASELINE is the baseline: a binary, or a git revision to
-// build one from; RLSMIGRATE_RELEASE_SIZES the table counts (default 100,1000,10000).
-// Both binaries are built with -buildvcs=true from clean checkouts of their revisions,
-// as releases are: that is what lets generate trust an unchanged state.
+// verify. It reports each one's median wall time and its largest peak RSS (MiB).
+// RLSMIGRATE_BASELINE is the baseline: a binary, or a git revision to build one from;
+// RLSMIGRATE_RELEASE_SIZES the table counts (default 100,1000,10000);
+// RLSMIGRATE_RELEASE_VERIFY_UP_TO the most tables verify runs at (default 1000: it
+// takes about 17 ms a table). With RLSMIGRATE_PEAK_LIMIT_MIB set, a generate, diff or
+// verify of this checkout whose peak RSS passes that many MiB fails the benchmark
+// (scripts/bench sets 150, the goal). Both binaries are built with -buildvcs=true from
+// clean checkouts of their revisions, as releases are: that is what lets generate trust
+// an unchanged state.
 func BenchmarkRelease(b *testing.B) {
 	baseline := os.Getenv("RLSMIGRATE_BASELINE")
 	if baseline == "" || testing.Short() {
 		b.Skip("set RLSMIGRATE_BASELINE to a binary or a git revision to compare with")
 	}
+	verifyUpTo := envSizes(b, "RLSMIGRATE_RELEASE_VERIFY_UP_TO", 1000)[0]
+	peakLimit := envSizes(b, "RLSMIGRATE_PEAK_LIMIT_MIB", 0)[0] // 0: none
 	bins := map[string]string{"new": buildAt(b, "HEAD"), "old": baseline}
 	if _, err := os.Stat(baseline); err != nil {
 		bins["old"] = buildAt(b, baseline)
@@ -68,7 +74,7 @@ func BenchmarkRelease(b *testing.B) {
 				return []string{"up", "--database-url", pgtest.NewDB(b), "--dir", dirs[which]}
 			}, []int{ExitOK}},
 		}
-		if n <= 1000 {
+		if n <= verifyUpTo {
 			scenarios = append(scenarios, releaseScenario{"verify", func(string) []string {
 				return []string{"verify", "--schema", schemaPath, "--database-url", built}
 			}, []int{ExitOK}})
@@ -96,9 +102,23 @@ func BenchmarkRelease(b *testing.B) {
 				b.ReportMetric(median(wall["new"])/median(wall["old"]), "new/old")
 				b.ReportMetric(peak["new"], "new-MiB")
 				b.ReportMetric(peak["old"], "old-MiB")
+				if over := overLimit(sc.name, peak["new"], peakLimit); over != "" {
+					// A failed benchmark prints no metrics: the error carries them.
+					b.Errorf("%s; new %.1f ms, old %.1f ms, old's peak %.0f MiB", over, median(wall["new"]), median(wall["old"]), peak["old"])
+				}
 			})
 		}
 	}
+}
+
+// overLimit says how the peak RSS mib of scenario passes limit (MiB), or returns ""
+// when it does not, when limit is 0, or when the scenario is up, which the memory goal
+// does not name (generate, diff and verify).
+func overLimit(scenario string, mib float64, limit int) string {
+	if limit == 0 || scenario == "up" || mib <= float64(limit) {
+		return ""
+	}
+	return fmt.Sprintf("%s: peak RSS %.0f MiB, above the limit of %d MiB (RLSMIGRATE_PEAK_LIMIT_MIB)", scenario, mib, limit)
 }
 
 // releaseScenario is one command BenchmarkRelease times: its arguments for binary
@@ -153,5 +173,26 @@ func timeProcess(b *testing.B, bin string, args ...string) (float64, float64, in
 func mustRun(b *testing.B, bin string, args ...string) {
 	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
 		b.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
+	}
+}
+
+// TestOverLimit holds which of BenchmarkRelease's scenarios the memory limit fails.
+func TestOverLimit(t *testing.T) {
+	for _, c := range []struct {
+		scenario string
+		mib      float64
+		limit    int
+		over     bool
+	}{
+		{"generate-scratch", 151, 150, true},
+		{"diff-unchanged", 150, 150, false},
+		{"verify", 1280, 150, true},
+		{"up", 456, 150, false},
+		{"generate-scratch", 583, 0, false},
+	} {
+		got := overLimit(c.scenario, c.mib, c.limit)
+		if (got != "") != c.over {
+			t.Errorf("overLimit(%q, %v, %d) = %q, want over: %v", c.scenario, c.mib, c.limit, got, c.over)
+		}
 	}
 }
