@@ -320,8 +320,8 @@ func jsonScalar(n *yaml.Node) (string, bool) {
 	}
 	switch n.Tag {
 	case "!!bool":
-		var b bool
-		if n.Decode(&b) != nil {
+		b, err := boolValue(n)
+		if err != nil {
 			return "", false
 		}
 		return strconv.FormatBool(b), true

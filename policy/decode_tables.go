@@ -172,8 +172,7 @@ func (d *decoder) jsonValue(n *yaml.Node) (any, bool) {
 	case "!!null":
 		return nil, true
 	case "!!bool":
-		var b bool
-		if n.Decode(&b) == nil {
+		if b, err := boolValue(n); err == nil {
 			return b, true
 		}
 	case "!!int", "!!float":

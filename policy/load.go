@@ -568,11 +568,25 @@ func (d *decoder) indent(line int) int {
 	return len(l) - len(bytes.TrimLeft(l, " "))
 }
 
+// boolValue returns the value of !!bool scalar n. The spellings YAML's core schema
+// reads as booleans are answered here; anything else (an explicit tag on other text)
+// goes through yaml.v3, whose Decode builds a decoder of its own for every call.
+func boolValue(n *yaml.Node) (bool, error) {
+	switch n.Value {
+	case "true", "True", "TRUE":
+		return true, nil
+	case "false", "False", "FALSE":
+		return false, nil
+	}
+	var b bool
+	err := n.Decode(&b)
+	return b, err
+}
+
 func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
 	n = d.deref(n)
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
-		var b bool
-		if err := n.Decode(&b); err == nil {
+		if b, err := boolValue(n); err == nil {
 			return b, true
 		}
 	}

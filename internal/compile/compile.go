@@ -296,18 +296,21 @@ type namer struct {
 // generated returns the name of table + parts, whose first columns parts are column
 // names, and the old name when a rename changed it.
 func (n namer) generated(parts []string, columns int) (name, renamedFrom string) {
-	name = sqlident.Name(append([]string{n.t.Name}, parts...)...)
-	old := []string{n.t.Name}
+	all := append([]string{n.t.Name}, parts...)
+	name = sqlident.Name(all...)
+	renamed := false
 	if n.t.RenamedFrom != "" {
-		old[0] = n.t.RenamedFrom
+		all[0], renamed = n.t.RenamedFrom, true
 	}
-	for i, p := range parts {
-		if c := n.t.Column(p); i < columns && c != nil && c.RenamedFrom != "" {
-			p = c.RenamedFrom
+	for i, p := range parts[:columns] {
+		if c := n.t.Column(p); c != nil && c.RenamedFrom != "" {
+			all[i+1], renamed = c.RenamedFrom, true
 		}
-		old = append(old, p)
 	}
-	if oldName := sqlident.Name(old...); oldName != name {
+	if !renamed {
+		return name, ""
+	}
+	if oldName := sqlident.Name(all...); oldName != name {
 		renamedFrom = oldName
 	}
 	return name, renamedFrom
