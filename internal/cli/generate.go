@@ -121,6 +121,9 @@ Renames come only from renamed_from.`)
 		fmt.Fprintf(e.stdout, "no changes: %s matches the migrations in %s\n", *schemaPath, *dir)
 		return ExitOK
 	}
+	// The state is decoded while schema.yaml compiles; Load takes it if the file is
+	// still the one decoded once the lock is held.
+	preload := md.Preload()
 	f, desired, ok := e.compileSchema(*schemaPath, data, "; nothing was written")
 	if !ok {
 		return ExitError
@@ -143,7 +146,7 @@ Renames come only from renamed_from.`)
 			fmt.Fprintf(e.stderr, "note: %s\n", strings.ReplaceAll(note, "\n", "\nnote: "))
 		}
 	}
-	state, err := md.Load()
+	state, err := md.LoadWith(preload)
 	if err != nil {
 		return e.fail(err)
 	}

@@ -46,12 +46,13 @@ long-validation). Writes nothing. Exit 0 with nothing to do, 1 with a plan, 2 on
 	if code := e.parse(fs, args); code >= 0 {
 		return code
 	}
+	md := migdir.Dir{Path: *dir}
+	preload := md.Preload() // decoded while schema.yaml compiles
 	_, desired, ok := e.loadSchema(*schemaPath, "")
 	if !ok {
 		return ExitError
 	}
-	md := migdir.Dir{Path: *dir}
-	state, err := md.Load()
+	state, err := md.LoadWith(preload)
 	if err != nil {
 		return e.fail(err)
 	}

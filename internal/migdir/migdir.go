@@ -72,7 +72,46 @@ func (d Dir) LastVersion() (int64, error) {
 
 // Load returns the recorded state after checking every migration against its checksum.
 // An empty or missing directory has an empty state.
-func (d Dir) Load() (*State, error) {
+func (d Dir) Load() (*State, error) { return d.LoadWith(nil) }
+
+// preloadMax is the largest state file Preload decodes: a larger one (about 8,000
+// tables of the README's shape) is decoded by Load, after the caller's work, so that
+// its model and the caller's do not add up in the peak.
+const preloadMax = 4 << 20
+
+// A Preload is a state file read and decoded by Dir.Preload, for LoadWith to use.
+type Preload struct {
+	done chan struct{}
+	sum  [sha256.Size]byte // of the bytes st was decoded from
+	st   *State
+}
+
+// Preload starts reading and decoding the state file on a goroutine of its own, beside
+// what the caller does next (compiling schema.yaml). Nothing it finds is reported: a
+// missing, large or unreadable state file is left to LoadWith, as Load reads it.
+func (d Dir) Preload() *Preload {
+	p := &Preload{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		path := filepath.Join(d.Path, StateFile)
+		if info, err := os.Stat(path); err != nil || info.Size() > preloadMax {
+			return
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return
+		}
+		if st, err := decodeState(path, data); err == nil {
+			p.sum, p.st = sha256.Sum256(data), st
+		}
+	}()
+	return p
+}
+
+// LoadWith is Load, taking the state p decoded (if p is not nil) when the state file
+// still holds the bytes p read: another generate may have written it since, before
+// the caller took the lock. A Preload's state is used once.
+func (d Dir) LoadWith(p *Preload) (*State, error) {
 	names, err := d.Migrations()
 	if err != nil {
 		return nil, err
@@ -87,9 +126,18 @@ func (d Dir) Load() (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading migration state: %w", err)
 	}
-	st, err := decodeState(filepath.Join(d.Path, StateFile), data)
-	if err != nil {
-		return nil, err
+	var st *State
+	if p != nil {
+		<-p.done
+		if p.st != nil && p.sum == sha256.Sum256(data) {
+			st = p.st
+		}
+		p.st = nil
+	}
+	if st == nil {
+		if st, err = decodeState(filepath.Join(d.Path, StateFile), data); err != nil {
+			return nil, err
+		}
 	}
 	if err := d.verify(st, names); err != nil {
 		return nil, err

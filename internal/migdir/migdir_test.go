@@ -100,3 +100,40 @@ func TestWriteStreamsEachFile(t *testing.T) {
 		t.Errorf("the state changed after a failed Write: %+v, %v", st, err)
 	}
 }
+
+// TestLoadWithTakesAPreloadOfTheSameBytes: LoadWith uses the state Preload decoded only
+// while the state file holds the bytes it read; a state written in between (another
+// generate, before the caller took the lock) is read again, and a state Preload could
+// not decode gives the error Load gives.
+func TestLoadWithTakesAPreloadOfTheSameBytes(t *testing.T) {
+	d := Dir{Path: t.TempDir()}
+	record := func(role string) {
+		if err := d.Rehash(&schema.Schema{Roles: []string{role}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record("authenticated")
+
+	p := d.Preload()
+	<-p.done
+	preloaded := p.st
+	st, err := d.LoadWith(p)
+	if err != nil || preloaded == nil || st != preloaded || p.st != nil {
+		t.Fatalf("LoadWith of an unchanged state: %p (%v), want the preloaded %p, taken once", st, err, preloaded)
+	}
+
+	p = d.Preload()
+	<-p.done
+	record("anonymous")
+	if st, err := d.LoadWith(p); err != nil || st.Schema.Roles[0] != "anonymous" {
+		t.Fatalf("LoadWith of a state written after the preload: %+v, %v, want the new state's role anonymous", st, err)
+	}
+
+	if err := os.WriteFile(filepath.Join(d.Path, StateFile), []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, want := d.Load()
+	if _, err := d.LoadWith(d.Preload()); err == nil || want == nil || err.Error() != want.Error() {
+		t.Fatalf("LoadWith of a broken state: %v, want Load's error %v", err, want)
+	}
+}
