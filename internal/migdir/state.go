@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
 )
@@ -193,30 +194,62 @@ func (s *savedSchema) share() {
 	if s == nil {
 		return
 	}
-	columns, rules := map[string]int{}, map[string]int{}
+	columns, rules := map[columnKey]int{}, map[ruleKey]int{}
 	for _, t := range s.Tables {
 		for _, c := range t.Columns {
-			t.ColumnRefs = append(t.ColumnRefs, pooled(&s.ColumnPool, columns, c))
+			t.ColumnRefs = append(t.ColumnRefs, pooled(&s.ColumnPool, columns, c, keyOfColumn(c)))
 		}
 		for _, p := range t.Policies {
-			r := pooled(&s.RulePool, rules, &savedRule{p.Command, p.Restrictive, p.Roles, p.Using, p.Check})
-			t.PolicyRefs = append(t.PolicyRefs, savedPolicyRef{p.Name, p.RenamedFrom, r})
+			r := &savedRule{p.Command, p.Restrictive, p.Roles, p.Using, p.Check}
+			t.PolicyRefs = append(t.PolicyRefs, savedPolicyRef{p.Name, p.RenamedFrom, pooled(&s.RulePool, rules, r, keyOfRule(r))})
 		}
 		t.Columns, t.Policies = nil, nil
 	}
 }
 
-// pooled returns the index of v in pool, adding it when the pool holds no value that
-// encodes the same; index maps each pooled value's JSON to its place.
-func pooled[T any](pool *[]T, index map[string]int, v T) int {
-	data, _ := json.Marshal(v)
-	i, ok := index[string(data)]
+// pooled returns the index of v, whose key is key, in pool, adding it when the pool
+// holds no value of that key; index maps each pooled value's key to its place.
+func pooled[T any, K comparable](pool *[]T, index map[K]int, v T, key K) int {
+	i, ok := index[key]
 	if !ok {
 		i = len(*pool)
-		index[string(data)] = i
+		index[key] = i
 		*pool = append(*pool, v)
 	}
 	return i
+}
+
+// columnKey is what a pooled column is: every field of a savedColumn, its foreign
+// key's by value. A field savedColumn gains is in it, or, if it cannot be compared,
+// stops this from compiling.
+type columnKey struct {
+	c     savedColumn // References cleared
+	fk    savedForeignKey
+	hasFK bool
+}
+
+func keyOfColumn(c *savedColumn) columnKey {
+	k := columnKey{c: *c}
+	if c.References != nil {
+		k.c.References, k.fk, k.hasFK = nil, *c.References, true
+	}
+	return k
+}
+
+// ruleKey is what a pooled rule is: every field of a savedRule, the roles joined by
+// a NUL, which no role name holds, and whether they are nil, which encodes as null
+// (TestPoolKeysTellEveryFieldApart holds it whole).
+type ruleKey struct {
+	command     string
+	restrictive bool
+	roles       string
+	noRoles     bool
+	using       string
+	check       string
+}
+
+func keyOfRule(r *savedRule) ruleKey {
+	return ruleKey{r.Command, r.Restrictive, strings.Join(r.Roles, "\x00"), r.Roles == nil, r.Using, r.Check}
 }
 
 // unshare puts the pooled columns and policy rules back in s's tables.

@@ -157,3 +157,55 @@ func encoded(st *State) ([]byte, error) {
 	err := encodeState(&b, st)
 	return b.Bytes(), err
 }
+
+// TestPoolKeysTellEveryFieldApart: two columns or two rules that differ in any one field
+// (a foreign key's included) have different pool keys, so the pool never stands one for
+// the other; equal ones, built apart, share a key.
+func TestPoolKeysTellEveryFieldApart(t *testing.T) {
+	// set gives field f of a zero value a value other than its zero.
+	set := func(f reflect.Value) {
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("x")
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Slice:
+			f.Set(reflect.ValueOf([]string{}))
+		case reflect.Pointer:
+			f.Set(reflect.New(f.Type().Elem()))
+		default:
+			t.Fatalf("field of kind %s: give the pool key a way to tell it apart", f.Kind())
+		}
+	}
+	differ := func(name string, zero, changed any, key func(any) any) {
+		if key(zero) == key(changed) {
+			t.Errorf("%s: a change leaves the pool key as it was", name)
+		}
+	}
+	columnKeyOf := func(v any) any { return keyOfColumn(v.(*savedColumn)) }
+	ruleKeyOf := func(v any) any { return keyOfRule(v.(*savedRule)) }
+	for i := range reflect.TypeFor[savedColumn]().NumField() {
+		c := &savedColumn{}
+		set(reflect.ValueOf(c).Elem().Field(i))
+		differ("column field "+reflect.TypeFor[savedColumn]().Field(i).Name, &savedColumn{}, c, columnKeyOf)
+	}
+	for i := range reflect.TypeFor[savedForeignKey]().NumField() {
+		c := &savedColumn{References: &savedForeignKey{}}
+		set(reflect.ValueOf(c.References).Elem().Field(i))
+		differ("foreign key field "+reflect.TypeFor[savedForeignKey]().Field(i).Name, &savedColumn{References: &savedForeignKey{}}, c, columnKeyOf)
+	}
+	for i := range reflect.TypeFor[savedRule]().NumField() {
+		r := &savedRule{}
+		set(reflect.ValueOf(r).Elem().Field(i))
+		differ("rule field "+reflect.TypeFor[savedRule]().Field(i).Name, &savedRule{}, r, ruleKeyOf)
+	}
+	differ("rule roles", &savedRule{Roles: []string{"a", "b"}}, &savedRule{Roles: []string{"a"}}, ruleKeyOf)
+	differ("rule roles", &savedRule{Roles: []string{"ab"}}, &savedRule{Roles: []string{"a", "b"}}, ruleKeyOf)
+	fk := func() *savedForeignKey { return &savedForeignKey{Schema: "public", Table: "users", Column: "id"} }
+	if keyOfColumn(&savedColumn{Name: "user_id", References: fk()}) != keyOfColumn(&savedColumn{Name: "user_id", References: fk()}) {
+		t.Error("two equal columns, each with a foreign key of its own, have different pool keys")
+	}
+	if keyOfRule(&savedRule{Command: "select", Roles: []string{"authenticated"}}) != keyOfRule(&savedRule{Command: "select", Roles: []string{"authenticated"}}) {
+		t.Error("two equal rules have different pool keys")
+	}
+}
