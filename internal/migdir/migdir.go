@@ -75,11 +75,11 @@ func (d Dir) LastVersion() (int64, error) {
 func (d Dir) Load() (*State, error) { return d.LoadWith(nil) }
 
 // preloadMax is the largest state file Preload decodes: a larger one (about 8,000
-// tables of the README's shape) is decoded by Load, after the caller's work, so that
-// its model and the caller's do not add up in the peak.
+// tables of the README's shape) is decoded by LoadWith, after the caller's work, so
+// that its model and the caller's do not add up in the peak.
 const preloadMax = 4 << 20
 
-// A Preload is a state file read and decoded by Dir.Preload, for LoadWith to use.
+// Preload is a state file read and decoded by Dir.Preload, for LoadWith to use.
 type Preload struct {
 	done chan struct{}
 	sum  [sha256.Size]byte // of the bytes st was decoded from
