@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+	"github.com/rlsmigrate/rlsmigrate/internal/schemagen"
 )
 
 // BenchmarkRelease times whole rlsmigrate processes of this checkout and of a baseline
@@ -42,9 +43,9 @@ func BenchmarkRelease(b *testing.B) {
 	for _, n := range envSizes(b, "RLSMIGRATE_RELEASE_SIZES", 100, 1000, 10000) {
 		work := b.TempDir()
 		schemaPath, changed := filepath.Join(work, "schema.yaml"), filepath.Join(work, "changed.yaml")
-		writeFiles(b, work, map[string]string{"schema.yaml": manyTables(n),
+		writeFiles(b, work, map[string]string{"schema.yaml": schemagen.Todos(n),
 			// One more table.
-			"changed.yaml": manyTables(n) + "  - name: notes\n    columns:\n      - {name: id, type: bigint, primary_key: true}\n"})
+			"changed.yaml": schemagen.Todos(n) + "  - name: notes\n    columns:\n      - {name: id, type: bigint, primary_key: true}\n"})
 		dirs := map[string]string{}
 		for _, which := range []string{"new", "old"} {
 			dirs[which] = filepath.Join(work, which)

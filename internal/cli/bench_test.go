@@ -12,37 +12,18 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/internal/compile"
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/schemagen"
 	"github.com/rlsmigrate/rlsmigrate/internal/verify"
 	"github.com/rlsmigrate/rlsmigrate/policy"
 )
 
-// manyTables returns a schema.yaml of n tables of the README's shape: the todos table,
-// with the four ownership policies.
-func manyTables(n int) string {
-	var sb strings.Builder
-	sb.WriteString("version: 1\nauth:\n  provider: pg_session_jwt\n  roles: [authenticated, anonymous]\ntables:\n")
-	for i := range n {
-		fmt.Fprintf(&sb, `  - name: todos_%d
-    columns:
-      - {name: id, type: bigint, identity: by default, primary_key: true}
-      - {name: user_id, type: text, not_null: true, default: auth.user_id()}
-      - {name: task, type: text, not_null: true}
-      - {name: is_complete, type: boolean, not_null: true, default: "false"}
-      - {name: inserted_at, type: timestamptz, not_null: true, default: now()}
-    owner: user_id
-    policies: owner
-`, i)
-	}
-	return sb.String()
-}
-
-// builtManyDir writes manyTables(n) into a directory and generates its migration; it
+// builtManyDir writes schemagen.Todos(n) into a directory and generates its migration; it
 // returns the schema path and the migrations directory.
 func builtManyDir(tb testing.TB, n int) (string, string) {
 	tb.Helper()
 	work := tb.TempDir()
 	schemaPath, dir := filepath.Join(work, "schema.yaml"), filepath.Join(work, "migrations")
-	if err := os.WriteFile(schemaPath, []byte(manyTables(n)), 0o644); err != nil {
+	if err := os.WriteFile(schemaPath, []byte(schemagen.Todos(n)), 0o644); err != nil {
 		tb.Fatal(err)
 	}
 	var out, errOut strings.Builder
@@ -52,7 +33,7 @@ func builtManyDir(tb testing.TB, n int) (string, string) {
 	return schemaPath, dir
 }
 
-// builtMany builds manyTables(n) with builtManyDir and, when dbURL is not empty, applies
+// builtMany builds schemagen.Todos(n) with builtManyDir and, when dbURL is not empty, applies
 // it there. It returns the schema path and the compiled schema.
 func builtMany(tb testing.TB, n int, dbURL string) (string, *schema.Schema) {
 	tb.Helper()
@@ -225,7 +206,7 @@ func BenchmarkGenerate(b *testing.B) {
 		b.Run(fmt.Sprintf("tables=%d", n), func(b *testing.B) {
 			work := b.TempDir()
 			schemaPath := filepath.Join(work, "schema.yaml")
-			if err := os.WriteFile(schemaPath, []byte(manyTables(n)), 0o644); err != nil {
+			if err := os.WriteFile(schemaPath, []byte(schemagen.Todos(n)), 0o644); err != nil {
 				b.Fatal(err)
 			}
 			var out, errOut strings.Builder
@@ -277,7 +258,7 @@ func BenchmarkUp(b *testing.B) {
 	}
 	work := b.TempDir()
 	schemaPath, dir := filepath.Join(work, "schema.yaml"), filepath.Join(work, "migrations")
-	if err := os.WriteFile(schemaPath, []byte(manyTables(1000)), 0o644); err != nil {
+	if err := os.WriteFile(schemaPath, []byte(schemagen.Todos(1000)), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	var out, errOut strings.Builder

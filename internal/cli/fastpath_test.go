@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
+	"github.com/rlsmigrate/rlsmigrate/internal/schemagen"
 )
 
 // TestGenerateTrustsTheStateOfAnUnchangedSchema: where schema.yaml is byte for byte the
@@ -23,7 +24,7 @@ func TestGenerateTrustsTheStateOfAnUnchangedSchema(t *testing.T) {
 	buildIdentity = func() string { return "build-a" }
 	work := t.TempDir()
 	schemaPath, dir := filepath.Join(work, "schema.yaml"), filepath.Join(work, "migrations")
-	writeFiles(t, work, map[string]string{"schema.yaml": manyTables(3)})
+	writeFiles(t, work, map[string]string{"schema.yaml": schemagen.Todos(3)})
 	if r := run(t, work, "generate", "--schema", schemaPath, "--dir", dir); r.code != 0 {
 		t.Fatalf("generate: %s", r)
 	}
@@ -56,9 +57,9 @@ func TestGenerateTrustsTheStateOfAnUnchangedSchema(t *testing.T) {
 	buildIdentity = func() string { return "build-b" }
 	check(ExitFound, "another build compiles anew")
 	buildIdentity = func() string { return "build-a" }
-	writeFiles(t, work, map[string]string{"schema.yaml": manyTables(3) + "\n"})
+	writeFiles(t, work, map[string]string{"schema.yaml": schemagen.Todos(3) + "\n"})
 	check(ExitFound, "schema.yaml changed in whitespace compiles anew")
-	writeFiles(t, work, map[string]string{"schema.yaml": manyTables(3)})
+	writeFiles(t, work, map[string]string{"schema.yaml": schemagen.Todos(3)})
 	check(ExitOK, "schema.yaml as it was: trusted again")
 	names, _ := migdir.Dir{Path: dir}.Migrations()
 	if err := os.WriteFile(filepath.Join(dir, names[0]), []byte("-- +goose Up\nSELECT 1;\n"), 0o644); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
+	"github.com/rlsmigrate/rlsmigrate/internal/schemagen"
 )
 
 // TestUpRefusesMigrationsWithoutState: up used to apply migrations unchecked when the
@@ -20,7 +21,7 @@ func TestUpRefusesMigrationsWithoutState(t *testing.T) {
 	t.Parallel()
 	work := t.TempDir()
 	schemaPath, dir := filepath.Join(work, "schema.yaml"), filepath.Join(work, "migrations")
-	writeFiles(t, work, map[string]string{"schema.yaml": manyTables(1)})
+	writeFiles(t, work, map[string]string{"schema.yaml": schemagen.Todos(1)})
 	if r := run(t, work, "generate", "--schema", schemaPath, "--dir", dir); r.code != 0 {
 		t.Fatal(r)
 	}
@@ -56,7 +57,7 @@ func TestConcurrentGenerateWritesOnce(t *testing.T) {
 	t.Parallel()
 	work := t.TempDir()
 	schemaPath, dir := filepath.Join(work, "schema.yaml"), filepath.Join(work, "migrations")
-	writeFiles(t, work, map[string]string{"schema.yaml": manyTables(200)})
+	writeFiles(t, work, map[string]string{"schema.yaml": schemagen.Todos(200)})
 	var wg sync.WaitGroup
 	results := make([]result, 6)
 	for i := range results {
@@ -96,7 +97,7 @@ func TestGenerateKilledLeavesConsistentDirectory(t *testing.T) {
 	bin := buildBinary(t)
 	work := t.TempDir()
 	schemaPath, dir := filepath.Join(work, "schema.yaml"), filepath.Join(work, "migrations")
-	writeFiles(t, work, map[string]string{"schema.yaml": manyTables(1500)})
+	writeFiles(t, work, map[string]string{"schema.yaml": schemagen.Todos(1500)})
 	start := time.Now()
 	if out, err := exec.Command(bin, "generate", "--schema", schemaPath, "--dir", dir).CombinedOutput(); err != nil {
 		t.Fatalf("generate: %v\n%s", err, out)

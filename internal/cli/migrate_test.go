@@ -13,6 +13,7 @@ import (
 	"github.com/rlsmigrate/rlsmigrate/internal/migdir"
 	"github.com/rlsmigrate/rlsmigrate/internal/pgtest"
 	"github.com/rlsmigrate/rlsmigrate/internal/schema"
+	"github.com/rlsmigrate/rlsmigrate/internal/schemagen"
 )
 
 // writeMigrations writes hand-made migrations (name → content) into dir and records
@@ -265,7 +266,7 @@ func TestUpOutOfLocksSaysWhatToDo(t *testing.T) {
 	t.Parallel()
 	srv := pgtest.Private(t, "max_locks_per_transaction=10", "max_connections=5")
 	work := t.TempDir()
-	writeFiles(t, work, map[string]string{"schema.yaml": manyTables(300)})
+	writeFiles(t, work, map[string]string{"schema.yaml": schemagen.Todos(300)})
 	dir := filepath.Join(work, "migrations")
 	if r := run(t, work, "generate", "--schema", filepath.Join(work, "schema.yaml"), "--dir", dir); r.code != ExitOK {
 		t.Fatalf("generate: %s", r)

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/rlsmigrate/rlsmigrate/internal/schemagen"
 )
 
 // TestStateFileSize: the state file of a schema.yaml whose tables repeat themselves (the
@@ -13,7 +15,7 @@ import (
 func TestStateFileSize(t *testing.T) {
 	work := t.TempDir()
 	schemaPath, dir := filepath.Join(work, "schema.yaml"), filepath.Join(work, "migrations")
-	writeFiles(t, work, map[string]string{"schema.yaml": manyTables(300)})
+	writeFiles(t, work, map[string]string{"schema.yaml": schemagen.Todos(300)})
 	if r := run(t, work, "generate", "--schema", schemaPath, "--dir", dir); r.code != 0 {
 		t.Fatalf("generate: %s", r)
 	}
