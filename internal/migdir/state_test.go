@@ -201,11 +201,15 @@ func TestPoolKeysTellEveryFieldApart(t *testing.T) {
 	}
 	differ("rule roles", &savedRule{Roles: []string{"a", "b"}}, &savedRule{Roles: []string{"a"}}, ruleKeyOf)
 	differ("rule roles", &savedRule{Roles: []string{"ab"}}, &savedRule{Roles: []string{"a", "b"}}, ruleKeyOf)
-	fk := func() *savedForeignKey { return &savedForeignKey{Schema: "public", Table: "users", Column: "id"} }
-	if keyOfColumn(&savedColumn{Name: "user_id", References: fk()}) != keyOfColumn(&savedColumn{Name: "user_id", References: fk()}) {
+	// Equal values built apart, each with its own foreign key and roles.
+	column := func() *savedColumn {
+		return &savedColumn{Name: "user_id", References: &savedForeignKey{Schema: "public", Table: "users", Column: "id"}}
+	}
+	if a, b := column(), column(); keyOfColumn(a) != keyOfColumn(b) {
 		t.Error("two equal columns, each with a foreign key of its own, have different pool keys")
 	}
-	if keyOfRule(&savedRule{Command: "select", Roles: []string{"authenticated"}}) != keyOfRule(&savedRule{Command: "select", Roles: []string{"authenticated"}}) {
+	rule := func() *savedRule { return &savedRule{Command: "select", Roles: []string{"authenticated"}} }
+	if a, b := rule(), rule(); keyOfRule(a) != keyOfRule(b) {
 		t.Error("two equal rules have different pool keys")
 	}
 }
