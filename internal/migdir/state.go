@@ -228,6 +228,7 @@ type columnKey struct {
 	hasFK bool
 }
 
+// keyOfColumn returns c's key in the column pool.
 func keyOfColumn(c *savedColumn) columnKey {
 	k := columnKey{c: *c}
 	if c.References != nil {
@@ -248,6 +249,7 @@ type ruleKey struct {
 	check       string
 }
 
+// keyOfRule returns r's key in the rule pool.
 func keyOfRule(r *savedRule) ruleKey {
 	return ruleKey{r.Command, r.Restrictive, strings.Join(r.Roles, "\x00"), r.Roles == nil, r.Using, r.Check}
 }
