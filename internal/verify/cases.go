@@ -220,7 +220,7 @@ func (v *verifier) peerRow(gt *schema.Table) (string, bool) {
 // set (not GENERATED ALWAYS AS IDENTITY, which may only be set to DEFAULT and would fail
 // before any privilege or policy is looked at).
 func (v *verifier) updateColumn(t *schema.Table) string {
-	pt := v.declared[[2]string{t.Schema, t.Name}]
+	pt := v.declaredOf(t)
 	settable := func(c *policy.Column) bool { return !c.Immutable && c.Identity != "always" && c.Generated == "" }
 	for _, c := range pt.Columns {
 		if c.Name == t.Owner && settable(c) {

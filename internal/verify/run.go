@@ -63,9 +63,8 @@ func Run(ctx context.Context, conn *pgx.Conn, f *policy.File, s *schema.Schema, 
 			refused[t] = why
 		}
 	}
-	declared := f.TableIndex()
 	for _, t := range s.Tables {
-		pt := declared[[2]string{t.Schema, t.Name}]
+		pt := v.declaredOf(t)
 		tr := TableReport{Table: t.QualifiedName(), Owner: t.Owner}
 		switch {
 		case !t.RLS:
@@ -306,6 +305,11 @@ func (v *verifier) roles(t *schema.Table) columnRoles {
 	return cr
 }
 
+// declaredOf returns schema.yaml's declaration of t, or nil.
+func (v *verifier) declaredOf(t *schema.Table) *policy.Table {
+	return v.declared[[2]string{t.Schema, t.Name}]
+}
+
 func newColumnRoles() columnRoles {
 	return columnRoles{users: map[string]bool{}, ids: map[string]bool{}, keys: map[string]bool{}, filters: map[string]string{}, wheres: map[string][2]string{}}
 }
@@ -370,7 +374,7 @@ func (v *verifier) sharedRoles() map[[2]string]columnRoles {
 // addWheres adds to cr the where columns of t's own rules, a value that fails and one
 // that meets each, once cr holds everything else.
 func (v *verifier) addWheres(t *schema.Table, cr columnRoles) {
-	pt := v.declared[[2]string{t.Schema, t.Name}]
+	pt := v.declaredOf(t)
 	if pt == nil {
 		return
 	}
@@ -497,7 +501,7 @@ func (v *verifier) values(t *schema.Table, user string, where int, set map[strin
 // column whose via column points at keyUser's row of the table it references: what the
 // fill trigger would set, which does not fire on test rows (see insertAs).
 func (v *verifier) copies(t *schema.Table, keyUser string, cols, vals []string) ([]string, []string) {
-	pt := v.declared[[2]string{t.Schema, t.Name}]
+	pt := v.declaredOf(t)
 	if pt == nil {
 		return cols, vals
 	}
