@@ -635,12 +635,16 @@ func (d *decoder) noRepeats(n *yaml.Node, items []string, what string) {
 
 // hasKey reports whether mapping n holds key, merged mappings included.
 func (d *decoder) hasKey(n *yaml.Node, key string) bool {
-	if n = d.deref(n); !hasMerge(n) {
-		for i := 0; i+1 < len(n.Content) && n.Kind == yaml.MappingNode; i += 2 {
-			if n.Content[i].Value == key {
-				return true
-			}
+	n = d.deref(n)
+	merges := false
+	for i := 0; i+1 < len(n.Content) && n.Kind == yaml.MappingNode; i += 2 {
+		if k := n.Content[i]; isMerge(k) {
+			merges = true
+		} else if k.Value == key {
+			return true
 		}
+	}
+	if !merges {
 		return false
 	}
 	for _, kv := range d.pairs(n) {
@@ -697,16 +701,6 @@ func (d *decoder) pairs(n *yaml.Node) [][2]*yaml.Node {
 
 // isMerge reports whether key k is YAML's merge key, <<.
 func isMerge(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.Tag == "!!merge" }
-
-// hasMerge reports whether mapping n holds a merge key.
-func hasMerge(n *yaml.Node) bool {
-	for i := 0; i+1 < len(n.Content) && n.Kind == yaml.MappingNode; i += 2 {
-		if isMerge(n.Content[i]) {
-			return true
-		}
-	}
-	return false
-}
 
 // article returns word with "a" or "an" before it.
 func article(word string) string {

@@ -55,6 +55,26 @@ tables:
 	}
 }
 
+// TestRequiredKeysFromMerges: a key a mapping must hold counts when a merge key brings
+// it (a column's type from a shared mapping), as when it is written in place.
+func TestRequiredKeysFromMerges(t *testing.T) {
+	src := `version: 1
+x-text: &text {type: text, not_null: true}
+tables:
+  - name: notes
+    columns:
+      - {name: id, type: bigint, primary_key: true}
+      - {<<: *text, name: body}
+`
+	f, err := policy.Parse("schema.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := f.Tables[0].Columns[1]; c.Name != "body" || c.Type != "text" || !c.NotNull {
+		t.Errorf("body: %+v, want text, not null, from the merge", c)
+	}
+}
+
 // TestClaimPath: a claim name holding dots is written with that part in double quotes
 // (trust II: Auth0's https://myapp.example.com/role was split at its dots).
 func TestClaimPath(t *testing.T) {
